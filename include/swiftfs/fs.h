@@ -1,0 +1,65 @@
+/* The filesystem core: POSIX operations in terms of the inode table,
+ * listings and the Swift client. Every function returns 0 or -errno and
+ * never talks to the kernel; fs_ops.c unpacks FUSE requests, calls these
+ * and replies.
+ *
+ * Where attributes come from: a directory's listing (one request per
+ * 10,000 names, cached for entry_timeout) gives kind, size, ETag and the
+ * server's Last-Modified for every child; readdirplus answers from it
+ * alone. A lookup of a single regular file also HEADs it once, so
+ * `stat` shows X-Object-Meta-Mtime (the swift CLI's and rclone's mtime)
+ * and a DLO's real size; those exact attributes stick to the inode while
+ * the listing shows the same ETag. */
+#ifndef SWIFTFS_FS_H
+#define SWIFTFS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+struct swiftfs_opts;
+struct swiftfs_client;
+struct swiftfs_fs;
+struct swiftfs_dir;
+struct swiftfs_file;
+
+struct swiftfs_entry {
+	uint64_t ino;
+	struct stat st;
+	double attr_timeout;
+	double entry_timeout;
+};
+
+int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftfs_fs **out);
+void fs_free(struct swiftfs_fs *fs);
+
+/* -ENOENT means "cache this absence for negative_timeout". */
+int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct swiftfs_entry *e);
+double fs_negative_timeout(struct swiftfs_fs *fs);
+void fs_forget(struct swiftfs_fs *fs, uint64_t ino, uint64_t nlookup);
+int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *timeout);
+/* *target is malloc'd. */
+int fs_readlink(struct swiftfs_fs *fs, uint64_t ino, char **target);
+
+int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **d);
+/* Entry number idx (0 and 1 are "." and ".."). Returns 1 with *name and
+ * st filled, 0 past the end, or -errno. With plus, e is filled and one
+ * kernel lookup is taken, which the caller gives back with fs_forget()
+ * if the entry does not fit in the reply. */
+int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool plus,
+	       const char **name, struct swiftfs_entry *e);
+void fs_releasedir(struct swiftfs_fs *fs, struct swiftfs_dir *d);
+
+int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file **f);
+ssize_t fs_read(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t size, uint64_t off);
+void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f);
+
+int fs_statfs(struct swiftfs_fs *fs, struct statvfs *sv);
+
+/* One line of request counters, for logs at unmount and benchmarks. */
+void fs_log_stats(struct swiftfs_fs *fs);
+
+#endif

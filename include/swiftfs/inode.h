@@ -1,0 +1,93 @@
+/* The inode table. Swift has no inodes: we hand out numbers, keep one
+ * dentry (parent + name) per inode, and free an inode when the kernel has
+ * forgotten it (nlookup == 0) and nothing of ours holds it (refs == 0).
+ * Children hold a reference on their parent, so a path can always be
+ * rebuilt by walking up; rename (later) is re-parenting, not re-keying.
+ * An entry whose kind changes out of band (a file replaced by a directory)
+ * is unhashed and replaced by a new inode, never mutated in place.
+ *
+ * Locking: one mutex per table guards the hashes and every field of every
+ * inode marked "table lock" below. Functions ending in _locked expect it
+ * held. Network I/O never happens under it. */
+#ifndef SWIFTFS_INODE_H
+#define SWIFTFS_INODE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "swiftfs/listing.h"
+
+#define SWIFTFS_ROOT_INO 1
+
+/* A directory listing shared by the directory inode and open handles. */
+struct swiftfs_dlref {
+	struct swiftfs_dirlist dl;
+	unsigned refs;  /* table lock */
+};
+
+/* Attributes as the filesystem knows them. */
+struct swiftfs_attr {
+	enum swiftfs_dkind kind;
+	uint64_t size;
+	struct timespec mtime;
+	bool have_mtime;       /* false for a directory with no marker */
+	bool exact;            /* from a HEAD/GET: X-Object-Meta-Mtime applied */
+	bool maybe_dlo;        /* zero bytes in the listing; HEAD before trusting */
+	bool is_dlo;
+	bool is_slo;
+	char etag[72];         /* from HEAD (quotes stripped) or listing */
+	char list_etag[72];    /* the listing's hash when etag was learned */
+};
+
+struct swiftfs_inode {
+	uint64_t ino;                  /* immutable */
+	uint64_t nlookup;              /* table lock */
+	unsigned refs;                 /* table lock */
+	struct swiftfs_inode *parent;  /* table lock */
+	char *name;                    /* table lock */
+	bool hashed;                   /* table lock: reachable by name */
+	struct swiftfs_attr attr;      /* table lock */
+	double attr_expire;            /* table lock */
+	char *symlink_target;          /* table lock */
+	/* directories */
+	struct swiftfs_dlref *list;    /* table lock */
+	double list_expire;            /* table lock */
+	bool list_busy;                /* table lock: a fetch is under way */
+	/* hash chains */
+	struct swiftfs_inode *ino_next;
+	struct swiftfs_inode *name_next;
+};
+
+struct swiftfs_itable {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;           /* list_busy changes */
+	struct swiftfs_inode **by_ino; /* table lock */
+	struct swiftfs_inode **by_name;
+	size_t nbuckets;
+	size_t count;
+	uint64_t next_ino;
+};
+
+int inode_table_init(struct swiftfs_itable *t);
+void inode_table_destroy(struct swiftfs_itable *t);
+
+struct swiftfs_inode *inode_find_locked(struct swiftfs_itable *t, uint64_t ino);
+struct swiftfs_inode *inode_child_locked(struct swiftfs_itable *t, struct swiftfs_inode *parent,
+					 const char *name);
+/* Find or create parent/name with kind attr->kind and store attr; adds
+ * one kernel lookup. A hashed child of another kind is unhashed first.
+ * NULL on allocation failure. */
+struct swiftfs_inode *inode_link_locked(struct swiftfs_itable *t, struct swiftfs_inode *parent,
+					const char *name, const struct swiftfs_attr *attr);
+/* Drop n kernel lookups; frees what nothing holds any more. */
+void inode_forget_locked(struct swiftfs_itable *t, struct swiftfs_inode *ino, uint64_t n);
+void inode_ref_locked(struct swiftfs_inode *ino);
+void inode_unref_locked(struct swiftfs_itable *t, struct swiftfs_inode *ino);
+/* Relative path from the root ("" for the root), malloc'd. */
+char *inode_path_locked(struct swiftfs_itable *t, struct swiftfs_inode *ino);
+
+void dlref_put_locked(struct swiftfs_dlref *r);
+
+#endif

@@ -1,0 +1,63 @@
+/* Command line: `swiftfs [-f] [-d] [-o OPT,...] CONTAINER[/PREFIX] MOUNTPOINT`.
+ * One struct filled by a fuse_opt table. Values are checked here so that
+ * a malformed option fails before anything touches the network, with a
+ * message naming the option. Options libfuse itself understands (ro,
+ * allow_other, nosuid, ...) are passed on to the mount in `fuse_args`;
+ * fstab-only words (_netdev, nofail, x-systemd.*, ...) are dropped. */
+#ifndef SWIFTFS_OPTS_H
+#define SWIFTFS_OPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct fuse_args;
+
+struct swiftfs_opts {
+	char *source;      /* CONTAINER[/PREFIX] as given */
+	char *container;   /* container name */
+	char *prefix;      /* "" or "a/b" (no leading or trailing slash) */
+	char *mountpoint;  /* absolute path */
+
+	int foreground;
+	int debug;
+	int ro;
+	int allow_other;
+	int insecure;
+	int show_help;
+	int show_version;
+
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+	bool have_umask;
+
+	char *cacert;
+	char *credentials; /* path of a KEY=VALUE file */
+
+	double attr_timeout;
+	double entry_timeout;
+	double negative_timeout;
+	double retry_timeout;  /* overall deadline of one operation's retries */
+	double connect_timeout;
+
+	uint64_t read_chunk;   /* bytes per ranged GET while reading ahead */
+	uint64_t read_ahead;   /* most bytes read ahead per open file */
+	unsigned long workers; /* background transfer threads */
+
+	int log_level;
+};
+
+/* Fill o with defaults, parse args (argv as given to main). The options
+ * for libfuse's mount stay in args. Returns 0, or -EINVAL after printing
+ * one clear line to stderr. */
+int opts_parse(struct fuse_args *args, struct swiftfs_opts *o);
+void opts_free(struct swiftfs_opts *o);
+void opts_print_help(const char *progname);
+
+/* Split "CONTAINER[/PREFIX]" into o->container and o->prefix, rejecting
+ * empty or illegal container names. 0 or -EINVAL with msg filled. */
+int opts_split_source(const char *source, char **container, char **prefix,
+		      char *msg, size_t msglen);
+
+#endif

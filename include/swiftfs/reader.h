@@ -1,0 +1,39 @@
+/* Reading one object through one open file. Reads become ranged GETs with
+ * If-Match on the ETag seen at open, so bytes of two different versions
+ * are never mixed (a change shows as ESTALE). Sequential access (detected
+ * per open file, tolerant of the kernel's slightly reordered async reads)
+ * switches to read-ahead: chunks of read_chunk bytes fetched in parallel
+ * on the worker pool, up to read_ahead bytes in front of the reader, with
+ * the window doubling from one chunk as the streak grows. Random access
+ * fetches exactly the bytes asked for and prefetches nothing. Memory is
+ * bounded by (read_ahead / read_chunk + 2) chunks per open file. */
+#ifndef SWIFTFS_READER_H
+#define SWIFTFS_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct swiftfs_client;
+struct swiftfs_workpool;
+struct swiftfs_reader;
+
+struct swiftfs_reader_cfg {
+	struct swiftfs_client *client;
+	struct swiftfs_workpool *pool;
+	const char *container;
+	const char *object;   /* full object name */
+	uint64_t size;
+	const char *etag;     /* NULL or "" to read without If-Match */
+	uint64_t chunk;
+	uint64_t ahead;
+};
+
+int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out);
+/* Bytes read (short only at the end of the object), or -errno. */
+ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off);
+/* Waits for this reader's fetches still in flight. */
+void reader_free(struct swiftfs_reader *r);
+
+#endif

@@ -1,0 +1,46 @@
+/* Authentication: how to obtain a token and storage URL, and how to get
+ * a new one when Swift answers 401.
+ *   v1 (TempAuth, ST_AUTH/ST_USER/ST_KEY): GET the auth URL; on 401, log
+ *     in again once.
+ *   pre-auth (OS_STORAGE_URL/OS_AUTH_TOKEN): the token is given; on 401,
+ *     re-read the credentials file (sites renew tokens in a file) and use
+ *     the new token if it differs, else fail with EACCES.
+ * The current token is guarded by a mutex and carries a generation number
+ * so that a burst of 401s from many threads causes one renewal, not many. */
+#ifndef SWIFTFS_SWIFT_AUTH_H
+#define SWIFTFS_SWIFT_AUTH_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct swiftfs_auth;
+struct swiftfs_client;
+struct swiftfs_creds;
+
+enum swiftfs_auth_mode {
+	SWIFTFS_AUTH_V1,
+	SWIFTFS_AUTH_PREAUTH,
+};
+
+/* Pick the mode from the credentials (file if given, else environment).
+ * 0, or -errno with a message in msg. */
+int swift_auth_new(const char *creds_file, struct swiftfs_auth **out, char *msg, size_t msglen);
+void swift_auth_free(struct swiftfs_auth *a);
+enum swiftfs_auth_mode swift_auth_mode(const struct swiftfs_auth *a);
+
+/* First login (v1) or token check. msg gets one clear line on failure:
+ * which step, which HTTP status. */
+int swift_auth_login(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen);
+
+/* Copy the current token and storage URL (caller frees both). gen gets
+ * the generation the copies belong to. */
+int swift_auth_get(struct swiftfs_auth *a, char **token, char **storage_url, unsigned *gen);
+
+/* A request made with generation gen got 401. Renew unless another
+ * thread has already done so. 0 when a new token is in place. */
+int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned gen);
+
+/* When the current token expires (0 when unknown). */
+time_t swift_auth_expires(struct swiftfs_auth *a);
+
+#endif

@@ -1,0 +1,54 @@
+/* Small helpers shared by every module: clocks, number parsing with unit
+ * suffixes, a growable byte buffer, and URL percent-encoding. */
+#ifndef SWIFTFS_UTIL_H
+#define SWIFTFS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Monotonic seconds, for expiry times and deadlines. */
+double util_now(void);
+void util_sleep(double seconds);
+
+/* "4096", "64K", "1.5M", "2G", "1T" (powers of 1024; case-insensitive,
+ * an optional trailing "B"/"iB"). 0 on success, -EINVAL when malformed. */
+int util_parse_size(const char *s, uint64_t *out);
+/* A non-negative decimal number of seconds. */
+int util_parse_seconds(const char *s, double *out);
+/* An unsigned integer in base 8 (leading 0), 10 or 16. */
+int util_parse_uint(const char *s, unsigned long *out);
+
+/* Growable buffer. len never exceeds cap_limit when that is non-zero. */
+struct swiftfs_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t limit; /* 0: unlimited */
+};
+/* 0, -ENOMEM, or -EOVERFLOW when the limit would be passed. */
+int buf_append(struct swiftfs_buf *b, const void *p, size_t n);
+int buf_printf(struct swiftfs_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* NUL-terminates (not counted in len). */
+int buf_terminate(struct swiftfs_buf *b);
+void buf_free(struct swiftfs_buf *b);
+
+/* Percent-encode s for a URL path: unreserved characters and '/' (when
+ * keep_slash) pass, every other byte becomes %XX. Returns malloc'd string
+ * or NULL on allocation failure. */
+char *util_url_encode(const char *s, bool keep_slash);
+
+/* Parse an RFC 1123 / ISO 8601 "2024-05-01T12:34:56.123456" (UTC) time.
+ * 0 on success. */
+int util_parse_iso_time(const char *s, struct timespec *out);
+/* Parse a float seconds string ("1700000000.123456") into a timespec. */
+int util_parse_float_time(const char *s, struct timespec *out);
+
+/* strdup that treats NULL as NULL. */
+char *util_strdup0(const char *s);
+
+#endif

@@ -1,0 +1,262 @@
+/* FUSE request handlers. Nothing here decides anything about Swift: that
+ * is fs.c's job. Errors arrive as -errno and go back with fuse_reply_err. */
+#include "swiftfs/fs_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swiftfs/fs.h"
+#include "swiftfs/log.h"
+
+static struct swiftfs_fs *req_fs(fuse_req_t req)
+{
+	struct swiftfs_fuse_ctx *ctx = fuse_req_userdata(req);
+	return ctx->fs;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* readdirplus always: `ls -l` and `find` get attributes with names */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	conn->max_readahead = conn->max_readahead > (1u << 20) ? conn->max_readahead : (1u << 20);
+}
+
+static void reply_entry(fuse_req_t req, const struct swiftfs_entry *e)
+{
+	struct fuse_entry_param p;
+	memset(&p, 0, sizeof(p));
+	p.ino = e->ino;
+	p.attr = e->st;
+	p.attr_timeout = e->attr_timeout;
+	p.entry_timeout = e->entry_timeout;
+	fuse_reply_entry(req, &p);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct swiftfs_fs *fs = req_fs(req);
+	struct swiftfs_entry e;
+	int rc = fs_lookup(fs, parent, name, &e);
+	if (rc == -ENOENT && fs_negative_timeout(fs) > 0) {
+		struct fuse_entry_param p;
+		memset(&p, 0, sizeof(p));
+		p.entry_timeout = fs_negative_timeout(fs);
+		fuse_reply_entry(req, &p);
+		return;
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_forget(req_fs(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct swiftfs_fs *fs = req_fs(req);
+	for (size_t i = 0; i < count; i++)
+		fs_forget(fs, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	double timeout;
+	(void)fi;
+	int rc = fs_getattr(req_fs(req), ino, &st, &timeout);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char *target = NULL;
+	int rc = fs_readlink(req_fs(req), ino, &target);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, target);
+	free(target);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct swiftfs_dir *d;
+	int rc = fs_opendir(req_fs(req), ino, &d);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fs_releasedir(req_fs(req), d); /* the opener was interrupted */
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct swiftfs_fs *fs = req_fs(req);
+	struct swiftfs_dir *d = (struct swiftfs_dir *)(uintptr_t)fi->fh;
+	char *buf = calloc(1, size);
+	size_t pos = 0;
+	int err = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t idx = (size_t)off;; idx++) {
+		const char *name;
+		struct swiftfs_entry e;
+		int rc = fs_readdir(fs, d, idx, plus, &name, &e);
+		if (rc < 0) {
+			err = -rc;
+			break;
+		}
+		if (rc == 0)
+			break;
+		size_t need;
+		if (plus) {
+			struct fuse_entry_param p;
+			memset(&p, 0, sizeof(p));
+			p.ino = idx < 2 ? 0 : e.ino;
+			p.attr = e.st;
+			p.attr_timeout = e.attr_timeout;
+			p.entry_timeout = e.entry_timeout;
+			need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &p,
+						      (off_t)idx + 1);
+		} else {
+			need = fuse_add_direntry(req, buf + pos, size - pos, name, &e.st,
+						 (off_t)idx + 1);
+		}
+		if (need > size - pos) {
+			if (plus && idx >= 2)
+				fs_forget(fs, e.ino, 1); /* not sent: give the lookup back */
+			break;
+		}
+		pos += need;
+	}
+	if (err && pos == 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fs_releasedir(req_fs(req), (struct swiftfs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct swiftfs_file *f;
+	struct swiftfs_fuse_ctx *ctx = fuse_req_userdata(req);
+	if (ctx->readonly && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	int rc = fs_open(req_fs(req), ino, fi->flags, &f);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->keep_cache = 0; /* close-to-open: drop pages of an older version */
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fs_release(req_fs(req), f);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct swiftfs_file *f = (struct swiftfs_file *)(uintptr_t)fi->fh;
+	char *buf = malloc(size ? size : 1);
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t n = fs_read(req_fs(req), f, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fs_release(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	(void)ino;
+	int rc = fs_statfs(req_fs(req), &sv);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.readlink = op_readlink,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.statfs = op_statfs,
+};
+
+const struct fuse_lowlevel_ops *fs_ops_get(void)
+{
+	return &ops;
+}

@@ -1,0 +1,257 @@
+/* swiftfs: argv -> options -> log -> credentials -> authenticate -> check
+ * the container -> mount -> daemonize -> multi-threaded loop -> teardown.
+ * Everything that can fail for a reason the user can fix is checked
+ * before the mount, and reported as one line on stderr with the cause,
+ * so `mount` and fstab fail loudly instead of leaving a broken mount.
+ * Threads (the worker pool) are created only after daemonizing, because
+ * fork() keeps only the calling thread. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "swiftfs/fs.h"
+#include "swiftfs/fs_ops.h"
+#include "swiftfs/log.h"
+#include "swiftfs/opts.h"
+#include "swiftfs/swift_auth.h"
+#include "swiftfs/swift_client.h"
+
+static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	int l = level <= FUSE_LOG_ERR ? SWIFTFS_LOG_ERROR
+		: level <= FUSE_LOG_WARNING ? SWIFTFS_LOG_WARNING
+		: level <= FUSE_LOG_INFO ? SWIFTFS_LOG_INFO : SWIFTFS_LOG_DEBUG;
+	LOG_AT(l, "fuse: %s", line);
+}
+
+static void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void die_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("swiftfs: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Is path a mount point already (per /proc/self/mountinfo)? */
+static bool is_mounted(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[8192];
+	bool found = false;
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* field 5 is the mount point, with octal escapes for space etc. */
+		char *s = line;
+		for (int i = 0; i < 4 && s; i++) {
+			s = strchr(s, ' ');
+			if (s)
+				s++;
+		}
+		if (!s)
+			continue;
+		char *e = strchr(s, ' ');
+		if (!e)
+			continue;
+		*e = '\0';
+		char mp[PATH_MAX];
+		size_t o = 0;
+		for (char *p = s; *p && o + 1 < sizeof(mp); p++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '7' && p[2] && p[3]) {
+				mp[o++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+				p += 3;
+			} else {
+				mp[o++] = *p;
+			}
+		}
+		mp[o] = '\0';
+		found = strcmp(mp, path) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+static int check_mountpoint(const char *mp, char *resolved)
+{
+	struct stat st;
+	if (stat(mp, &st) != 0) {
+		if (errno == ENOTCONN)
+			die_msg("mount point %s is a dead FUSE mount (its daemon exited): "
+				"run 'fusermount3 -u %s' first", mp, mp);
+		else if (errno == ENOENT)
+			die_msg("mount point %s does not exist", mp);
+		else
+			die_msg("cannot use mount point %s: %s", mp, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		die_msg("mount point %s is not a directory", mp);
+		return -1;
+	}
+	if (!realpath(mp, resolved)) {
+		die_msg("cannot resolve mount point %s: %s", mp, strerror(errno));
+		return -1;
+	}
+	if (is_mounted(resolved)) {
+		die_msg("%s is already a mount point (unmount it first)", resolved);
+		return -1;
+	}
+	return 0;
+}
+
+/* HEAD the container: the last check before mounting. */
+static int check_container(struct swiftfs_client *c, const char *container)
+{
+	struct swiftfs_req r;
+	char what[300];
+	int rc;
+
+	swift_req_init(&r, "HEAD");
+	r.container = container;
+	rc = swift_request(c, &r);
+	if (rc == -ENOENT)
+		die_msg("container '%s' not found (HTTP 404)", container);
+	else if (rc == -EACCES)
+		die_msg("access to container '%s' refused (HTTP %ld): the token is not valid "
+			"for it or has expired", container, r.status);
+	else if (rc) {
+		swift_describe_error(&r, what, sizeof(what));
+		die_msg("cannot reach container '%s': %s", container, what);
+	}
+	swift_req_cleanup(&r);
+	return rc;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct swiftfs_opts o;
+	struct swiftfs_auth *auth = NULL;
+	struct swiftfs_client *client = NULL;
+	struct swiftfs_fuse_ctx ctx = { 0 };
+	struct fuse_session *se = NULL;
+	char resolved[PATH_MAX];
+	char msg[512] = "";
+	int ret = 1;
+	bool mounted = false;
+
+	if (opts_parse(&args, &o) != 0)
+		goto out;
+	if (o.show_help) {
+		opts_print_help(argv[0]);
+		ret = 0;
+		goto out;
+	}
+	if (o.show_version) {
+		printf("swiftfs %s (libfuse %s)\n", swiftfs_version, fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	log_set_level(o.log_level);
+	fuse_set_log_func(fuse_log_to_ours);
+
+	if (check_mountpoint(o.mountpoint, resolved))
+		goto out;
+	if (swift_auth_new(o.credentials, &auth, msg, sizeof(msg))) {
+		die_msg("%s", msg);
+		goto out;
+	}
+	if (o.insecure)
+		LOGW("TLS certificate verification is OFF (-o insecure): anyone on the network "
+		     "path can read and change your data and steal your token");
+	struct swiftfs_client_cfg ccfg = {
+		.cacert = o.cacert,
+		.insecure = o.insecure,
+		.connect_timeout = o.connect_timeout,
+		.retry_timeout = o.retry_timeout,
+		.debug = o.debug,
+	};
+	if (swift_client_new(&ccfg, &client)) {
+		die_msg("out of memory");
+		goto out;
+	}
+	swift_client_set_auth(client, auth);
+	if (swift_auth_login(auth, client, msg, sizeof(msg))) {
+		die_msg("%s", msg);
+		goto out;
+	}
+	if (check_container(client, o.container))
+		goto out;
+
+	/* mount options: always read-only until write support lands */
+	char fsname[600];
+	snprintf(fsname, sizeof(fsname), "-ofsname=swiftfs:%s%s%s", o.container,
+		 o.prefix[0] ? "/" : "", o.prefix);
+	/* commas would split the option: replace them in the displayed name */
+	for (char *p = fsname + 9; *p; p++)
+		if (*p == ',')
+			*p = '_';
+	if (fuse_opt_add_arg(&args, fsname) || fuse_opt_add_arg(&args, "-osubtype=swiftfs") ||
+	    fuse_opt_add_arg(&args, "-odefault_permissions") || fuse_opt_add_arg(&args, "-oro")) {
+		die_msg("out of memory");
+		goto out;
+	}
+	if (o.debug && fuse_opt_add_arg(&args, "-odebug")) {
+		die_msg("out of memory");
+		goto out;
+	}
+	ctx.readonly = 1;
+	se = fuse_session_new(&args, fs_ops_get(), sizeof(struct fuse_lowlevel_ops), &ctx);
+	if (!se) {
+		die_msg("could not create the FUSE session (bad mount options?)");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) != 0) {
+		die_msg("could not install signal handlers");
+		goto out;
+	}
+	if (fuse_session_mount(se, resolved) != 0) {
+		die_msg("mounting on %s failed (is /dev/fuse there and fuse3 installed?)", resolved);
+		goto out;
+	}
+	mounted = true;
+	if (fuse_daemonize(o.foreground) != 0) {
+		die_msg("could not daemonize");
+		goto out;
+	}
+	if (!o.foreground)
+		log_use_syslog(true);
+	if (fs_new(&o, client, &ctx.fs)) {
+		LOGE("could not start the filesystem: out of memory or threads");
+		goto out;
+	}
+	LOGI("mounted %s%s%s on %s", o.container, o.prefix[0] ? "/" : "", o.prefix, resolved);
+
+	struct fuse_loop_config lcfg = { .clone_fd = 0, .max_idle_threads = 16 };
+	ret = fuse_session_loop_mt(se, &lcfg) == 0 ? 0 : 1;
+	LOGI("unmounting %s", resolved);
+out:
+	if (se) {
+		if (mounted)
+			fuse_session_unmount(se);
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+	}
+	if (ctx.fs) {
+		fs_log_stats(ctx.fs);
+		fs_free(ctx.fs);
+	}
+	swift_client_free(client);
+	swift_auth_free(auth);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+	return ret;
+}

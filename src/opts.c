@@ -1,0 +1,392 @@
+/* Option parsing. Every swiftfs option is handled in opt_proc() from one
+ * table (name, kind, field), so each value is validated at once and a bad
+ * one is reported with its name. Unknown options are an error, except
+ * libfuse's own mount options, which are passed on, and the words fstab
+ * and systemd put in the options field, which are dropped. */
+#include "swiftfs/opts.h"
+
+#include <errno.h>
+#include <fuse_opt.h>
+#include <pwd.h>
+#include <grp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "swiftfs/log.h"
+#include "swiftfs/util.h"
+
+enum opt_kind { OK_FLAG, OK_SECONDS, OK_SIZE, OK_UINT, OK_UID, OK_GID, OK_MODE, OK_STRING, OK_LOGLEVEL };
+
+struct opt_spec {
+	const char *name;
+	enum opt_kind kind;
+	size_t off;
+};
+
+#define F(field) offsetof(struct swiftfs_opts, field)
+static const struct opt_spec specs[] = {
+	{ "ro", OK_FLAG, F(ro) },
+	{ "allow_other", OK_FLAG, F(allow_other) },
+	{ "insecure", OK_FLAG, F(insecure) },
+	{ "uid", OK_UID, F(uid) },
+	{ "gid", OK_GID, F(gid) },
+	{ "umask", OK_MODE, F(umask) },
+	{ "cacert", OK_STRING, F(cacert) },
+	{ "credentials", OK_STRING, F(credentials) },
+	{ "attr_timeout", OK_SECONDS, F(attr_timeout) },
+	{ "entry_timeout", OK_SECONDS, F(entry_timeout) },
+	{ "negative_timeout", OK_SECONDS, F(negative_timeout) },
+	{ "retry_timeout", OK_SECONDS, F(retry_timeout) },
+	{ "connect_timeout", OK_SECONDS, F(connect_timeout) },
+	{ "read_chunk", OK_SIZE, F(read_chunk) },
+	{ "read_ahead", OK_SIZE, F(read_ahead) },
+	{ "workers", OK_UINT, F(workers) },
+	{ "log_level", OK_LOGLEVEL, F(log_level) },
+};
+#undef F
+
+/* Options libfuse applies to the mount itself: passed through. */
+static const char *const fuse_passthrough[] = {
+	"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "atime",
+	"noatime", "nodiratime", "relatime", "strictatime", "sync", "async",
+	"dirsync", "allow_other", "allow_root", "auto_unmount", "default_permissions",
+	"fsname=", "subtype=", "max_read=", "context=", "fscontext=", "defcontext=",
+	"rootcontext=",
+};
+/* Words from fstab / mount(8) / systemd that mean nothing to us. */
+static const char *const dropped[] = {
+	"_netdev", "nofail", "auto", "noauto", "user", "nouser", "users", "owner",
+	"group", "defaults", "x-systemd.", "x-", "comment=", "noatime_ignored",
+	"nonempty", "loud", "silent",
+};
+
+enum { KEY_HELP = 1, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE };
+
+static const struct fuse_opt fuse_table[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-s", KEY_SINGLE),
+	FUSE_OPT_END,
+};
+
+struct parse_state {
+	struct swiftfs_opts *o;
+	int nonopt;
+	int failed;
+};
+
+static bool word_matches(const char *arg, const char *word)
+{
+	size_t n = strlen(word);
+	if (word[n - 1] == '=' || word[n - 1] == '.' || word[n - 1] == '-')
+		return strncmp(arg, word, n) == 0;
+	return strcmp(arg, word) == 0;
+}
+
+static int set_value(struct swiftfs_opts *o, const struct opt_spec *s, const char *val)
+{
+	void *field = (char *)o + s->off;
+	unsigned long ul;
+	uint64_t u64;
+	double d;
+	int rc = 0;
+
+	switch (s->kind) {
+	case OK_FLAG:
+		if (val)
+			return -EINVAL;
+		*(int *)field = 1;
+		return 0;
+	case OK_SECONDS:
+		rc = val ? util_parse_seconds(val, &d) : -EINVAL;
+		if (!rc)
+			*(double *)field = d;
+		return rc;
+	case OK_SIZE:
+		rc = val ? util_parse_size(val, &u64) : -EINVAL;
+		if (!rc)
+			*(uint64_t *)field = u64;
+		return rc;
+	case OK_UINT:
+		rc = val ? util_parse_uint(val, &ul) : -EINVAL;
+		if (!rc)
+			*(unsigned long *)field = ul;
+		return rc;
+	case OK_UID:
+		if (!val)
+			return -EINVAL;
+		if (util_parse_uint(val, &ul) == 0) {
+			*(uid_t *)field = (uid_t)ul;
+			return 0;
+		} else {
+			struct passwd *pw = getpwnam(val);
+			if (!pw)
+				return -EINVAL;
+			*(uid_t *)field = pw->pw_uid;
+			return 0;
+		}
+	case OK_GID:
+		if (!val)
+			return -EINVAL;
+		if (util_parse_uint(val, &ul) == 0) {
+			*(gid_t *)field = (gid_t)ul;
+			return 0;
+		} else {
+			struct group *gr = getgrnam(val);
+			if (!gr)
+				return -EINVAL;
+			*(gid_t *)field = gr->gr_gid;
+			return 0;
+		}
+	case OK_MODE: {
+		char *end;
+		if (!val || !*val)
+			return -EINVAL;
+		ul = strtoul(val, &end, 8);
+		if (*end || ul > 0777)
+			return -EINVAL;
+		*(mode_t *)field = (mode_t)ul;
+		o->have_umask = true;
+		return 0;
+	}
+	case OK_STRING:
+		if (!val || !*val)
+			return -EINVAL;
+		free(*(char **)field);
+		*(char **)field = strdup(val);
+		return *(char **)field ? 0 : -ENOMEM;
+	case OK_LOGLEVEL:
+		if (!val || log_parse_level(val) < 0)
+			return -EINVAL;
+		*(int *)field = log_parse_level(val);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int handle_option(struct parse_state *st, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+
+	for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
+		if (strlen(specs[i].name) != nlen || strncmp(arg, specs[i].name, nlen) != 0)
+			continue;
+		if (set_value(st->o, &specs[i], eq ? eq + 1 : NULL)) {
+			if (specs[i].kind == OK_FLAG)
+				fprintf(stderr, "swiftfs: option '%s' takes no value\n", specs[i].name);
+			else
+				fprintf(stderr, "swiftfs: invalid value for option '%s': '%s'\n",
+					specs[i].name, eq ? eq + 1 : "");
+			st->failed = 1;
+			return 0;
+		}
+		/* ro and allow_other also go to the mount */
+		return (strcmp(specs[i].name, "ro") == 0 ||
+			strcmp(specs[i].name, "allow_other") == 0) ? 1 : 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(dropped); i++)
+		if (word_matches(arg, dropped[i]))
+			return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(fuse_passthrough); i++)
+		if (word_matches(arg, fuse_passthrough[i]))
+			return 1;
+	fprintf(stderr, "swiftfs: unknown option '%s' (see swiftfs --help)\n", arg);
+	st->failed = 1;
+	return 0;
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct parse_state *st = data;
+	(void)outargs;
+
+	switch (key) {
+	case KEY_HELP:
+		st->o->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		st->o->show_version = 1;
+		return 0;
+	case KEY_FOREGROUND:
+		st->o->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		st->o->debug = 1;
+		st->o->foreground = 1;
+		return 0;
+	case KEY_SINGLE:
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		if (arg[0] == '-') {
+			fprintf(stderr, "swiftfs: unknown option '%s' (see swiftfs --help)\n", arg);
+			st->failed = 1;
+			return 0;
+		}
+		return handle_option(st, arg);
+	case FUSE_OPT_KEY_NONOPT:
+		if (st->nonopt == 0) {
+			st->o->source = strdup(arg);
+		} else if (st->nonopt == 1) {
+			st->o->mountpoint = strdup(arg);
+		} else {
+			fprintf(stderr, "swiftfs: unexpected argument '%s'\n", arg);
+			st->failed = 1;
+		}
+		st->nonopt++;
+		return 0;
+	}
+	return 1;
+}
+
+int opts_split_source(const char *source, char **container, char **prefix,
+		      char *msg, size_t msglen)
+{
+	const char *s = source;
+	const char *slash;
+	size_t clen;
+
+	while (*s == '/')
+		s++;
+	slash = strchr(s, '/');
+	clen = slash ? (size_t)(slash - s) : strlen(s);
+	if (clen == 0) {
+		snprintf(msg, msglen, "no container named in '%s' (expected CONTAINER[/PREFIX])",
+			 source);
+		return -EINVAL;
+	}
+	if (clen > 256) {
+		snprintf(msg, msglen, "container name longer than 256 bytes");
+		return -EINVAL;
+	}
+	*container = strndup(s, clen);
+	const char *p = slash ? slash + 1 : "";
+	size_t plen = strlen(p);
+	while (plen && p[plen - 1] == '/')
+		plen--;
+	*prefix = strndup(p, plen);
+	if (!*container || !*prefix)
+		return -ENOMEM;
+	/* reject empty, "." and ".." segments in the prefix */
+	for (const char *seg = *prefix; *seg;) {
+		const char *e = strchr(seg, '/');
+		size_t n = e ? (size_t)(e - seg) : strlen(seg);
+		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+			snprintf(msg, msglen, "invalid prefix '%s': empty, '.' or '..' segment", *prefix);
+			return -EINVAL;
+		}
+		seg += n;
+		if (*seg == '/')
+			seg++;
+	}
+	return 0;
+}
+
+int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
+{
+	struct parse_state st = { .o = o };
+	char msg[256];
+
+	memset(o, 0, sizeof(*o));
+	o->uid = getuid();
+	o->gid = getgid();
+	o->attr_timeout = 5.0;
+	o->entry_timeout = 5.0;
+	o->negative_timeout = 2.0;
+	o->retry_timeout = 30.0;
+	o->connect_timeout = 10.0;
+	o->read_chunk = 4ULL << 20;
+	o->read_ahead = 32ULL << 20;
+	o->workers = 4;
+	o->log_level = -1;
+
+	if (fuse_opt_parse(args, &st, fuse_table, opt_proc) == -1)
+		return -EINVAL;
+	if (st.failed)
+		return -EINVAL;
+	if (o->show_help || o->show_version)
+		return 0;
+	if (!o->source || !o->mountpoint) {
+		fprintf(stderr, "swiftfs: usage: swiftfs [-f] [-d] [-o OPT[,OPT...]] "
+				"CONTAINER[/PREFIX] MOUNTPOINT (see --help)\n");
+		return -EINVAL;
+	}
+	if (opts_split_source(o->source, &o->container, &o->prefix, msg, sizeof(msg))) {
+		fprintf(stderr, "swiftfs: %s\n", msg);
+		return -EINVAL;
+	}
+	if (o->read_chunk < 64 * 1024 || o->read_chunk > (256ULL << 20)) {
+		fprintf(stderr, "swiftfs: invalid value for option 'read_chunk': "
+				"must be between 64K and 256M\n");
+		return -EINVAL;
+	}
+	if (o->read_ahead > (1ULL << 30)) {
+		fprintf(stderr, "swiftfs: invalid value for option 'read_ahead': at most 1G\n");
+		return -EINVAL;
+	}
+	if (o->workers < 1 || o->workers > 64) {
+		fprintf(stderr, "swiftfs: invalid value for option 'workers': 1 to 64\n");
+		return -EINVAL;
+	}
+	if (o->log_level < 0)
+		o->log_level = o->debug ? SWIFTFS_LOG_DEBUG : SWIFTFS_LOG_INFO;
+	return 0;
+}
+
+void opts_free(struct swiftfs_opts *o)
+{
+	free(o->source);
+	free(o->container);
+	free(o->prefix);
+	free(o->mountpoint);
+	free(o->cacert);
+	free(o->credentials);
+	memset(o, 0, sizeof(*o));
+}
+
+void opts_print_help(const char *progname)
+{
+	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] CONTAINER[/PREFIX] MOUNTPOINT\n"
+	       "\n"
+	       "Mount an OpenStack Swift container (or a prefix inside it) as a directory.\n"
+	       "\n"
+	       "Credentials (environment, or the same KEY=VALUE lines in -o credentials=FILE):\n"
+	       "    ST_AUTH, ST_USER, ST_KEY          TempAuth / v1.0 authentication\n"
+	       "    OS_STORAGE_URL, OS_AUTH_TOKEN     a pre-authenticated token\n"
+	       "\n"
+	       "General options:\n"
+	       "    -h, --help             print this help and exit\n"
+	       "    -V, --version          print the version and exit\n"
+	       "    -f                     stay in the foreground, log to stderr\n"
+	       "    -d, -o debug           foreground, debug logging and FUSE request tracing\n"
+	       "\n"
+	       "Mount options (-o):\n"
+	       "    ro                     read-only mount\n"
+	       "    uid=N|NAME, gid=N|NAME owner shown for every entry (default: the caller)\n"
+	       "    umask=NNN              octal umask applied to 0777 (default 022)\n"
+	       "    allow_other            let other users access the mount\n"
+	       "    credentials=FILE       KEY=VALUE credentials file (mode 0600 or stricter)\n"
+	       "    cacert=FILE            CA bundle to verify the server with\n"
+	       "    insecure               do NOT verify TLS certificates (dangerous)\n"
+	       "    attr_timeout=SECS      attribute cache lifetime (default 5)\n"
+	       "    entry_timeout=SECS     name and directory listing cache lifetime (default 5)\n"
+	       "    negative_timeout=SECS  cache lifetime of \"no such file\" (default 2)\n"
+	       "    retry_timeout=SECS     give up retrying one request after this (default 30)\n"
+	       "    connect_timeout=SECS   TCP/TLS connect timeout (default 10)\n"
+	       "    read_chunk=SIZE        bytes per ranged GET when reading ahead (default 4M)\n"
+	       "    read_ahead=SIZE        most bytes read ahead per open file (default 32M)\n"
+	       "    workers=N              parallel transfer threads (default 4)\n"
+	       "    log_level=LEVEL        error, warning, info (default) or debug\n"
+	       "\n"
+	       "Sizes take K, M, G suffixes (powers of 1024). fstab words (_netdev, nofail,\n"
+	       "auto, noauto, user, users, x-systemd.*) are accepted and ignored.\n",
+	       progname);
+}

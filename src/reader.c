@@ -1,0 +1,325 @@
+/* The read path (see reader.h). A reader owns a small array of chunk
+ * slots. A slot is EMPTY, BUSY (a fetch owns it: never evicted), READY or
+ * FAILED. The FUSE thread that needs a chunk fetches it itself; read-ahead
+ * chunks go to the worker pool, so a busy pool can delay read-ahead but
+ * never a read. All slot fields are guarded by reader->lock; the fetch
+ * itself runs unlocked into a buffer only the fetcher sees. */
+#include "swiftfs/reader.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swiftfs/log.h"
+#include "swiftfs/swift_client.h"
+#include "swiftfs/util.h"
+#include "swiftfs/workpool.h"
+
+enum slot_state { S_EMPTY, S_BUSY, S_READY, S_FAILED };
+
+struct slot {
+	enum slot_state state;
+	uint64_t idx;       /* chunk number */
+	char *data;
+	size_t got;         /* bytes fetched (short at end of object) */
+	int err;
+	uint64_t used;      /* LRU clock */
+};
+
+struct swiftfs_reader {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct swiftfs_client *client;
+	struct swiftfs_workpool *pool;
+	char *container;
+	char *object;
+	char if_match[96];  /* "If-Match: \"etag\"" or "" */
+	uint64_t size;
+	uint64_t chunk;
+	unsigned nslots;
+	struct slot *slots;   /* lock */
+	uint64_t clock;       /* lock */
+	uint64_t next_off;    /* lock: where the last read ended */
+	unsigned streak;      /* lock: sequential reads in a row */
+	unsigned inflight;    /* lock: pool jobs not finished */
+	bool etag_warned;     /* lock */
+};
+
+struct fetch_job {
+	struct swiftfs_reader *r;
+	struct slot *s;
+};
+
+int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out)
+{
+	struct swiftfs_reader *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	r->client = cfg->client;
+	r->pool = cfg->pool;
+	r->container = strdup(cfg->container);
+	r->object = strdup(cfg->object);
+	r->size = cfg->size;
+	r->chunk = cfg->chunk;
+	r->nslots = (unsigned)(cfg->ahead / cfg->chunk) + 2;
+	if (r->nslots < 3)
+		r->nslots = 3;
+	r->slots = calloc(r->nslots, sizeof(*r->slots));
+	if (cfg->etag && cfg->etag[0])
+		snprintf(r->if_match, sizeof(r->if_match), "If-Match: \"%s\"", cfg->etag);
+	if (!r->container || !r->object || !r->slots) {
+		reader_free(r);
+		return -ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+/* GET [off, off+len) into buf. Returns bytes or -errno. */
+static ssize_t fetch_range(struct swiftfs_reader *r, char *buf, uint64_t off, size_t len)
+{
+	struct swiftfs_req q;
+	const char *hdrs[2] = { r->if_match[0] ? r->if_match : NULL, NULL };
+	ssize_t rc;
+
+	swift_req_init(&q, "GET");
+	q.container = r->container;
+	q.object = r->object;
+	q.headers = hdrs;
+	q.range_off = (int64_t)off;
+	q.range_len = (int64_t)len;
+	q.recv_buf = buf;
+	q.recv_cap = len;
+	rc = swift_request(r->client, &q);
+	if (rc == 0) {
+		rc = (ssize_t)q.recv_len;
+	} else if (rc == -ERANGE) {
+		rc = 0; /* the object is shorter than we thought: end of file */
+	} else {
+		char what[256];
+		swift_describe_error(&q, what, sizeof(what));
+		if (rc == -ESTALE)
+			LOGW("%s: the object changed since it was opened; reopen it to read "
+			     "the new version", r->object);
+		else
+			LOGE("read of %s failed: %s", r->object, what);
+	}
+	swift_req_cleanup(&q);
+	return rc;
+}
+
+static size_t chunk_len(struct swiftfs_reader *r, uint64_t idx)
+{
+	uint64_t off = idx * r->chunk;
+	if (off >= r->size)
+		return 0;
+	uint64_t left = r->size - off;
+	return (size_t)(left < r->chunk ? left : r->chunk);
+}
+
+/* Fetch slot s (state BUSY, owned by the caller); lock not held. */
+static void fill_slot(struct swiftfs_reader *r, struct slot *s, uint64_t idx)
+{
+	size_t len = chunk_len(r, idx);
+	char *buf = len ? malloc(len) : NULL;
+	ssize_t got = len ? (buf ? fetch_range(r, buf, idx * r->chunk, len) : -ENOMEM) : 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (got < 0) {
+		free(buf);
+		s->state = S_FAILED;
+		s->err = (int)-got;
+	} else {
+		s->data = buf;
+		s->got = (size_t)got;
+		s->state = S_READY;
+	}
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void fetch_job_run(void *arg)
+{
+	struct fetch_job *j = arg;
+	struct swiftfs_reader *r = j->r;
+	fill_slot(r, j->s, j->s->idx);
+	pthread_mutex_lock(&r->lock);
+	r->inflight--;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	free(j);
+}
+
+static void slot_clear(struct slot *s)
+{
+	free(s->data);
+	s->data = NULL;
+	s->got = 0;
+	s->err = 0;
+	s->state = S_EMPTY;
+}
+
+static struct slot *find_slot_locked(struct swiftfs_reader *r, uint64_t idx)
+{
+	for (unsigned i = 0; i < r->nslots; i++)
+		if (r->slots[i].state != S_EMPTY && r->slots[i].idx == idx)
+			return &r->slots[i];
+	return NULL;
+}
+
+/* A free slot: an empty one, else the least recently used finished one
+ * that is not in [keep_lo, keep_hi]. NULL when all are busy or kept. */
+static struct slot *take_slot_locked(struct swiftfs_reader *r, uint64_t keep_lo, uint64_t keep_hi)
+{
+	struct slot *victim = NULL;
+	for (unsigned i = 0; i < r->nslots; i++) {
+		struct slot *s = &r->slots[i];
+		if (s->state == S_EMPTY)
+			return s;
+		if (s->state == S_BUSY || (s->idx >= keep_lo && s->idx <= keep_hi))
+			continue;
+		if (!victim || s->used < victim->used)
+			victim = s;
+	}
+	if (victim)
+		slot_clear(victim);
+	return victim;
+}
+
+/* Queue read-ahead for chunks (first, last]; stops when no slot is free. */
+static void read_ahead_locked(struct swiftfs_reader *r, uint64_t first, uint64_t last)
+{
+	for (uint64_t idx = first + 1; idx <= last; idx++) {
+		if (idx * r->chunk >= r->size)
+			break;
+		if (find_slot_locked(r, idx))
+			continue;
+		struct slot *s = take_slot_locked(r, first, last);
+		if (!s)
+			break;
+		struct fetch_job *j = malloc(sizeof(*j));
+		if (!j)
+			break;
+		s->state = S_BUSY;
+		s->idx = idx;
+		s->used = ++r->clock;
+		j->r = r;
+		j->s = s;
+		r->inflight++;
+		if (workpool_submit(r->pool, fetch_job_run, j)) {
+			r->inflight--;
+			s->state = S_EMPTY;
+			free(j);
+			break;
+		}
+	}
+}
+
+ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off)
+{
+	size_t copied = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (off >= r->size || size == 0)
+		goto out;
+	if (size > r->size - off)
+		size = (size_t)(r->size - off);
+	/* Sequential: starts at 0, or within a chunk of where the last read
+	 * ended (async reads arrive slightly out of order). */
+	bool seq = (off == 0 && r->next_off == 0) ||
+		   (off + r->chunk >= r->next_off && off <= r->next_off + r->chunk && r->next_off);
+	if (seq) {
+		if (r->streak < 32)
+			r->streak++;
+	} else {
+		r->streak = 0;
+	}
+
+	while (copied < size) {
+		uint64_t cur = off + copied;
+		uint64_t idx = cur / r->chunk;
+		struct slot *s = find_slot_locked(r, idx);
+		if (!s && !seq) {
+			/* random access: exactly the bytes asked for */
+			pthread_mutex_unlock(&r->lock);
+			ssize_t got = fetch_range(r, buf + copied, cur, size - copied);
+			pthread_mutex_lock(&r->lock);
+			if (got < 0)
+				err = (int)-got;
+			else
+				copied += (size_t)got;
+			break;
+		}
+		if (!s) {
+			while (!(s = take_slot_locked(r, idx, idx)))
+				pthread_cond_wait(&r->cond, &r->lock);
+			s->state = S_BUSY;
+			s->idx = idx;
+			pthread_mutex_unlock(&r->lock);
+			fill_slot(r, s, idx);
+			pthread_mutex_lock(&r->lock);
+		}
+		while (s->state == S_BUSY)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (s->state != S_READY || s->idx != idx) {
+			if (s->state == S_FAILED && s->idx == idx) {
+				err = s->err;
+				slot_clear(s); /* the next read tries again */
+				break;
+			}
+			continue; /* the slot was recycled meanwhile: look again */
+		}
+		s->used = ++r->clock;
+		uint64_t in = cur - idx * r->chunk;
+		if (in >= s->got)
+			break; /* end of the object as the server had it */
+		size_t n = s->got - (size_t)in;
+		if (n > size - copied)
+			n = size - copied;
+		memcpy(buf + copied, s->data + in, n);
+		copied += n;
+	}
+	if (seq && !err) {
+		uint64_t idx = (off + copied) / r->chunk;
+		uint64_t window = r->chunk << (r->streak < 6 ? r->streak : 6);
+		uint64_t max_ahead = (uint64_t)(r->nslots - 2) * r->chunk;
+		if (window > max_ahead)
+			window = max_ahead;
+		/* chunks well behind the reader are done with */
+		for (unsigned i = 0; i < r->nslots; i++) {
+			struct slot *s = &r->slots[i];
+			if ((s->state == S_READY || s->state == S_FAILED) && s->idx + 1 < idx)
+				slot_clear(s);
+		}
+		read_ahead_locked(r, idx, idx + window / r->chunk);
+	}
+	r->next_off = off + copied;
+out:
+	pthread_mutex_unlock(&r->lock);
+	if (err && copied == 0)
+		return -err;
+	return (ssize_t)copied;
+}
+
+void reader_free(struct swiftfs_reader *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	while (r->inflight)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; r->slots && i < r->nslots; i++)
+		slot_clear(&r->slots[i]);
+	free(r->slots);
+	free(r->container);
+	free(r->object);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	free(r);
+}

@@ -1,0 +1,272 @@
+/* Authentication modes and token renewal (see swift_auth.h). The token
+ * and storage URL are replaced together under auth->lock; readers copy
+ * them out, so a renewal never frees a string another thread is using. */
+#include "swiftfs/swift_auth.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "swiftfs/credentials.h"
+#include "swiftfs/log.h"
+#include "swiftfs/swift_client.h"
+#include "swiftfs/util.h"
+
+struct swiftfs_auth {
+	enum swiftfs_auth_mode mode;
+	char *creds_file;     /* NULL: environment */
+	char *auth_url;       /* v1 */
+	char *user;           /* v1 */
+	char *key;            /* v1 (secret) */
+	pthread_mutex_t lock;
+	char *token;          /* guarded by lock (secret) */
+	char *storage_url;    /* guarded by lock */
+	unsigned gen;         /* guarded by lock */
+	time_t expires;       /* guarded by lock */
+};
+
+static void free_secret(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+static int load_creds(const char *file, struct swiftfs_creds *c, char *msg, size_t msglen)
+{
+	if (file)
+		return creds_load_file(file, c, msg, msglen);
+	return creds_load_env(c);
+}
+
+int swift_auth_new(const char *creds_file, struct swiftfs_auth **out, char *msg, size_t msglen)
+{
+	struct swiftfs_creds c = { 0 };
+	struct swiftfs_auth *a = NULL;
+	int rc;
+
+	rc = load_creds(creds_file, &c, msg, msglen);
+	if (rc)
+		goto out;
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	a->creds_file = util_strdup0(creds_file);
+	const char *where = creds_file ? "the credentials file" : "the environment";
+	if (creds_get(&c, "OS_STORAGE_URL") && creds_get(&c, "OS_AUTH_TOKEN")) {
+		a->mode = SWIFTFS_AUTH_PREAUTH;
+		a->storage_url = strdup(creds_get(&c, "OS_STORAGE_URL"));
+		a->token = strdup(creds_get(&c, "OS_AUTH_TOKEN"));
+	} else if (creds_get(&c, "ST_AUTH") && creds_get(&c, "ST_USER") && creds_get(&c, "ST_KEY")) {
+		a->mode = SWIFTFS_AUTH_V1;
+		a->auth_url = strdup(creds_get(&c, "ST_AUTH"));
+		a->user = strdup(creds_get(&c, "ST_USER"));
+		a->key = strdup(creds_get(&c, "ST_KEY"));
+	} else if (creds_get(&c, "OS_AUTH_TOKEN") || creds_get(&c, "OS_STORAGE_URL")) {
+		snprintf(msg, msglen, "%s has only one of OS_STORAGE_URL and OS_AUTH_TOKEN; "
+			 "a pre-authenticated token needs both", where);
+		rc = -EINVAL;
+		goto out;
+	} else if (creds_get(&c, "OS_AUTH_URL")) {
+		snprintf(msg, msglen, "Keystone credentials (OS_AUTH_URL) are not supported yet: "
+			 "use ST_AUTH/ST_USER/ST_KEY or OS_STORAGE_URL/OS_AUTH_TOKEN");
+		rc = -ENOTSUP;
+		goto out;
+	} else {
+		snprintf(msg, msglen, "no Swift credentials in %s: set ST_AUTH, ST_USER and ST_KEY "
+			 "(TempAuth) or OS_STORAGE_URL and OS_AUTH_TOKEN (pre-authenticated token)",
+			 where);
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((a->mode == SWIFTFS_AUTH_PREAUTH && (!a->storage_url || !a->token)) ||
+	    (a->mode == SWIFTFS_AUTH_V1 && (!a->auth_url || !a->user || !a->key))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	a->gen = 1;
+	*out = a;
+	a = NULL;
+out:
+	creds_free(&c);
+	swift_auth_free(a);
+	return rc;
+}
+
+void swift_auth_free(struct swiftfs_auth *a)
+{
+	if (!a)
+		return;
+	free(a->creds_file);
+	free(a->auth_url);
+	free(a->user);
+	free_secret(a->key);
+	free_secret(a->token);
+	free(a->storage_url);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+enum swiftfs_auth_mode swift_auth_mode(const struct swiftfs_auth *a)
+{
+	return a->mode;
+}
+
+/* TempAuth / v1.0: GET auth_url with X-Auth-User and X-Auth-Key. */
+static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)
+{
+	struct swiftfs_req r;
+	char huser[512], hkey[512];
+	const char *hdrs[3] = { huser, hkey, NULL };
+	int rc;
+
+	snprintf(huser, sizeof(huser), "X-Auth-User: %s", a->user);
+	snprintf(hkey, sizeof(hkey), "X-Auth-Key: %s", a->key);
+	swift_req_init(&r, "GET");
+	r.url = a->auth_url;
+	r.headers = hdrs;
+	r.flags = SWIFT_REQ_NO_AUTH;
+	rc = swift_request(c, &r);
+	memset(hkey, 0, sizeof(hkey));
+	if (rc) {
+		if (r.curl_code)
+			snprintf(msg, msglen, "authentication at %s failed: %s", a->auth_url,
+				 r.curl_error[0] ? r.curl_error : "transfer error");
+		else if (r.status == 401 || r.status == 403)
+			snprintf(msg, msglen, "authentication at %s refused (HTTP %ld): "
+				 "wrong ST_USER or ST_KEY", a->auth_url, r.status);
+		else
+			snprintf(msg, msglen, "authentication at %s failed with HTTP %ld",
+				 a->auth_url, r.status);
+		goto out;
+	}
+	const char *tok = swift_req_header(&r, "X-Auth-Token");
+	if (!tok)
+		tok = swift_req_header(&r, "X-Storage-Token");
+	const char *url = swift_req_header(&r, "X-Storage-Url");
+	if (!tok || !url) {
+		snprintf(msg, msglen, "authentication at %s answered HTTP %ld without "
+			 "X-Auth-Token/X-Storage-Url", a->auth_url, r.status);
+		rc = -EPROTO;
+		goto out;
+	}
+	const char *exp = swift_req_header(&r, "X-Auth-Token-Expires");
+	pthread_mutex_lock(&a->lock);
+	free_secret(a->token);
+	free(a->storage_url);
+	a->token = strdup(tok);
+	a->storage_url = strdup(url);
+	a->gen++;
+	a->expires = exp ? time(NULL) + atol(exp) : 0;
+	rc = a->token && a->storage_url ? 0 : -ENOMEM;
+	pthread_mutex_unlock(&a->lock);
+	LOGI("authenticated as %s, storage URL %s", a->user, url);
+out:
+	swift_req_cleanup(&r);
+	return rc;
+}
+
+int swift_auth_login(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)
+{
+	if (a->mode == SWIFTFS_AUTH_V1)
+		return login_v1(a, c, msg, msglen);
+	return 0;
+}
+
+int swift_auth_get(struct swiftfs_auth *a, char **token, char **storage_url, unsigned *gen)
+{
+	int rc = 0;
+	pthread_mutex_lock(&a->lock);
+	if (!a->token || !a->storage_url) {
+		rc = -EACCES;
+	} else {
+		*token = strdup(a->token);
+		*storage_url = strdup(a->storage_url);
+		*gen = a->gen;
+		if (!*token || !*storage_url)
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+/* Pre-auth: re-read the credentials file; a different token is a renewal. */
+static int renew_preauth(struct swiftfs_auth *a)
+{
+	struct swiftfs_creds c = { 0 };
+	char msg[256] = "";
+	int rc = -EACCES;
+
+	if (!a->creds_file) {
+		LOGE("the pre-authenticated token was refused (HTTP 401): it has expired or "
+		     "been revoked; remount with a new OS_AUTH_TOKEN, or use -o credentials=FILE "
+		     "so swiftfs can pick up a renewed token");
+		return -EACCES;
+	}
+	if (creds_load_file(a->creds_file, &c, msg, sizeof(msg))) {
+		LOGE("token refused (HTTP 401) and %s", msg);
+		goto out;
+	}
+	const char *tok = creds_get(&c, "OS_AUTH_TOKEN");
+	const char *url = creds_get(&c, "OS_STORAGE_URL");
+	pthread_mutex_lock(&a->lock);
+	if (tok && url && strcmp(tok, a->token) != 0) {
+		free_secret(a->token);
+		free(a->storage_url);
+		a->token = strdup(tok);
+		a->storage_url = strdup(url);
+		a->gen++;
+		rc = a->token && a->storage_url ? 0 : -ENOMEM;
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (rc)
+		LOGE("the pre-authenticated token was refused (HTTP 401): it has expired; "
+		     "%s holds no newer token", a->creds_file);
+	else
+		LOGI("using the renewed token from %s", a->creds_file);
+out:
+	creds_free(&c);
+	return rc;
+}
+
+int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned gen)
+{
+	static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
+	char msg[512] = "";
+	int rc;
+
+	/* one renewal at a time; a thread that waited finds gen moved on */
+	pthread_mutex_lock(&renew_lock);
+	pthread_mutex_lock(&a->lock);
+	bool done = a->gen != gen;
+	pthread_mutex_unlock(&a->lock);
+	if (done) {
+		rc = 0;
+		goto out;
+	}
+	if (a->mode == SWIFTFS_AUTH_V1) {
+		LOGI("token refused (HTTP 401), authenticating again");
+		rc = login_v1(a, c, msg, sizeof(msg));
+		if (rc)
+			LOGE("re-authentication failed: %s", msg);
+	} else {
+		rc = renew_preauth(a);
+	}
+out:
+	pthread_mutex_unlock(&renew_lock);
+	return rc;
+}
+
+time_t swift_auth_expires(struct swiftfs_auth *a)
+{
+	pthread_mutex_lock(&a->lock);
+	time_t t = a->expires;
+	pthread_mutex_unlock(&a->lock);
+	return t;
+}

@@ -1,0 +1,249 @@
+/* Helpers without a module of their own. Nothing here does I/O. */
+#include "swiftfs/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+double util_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void util_sleep(double seconds)
+{
+	struct timespec ts;
+	if (seconds <= 0)
+		return;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+int util_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v;
+	uint64_t mult = 1;
+
+	if (!s || !*s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case 'K': mult = 1ULL << 10; end++; break;
+	case 'M': mult = 1ULL << 20; end++; break;
+	case 'G': mult = 1ULL << 30; end++; break;
+	case 'T': mult = 1ULL << 40; end++; break;
+	default: break;
+	}
+	if (mult > 1 && (*end == 'i' || *end == 'I'))
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0')
+		return -EINVAL;
+	v *= (double)mult;
+	if (v >= 18446744073709551615.0)
+		return -EINVAL;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int util_parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || v < 0 || v != v)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int util_parse_uint(const char *s, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+	if (!s || !*s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int buf_reserve(struct swiftfs_buf *b, size_t extra)
+{
+	size_t need = b->len + extra + 1;
+	if (b->limit && b->len + extra > b->limit)
+		return -EOVERFLOW;
+	if (need <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap *= 2;
+	char *p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int buf_append(struct swiftfs_buf *b, const void *p, size_t n)
+{
+	int rc = buf_reserve(b, n);
+	if (rc)
+		return rc;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_printf(struct swiftfs_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	int rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	rc = buf_reserve(b, (size_t)n);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int buf_terminate(struct swiftfs_buf *b)
+{
+	int rc = buf_reserve(b, 0);
+	if (rc)
+		return rc;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void buf_free(struct swiftfs_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+char *util_url_encode(const char *s, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = malloc(n * 3 + 1);
+	char *o = out;
+	if (!out)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
+		    (keep_slash && *p == '/')) {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+int util_parse_iso_time(const char *s, struct timespec *out)
+{
+	struct tm tm;
+	char *end;
+	long frac = 0;
+	int digits = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return -EINVAL;
+	if (*end == '.') {
+		end++;
+		while (isdigit((unsigned char)*end)) {
+			if (digits < 9) {
+				frac = frac * 10 + (*end - '0');
+				digits++;
+			}
+			end++;
+		}
+		while (digits < 9) {
+			frac *= 10;
+			digits++;
+		}
+	}
+	out->tv_sec = timegm(&tm);
+	out->tv_nsec = frac;
+	return 0;
+}
+
+int util_parse_float_time(const char *s, struct timespec *out)
+{
+	char *end;
+	long long sec;
+	long frac = 0;
+	int digits = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	sec = strtoll(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == '.') {
+		end++;
+		while (isdigit((unsigned char)*end)) {
+			if (digits < 9) {
+				frac = frac * 10 + (*end - '0');
+				digits++;
+			}
+			end++;
+		}
+		while (digits < 9) {
+			frac *= 10;
+			digits++;
+		}
+	}
+	if (*end != '\0')
+		return -EINVAL;
+	out->tv_sec = (time_t)sec;
+	out->tv_nsec = sec < 0 ? -frac : frac;
+	if (out->tv_nsec < 0) {
+		out->tv_sec -= 1;
+		out->tv_nsec += 1000000000L;
+	}
+	return 0;
+}
+
+char *util_strdup0(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}

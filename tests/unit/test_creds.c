@@ -1,0 +1,56 @@
+/* credentials: env-file syntax, permissions check. */
+#include "check.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "swiftfs/credentials.h"
+
+int main(void)
+{
+	struct swiftfs_creds c = { 0 };
+	char msg[256];
+	const char *text =
+		"# site token\n"
+		"export OS_STORAGE_URL=http://127.0.0.1:1/v1/AUTH_x\n"
+		"OS_AUTH_TOKEN='tok en#1'\n"
+		"  ST_USER=\"a\\\"b\" # comment\n"
+		"ST_KEY=plain # trailing\r\n"
+		"\n"
+		"EMPTY=\n";
+	CHECK_INT(creds_parse(text, &c, msg, sizeof(msg)), 0);
+	CHECK_STR(creds_get(&c, "OS_STORAGE_URL"), "http://127.0.0.1:1/v1/AUTH_x");
+	CHECK_STR(creds_get(&c, "OS_AUTH_TOKEN"), "tok en#1");
+	CHECK_STR(creds_get(&c, "ST_USER"), "a\"b");
+	CHECK_STR(creds_get(&c, "ST_KEY"), "plain");
+	CHECK(creds_get(&c, "EMPTY") == NULL);
+	CHECK(creds_get(&c, "MISSING") == NULL);
+	creds_free(&c);
+
+	CHECK_INT(creds_parse("NOEQUALS\n", &c, msg, sizeof(msg)), -EINVAL);
+	creds_free(&c);
+	CHECK_INT(creds_parse("A='unterminated\n", &c, msg, sizeof(msg)), -EINVAL);
+	creds_free(&c);
+
+	char path[] = "/tmp/swiftfs-creds-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "ST_KEY=k\n", 9) == 9);
+	close(fd);
+	chmod(path, 0600);
+	CHECK_INT(creds_load_file(path, &c, msg, sizeof(msg)), 0);
+	CHECK_STR(creds_get(&c, "ST_KEY"), "k");
+	creds_free(&c);
+	chmod(path, 0644);
+	CHECK_INT(creds_load_file(path, &c, msg, sizeof(msg)), -EPERM);
+	CHECK(strstr(msg, "chmod 600") != NULL);
+	CHECK(strstr(msg, "k\n") == NULL);
+	creds_free(&c);
+	unlink(path);
+	CHECK(creds_load_file(path, &c, msg, sizeof(msg)) == -ENOENT);
+	creds_free(&c);
+	CHECK_DONE();
+}

@@ -1,0 +1,98 @@
+/* opts: the fuse_opt table, values with units, fstab words, errors. */
+#include "check.h"
+
+#include <errno.h>
+#include <fuse_opt.h>
+#include <stdlib.h>
+
+#include "swiftfs/log.h"
+#include "swiftfs/opts.h"
+
+static int parse(int argc, char **argv, struct swiftfs_opts *o, struct fuse_args *args)
+{
+	struct fuse_args a = FUSE_ARGS_INIT(argc, argv);
+	*args = a;
+	return opts_parse(args, o);
+}
+
+static bool has_arg(struct fuse_args *a, const char *s)
+{
+	for (int i = 0; i < a->argc; i++)
+		if (strstr(a->argv[i], s))
+			return true;
+	return false;
+}
+
+int main(void)
+{
+	struct swiftfs_opts o;
+	struct fuse_args args;
+	char *v1[] = { "swiftfs", "-o", "ro,uid=1000,gid=0,umask=027,attr_timeout=1.5,"
+		       "read_chunk=8M,_netdev,nofail,x-systemd.automount,noauto,user,users,"
+		       "allow_other,nosuid,log_level=debug", "cont/a/b/", "/mnt", NULL };
+	CHECK_INT(parse(5, v1, &o, &args), 0);
+	CHECK_STR(o.container, "cont");
+	CHECK_STR(o.prefix, "a/b");
+	CHECK_STR(o.mountpoint, "/mnt");
+	CHECK_INT(o.ro, 1);
+	CHECK_INT(o.uid, 1000);
+	CHECK_INT(o.gid, 0);
+	CHECK_INT(o.umask, 027);
+	CHECK(o.attr_timeout == 1.5);
+	CHECK_INT(o.read_chunk, 8 << 20);
+	CHECK_INT(o.allow_other, 1);
+	CHECK_INT(o.log_level, SWIFTFS_LOG_DEBUG);
+	CHECK(has_arg(&args, "nosuid"));
+	CHECK(has_arg(&args, "allow_other"));
+	CHECK(!has_arg(&args, "_netdev"));
+	CHECK(!has_arg(&args, "x-systemd"));
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	char *v2[] = { "swiftfs", "-o", "attr_timeout=soon", "c", "/mnt", NULL };
+	CHECK_INT(parse(5, v2, &o, &args), -EINVAL);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	char *v3[] = { "swiftfs", "-o", "read_chunk=12Q", "c", "/mnt", NULL };
+	CHECK_INT(parse(5, v3, &o, &args), -EINVAL);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	char *v4[] = { "swiftfs", "-o", "frobnicate", "c", "/mnt", NULL };
+	CHECK_INT(parse(5, v4, &o, &args), -EINVAL);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	char *v5[] = { "swiftfs", "c", NULL };
+	CHECK_INT(parse(2, v5, &o, &args), -EINVAL);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	char *v6[] = { "swiftfs", "-f", "-o", "umask=999", "c", "/mnt", NULL };
+	CHECK_INT(parse(6, v6, &o, &args), -EINVAL);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	char *v7[] = { "swiftfs", "--version", NULL };
+	CHECK_INT(parse(2, v7, &o, &args), 0);
+	CHECK_INT(o.show_version, 1);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	char *c = NULL, *p = NULL, msg[256];
+	CHECK_INT(opts_split_source("c/x/../y", &c, &p, msg, sizeof(msg)), -EINVAL);
+	free(c);
+	free(p);
+	c = p = NULL;
+	CHECK_INT(opts_split_source("/", &c, &p, msg, sizeof(msg)), -EINVAL);
+	free(c);
+	free(p);
+	c = p = NULL;
+	CHECK_INT(opts_split_source("c", &c, &p, msg, sizeof(msg)), 0);
+	CHECK_STR(c, "c");
+	CHECK_STR(p, "");
+	free(c);
+	free(p);
+	CHECK_DONE();
+}

@@ -1,0 +1,59 @@
+/* util: sizes, seconds, URL encoding, time parsing, buffers. */
+#include "check.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "swiftfs/util.h"
+
+int main(void)
+{
+	uint64_t v;
+	CHECK_INT(util_parse_size("4096", &v), 0);
+	CHECK_INT(v, 4096);
+	CHECK_INT(util_parse_size("64K", &v), 0);
+	CHECK_INT(v, 65536);
+	CHECK_INT(util_parse_size("1.5M", &v), 0);
+	CHECK_INT(v, 1572864);
+	CHECK_INT(util_parse_size("2g", &v), 0);
+	CHECK_INT(v, 2147483648LL);
+	CHECK_INT(util_parse_size("8MiB", &v), 0);
+	CHECK_INT(v, 8 << 20);
+	CHECK_INT(util_parse_size("", &v), -EINVAL);
+	CHECK_INT(util_parse_size("abc", &v), -EINVAL);
+	CHECK_INT(util_parse_size("10X", &v), -EINVAL);
+	CHECK_INT(util_parse_size("-1", &v), -EINVAL);
+
+	double d;
+	CHECK_INT(util_parse_seconds("2.5", &d), 0);
+	CHECK(d == 2.5);
+	CHECK_INT(util_parse_seconds("x", &d), -EINVAL);
+	CHECK_INT(util_parse_seconds("-3", &d), -EINVAL);
+
+	char *e = util_url_encode("a b/%?#+&;'\"\xc3\xa9~.-_", true);
+	CHECK_STR(e, "a%20b/%25%3F%23%2B%26%3B%27%22%C3%A9~.-_");
+	free(e);
+	e = util_url_encode("a/b", false);
+	CHECK_STR(e, "a%2Fb");
+	free(e);
+
+	struct timespec ts;
+	CHECK_INT(util_parse_iso_time("2024-05-01T12:34:56.123456", &ts), 0);
+	CHECK_INT(ts.tv_sec, 1714566896);
+	CHECK_INT(ts.tv_nsec, 123456000);
+	CHECK_INT(util_parse_float_time("1700000000.25", &ts), 0);
+	CHECK_INT(ts.tv_sec, 1700000000);
+	CHECK_INT(ts.tv_nsec, 250000000);
+	CHECK_INT(util_parse_float_time("1700000000", &ts), 0);
+	CHECK_INT(ts.tv_nsec, 0);
+	CHECK_INT(util_parse_float_time("12abc", &ts), -EINVAL);
+	CHECK_INT(util_parse_float_time(NULL, &ts), -EINVAL);
+
+	struct swiftfs_buf b = { .limit = 8 };
+	CHECK_INT(buf_append(&b, "1234", 4), 0);
+	CHECK_INT(buf_printf(&b, "%d", 5678), 0);
+	CHECK_STR(b.data, "12345678");
+	CHECK_INT(buf_append(&b, "9", 1), -EOVERFLOW);
+	buf_free(&b);
+	CHECK_DONE();
+}
