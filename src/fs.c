@@ -461,6 +461,27 @@ out:
 	return rc;
 }
 
+/* Path of `to` relative to the folder holding `from` (both relative to
+ * the mount root): common leading folders dropped, one "../" for each
+ * folder of `from` left. */
+static char *relative_path(const char *from, const char *to)
+{
+	struct swiftfs_buf b = { 0 };
+	const char *f = from, *t = to;
+	for (;;) {
+		const char *fs_ = strchr(f, '/');
+		const char *ts = strchr(t, '/');
+		if (!fs_ || !ts || fs_ - f != ts - t || strncmp(f, t, (size_t)(fs_ - f)) != 0)
+			break;
+		f = fs_ + 1;
+		t = ts + 1;
+	}
+	for (const char *s = f; (s = strchr(s, '/')); s++)
+		buf_printf(&b, "../");
+	buf_printf(&b, "%s", t);
+	return b.data;
+}
+
 int fs_readlink(struct swiftfs_fs *fs, uint64_t ino, char **target)
 {
 	char *rel = NULL;
@@ -491,18 +512,10 @@ int fs_readlink(struct swiftfs_fs *fs, uint64_t ino, char **target)
 	if (strncmp(dup, fs->container, cl) == 0 && dup[cl] == '/')
 		obj = dup + cl + 1;
 	if (obj && strncmp(obj, fs->prefix_slash, pl) == 0) {
-		const char *tpath = obj + pl;     /* relative to the mount root */
-		struct swiftfs_buf b = { 0 };
-		/* one "../" for each folder the link sits in */
-		for (const char *s = rel; (s = strchr(s, '/')); s++)
-			buf_printf(&b, "../");
-		buf_printf(&b, "%s", tpath);
+		*target = relative_path(rel, obj + pl);
 		free(dup);
-		if (!b.data) {
+		if (!*target)
 			rc = -ENOMEM;
-			goto out;
-		}
-		*target = b.data;
 	} else {
 		*target = dup;
 	}

@@ -298,12 +298,9 @@ do_start() {
   for s in account container object proxy; do
     launch "$s" "${run[@]}" "$(command -v "swift-$s-server")" "$ETC/$s-server.conf" -v
   done
-  launch updater "${run[@]}" container-updater "$ETC/container-server.conf"
-  launch expirer "${run[@]}" object-expirer "$ETC/object-server.conf"
-
   local deadline=$((SECONDS + TIMEOUT)) d
   until probe; do
-    for d in "${DAEMONS[@]}"; do
+    for d in memcached account container object proxy; do
       alive "$d" || { show_logs >&2; do_stop >&2; die "$d exited during start-up (logs above)"; }
     done
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -312,6 +309,9 @@ do_start() {
     fi
     sleep 0.5
   done
+  # background daemons last, so that they do not log errors while the rest starts
+  launch updater "${run[@]}" container-updater "$ETC/container-server.conf"
+  launch expirer "${run[@]}" object-expirer "$ETC/object-server.conf"
   say "running: $AUTH_URL (state $DIR)"
 }
 

@@ -1,0 +1,252 @@
+"""pytest fixtures: a real OpenStack Swift on loopback and real FUSE mounts.
+
+The Swift all-in-one is started once per session by tests/tools/swift-aio.sh
+in a state folder and on ports of its own (never the demo instance's). A
+missing Swift package, fusermount3 or /dev/fuse FAILS the run: nothing is
+skipped silently.
+"""
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.join(ROOT, "tests", "tools")
+sys.path.insert(0, TOOLS)
+
+try:
+    import swiftclient  # Debian python3-swiftclient
+except ImportError:  # pragma: no cover - reported as a failure below
+    swiftclient = None
+
+
+def swiftfs_bin():
+    b = os.environ.get("SWIFTFS_BIN") or os.path.join(ROOT, "build", "swiftfs")
+    if not os.access(b, os.X_OK):
+        pytest.fail("swiftfs binary not found at %s: build it first (meson setup build && "
+                    "ninja -C build) or set SWIFTFS_BIN" % b)
+    return b
+
+
+class Swift:
+    """One running Swift instance (state dir, port, token life)."""
+
+    def __init__(self, name, port, token_life=None):
+        self.dir = os.path.join(os.environ.get("SWIFTFS_TEST_STATE", "/var/tmp"),
+                                "swiftfs-test-" + name)
+        self.port = port
+        self.env = dict(os.environ, SWIFTFS_AIO_DIR=self.dir, SWIFTFS_AIO_PORT=str(port))
+        if token_life:
+            self.env["SWIFTFS_AIO_TOKEN_LIFE"] = str(token_life)
+        self.auth_url = "http://127.0.0.1:%d/auth/v1.0" % port
+        self.url = "http://127.0.0.1:%d" % port
+
+    def aio(self, *args, check=True):
+        p = subprocess.run([os.path.join(TOOLS, "swift-aio.sh")] + list(args), env=self.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            pytest.fail("swift-aio.sh %s failed:\n%s" % (" ".join(args), p.stdout))
+        return p.stdout
+
+    def start(self):
+        self.aio("start")
+
+    def logs(self):
+        return self.aio("logs", check=False)
+
+    def conn(self, user="test:tester", key="testing"):
+        return swiftclient.Connection(authurl=self.auth_url, user=user, key=key,
+                                      retries=2, timeout=60)
+
+    def creds_env(self, user="test:tester", key="testing"):
+        return {"ST_AUTH": self.auth_url, "ST_USER": user, "ST_KEY": key}
+
+
+def _check_prereqs():
+    problems = []
+    if swiftclient is None:
+        problems.append("python3-swiftclient is not installed (apt-get install python3-swiftclient)")
+    for b in ("swift-proxy-server", "swift-object-server", "memcached", "fusermount3"):
+        if not shutil.which(b):
+            problems.append("%s not found (run tests/tools/install-deps.sh)" % b)
+    if not os.path.exists("/dev/fuse"):
+        problems.append("/dev/fuse is missing: FUSE is not available on this machine")
+    if os.geteuid() != 0:
+        problems.append("the integration tests need root (Swift servers drop to user swift)")
+    if problems:
+        pytest.fail("cannot run the integration tests:\n  " + "\n  ".join(problems),
+                    pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def swift():
+    _check_prereqs()
+    s = Swift("main", int(os.environ.get("SWIFTFS_TEST_PORT", "18480")))
+    s.start()
+    yield s
+    if os.environ.get("SWIFTFS_TEST_KEEP_SWIFT") != "1":
+        s.aio("stop", check=False)
+
+
+@pytest.fixture(scope="session")
+def swift_short_token():
+    """A second Swift whose tokens live 4 seconds."""
+    _check_prereqs()
+    s = Swift("short", int(os.environ.get("SWIFTFS_TEST_PORT2", "18580")), token_life=4)
+    s.start()
+    yield s
+    s.aio("stop", check=False)
+
+
+def delete_container(conn, name):
+    with contextlib.suppress(Exception):
+        for c in (name, name + "_segments"):
+            try:
+                _, objs = conn.get_container(c, full_listing=True)
+            except swiftclient.ClientException:
+                continue
+            for o in objs:
+                with contextlib.suppress(Exception):
+                    conn.delete_object(c, o.get("name") or o.get("subdir"))
+            with contextlib.suppress(Exception):
+                conn.delete_container(c)
+
+
+@pytest.fixture
+def container(swift):
+    """A fresh, empty container; deleted afterwards."""
+    conn = swift.conn()
+    name = "t-" + uuid.uuid4().hex[:12]
+    conn.put_container(name)
+    yield name
+    delete_container(conn, name)
+
+
+@pytest.fixture
+def conn(swift):
+    return swift.conn()
+
+
+class Mount:
+    def __init__(self, proc, path, log_path):
+        self.proc = proc
+        self.path = path
+        self.log_path = log_path
+
+    def p(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def unmount(self, expect_rc=0):
+        if self.proc.poll() is None:
+            subprocess.run(["fusermount3", "-u", self.path], check=False)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("swiftfs did not exit after fusermount3 -u:\n" + self.log())
+        if expect_rc is not None and self.proc.returncode != expect_rc:
+            raise AssertionError("swiftfs exited with %s:\n%s" % (self.proc.returncode,
+                                                                 self.log()))
+
+
+def wait_mounted(proc, path, log_path, timeout=30):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if os.path.ismount(path):
+            return True
+        if proc is not None and proc.poll() is not None:
+            with open(log_path, errors="replace") as f:
+                raise AssertionError("swiftfs exited with %s before mounting:\n%s"
+                                     % (proc.returncode, f.read()))
+        time.sleep(0.05)
+    raise AssertionError("mount did not appear at %s in %ss" % (path, timeout))
+
+
+@pytest.fixture
+def mount(swift, tmp_path, request):
+    """Factory: mount(source, opts=[...], env={...}) -> Mount (foreground -f).
+    Every mount is unmounted at teardown and must exit 0."""
+    mounts = []
+
+    def _mount(source, opts=(), env=None, use_env_creds=True, wait=True, args=()):
+        mp = tempfile.mkdtemp(prefix="mnt-", dir=str(tmp_path))
+        log_path = os.path.join(str(tmp_path), "swiftfs-%d.log" % len(mounts))
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith(("ST_", "OS_"))}
+        if use_env_creds:
+            e.update(swift.creds_env())
+        if env:
+            e.update(env)
+        e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=86")
+        e.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1:exitcode=87")
+        cmd = [swiftfs_bin(), "-f"] + list(args)
+        allopts = list(opts)
+        if allopts:
+            cmd += ["-o", ",".join(allopts)]
+        cmd += [source, mp]
+        logf = open(log_path, "w")
+        proc = subprocess.Popen(cmd, env=e, stdout=logf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        logf.close()
+        m = Mount(proc, mp, log_path)
+        mounts.append(m)
+        if wait:
+            wait_mounted(proc, mp, log_path)
+        return m
+
+    yield _mount
+    failures = []
+    for m in mounts:
+        try:
+            m.unmount()
+        except AssertionError as ex:
+            failures.append(str(ex))
+    if failures:
+        pytest.fail("\n".join(failures))
+
+
+def sha256_file(path, bufsize=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(bufsize)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def run_swiftfs(args, env, timeout=60):
+    """Run swiftfs (not -f) and return the CompletedProcess."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_"))}
+    e.update(env)
+    e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=86")
+    return subprocess.run([swiftfs_bin()] + list(args), env=e, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach the Swift proxy log tail to the report."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed and "swift" in item.fixturenames:
+        s = item.funcargs.get("swift")
+        if s is not None:
+            rep.sections.append(("swift logs", s.logs()[-6000:]))
