@@ -746,10 +746,13 @@ void fs_log_stats(struct swiftfs_fs *fs)
 {
 	struct swiftfs_client_stats s;
 	swift_client_stats(fs->c, &s);
-	LOGI("requests: %llu GET, %llu HEAD, %llu PUT, %llu POST, %llu DELETE, %llu COPY; "
-	     "%llu retries, %llu re-auths; %llu bytes in, %llu bytes out",
-	     (unsigned long long)s.get, (unsigned long long)s.head, (unsigned long long)s.put,
-	     (unsigned long long)s.post, (unsigned long long)s.del, (unsigned long long)s.copy,
-	     (unsigned long long)s.retries, (unsigned long long)s.reauths,
-	     (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out);
+	LOGI("requests: %llu listing, %llu GET, %llu HEAD, %llu PUT, %llu POST, %llu DELETE, "
+	     "%llu COPY, %llu container/account HEAD, %llu auth; %llu retries, %llu re-auths; "
+	     "%llu bytes in, %llu bytes out",
+	     (unsigned long long)s.listing, (unsigned long long)s.get, (unsigned long long)s.head,
+	     (unsigned long long)s.put, (unsigned long long)s.post, (unsigned long long)s.del,
+	     (unsigned long long)s.copy, (unsigned long long)s.meta_head,
+	     (unsigned long long)s.auth, (unsigned long long)s.retries,
+	     (unsigned long long)s.reauths, (unsigned long long)s.bytes_in,
+	     (unsigned long long)s.bytes_out);
 }

@@ -190,6 +190,7 @@ int main(int argc, char *argv[])
 	}
 	if (check_container(client, o.container))
 		goto out;
+	swift_client_stats_reset(client); /* count what the filesystem does */
 
 	/* mount options: always read-only until write support lands */
 	char fsname[600];

@@ -378,13 +378,16 @@ fail:
 	return NULL;
 }
 
-static void count_request(struct swiftfs_client *c, const char *m)
+static void count_request(struct swiftfs_client *c, const struct swiftfs_req *r)
 {
+	const char *m = r->method;
 	uint64_t *ctr = &c->stats.other;
-	if (strcmp(m, "GET") == 0)
-		ctr = &c->stats.get;
+	if (r->url)
+		ctr = &c->stats.auth;
+	else if (strcmp(m, "GET") == 0)
+		ctr = r->object ? &c->stats.get : &c->stats.listing;
 	else if (strcmp(m, "HEAD") == 0)
-		ctr = &c->stats.head;
+		ctr = r->object ? &c->stats.head : &c->stats.meta_head;
 	else if (strcmp(m, "PUT") == 0)
 		ctr = &c->stats.put;
 	else if (strcmp(m, "POST") == 0)
@@ -466,7 +469,7 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
-	count_request(c, r->method);
+	count_request(c, r);
 	cc = curl_easy_perform(h);
 	r->curl_code = (int)cc;
 	if (cc == CURLE_OK || cc == CURLE_WRITE_ERROR) {
@@ -639,15 +642,17 @@ void swift_describe_error(const struct swiftfs_req *r, char *out, size_t outlen)
 
 void swift_client_stats(struct swiftfs_client *c, struct swiftfs_client_stats *out)
 {
-	__atomic_load(&c->stats.get, &out->get, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.head, &out->head, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.put, &out->put, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.post, &out->post, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.del, &out->del, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.copy, &out->copy, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.other, &out->other, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.retries, &out->retries, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.reauths, &out->reauths, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.bytes_in, &out->bytes_in, __ATOMIC_RELAXED);
-	__atomic_load(&c->stats.bytes_out, &out->bytes_out, __ATOMIC_RELAXED);
+	/* a field-by-field relaxed snapshot: each counter is exact, the set
+	 * is not one atomic picture (nor needs to be) */
+	const uint64_t *src = (const uint64_t *)&c->stats;
+	uint64_t *dst = (uint64_t *)out;
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void swift_client_stats_reset(struct swiftfs_client *c)
+{
+	uint64_t *p = (uint64_t *)&c->stats;
+	for (size_t i = 0; i < sizeof(c->stats) / sizeof(uint64_t); i++)
+		__atomic_store_n(&p[i], 0, __ATOMIC_RELAXED);
 }

@@ -101,10 +101,18 @@ void swift_describe_error(const struct swiftfs_req *r, char *out, size_t outlen)
 
 /* Counters of requests sent, by method, for benchmarks and tests. */
 struct swiftfs_client_stats {
-	uint64_t get, head, put, post, del, copy, other, retries, reauths;
+	uint64_t listing;   /* GET of a container or account (listings) */
+	uint64_t get;       /* object GET */
+	uint64_t head;      /* object HEAD */
+	uint64_t meta_head; /* container or account HEAD */
+	uint64_t put, post, del, copy, other;
+	uint64_t auth;      /* requests to the auth endpoint */
+	uint64_t retries, reauths;
 	uint64_t bytes_in, bytes_out;
 };
 void swift_client_stats(struct swiftfs_client *c, struct swiftfs_client_stats *out);
+/* Zero the counters (after startup, so they count filesystem work). */
+void swift_client_stats_reset(struct swiftfs_client *c);
 
 /* Version string for User-Agent and --version. */
 extern const char swiftfs_version[];

@@ -1,0 +1,85 @@
+"""Credential modes (TempAuth env, pre-auth token, credentials file) and
+tokens that expire while mounted."""
+import errno
+import os
+import time
+
+import pytest
+
+
+def test_preauth_token_from_environment(swift, container, conn, mount):
+    conn.put_object(container, "a.txt", b"A")
+    url, token = conn.get_auth()
+    m = mount(container, use_env_creds=False, env={"OS_STORAGE_URL": url, "OS_AUTH_TOKEN": token})
+    with open(m.p("a.txt"), "rb") as f:
+        assert f.read() == b"A"
+
+
+def test_credentials_file_shell_syntax(swift, container, conn, mount, tmp_path):
+    conn.put_object(container, "a.txt", b"A")
+    cf = tmp_path / "site.env"
+    cf.write_text("# from the site portal\nexport ST_AUTH='%s'\nexport ST_USER=\"test:tester\"\n"
+                  "ST_KEY=testing  # admin\n" % swift.auth_url)
+    os.chmod(cf, 0o600)
+    m = mount(container, use_env_creds=False, opts=["credentials=%s" % cf])
+    assert os.listdir(m.path) == ["a.txt"]
+
+
+def test_tempauth_token_expiry_reauthenticates(swift_short_token, mount):
+    s = swift_short_token
+    conn = s.conn()
+    conn.put_container("exp")
+    conn.put_object("exp", "a.txt", b"A")
+    conn.put_object("exp", "b.txt", b"B")
+    m = mount("exp", use_env_creds=False, env=s.creds_env(), opts=["attr_timeout=0",
+                                                                   "entry_timeout=0"])
+    with open(m.p("a.txt"), "rb") as f:
+        assert f.read() == b"A"
+    time.sleep(5.5)  # the 4 s token is gone
+    with open(m.p("b.txt"), "rb") as f:
+        assert f.read() == b"B"
+    assert "authenticating again" in m.log()
+
+
+def test_preauth_token_renewed_in_credentials_file(swift_short_token, mount, tmp_path):
+    s = swift_short_token
+    conn = s.conn()
+    conn.put_container("exp2")
+    conn.put_object("exp2", "a.txt", b"A")
+    url, token = conn.get_auth()
+    cf = tmp_path / "token.env"
+    cf.write_text("OS_STORAGE_URL=%s\nOS_AUTH_TOKEN=%s\n" % (url, token))
+    os.chmod(cf, 0o600)
+    m = mount("exp2", use_env_creds=False, opts=["credentials=%s" % cf, "attr_timeout=0",
+                                                 "entry_timeout=0"])
+    assert os.listdir(m.path) == ["a.txt"]
+    time.sleep(5.5)
+    # the site renews the token in the file; swiftfs picks it up on 401
+    conn2 = s.conn()
+    url2, token2 = conn2.get_auth()
+    assert token2 != token
+    cf.write_text("OS_STORAGE_URL=%s\nOS_AUTH_TOKEN=%s\n" % (url2, token2))
+    with open(m.p("a.txt"), "rb") as f:
+        assert f.read() == b"A"
+    log = m.log()
+    assert "using the renewed token" in log
+    assert token not in log and token2 not in log
+
+
+def test_expired_preauth_token_is_eacces_not_enoent(swift_short_token, mount):
+    s = swift_short_token
+    conn = s.conn()
+    conn.put_container("exp3")
+    conn.put_object("exp3", "a.txt", b"A")
+    url, token = conn.get_auth()
+    m = mount("exp3", use_env_creds=False, env={"OS_STORAGE_URL": url, "OS_AUTH_TOKEN": token},
+              opts=["attr_timeout=0", "entry_timeout=0", "negative_timeout=0"])
+    assert os.listdir(m.path) == ["a.txt"]
+    time.sleep(5.5)
+    with pytest.raises(OSError) as ei:
+        os.listdir(m.path)
+    assert ei.value.errno == errno.EACCES
+    with pytest.raises(OSError) as ei:
+        open(m.p("a.txt"), "rb").read()
+    assert ei.value.errno == errno.EACCES
+    assert "expired" in m.log()

@@ -1,0 +1,65 @@
+"""Server failures through a fault-injecting proxy in front of the real
+Swift: retries hide transient ones; persistent ones surface as EIO, never
+as "no such file"."""
+import errno
+import os
+import random
+
+import pytest
+
+from faultproxy import FaultProxy
+
+
+@pytest.fixture
+def proxy(swift):
+    fp = FaultProxy().start("127.0.0.1", swift.port)
+    yield fp
+    fp.stop()
+
+
+def proxied_env(swift, fp):
+    return dict(swift.creds_env(), ST_AUTH="%s/auth/v1.0" % fp.url)
+
+
+def test_transient_503_and_resets_are_retried(swift, container, conn, proxy, mount):
+    data = random.Random(5).randbytes(6 * 1024 * 1024)
+    conn.put_object(container, "d.bin", data)
+    conn.put_object(container, "s.txt", b"small")
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy))
+    obj = "/%s/d.bin" % container
+    proxy.add_rule(method="GET", path="format=xml", action="status", status=503, times=2)
+    assert sorted(os.listdir(m.path)) == ["d.bin", "s.txt"]
+    proxy.add_rule(method="HEAD", path=obj, action="reset", times=1)
+    proxy.add_rule(method="GET", path=obj, action="status", status=503, times=2)
+    proxy.add_rule(method="GET", path=obj, action="reset_body", after_bytes=300000, times=2)
+    with open(m.p("d.bin"), "rb") as f:
+        assert f.read() == data
+    faults = [e for e in proxy.log() if e.get("fault")]
+    assert len(faults) >= 7, faults
+    assert "retrying" in m.log()
+
+
+def test_persistent_errors_are_eio(swift, container, conn, proxy, mount):
+    conn.put_object(container, "f.txt", b"content")
+    conn.put_object(container, "dir/g.txt", b"g")
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["retry_timeout=1.5", "entry_timeout=0", "attr_timeout=0",
+                    "negative_timeout=0"])
+    assert sorted(os.listdir(m.path)) == ["dir", "f.txt"]
+    proxy.add_rule(method="GET", path="/f.txt", action="status", status=503, times=-1)
+    with pytest.raises(OSError) as ei:
+        with open(m.p("f.txt"), "rb") as f:
+            f.read()
+    assert ei.value.errno == errno.EIO
+    proxy.clear()
+    proxy.add_rule(method="GET", path="format=xml", action="status", status=500, times=-1)
+    with pytest.raises(OSError) as ei:
+        os.listdir(m.p("dir"))
+    assert ei.value.errno == errno.EIO
+    with pytest.raises(OSError) as ei:
+        os.stat(m.p("dir", "g.txt"))
+    assert ei.value.errno == errno.EIO
+    proxy.clear()
+    assert os.listdir(m.p("dir")) == ["g.txt"]
+    with open(m.p("f.txt"), "rb") as f:
+        assert f.read() == b"content"
