@@ -476,7 +476,7 @@ static char *relative_path(const char *from, const char *to)
 		f = fs_ + 1;
 		t = ts + 1;
 	}
-	for (const char *s = f; (s = strchr(s, '/')); s++)
+	for (const char *s = strchr(f, '/'); s; s = strchr(s + 1, '/'))
 		buf_printf(&b, "../");
 	buf_printf(&b, "%s", t);
 	return b.data;

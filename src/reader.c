@@ -256,8 +256,11 @@ ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t o
 			break;
 		}
 		if (!s) {
-			while (!(s = take_slot_locked(r, idx, idx)))
+			s = take_slot_locked(r, idx, idx);
+			while (!s) {
 				pthread_cond_wait(&r->cond, &r->lock);
+				s = take_slot_locked(r, idx, idx);
+			}
 			s->state = S_BUSY;
 			s->idx = idx;
 			pthread_mutex_unlock(&r->lock);

@@ -166,7 +166,7 @@ static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg,
 	a->expires = exp ? time(NULL) + atol(exp) : 0;
 	rc = a->token && a->storage_url ? 0 : -ENOMEM;
 	pthread_mutex_unlock(&a->lock);
-	LOGI("authenticated as %s, storage URL %s", a->user, url);
+	LOGD("authenticated as %s, storage URL %s", a->user, url);
 out:
 	swift_req_cleanup(&r);
 	return rc;

@@ -183,8 +183,9 @@ def mount(swift, tmp_path, request):
     Every mount is unmounted at teardown and must exit 0."""
     mounts = []
 
-    def _mount(source, opts=(), env=None, use_env_creds=True, wait=True, args=()):
-        mp = tempfile.mkdtemp(prefix="mnt-", dir=str(tmp_path))
+    def _mount(source, opts=(), env=None, use_env_creds=True, wait=True, args=(), mp=None):
+        if mp is None:
+            mp = tempfile.mkdtemp(prefix="mnt-", dir=str(tmp_path))
         log_path = os.path.join(str(tmp_path), "swiftfs-%d.log" % len(mounts))
         e = {k: v for k, v in os.environ.items()
              if not k.startswith(("ST_", "OS_"))}

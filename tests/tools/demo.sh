@@ -18,15 +18,14 @@ export ST_AUTH=http://127.0.0.1:18080/auth/v1.0 ST_USER=test:tester ST_KEY=testi
 
 if ! swift stat demo >/dev/null 2>&1; then
   tmp=$(mktemp -d)
-  mkdir -p "$tmp/docs" "$tmp/data/2024/run1"
+  mkdir -p "$tmp/docs" "$tmp/data/2024/run1" "$tmp/empty-folder"
   echo "Hello from Swift, through swiftfs." >"$tmp/hello.txt"
   printf '# notes\nObjects with a / in their name show as folders.\n' >"$tmp/docs/notes.md"
   seq 1 100000 >"$tmp/data/2024/run1/numbers.txt"
   head -c 8388608 /dev/urandom >"$tmp/data/2024/run1/random.bin"
-  (cd "$tmp" && swift upload demo hello.txt docs data >/dev/null)
+  # the swift CLI uploads an empty folder as a directory marker object
+  (cd "$tmp" && swift upload demo hello.txt docs data empty-folder >/dev/null)
   swift upload --use-slo -S 1048576 --object-name big/slo.bin demo "$tmp/data/2024/run1/random.bin" >/dev/null
-  swift post demo  # a directory marker as the swift CLI makes it:
-  swift upload demo --object-name empty-folder/ /dev/null -H "Content-Type: application/directory" >/dev/null 2>&1 || true
   rm -rf "$tmp"
   echo "demo: container 'demo' created"
 fi
