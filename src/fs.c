@@ -39,6 +39,9 @@ struct swiftfs_fs {
 	uint64_t ahead;
 };
 
+/* open() trusts a HEAD this recent instead of sending another. */
+#define HEAD_REUSE_SECS 1.0
+
 struct swiftfs_dir {
 	struct swiftfs_inode *inode;  /* referenced */
 	uint64_t parent_ino;
@@ -396,6 +399,8 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		n->symlink_target = target;
 		target = NULL;
 	}
+	if (!have_exact && d->kind != DK_DIR)
+		n->head_at = util_now();
 	n->attr_expire = util_now() + fs->attr_timeout;
 	e->ino = n->ino;
 	fill_stat(fs, n->ino, &n->attr, &e->st);
@@ -450,7 +455,8 @@ int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *tim
 		pthread_mutex_lock(&fs->t.lock);
 		snprintf(a.list_etag, sizeof(a.list_etag), "%s", n->attr.list_etag);
 		n->attr = a;
-		n->attr_expire = util_now() + fs->attr_timeout;
+		n->head_at = util_now();
+		n->attr_expire = n->head_at + fs->attr_timeout;
 		pthread_mutex_unlock(&fs->t.lock);
 	}
 	fill_stat(fs, ino, &a, st);
@@ -636,18 +642,25 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 		rc = -ENOMEM;
 		goto fail;
 	}
-	/* close-to-open: what we read is the object as it is now */
-	rc = head_object(fs, object, false, &a, NULL);
-	if (rc)
-		goto fail;
+	/* close-to-open: what we read is the object as it is now. A HEAD the
+	 * lookup just made (the kernel looks up, then opens) counts. */
 	pthread_mutex_lock(&fs->t.lock);
-	snprintf(a.list_etag, sizeof(a.list_etag), "%s", n->attr.list_etag);
-	if (strcmp(a.etag, n->attr.etag) != 0 || a.size != n->attr.size)
-		LOGD("%s changed since it was listed (size %llu -> %llu)", object,
-		     (unsigned long long)n->attr.size, (unsigned long long)a.size);
-	n->attr = a;
-	n->attr_expire = util_now() + fs->attr_timeout;
+	bool recent = n->attr.exact && util_now() - n->head_at < HEAD_REUSE_SECS;
 	pthread_mutex_unlock(&fs->t.lock);
+	if (!recent) {
+		rc = head_object(fs, object, false, &a, NULL);
+		if (rc)
+			goto fail;
+		pthread_mutex_lock(&fs->t.lock);
+		snprintf(a.list_etag, sizeof(a.list_etag), "%s", n->attr.list_etag);
+		if (strcmp(a.etag, n->attr.etag) != 0 || a.size != n->attr.size)
+			LOGD("%s changed since it was listed (size %llu -> %llu)", object,
+			     (unsigned long long)n->attr.size, (unsigned long long)a.size);
+		n->attr = a;
+		n->head_at = util_now();
+		n->attr_expire = n->head_at + fs->attr_timeout;
+		pthread_mutex_unlock(&fs->t.lock);
+	}
 
 	struct swiftfs_reader_cfg rc_cfg = {
 		.client = fs->c,

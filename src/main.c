@@ -7,6 +7,7 @@
  * fork() keeps only the calling thread. */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,10 @@ int main(int argc, char *argv[])
 	}
 	log_set_level(o.log_level);
 	fuse_set_log_func(fuse_log_to_ours);
+	/* Read-ahead buffers (MiBs each) come from mmap and go back to the
+	 * system when an open file is closed; glibc's adaptive threshold would
+	 * otherwise keep them in per-thread arenas. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
 	if (check_mountpoint(o.mountpoint, resolved))
 		goto out;

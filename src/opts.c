@@ -303,8 +303,8 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->negative_timeout = 2.0;
 	o->retry_timeout = 30.0;
 	o->connect_timeout = 10.0;
-	o->read_chunk = 4ULL << 20;
-	o->read_ahead = 32ULL << 20;
+	o->read_chunk = 8ULL << 20;
+	o->read_ahead = 24ULL << 20;
 	o->workers = 4;
 	o->log_level = -1;
 
@@ -381,8 +381,8 @@ void opts_print_help(const char *progname)
 	       "    negative_timeout=SECS  cache lifetime of \"no such file\" (default 2)\n"
 	       "    retry_timeout=SECS     give up retrying one request after this (default 30)\n"
 	       "    connect_timeout=SECS   TCP/TLS connect timeout (default 10)\n"
-	       "    read_chunk=SIZE        bytes per ranged GET when reading ahead (default 4M)\n"
-	       "    read_ahead=SIZE        most bytes read ahead per open file (default 32M)\n"
+	       "    read_chunk=SIZE        bytes per ranged GET when reading ahead (default 8M)\n"
+	       "    read_ahead=SIZE        most bytes read ahead per open file (default 24M)\n"
 	       "    workers=N              parallel transfer threads (default 4)\n"
 	       "    log_level=LEVEL        error, warning, info (default) or debug\n"
 	       "\n"

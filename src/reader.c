@@ -22,7 +22,7 @@ enum slot_state { S_EMPTY, S_BUSY, S_READY, S_FAILED };
 struct slot {
 	enum slot_state state;
 	uint64_t idx;       /* chunk number */
-	char *data;
+	char *data;         /* chunk-sized, allocated once, reused */
 	size_t got;         /* bytes fetched (short at end of object) */
 	int err;
 	uint64_t used;      /* LRU clock */
@@ -121,20 +121,22 @@ static size_t chunk_len(struct swiftfs_reader *r, uint64_t idx)
 	return (size_t)(left < r->chunk ? left : r->chunk);
 }
 
-/* Fetch slot s (state BUSY, owned by the caller); lock not held. */
+/* Fetch slot s (state BUSY, owned by the caller); lock not held. The
+ * slot's buffer is allocated on first use and kept for the reader's life:
+ * fresh 4-8 MiB buffers per chunk, freed on another thread, made glibc's
+ * per-thread arenas grow far past the read-ahead bound. */
 static void fill_slot(struct swiftfs_reader *r, struct slot *s, uint64_t idx)
 {
 	size_t len = chunk_len(r, idx);
-	char *buf = len ? malloc(len) : NULL;
-	ssize_t got = len ? (buf ? fetch_range(r, buf, idx * r->chunk, len) : -ENOMEM) : 0;
+	if (len && !s->data)
+		s->data = malloc(r->chunk);
+	ssize_t got = len ? (s->data ? fetch_range(r, s->data, idx * r->chunk, len) : -ENOMEM) : 0;
 
 	pthread_mutex_lock(&r->lock);
 	if (got < 0) {
-		free(buf);
 		s->state = S_FAILED;
 		s->err = (int)-got;
 	} else {
-		s->data = buf;
 		s->got = (size_t)got;
 		s->state = S_READY;
 	}
@@ -156,8 +158,6 @@ static void fetch_job_run(void *arg)
 
 static void slot_clear(struct slot *s)
 {
-	free(s->data);
-	s->data = NULL;
 	s->got = 0;
 	s->err = 0;
 	s->state = S_EMPTY;
@@ -318,7 +318,7 @@ void reader_free(struct swiftfs_reader *r)
 		pthread_cond_wait(&r->cond, &r->lock);
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned i = 0; r->slots && i < r->nslots; i++)
-		slot_clear(&r->slots[i]);
+		free(r->slots[i].data);
 	free(r->slots);
 	free(r->container);
 	free(r->object);

@@ -30,6 +30,7 @@ const char swiftfs_version[] = SWIFTFS_VERSION;
 
 struct handle_node {
 	CURL *easy;
+	struct swiftfs_client *client;
 	struct handle_node *next;
 };
 
@@ -68,12 +69,24 @@ static void share_unlock(CURL *h, curl_lock_data data, void *userp)
 	pthread_mutex_unlock(&c->share_locks[data]);
 }
 
+/* A thread that had a handle exits (libfuse retires idle workers): clean
+ * its handle up now rather than keep its connection open until unmount.
+ * Never runs concurrently with swift_client_free, which deletes the key
+ * only after every thread using the client has been joined. */
 static void handle_destroy(void *p)
 {
-	/* Thread exit: the handle stays on the list and is cleaned up by
-	 * swift_client_free; here we only forget it for this thread. Freeing
-	 * here would race with client teardown. */
-	(void)p;
+	struct handle_node *n = p;
+	struct swiftfs_client *c = n->client;
+	pthread_mutex_lock(&c->handles_lock);
+	for (struct handle_node **pp = &c->handles; *pp; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->handles_lock);
+	curl_easy_cleanup(n->easy);
+	free(n);
 }
 
 int swift_client_new(const struct swiftfs_client_cfg *cfg, struct swiftfs_client **out)
@@ -141,6 +154,7 @@ static CURL *thread_handle(struct swiftfs_client *c)
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;
+	n->client = c;
 	n->easy = curl_easy_init();
 	if (!n->easy) {
 		free(n);

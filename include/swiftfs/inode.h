@@ -50,6 +50,7 @@ struct swiftfs_inode {
 	bool hashed;                   /* table lock: reachable by name */
 	struct swiftfs_attr attr;      /* table lock */
 	double attr_expire;            /* table lock */
+	double head_at;                /* table lock: when a HEAD last confirmed attr */
 	char *symlink_target;          /* table lock */
 	/* directories */
 	struct swiftfs_dlref *list;    /* table lock */
