@@ -4,9 +4,11 @@
  * I/O; take the lock again to publish the result. A directory's listing
  * is fetched by one thread at a time (list_busy); others wait for it. */
 #include "swiftfs/fs.h"
+#include "fs_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,36 +24,40 @@
 #include "swiftfs/util.h"
 #include "swiftfs/workpool.h"
 
-struct swiftfs_fs {
-	struct swiftfs_client *c;
-	struct swiftfs_workpool *pool;
-	struct swiftfs_itable t;
-	char *container;
-	char *prefix_slash;   /* "" or "a/b/" */
-	struct timespec start;
-	uid_t uid;
-	gid_t gid;
-	mode_t umask;
-	double attr_timeout;
-	double entry_timeout;
-	double negative_timeout;
-	uint64_t chunk;
-	uint64_t ahead;
-};
+/* Cluster limits from /info (defaults are Swift's own when it is hidden). */
+static void read_info(struct swiftfs_fs *fs)
+{
+	struct swiftfs_req r;
+	json_object *root = NULL, *sect, *v;
 
-/* open() trusts a HEAD this recent instead of sending another. */
-#define HEAD_REUSE_SECS 1.0
-
-struct swiftfs_dir {
-	struct swiftfs_inode *inode;  /* referenced */
-	uint64_t parent_ino;
-	struct swiftfs_dlref *list;   /* referenced */
-};
-
-struct swiftfs_file {
-	struct swiftfs_inode *inode;  /* referenced */
-	struct swiftfs_reader *reader;
-};
+	swift_req_init(&r, "GET");
+	r.flags = SWIFT_REQ_INFO;
+	if (swift_request(fs->c, &r) != 0) {
+		LOGI("no /info from the cluster (HTTP %ld): assuming Swift's default limits",
+		     r.status);
+		goto out;
+	}
+	buf_terminate(&r.resp_body);
+	root = json_tokener_parse(r.resp_body.data ? r.resp_body.data : "");
+	if (!root)
+		goto out;
+	if (json_object_object_get_ex(root, "swift", &sect)) {
+		if (json_object_object_get_ex(sect, "max_file_size", &v))
+			fs->max_file_size = (uint64_t)json_object_get_int64(v);
+		if (json_object_object_get_ex(sect, "max_object_name_length", &v))
+			fs->max_name = (unsigned)json_object_get_int(v);
+	}
+	if (json_object_object_get_ex(root, "slo", &sect) &&
+	    json_object_object_get_ex(sect, "max_manifest_segments", &v))
+		fs->max_segments = (unsigned)json_object_get_int(v);
+	LOGD("cluster limits: max_file_size %llu, max_object_name_length %u, "
+	     "max_manifest_segments %u", (unsigned long long)fs->max_file_size, fs->max_name,
+	     fs->max_segments);
+out:
+	if (root)
+		json_object_put(root);
+	swift_req_cleanup(&r);
+}
 
 int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftfs_fs **out)
 {
@@ -77,11 +83,26 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->negative_timeout = o->negative_timeout;
 	fs->chunk = o->read_chunk;
 	fs->ahead = o->read_ahead;
+	fs->overlay_ttl = o->entry_timeout * 10 > 60 ? o->entry_timeout * 10 : 60;
+	fs->ro = o->ro;
+	fs->segment_size = o->segment_size;
+	fs->max_segments = 1000;
+	fs->max_file_size = 5ULL << 30;
+	fs->max_name = 1024;
+	if (asprintf(&fs->staging_dir, "%s/staging", o->cache_dir) < 0)
+		fs->staging_dir = NULL;
 	rc = inode_table_init(&fs->t);
-	if (!rc && (!fs->container || !fs->prefix_slash))
+	if (!rc && (!fs->container || !fs->prefix_slash || !fs->staging_dir))
 		rc = -ENOMEM;
 	if (!rc)
+		read_info(fs);
+	if (!rc)
 		rc = workpool_new((unsigned)o->workers, &fs->pool);
+	fs->upcfg.client = c;
+	fs->upcfg.pool = fs->pool;
+	fs->upcfg.container = fs->container;
+	fs->upcfg.segment_size = fs->segment_size;
+	fs->upcfg.max_segments = fs->max_segments;
 	if (rc) {
 		fs_free(fs);
 		return rc;
@@ -94,11 +115,14 @@ void fs_free(struct swiftfs_fs *fs)
 {
 	if (!fs)
 		return;
+	if (fs->t.by_ino)
+		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
 	if (fs->t.by_ino)
 		inode_table_destroy(&fs->t);
 	free(fs->container);
 	free(fs->prefix_slash);
+	free(fs->staging_dir);
 	free(fs);
 }
 
@@ -109,7 +133,7 @@ double fs_negative_timeout(struct swiftfs_fs *fs)
 
 /* --- helpers --------------------------------------------------------- */
 
-static char *join(const char *a, const char *b, const char *c)
+char *fs_join(const char *a, const char *b, const char *c)
 {
 	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
 	char *s = malloc(la + lb + lc + 1);
@@ -122,17 +146,17 @@ static char *join(const char *a, const char *b, const char *c)
 }
 
 /* Object name of an inode path, and the listing prefix of a directory. */
-static char *object_name(struct swiftfs_fs *fs, const char *rel)
+char *fs_object_name(struct swiftfs_fs *fs, const char *rel)
 {
-	return join(fs->prefix_slash, rel, "");
+	return fs_join(fs->prefix_slash, rel, "");
 }
 
-static char *dir_prefix(struct swiftfs_fs *fs, const char *rel)
+char *fs_dir_prefix(struct swiftfs_fs *fs, const char *rel)
 {
-	return join(fs->prefix_slash, rel, rel[0] ? "/" : "");
+	return fs_join(fs->prefix_slash, rel, rel[0] ? "/" : "");
 }
 
-static struct swiftfs_inode *get_inode(struct swiftfs_fs *fs, uint64_t ino, char **path)
+struct swiftfs_inode *fs_get_inode(struct swiftfs_fs *fs, uint64_t ino, char **path)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	struct swiftfs_inode *n = inode_find_locked(&fs->t, ino);
@@ -150,14 +174,14 @@ static struct swiftfs_inode *get_inode(struct swiftfs_fs *fs, uint64_t ino, char
 	return n;
 }
 
-static void put_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+void fs_put_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	inode_unref_locked(&fs->t, n);
 	pthread_mutex_unlock(&fs->t.lock);
 }
 
-static void fill_stat(struct swiftfs_fs *fs, uint64_t ino, const struct swiftfs_attr *a,
+void fs_fill_stat(struct swiftfs_fs *fs, uint64_t ino, const struct swiftfs_attr *a,
 		      struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -183,13 +207,19 @@ static void fill_stat(struct swiftfs_fs *fs, uint64_t ino, const struct swiftfs_
 		st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
 		break;
 	}
+	if (a->have_mode && a->kind != DK_SYMLINK)
+		st->st_mode = (st->st_mode & S_IFMT) | (a->mode & 07777);
+	if (a->have_owner) {
+		st->st_uid = a->uid;
+		st->st_gid = a->gid;
+	}
 	struct timespec t = a->have_mtime ? a->mtime : fs->start;
 	st->st_mtim = t;
 	st->st_ctim = t;
 	st->st_atim = t;
 }
 
-static void attr_from_dirent(const struct swiftfs_dirent *d, struct swiftfs_attr *a)
+void fs_attr_from_dirent(const struct swiftfs_dirent *d, struct swiftfs_attr *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->kind = d->kind;
@@ -216,7 +246,7 @@ static int parse_http_date(const char *s, struct timespec *out)
 
 /* HEAD an object; fill a with exact attributes. With symlink, ask for the
  * link itself (symlink=get) and return its target. */
-static int head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
+int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		       struct swiftfs_attr *a, char **target)
 {
 	struct swiftfs_req r;
@@ -255,10 +285,34 @@ static int head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		a->have_mtime = false;
 	a->exact = true;
 	a->maybe_dlo = false;
+	v = swift_req_header(&r, "X-Object-Meta-Mode");
+	if (v && *v) {
+		a->have_mode = true;
+		a->mode = (unsigned)strtoul(v, NULL, 8) & 07777;
+	}
+	if (swift_req_header(&r, "X-Object-Meta-Uid") && swift_req_header(&r, "X-Object-Meta-Gid")) {
+		a->have_owner = true;
+		a->uid = (unsigned)strtoul(swift_req_header(&r, "X-Object-Meta-Uid"), NULL, 10);
+		a->gid = (unsigned)strtoul(swift_req_header(&r, "X-Object-Meta-Gid"), NULL, 10);
+	}
 	if (symlink && target) {
-		v = swift_req_header(&r, "X-Symlink-Target");
-		*target = v ? strdup(v) : NULL;
-		a->size = v ? strlen(v) : 0;
+		/* the exact POSIX target a mount wrote wins; else Swift's
+		 * "container/object" (URL-encoded on the wire) */
+		v = swift_req_header(&r, "X-Object-Meta-Symlink-Target");
+		if (v) {
+			*target = util_url_decode(v);
+			if (*target) {
+				char *marked = NULL;
+				if (asprintf(&marked, "%c%s", SYMLINK_RAW_MARK, *target) < 0)
+					marked = NULL;
+				free(*target);
+				*target = marked;
+			}
+		} else {
+			v = swift_req_header(&r, "X-Symlink-Target");
+			*target = v ? util_url_decode(v) : NULL;
+		}
+		a->size = *target ? strlen(*target) : 0;
 	}
 out:
 	swift_req_cleanup(&r);
@@ -267,7 +321,7 @@ out:
 
 /* The listing of directory dir (referenced by the caller), fresh or
  * fetched now; returned with a reference. */
-static int get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out)
+int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out)
 {
 	struct swiftfs_lpage page = { 0 };
 	struct swiftfs_dlref *ref = NULL;
@@ -291,7 +345,7 @@ static int get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct 
 	rel = inode_path_locked(&fs->t, dir);
 	pthread_mutex_unlock(&fs->t.lock);
 
-	prefix = rel ? dir_prefix(fs, rel) : NULL;
+	prefix = rel ? fs_dir_prefix(fs, rel) : NULL;
 	ref = calloc(1, sizeof(*ref));
 	if (!prefix || !ref) {
 		rc = -ENOMEM;
@@ -315,6 +369,7 @@ out:
 	dir->list_busy = false;
 	pthread_cond_broadcast(&fs->t.cond);
 	if (!rc) {
+		overlay_apply_locked(fs, dir, ref);
 		dlref_put_locked(dir->list);
 		dir->list = ref;
 		dir->list_expire = util_now() + fs->entry_timeout;
@@ -331,7 +386,7 @@ out:
 
 /* Attributes for child `name` of dir from its listing entry d, keeping
  * exact (HEAD) attributes an existing inode has for the same ETag. */
-static bool keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
+bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
 			      const struct swiftfs_dirent *d, struct swiftfs_attr *a)
 {
 	struct swiftfs_inode *old = inode_child_locked(&fs->t, dir, name);
@@ -340,6 +395,163 @@ static bool keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, 
 		return false;
 	*a = old->attr;
 	return true;
+}
+
+/* --- listing overlays (read-after-write, see inode.h) --------------- */
+
+static int dirent_copy(struct swiftfs_dirent *dst, const struct swiftfs_dirent *src)
+{
+	*dst = *src;
+	dst->name = strdup(src->name);
+	dst->marker_name = util_strdup0(src->marker_name);
+	dst->etag = util_strdup0(src->etag);
+	dst->content_type = util_strdup0(src->content_type);
+	if (!dst->name || (src->marker_name && !dst->marker_name) ||
+	    (src->etag && !dst->etag) || (src->content_type && !dst->content_type))
+		return -ENOMEM;
+	return 0;
+}
+
+static void dirent_release(struct swiftfs_dirent *d)
+{
+	free(d->name);
+	free(d->marker_name);
+	free(d->etag);
+	free(d->content_type);
+}
+
+/* Insert, replace (d) or remove (d == NULL) name in dl, keeping it sorted. */
+static int dirlist_set(struct swiftfs_dirlist *dl, const char *name, const struct swiftfs_dirent *d)
+{
+	size_t lo = 0, hi = dl->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(dl->v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	bool found = lo < dl->n && strcmp(dl->v[lo].name, name) == 0;
+	if (!d) {
+		if (found) {
+			dirent_release(&dl->v[lo]);
+			memmove(&dl->v[lo], &dl->v[lo + 1], (dl->n - lo - 1) * sizeof(*dl->v));
+			dl->n--;
+		}
+		return 0;
+	}
+	struct swiftfs_dirent copy;
+	int rc = dirent_copy(&copy, d);
+	if (rc) {
+		dirent_release(&copy);
+		return rc;
+	}
+	if (found) {
+		dirent_release(&dl->v[lo]);
+		dl->v[lo] = copy;
+		return 0;
+	}
+	struct swiftfs_dirent *v = realloc(dl->v, (dl->n + 1) * sizeof(*v));
+	if (!v) {
+		dirent_release(&copy);
+		return -ENOMEM;
+	}
+	dl->v = v;
+	memmove(&dl->v[lo + 1], &dl->v[lo], (dl->n - lo) * sizeof(*dl->v));
+	dl->v[lo] = copy;
+	dl->n++;
+	return 0;
+}
+
+/* The directory's cached listing, made private to it (copied when an open
+ * directory handle still shares it). NULL when none is cached. */
+static struct swiftfs_dlref *own_list_locked(struct swiftfs_inode *dir)
+{
+	struct swiftfs_dlref *old = dir->list;
+	if (!old || old->refs == 1)
+		return old;
+	struct swiftfs_dlref *nw = calloc(1, sizeof(*nw));
+	if (!nw)
+		return NULL;
+	nw->refs = 1;
+	nw->dl.v = calloc(old->dl.n ? old->dl.n : 1, sizeof(*nw->dl.v));
+	if (!nw->dl.v) {
+		free(nw);
+		return NULL;
+	}
+	for (size_t i = 0; i < old->dl.n; i++) {
+		if (dirent_copy(&nw->dl.v[i], &old->dl.v[i])) {
+			nw->dl.n = i + 1;
+			dlref_put_locked(nw);
+			return NULL;
+		}
+		nw->dl.n = i + 1;
+	}
+	dlref_put_locked(old);
+	dir->list = nw;
+	return nw;
+}
+
+void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
+			const struct swiftfs_dirent *d)
+{
+	struct swiftfs_overlay *o = NULL;
+	/* one overlay entry per name: replace an older one */
+	for (struct swiftfs_overlay **pp = &dir->overlay; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->name, name) == 0) {
+			o = *pp;
+			*pp = o->next;
+			o->next = NULL;
+			overlay_free(o);
+			break;
+		}
+	}
+	o = calloc(1, sizeof(*o));
+	if (o) {
+		o->name = strdup(name);
+		o->present = d != NULL;
+		o->until = util_now() + fs->overlay_ttl;
+		if (!o->name || (d && dirent_copy(&o->d, d))) {
+			overlay_free(o);
+			o = NULL;
+		}
+	}
+	if (o) {
+		o->next = dir->overlay;
+		dir->overlay = o;
+	}
+	struct swiftfs_dlref *l = own_list_locked(dir);
+	if (l && dirlist_set(&l->dl, name, d)) {
+		/* could not patch the cached listing: drop it, refetch later */
+		dlref_put_locked(dir->list);
+		dir->list = NULL;
+	}
+}
+
+/* Re-apply unexpired local changes to a freshly fetched listing (refs 1);
+ * forget those the listing already shows. */
+void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
+			  struct swiftfs_dlref *ref)
+{
+	double now = util_now();
+	(void)fs;
+	for (struct swiftfs_overlay **pp = &dir->overlay; *pp;) {
+		struct swiftfs_overlay *o = *pp;
+		const struct swiftfs_dirent *got = listing_dirlist_find(&ref->dl, o->name);
+		bool agrees = o->present
+			? got && got->kind == o->d.kind &&
+			  (o->d.kind != DK_FILE ||
+			   (got->etag && o->d.etag && strcmp(got->etag, o->d.etag) == 0))
+			: got == NULL;
+		if (agrees || now > o->until) {
+			*pp = o->next;
+			o->next = NULL;
+			overlay_free(o);
+			continue;
+		}
+		dirlist_set(&ref->dl, o->name, o->present ? &o->d : NULL);
+		pp = &o->next;
+	}
 }
 
 /* --- operations ------------------------------------------------------ */
@@ -353,14 +565,14 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 
 	if (strlen(name) > 255)
 		return -ENAMETOOLONG;
-	struct swiftfs_inode *p = get_inode(fs, parent, &prel);
+	struct swiftfs_inode *p = fs_get_inode(fs, parent, &prel);
 	if (!p)
 		return -ESTALE;
 	if (p->attr.kind != DK_DIR) {
 		rc = -ENOTDIR;
 		goto out;
 	}
-	rc = get_listing(fs, p, &lr);
+	rc = fs_get_listing(fs, p, &lr);
 	if (rc)
 		goto out;
 	const struct swiftfs_dirent *d = listing_dirlist_find(&lr->dl, name);
@@ -368,20 +580,20 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		rc = -ENOENT;
 		goto out;
 	}
-	attr_from_dirent(d, &a);
+	fs_attr_from_dirent(d, &a);
 	pthread_mutex_lock(&fs->t.lock);
-	bool have_exact = keep_exact_locked(fs, p, name, d, &a);
+	bool have_exact = fs_keep_exact_locked(fs, p, name, d, &a);
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!have_exact && d->kind != DK_DIR) {
-		char *rel = prel[0] ? join(prel, "/", name) : strdup(name);
-		object = rel ? object_name(fs, rel) : NULL;
+		char *rel = prel[0] ? fs_join(prel, "/", name) : strdup(name);
+		object = rel ? fs_object_name(fs, rel) : NULL;
 		free(rel);
 		if (!object) {
 			rc = -ENOMEM;
 			goto out;
 		}
 		struct swiftfs_attr h = a;
-		rc = head_object(fs, object, d->kind == DK_SYMLINK, &h, &target);
+		rc = fs_head_object(fs, object, d->kind == DK_SYMLINK, &h, &target);
 		if (rc)
 			goto out; /* ENOENT: deleted since the listing */
 		snprintf(h.list_etag, sizeof(h.list_etag), "%s", d->etag ? d->etag : "");
@@ -403,7 +615,7 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		n->head_at = util_now();
 	n->attr_expire = util_now() + fs->attr_timeout;
 	e->ino = n->ino;
-	fill_stat(fs, n->ino, &n->attr, &e->st);
+	fs_fill_stat(fs, n->ino, &n->attr, &e->st);
 	pthread_mutex_unlock(&fs->t.lock);
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
@@ -413,7 +625,7 @@ out:
 		dlref_put_locked(lr);
 		pthread_mutex_unlock(&fs->t.lock);
 	}
-	put_inode(fs, p);
+	fs_put_inode(fs, p);
 	free(prel);
 	free(object);
 	free(target);
@@ -436,7 +648,7 @@ int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *tim
 	int rc = 0;
 
 	*timeout = fs->attr_timeout;
-	struct swiftfs_inode *n = get_inode(fs, ino, &rel);
+	struct swiftfs_inode *n = fs_get_inode(fs, ino, &rel);
 	if (!n)
 		return -ESTALE;
 	pthread_mutex_lock(&fs->t.lock);
@@ -444,12 +656,12 @@ int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *tim
 	a = n->attr;
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!fresh) {
-		object = object_name(fs, rel);
+		object = fs_object_name(fs, rel);
 		if (!object) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		rc = head_object(fs, object, false, &a, NULL);
+		rc = fs_head_object(fs, object, false, &a, NULL);
 		if (rc)
 			goto out;
 		pthread_mutex_lock(&fs->t.lock);
@@ -459,9 +671,9 @@ int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *tim
 		n->attr_expire = n->head_at + fs->attr_timeout;
 		pthread_mutex_unlock(&fs->t.lock);
 	}
-	fill_stat(fs, ino, &a, st);
+	fs_fill_stat(fs, ino, &a, st);
 out:
-	put_inode(fs, n);
+	fs_put_inode(fs, n);
 	free(rel);
 	free(object);
 	return rc;
@@ -492,7 +704,7 @@ int fs_readlink(struct swiftfs_fs *fs, uint64_t ino, char **target)
 {
 	char *rel = NULL;
 	int rc = 0;
-	struct swiftfs_inode *n = get_inode(fs, ino, &rel);
+	struct swiftfs_inode *n = fs_get_inode(fs, ino, &rel);
 	if (!n)
 		return -ESTALE;
 	pthread_mutex_lock(&fs->t.lock);
@@ -507,6 +719,12 @@ int fs_readlink(struct swiftfs_fs *fs, uint64_t ino, char **target)
 		goto out;
 	if (!dup) {
 		rc = -ENOMEM;
+		goto out;
+	}
+	if (dup[0] == SYMLINK_RAW_MARK) {
+		/* the target exactly as it was written through a mount */
+		memmove(dup, dup + 1, strlen(dup));
+		*target = dup;
 		goto out;
 	}
 	/* X-Symlink-Target is "container/object" (or "/account/..." with
@@ -526,7 +744,7 @@ int fs_readlink(struct swiftfs_fs *fs, uint64_t ino, char **target)
 		*target = dup;
 	}
 out:
-	put_inode(fs, n);
+	fs_put_inode(fs, n);
 	free(rel);
 	return rc;
 }
@@ -535,7 +753,7 @@ int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **out)
 {
 	struct swiftfs_dir *d = NULL;
 	int rc;
-	struct swiftfs_inode *n = get_inode(fs, ino, NULL);
+	struct swiftfs_inode *n = fs_get_inode(fs, ino, NULL);
 	if (!n)
 		return -ESTALE;
 	if (n->attr.kind != DK_DIR) {
@@ -549,7 +767,7 @@ int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **out)
 	}
 	/* a fresh listing on every opendir within the cache time is served
 	 * from the cache; `ls` after entry_timeout sees new objects */
-	rc = get_listing(fs, n, &d->list);
+	rc = fs_get_listing(fs, n, &d->list);
 	if (rc)
 		goto fail;
 	d->inode = n;
@@ -560,7 +778,7 @@ int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **out)
 	return 0;
 fail:
 	free(d);
-	put_inode(fs, n);
+	fs_put_inode(fs, n);
 	return rc;
 }
 
@@ -572,7 +790,7 @@ int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool pl
 		struct swiftfs_attr a = { .kind = DK_DIR };
 		*name = idx == 0 ? "." : "..";
 		e->ino = idx == 0 ? d->inode->ino : d->parent_ino;
-		fill_stat(fs, e->ino, &a, &e->st);
+		fs_fill_stat(fs, e->ino, &a, &e->st);
 		return 1;
 	}
 	idx -= 2;
@@ -580,14 +798,14 @@ int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool pl
 		return 0;
 	const struct swiftfs_dirent *de = &d->list->dl.v[idx];
 	struct swiftfs_attr a;
-	attr_from_dirent(de, &a);
+	fs_attr_from_dirent(de, &a);
 	*name = de->name;
 	pthread_mutex_lock(&fs->t.lock);
-	keep_exact_locked(fs, d->inode, de->name, de, &a);
+	fs_keep_exact_locked(fs, d->inode, de->name, de, &a);
 	if (!plus) {
 		struct swiftfs_inode *old = inode_child_locked(&fs->t, d->inode, de->name);
 		e->ino = old ? old->ino : 0xffffffffULL; /* d_ino is advisory here */
-		fill_stat(fs, e->ino, &a, &e->st);
+		fs_fill_stat(fs, e->ino, &a, &e->st);
 		pthread_mutex_unlock(&fs->t.lock);
 		return 1;
 	}
@@ -601,7 +819,7 @@ int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool pl
 	bool uncertain = a.maybe_dlo && !a.exact;
 	n->attr_expire = uncertain ? 0 : util_now() + fs->attr_timeout;
 	e->ino = n->ino;
-	fill_stat(fs, n->ino, &n->attr, &e->st);
+	fs_fill_stat(fs, n->ino, &n->attr, &e->st);
 	pthread_mutex_unlock(&fs->t.lock);
 	e->attr_timeout = uncertain ? 0 : fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
@@ -624,9 +842,10 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 	char *rel = NULL, *object = NULL;
 	int rc;
 
-	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	if (writing && fs->ro)
 		return -EROFS;
-	struct swiftfs_inode *n = get_inode(fs, ino, &rel);
+	struct swiftfs_inode *n = fs_get_inode(fs, ino, &rel);
 	if (!n)
 		return -ESTALE;
 	pthread_mutex_lock(&fs->t.lock);
@@ -636,19 +855,33 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 		rc = -EISDIR;
 		goto fail;
 	}
-	object = object_name(fs, rel);
+	object = fs_object_name(fs, rel);
 	f = calloc(1, sizeof(*f));
 	if (!object || !f) {
 		rc = -ENOMEM;
 		goto fail;
 	}
+	f->inode = n;
+	f->flags = flags;
+	if (writing) {
+		if (a.kind != DK_FILE) {
+			rc = -EPERM;
+			goto fail;
+		}
+		rc = fs_open_write(fs, n, object, flags, f);
+		if (rc)
+			goto fail;
+		goto done;
+	}
+	if (fs_open_local(fs, n, f))
+		goto done; /* read-after-write: through the local data */
 	/* close-to-open: what we read is the object as it is now. A HEAD the
 	 * lookup just made (the kernel looks up, then opens) counts. */
 	pthread_mutex_lock(&fs->t.lock);
 	bool recent = n->attr.exact && util_now() - n->head_at < HEAD_REUSE_SECS;
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!recent) {
-		rc = head_object(fs, object, false, &a, NULL);
+		rc = fs_head_object(fs, object, false, &a, NULL);
 		if (rc)
 			goto fail;
 		pthread_mutex_lock(&fs->t.lock);
@@ -676,14 +909,14 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 	rc = reader_new(&rc_cfg, &f->reader);
 	if (rc)
 		goto fail;
-	f->inode = n;
+done:
 	*out = f;
 	free(rel);
 	free(object);
 	return 0;
 fail:
 	free(f);
-	put_inode(fs, n);
+	fs_put_inode(fs, n);
 	free(rel);
 	free(object);
 	return rc;
@@ -691,14 +924,17 @@ fail:
 
 ssize_t fs_read(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t size, uint64_t off)
 {
-	(void)fs;
+	if (f->w)
+		return fs_read_local(fs, f, buf, size, off);
 	return reader_read(f->reader, buf, size, off);
 }
 
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
+	if (f->w)
+		fs_release_local(fs, f);
 	reader_free(f->reader);
-	put_inode(fs, f->inode);
+	fs_put_inode(fs, f->inode);
 	free(f);
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "swiftfs/fs.h"
 #include "swiftfs/log.h"
@@ -203,6 +204,130 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_release(req_fs(req), f);
 }
 
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct swiftfs_fs *fs = req_fs(req);
+	struct swiftfs_entry e;
+	struct swiftfs_file *f;
+	int rc = fs_create(fs, parent, name, mode, fi->flags, &e, &f);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	struct fuse_entry_param p;
+	memset(&p, 0, sizeof(p));
+	p.ino = e.ino;
+	p.attr = e.st;
+	p.attr_timeout = e.attr_timeout;
+	p.entry_timeout = e.entry_timeout;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	if (fuse_reply_create(req, &p, fi) == -ENOENT) {
+		fs_flush(fs, f);
+		fs_release(fs, f);
+	}
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	ssize_t n = fs_write(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh, buf, size,
+			     (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -fs_flush(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh));
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	fuse_reply_err(req, -fs_flush(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh));
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct stat st, in = *attr;
+	double timeout;
+	int set = 0;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		set |= FS_SET_SIZE;
+	if (to_set & FUSE_SET_ATTR_MODE)
+		set |= FS_SET_MODE;
+	if (to_set & FUSE_SET_ATTR_UID)
+		set |= FS_SET_UID;
+	if (to_set & FUSE_SET_ATTR_GID)
+		set |= FS_SET_GID;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		clock_gettime(CLOCK_REALTIME, &in.st_mtim);
+		set |= FS_SET_MTIME;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		set |= FS_SET_MTIME;
+	}
+	/* atime alone is not stored: succeed without a request */
+	int rc = fs_setattr(req_fs(req), ino, set, &in,
+			    fi ? (struct swiftfs_file *)(uintptr_t)fi->fh : NULL, &st, &timeout);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_unlink(req_fs(req), parent, name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_rmdir(req_fs(req), parent, name));
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct swiftfs_entry e;
+	int rc = fs_mkdir(req_fs(req), parent, name, mode, &e);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, &e);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct swiftfs_entry e;
+	int rc = fs_symlink(req_fs(req), link, parent, name, &e);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, &e);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct swiftfs_entry e;
+	int rc = fs_link(req_fs(req), ino, newparent, newname, &e);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, &e);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, -fs_rename(req_fs(req), parent, name, newparent, newname, flags));
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -254,6 +379,17 @@ static const struct fuse_lowlevel_ops ops = {
 	.read = op_read,
 	.release = op_release,
 	.statfs = op_statfs,
+	.create = op_create,
+	.write = op_write,
+	.flush = op_flush,
+	.fsync = op_fsync,
+	.setattr = op_setattr,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.link = op_link,
+	.rename = op_rename,
 };
 
 const struct fuse_lowlevel_ops *fs_ops_get(void)

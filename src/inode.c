@@ -129,8 +129,23 @@ void dlref_put_locked(struct swiftfs_dlref *r)
 	}
 }
 
+void overlay_free(struct swiftfs_overlay *o)
+{
+	while (o) {
+		struct swiftfs_overlay *next = o->next;
+		free(o->name);
+		free(o->d.name);
+		free(o->d.marker_name);
+		free(o->d.etag);
+		free(o->d.content_type);
+		free(o);
+		o = next;
+	}
+}
+
 static void inode_free(struct swiftfs_inode *n)
 {
+	overlay_free(n->overlay);
 	dlref_put_locked(n->list);
 	free(n->name);
 	free(n->symlink_target);
@@ -258,4 +273,32 @@ char *inode_path_locked(struct swiftfs_itable *t, struct swiftfs_inode *n)
 	if (len > 0 && path[0] == '/')
 		memmove(path, path + 1, len);
 	return path;
+}
+
+int inode_move_locked(struct swiftfs_itable *t, struct swiftfs_inode *n,
+		      struct swiftfs_inode *parent, const char *name)
+{
+	char *nn = strdup(name);
+	if (!nn)
+		return -ENOMEM;
+	struct swiftfs_inode *old = inode_child_locked(t, parent, name);
+	if (old && old != n)
+		name_remove(t, old);
+	name_remove(t, n);
+	free(n->name);
+	n->name = nn;
+	if (n->parent != parent) {
+		struct swiftfs_inode *op = n->parent;
+		parent->refs++;
+		n->parent = parent;
+		op->refs--;
+		/* op is still referenced by the caller's lookup; nothing to free */
+	}
+	name_insert(t, n);
+	return 0;
+}
+
+void inode_unhash_locked(struct swiftfs_itable *t, struct swiftfs_inode *n)
+{
+	name_remove(t, n);
 }

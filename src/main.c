@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +114,58 @@ static int check_mountpoint(const char *mp, char *resolved)
 	return 0;
 }
 
+/* mkdir -p dir (mode 0700 for what it creates). */
+static int mkdirs(const char *dir)
+{
+	char *p = strdup(dir);
+	int rc = 0;
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+				rc = -errno;
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+/* The staging folder must exist and be writable before any write. */
+static int prepare_cache_dir(const char *cache_dir)
+{
+	char *staging = NULL;
+	int rc = 0;
+	if (asprintf(&staging, "%s/staging", cache_dir) < 0)
+		return -ENOMEM;
+	rc = mkdirs(staging);
+	if (!rc && access(staging, W_OK) != 0)
+		rc = -errno;
+	if (rc) {
+		die_msg("cannot use the cache folder %s: %s (choose another with -o cache_dir=DIR)",
+			staging, strerror(-rc));
+	} else {
+		DIR *d = opendir(staging);
+		int kept = 0;
+		for (struct dirent *de = d ? readdir(d) : NULL; de; de = readdir(d))
+			kept += strncmp(de->d_name, "staged-", 7) == 0;
+		if (d)
+			closedir(d);
+		if (kept)
+			LOGW("%d file(s) of written data that did not reach Swift are kept in %s",
+			     kept, staging);
+	}
+	free(staging);
+	return rc;
+}
+
 /* HEAD the container: the last check before mounting. */
 static int check_container(struct swiftfs_client *c, const char *container)
 {
@@ -170,6 +223,8 @@ int main(int argc, char *argv[])
 
 	if (check_mountpoint(o.mountpoint, resolved))
 		goto out;
+	if (!o.ro && prepare_cache_dir(o.cache_dir))
+		goto out;
 	if (swift_auth_new(o.credentials, &auth, msg, sizeof(msg))) {
 		die_msg("%s", msg);
 		goto out;
@@ -197,7 +252,6 @@ int main(int argc, char *argv[])
 		goto out;
 	swift_client_stats_reset(client); /* count what the filesystem does */
 
-	/* mount options: always read-only until write support lands */
 	char fsname[600];
 	snprintf(fsname, sizeof(fsname), "-ofsname=swiftfs:%s%s%s", o.container,
 		 o.prefix[0] ? "/" : "", o.prefix);
@@ -206,7 +260,7 @@ int main(int argc, char *argv[])
 		if (*p == ',')
 			*p = '_';
 	if (fuse_opt_add_arg(&args, fsname) || fuse_opt_add_arg(&args, "-osubtype=swiftfs") ||
-	    fuse_opt_add_arg(&args, "-odefault_permissions") || fuse_opt_add_arg(&args, "-oro")) {
+	    fuse_opt_add_arg(&args, "-odefault_permissions")) {
 		die_msg("out of memory");
 		goto out;
 	}
@@ -214,7 +268,7 @@ int main(int argc, char *argv[])
 		die_msg("out of memory");
 		goto out;
 	}
-	ctx.readonly = 1;
+	ctx.readonly = o.ro;
 	se = fuse_session_new(&args, fs_ops_get(), sizeof(struct fuse_lowlevel_ops), &ctx);
 	if (!se) {
 		die_msg("could not create the FUSE session (bad mount options?)");

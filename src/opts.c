@@ -41,6 +41,8 @@ static const struct opt_spec specs[] = {
 	{ "negative_timeout", OK_SECONDS, F(negative_timeout) },
 	{ "retry_timeout", OK_SECONDS, F(retry_timeout) },
 	{ "connect_timeout", OK_SECONDS, F(connect_timeout) },
+	{ "cache_dir", OK_STRING, F(cache_dir) },
+	{ "segment_size", OK_SIZE, F(segment_size) },
 	{ "read_chunk", OK_SIZE, F(read_chunk) },
 	{ "read_ahead", OK_SIZE, F(read_ahead) },
 	{ "workers", OK_UINT, F(workers) },
@@ -303,6 +305,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->negative_timeout = 2.0;
 	o->retry_timeout = 30.0;
 	o->connect_timeout = 10.0;
+	o->segment_size = 64ULL << 20;
 	o->read_chunk = 8ULL << 20;
 	o->read_ahead = 24ULL << 20;
 	o->workers = 4;
@@ -328,6 +331,28 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 				"must be between 64K and 256M\n");
 		return -EINVAL;
 	}
+	if (o->segment_size < (1ULL << 20) || o->segment_size > (5ULL << 30)) {
+		fprintf(stderr, "swiftfs: invalid value for option 'segment_size': "
+				"must be between 1M and 5G\n");
+		return -EINVAL;
+	}
+	if (!o->cache_dir) {
+		const char *xdg = getenv("XDG_CACHE_HOME");
+		const char *home = getenv("HOME");
+		int n;
+		if (getuid() == 0)
+			n = asprintf(&o->cache_dir, "/var/cache/swiftfs");
+		else if (xdg && *xdg)
+			n = asprintf(&o->cache_dir, "%s/swiftfs", xdg);
+		else if (home && *home)
+			n = asprintf(&o->cache_dir, "%s/.cache/swiftfs", home);
+		else
+			n = asprintf(&o->cache_dir, "/tmp/swiftfs-%u", (unsigned)getuid());
+		if (n < 0) {
+			o->cache_dir = NULL;
+			return -ENOMEM;
+		}
+	}
 	if (o->read_ahead > (1ULL << 30)) {
 		fprintf(stderr, "swiftfs: invalid value for option 'read_ahead': at most 1G\n");
 		return -EINVAL;
@@ -349,6 +374,7 @@ void opts_free(struct swiftfs_opts *o)
 	free(o->mountpoint);
 	free(o->cacert);
 	free(o->credentials);
+	free(o->cache_dir);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -381,6 +407,10 @@ void opts_print_help(const char *progname)
 	       "    negative_timeout=SECS  cache lifetime of \"no such file\" (default 2)\n"
 	       "    retry_timeout=SECS     give up retrying one request after this (default 30)\n"
 	       "    connect_timeout=SECS   TCP/TLS connect timeout (default 10)\n"
+	       "    cache_dir=DIR          staging folder for written data (default\n"
+	       "                           /var/cache/swiftfs as root, else $XDG_CACHE_HOME/swiftfs)\n"
+	       "    segment_size=SIZE      files larger than this are uploaded as SLO segments\n"
+	       "                           of this size (default 64M)\n"
 	       "    read_chunk=SIZE        bytes per ranged GET when reading ahead (default 8M)\n"
 	       "    read_ahead=SIZE        most bytes read ahead per open file (default 24M)\n"
 	       "    workers=N              parallel transfer threads (default 4)\n"

@@ -361,6 +361,12 @@ static char *build_url(const struct swiftfs_req *r, const char *storage_url)
 	if (r->url) {
 		if (buf_printf(&b, "%s", r->url))
 			goto fail;
+	} else if (r->flags & SWIFT_REQ_INFO) {
+		/* http://host:port[/path]/v1/AUTH_x -> http://host:port[/path]/info */
+		const char *v1 = strstr(storage_url, "/v1/");
+		size_t n = v1 ? (size_t)(v1 - storage_url) : strlen(storage_url);
+		if (buf_append(&b, storage_url, n) || buf_printf(&b, "/info"))
+			goto fail;
 	} else {
 		size_t sl = strlen(storage_url);
 		while (sl && storage_url[sl - 1] == '/')

@@ -175,6 +175,36 @@ char *util_url_encode(const char *s, bool keep_slash)
 	return out;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *util_url_decode(const char *s)
+{
+	char *out = malloc(strlen(s) + 1);
+	char *o = out;
+	if (!out)
+		return NULL;
+	for (const char *p = s; *p; p++) {
+		int hi, lo;
+		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+			*o++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 int util_parse_iso_time(const char *s, struct timespec *out)
 {
 	struct tm tm;

@@ -59,6 +59,35 @@ void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f);
 
 int fs_statfs(struct swiftfs_fs *fs, struct statvfs *sv);
 
+/* --- writing (fs_write.c) --- */
+enum {
+	FS_SET_SIZE = 1 << 0,
+	FS_SET_MTIME = 1 << 1,
+	FS_SET_MODE = 1 << 2,
+	FS_SET_UID = 1 << 3,
+	FS_SET_GID = 1 << 4,
+};
+int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mode, int flags,
+	      struct swiftfs_entry *e, struct swiftfs_file **f);
+ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf, size_t size,
+		 uint64_t off);
+/* close() and fsync(): upload what is staged; -EIO when it cannot be. */
+int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f);
+int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct stat *in,
+	       struct swiftfs_file *f, struct stat *out, double *timeout);
+
+/* --- namespace (fs_ns.c) --- */
+int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name);
+int fs_mkdir(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mode,
+	     struct swiftfs_entry *e);
+int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name);
+int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t newparent,
+	      const char *newname, unsigned flags);
+int fs_symlink(struct swiftfs_fs *fs, const char *target, uint64_t parent, const char *name,
+	       struct swiftfs_entry *e);
+int fs_link(struct swiftfs_fs *fs, uint64_t ino, uint64_t newparent, const char *newname,
+	    struct swiftfs_entry *e);
+
 /* One line of request counters, for logs at unmount and benchmarks. */
 void fs_log_stats(struct swiftfs_fs *fs);
 

@@ -39,6 +39,21 @@ struct swiftfs_attr {
 	bool is_slo;
 	char etag[72];         /* from HEAD (quotes stripped) or listing */
 	char list_etag[72];    /* the listing's hash when etag was learned */
+	bool have_mode;        /* X-Object-Meta-Mode (chmod through a mount) */
+	bool have_owner;       /* X-Object-Meta-Uid / -Gid */
+	unsigned mode;
+	unsigned uid, gid;
+};
+
+/* A change made through this mount, re-applied on top of fetched
+ * listings until Swift's (eventually consistent) listing shows it or it
+ * expires: read-after-write inside one mount even while listings lag. */
+struct swiftfs_overlay {
+	char *name;
+	bool present;                 /* created (true) or removed (false) */
+	struct swiftfs_dirent d;      /* what to show when present */
+	double until;
+	struct swiftfs_overlay *next;
 };
 
 struct swiftfs_inode {
@@ -56,6 +71,9 @@ struct swiftfs_inode {
 	struct swiftfs_dlref *list;    /* table lock */
 	double list_expire;            /* table lock */
 	bool list_busy;                /* table lock: a fetch is under way */
+	struct swiftfs_overlay *overlay; /* table lock */
+	/* files: local data being written (fs_write.c) */
+	struct swiftfs_wstate *w;      /* table lock (the pointer) */
 	/* hash chains */
 	struct swiftfs_inode *ino_next;
 	struct swiftfs_inode *name_next;
@@ -90,5 +108,12 @@ void inode_unref_locked(struct swiftfs_itable *t, struct swiftfs_inode *ino);
 char *inode_path_locked(struct swiftfs_itable *t, struct swiftfs_inode *ino);
 
 void dlref_put_locked(struct swiftfs_dlref *r);
+void overlay_free(struct swiftfs_overlay *o);
+/* Move n to (parent, name): rename in the table. The inode that held the
+ * new name, if any, is unhashed. */
+int inode_move_locked(struct swiftfs_itable *t, struct swiftfs_inode *n,
+		      struct swiftfs_inode *parent, const char *name);
+/* Make n unreachable by name (unlink, rmdir); it lives until forgotten. */
+void inode_unhash_locked(struct swiftfs_itable *t, struct swiftfs_inode *n);
 
 #endif

@@ -41,6 +41,8 @@ struct swiftfs_opts {
 	double retry_timeout;  /* overall deadline of one operation's retries */
 	double connect_timeout;
 
+	char *cache_dir;       /* staging (and later the block cache) */
+	uint64_t segment_size; /* larger files become SLOs of such segments */
 	uint64_t read_chunk;   /* bytes per ranged GET while reading ahead */
 	uint64_t read_ahead;   /* most bytes read ahead per open file */
 	unsigned long workers; /* background transfer threads */

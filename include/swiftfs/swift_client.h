@@ -40,6 +40,7 @@ enum {
 	SWIFT_REQ_NO_RETRY = 1 << 0,  /* not idempotent: never resend */
 	SWIFT_REQ_NO_AUTH = 1 << 1,   /* absolute URL, no token (auth itself) */
 	SWIFT_REQ_QUIET_404 = 1 << 2, /* a 404 is an expected answer */
+	SWIFT_REQ_INFO = 1 << 3,      /* GET <endpoint>/info (capabilities) */
 };
 
 struct swiftfs_req {

@@ -42,6 +42,9 @@ void buf_free(struct swiftfs_buf *b);
  * or NULL on allocation failure. */
 char *util_url_encode(const char *s, bool keep_slash);
 
+/* Decode %XX escapes (a malformed escape is kept as it is). malloc'd. */
+char *util_url_decode(const char *s);
+
 /* Parse an RFC 1123 / ISO 8601 "2024-05-01T12:34:56.123456" (UTC) time.
  * 0 on success. */
 int util_parse_iso_time(const char *s, struct timespec *out);

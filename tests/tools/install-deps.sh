@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   # build
   gcc meson ninja-build pkg-config libfuse3-dev libcurl4-openssl-dev libxml2-dev libssl-dev
+  libjson-c-dev
   # run
   fuse3 ca-certificates
   # test: a real Swift, its client, pytest and tools the tests call

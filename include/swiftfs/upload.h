@@ -1,0 +1,67 @@
+/* Uploading staged data as a Swift object that other clients read right.
+ *   - Up to segment_size: one PUT with Content-Length, Content-Type, the
+ *     metadata headers, and the MD5 ETag computed locally, so Swift
+ *     refuses a body corrupted on the way (422).
+ *   - Larger: a Static Large Object. Segments go to `<container>_segments`
+ *     under python-swiftclient's layout `<obj>/slo/<mtime>/<size>/<segsize>/
+ *     <%08d>`, several at once on the worker pool (each streamed from the
+ *     staging file: memory does not grow with the file), each with its
+ *     own ETag; the manifest is PUT last, then a HEAD checks the size. A
+ *     failure deletes the segments already uploaded: no partial object
+ *     ever becomes visible. More segments than /info's
+ *     max_manifest_segments grow the segment size instead of failing.
+ * Segments belong to their manifest: replacing or deleting an SLO deletes
+ * the segments it listed (as the swift CLI does). */
+#ifndef SWIFTFS_UPLOAD_H
+#define SWIFTFS_UPLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct swiftfs_client;
+struct swiftfs_workpool;
+
+struct swiftfs_upload_cfg {
+	struct swiftfs_client *client;
+	struct swiftfs_workpool *pool;
+	const char *container;
+	uint64_t segment_size;
+	unsigned max_segments;     /* /info max_manifest_segments */
+};
+
+/* A list of segment paths ("/container/object"), as manifests give them. */
+struct swiftfs_seglist {
+	char **paths;
+	size_t n;
+};
+
+struct swiftfs_upload_result {
+	char etag[72];   /* what Swift reports (quotes stripped) */
+	bool slo;
+};
+
+/* Upload size bytes of fd as object. headers: NULL-terminated extra
+ * headers ("X-Object-Meta-Mtime: ..."). 0 or -errno. */
+int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
+		  uint64_t size, const char *content_type, const char *const *headers,
+		  const char *mtime_str, struct swiftfs_upload_result *res);
+
+/* The segments an SLO manifest lists (GET ?multipart-manifest=get). */
+int upload_slo_segments(const struct swiftfs_upload_cfg *cfg, const char *object,
+			struct swiftfs_seglist *out);
+/* Delete segments (bulk-delete, falling back to one DELETE each). */
+int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
+			   const struct swiftfs_seglist *segs);
+void upload_seglist_free(struct swiftfs_seglist *l);
+
+/* MD5 hex of [off, off+len) of fd. */
+int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33]);
+/* Content type for a file name from its extension (/etc/mime.types when
+ * present, then a built-in table), "application/octet-stream" otherwise. */
+const char *upload_guess_type(const char *name);
+/* Append s to b as a JSON string literal. */
+struct swiftfs_buf;
+int upload_json_string(struct swiftfs_buf *b, const char *s);
+
+#endif

@@ -1,0 +1,101 @@
+/* Internal to the filesystem core (fs.c, fs_write.c, fs_ns.c): the
+ * filesystem struct and the helpers the core modules share. */
+#ifndef SWIFTFS_FS_INTERNAL_H
+#define SWIFTFS_FS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "swiftfs/fs.h"
+#include "swiftfs/inode.h"
+#include "swiftfs/listing.h"
+#include "swiftfs/upload.h"
+
+struct swiftfs_client;
+struct swiftfs_workpool;
+struct swiftfs_reader;
+struct swiftfs_wstate;
+
+struct swiftfs_fs {
+	struct swiftfs_client *c;
+	struct swiftfs_workpool *pool;
+	struct swiftfs_itable t;
+	char *container;
+	char *prefix_slash;   /* "" or "a/b/" */
+	struct timespec start;
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+	double attr_timeout;
+	double entry_timeout;
+	double negative_timeout;
+	uint64_t chunk;
+	uint64_t ahead;
+	double overlay_ttl;      /* how long local changes override listings */
+	bool ro;
+	char *staging_dir;       /* <cache_dir>/staging */
+	uint64_t segment_size;
+	unsigned max_segments;   /* /info slo.max_manifest_segments */
+	uint64_t max_file_size;  /* /info swift.max_file_size */
+	unsigned max_name;       /* /info swift.max_object_name_length */
+	struct swiftfs_upload_cfg upcfg;
+};
+
+/* inode->symlink_target starting with this byte holds the exact POSIX
+ * target (X-Object-Meta-Symlink-Target), not Swift's container/object. */
+#define SYMLINK_RAW_MARK '\x01'
+
+/* open() trusts a HEAD this recent instead of sending another. */
+#define HEAD_REUSE_SECS 1.0
+
+struct swiftfs_dir {
+	struct swiftfs_inode *inode;  /* referenced */
+	uint64_t parent_ino;
+	struct swiftfs_dlref *list;   /* referenced */
+};
+
+struct swiftfs_file {
+	struct swiftfs_inode *inode;  /* referenced */
+	struct swiftfs_reader *reader; /* read-only opens of a clean file */
+	struct swiftfs_wstate *w;      /* opens of a file with local data */
+	int flags;
+};
+
+
+char *fs_join(const char *a, const char *b, const char *c);
+/* Object name of a path relative to the mount root. */
+char *fs_object_name(struct swiftfs_fs *fs, const char *rel);
+/* Listing prefix of a directory path ("" for the root of a container). */
+char *fs_dir_prefix(struct swiftfs_fs *fs, const char *rel);
+/* Find an inode and take a reference; with path, also its relative path. */
+struct swiftfs_inode *fs_get_inode(struct swiftfs_fs *fs, uint64_t ino, char **path);
+void fs_put_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+void fs_fill_stat(struct swiftfs_fs *fs, uint64_t ino, const struct swiftfs_attr *a,
+		  struct stat *st);
+void fs_attr_from_dirent(const struct swiftfs_dirent *d, struct swiftfs_attr *a);
+int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
+		   struct swiftfs_attr *a, char **target);
+int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out);
+/* Record a change made through this mount in dir's listing: d is what
+ * name now is, NULL when it was removed (see struct swiftfs_overlay). */
+void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
+			const struct swiftfs_dirent *d);
+void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
+			  struct swiftfs_dlref *ref);
+/* fs_write.c */
+int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object, int flags,
+		  struct swiftfs_file *f);
+bool fs_open_local(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_file *f);
+ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t size,
+		      uint64_t off);
+void fs_release_local(struct swiftfs_fs *fs, struct swiftfs_file *f);
+void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+void fs_write_shutdown(struct swiftfs_fs *fs);
+
+bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
+			  const struct swiftfs_dirent *d, struct swiftfs_attr *a);
+
+#endif

@@ -1,0 +1,657 @@
+/* Namespace operations: unlink, mkdir, rmdir, rename, symlink, link.
+ * Swift has no directories and no rename: a directory is a prefix (with an
+ * optional marker object, written here as `swift upload` writes one: the
+ * name without a slash, zero bytes, application/directory), and rename is
+ * server-side COPY then DELETE of every object involved. COPY keeps the
+ * metadata; manifests and symlinks are copied as themselves
+ * (multipart-manifest=get, symlink=get), so a renamed large object keeps
+ * its segments without copying them. The sources are deleted only after
+ * every copy succeeded: a rename that fails half way leaves the source
+ * whole (and possibly part of the destination). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "fs_internal.h"
+#include "swiftfs/log.h"
+#include "swiftfs/swift_client.h"
+#include "swiftfs/upload.h"
+#include "swiftfs/util.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+/* Parent inode (referenced) and the object name of parent/name. */
+static int resolve(struct swiftfs_fs *fs, uint64_t parent, const char *name,
+		   struct swiftfs_inode **p, char **rel, char **object)
+{
+	char *prel = NULL;
+	*p = NULL;
+	*rel = *object = NULL;
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	*p = fs_get_inode(fs, parent, &prel);
+	if (!*p)
+		return -ESTALE;
+	if ((*p)->attr.kind != DK_DIR) {
+		free(prel);
+		return -ENOTDIR;
+	}
+	*rel = prel[0] ? fs_join(prel, "/", name) : strdup(name);
+	free(prel);
+	*object = *rel ? fs_object_name(fs, *rel) : NULL;
+	if (!*object)
+		return -ENOMEM;
+	if (strlen(*object) > fs->max_name)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void release(struct swiftfs_fs *fs, struct swiftfs_inode *p, char *rel, char *object)
+{
+	if (p)
+		fs_put_inode(fs, p);
+	free(rel);
+	free(object);
+}
+
+/* What parent/name is now: from the inode table (the kernel has looked it
+ * up before any of these operations), else from the listing. */
+static int child_kind(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char *name,
+		      enum swiftfs_dkind *kind, struct swiftfs_attr *attr)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
+	if (c) {
+		*kind = c->attr.kind;
+		if (attr)
+			*attr = c->attr;
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+	if (c)
+		return 0;
+	struct swiftfs_dlref *lr;
+	int rc = fs_get_listing(fs, p, &lr);
+	if (rc)
+		return rc;
+	const struct swiftfs_dirent *d = listing_dirlist_find(&lr->dl, name);
+	if (d) {
+		*kind = d->kind;
+		if (attr)
+			fs_attr_from_dirent(d, attr);
+	}
+	pthread_mutex_lock(&fs->t.lock);
+	dlref_put_locked(lr);
+	pthread_mutex_unlock(&fs->t.lock);
+	return d ? 0 : -ENOENT;
+}
+
+static int simple_request(struct swiftfs_fs *fs, const char *method, const char *object,
+			  const char *query, const char *const *hdrs, bool ok_404)
+{
+	struct swiftfs_req r;
+	swift_req_init(&r, method);
+	r.container = fs->container;
+	r.object = object;
+	r.query = query;
+	r.headers = hdrs;
+	if (strcmp(method, "PUT") == 0) {
+		r.has_body = true;
+		r.send_buf = "";
+		r.send_len = 0;
+	}
+	int rc = swift_request(fs->c, &r);
+	if (rc == -ENOENT && ok_404)
+		rc = 0;
+	if (rc && rc != -ENOENT) {
+		char what[300];
+		swift_describe_error(&r, what, sizeof(what));
+		LOGE("%s", what);
+	}
+	swift_req_cleanup(&r);
+	return rc;
+}
+
+/* COPY src to dst as itself (a manifest as a manifest, a symlink as a
+ * symlink); metadata comes along. */
+static int copy_object(struct swiftfs_fs *fs, const char *src, const char *dst, bool as_is)
+{
+	char *enc = util_url_encode(dst, true);
+	char *ec = util_url_encode(fs->container, false);
+	char *hdr = NULL;
+	int rc = -ENOMEM;
+	if (enc && ec && asprintf(&hdr, "Destination: %s/%s", ec, enc) >= 0) {
+		const char *hdrs[] = { hdr, NULL };
+		rc = simple_request(fs, "COPY", src, as_is ? "multipart-manifest=get&symlink=get" : NULL,
+				    hdrs, false);
+	}
+	free(enc);
+	free(ec);
+	free(hdr);
+	return rc;
+}
+
+static struct swiftfs_upload_cfg *upcfg(struct swiftfs_fs *fs)
+{
+	return &fs->upcfg;
+}
+
+/* Delete a file object; an SLO takes its segments along. */
+static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bool slo)
+{
+	if (!known) {
+		struct swiftfs_attr a = { 0 };
+		int rc = fs_head_object(fs, object, true, &a, NULL);
+		if (rc == -ENOENT)
+			return 0;
+		if (rc)
+			return rc;
+		slo = a.is_slo;
+	}
+	return simple_request(fs, "DELETE", object, slo ? "multipart-manifest=delete" : NULL, NULL,
+			      true);
+}
+
+int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
+{
+	struct swiftfs_inode *p;
+	char *rel, *object;
+	enum swiftfs_dkind kind;
+	struct swiftfs_attr a;
+	int rc;
+
+	if (fs->ro)
+		return -EROFS;
+	rc = resolve(fs, parent, name, &p, &rel, &object);
+	if (rc)
+		goto out;
+	rc = child_kind(fs, p, name, &kind, &a);
+	if (rc)
+		goto out;
+	if (kind == DK_DIR) {
+		rc = -EISDIR;
+		goto out;
+	}
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
+	if (c)
+		inode_ref_locked(c);
+	pthread_mutex_unlock(&fs->t.lock);
+	bool local_only = c && fs_local_only(fs, c);
+	if (!local_only)
+		rc = delete_file(fs, object, a.exact && kind == DK_FILE, a.is_slo);
+	if (!rc) {
+		if (c)
+			fs_forget_local_data(fs, c);
+		pthread_mutex_lock(&fs->t.lock);
+		if (c)
+			inode_unhash_locked(&fs->t, c);
+		fs_dir_note_locked(fs, p, name, NULL);
+		pthread_mutex_unlock(&fs->t.lock);
+	}
+	if (c)
+		fs_put_inode(fs, c);
+out:
+	release(fs, p, rel, object);
+	return rc;
+}
+
+static void now_mtime_header(char *buf, size_t len, struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	snprintf(buf, len, "X-Object-Meta-Mtime: %lld.%06ld", (long long)ts->tv_sec,
+		 ts->tv_nsec / 1000);
+}
+
+/* Link a new child inode and answer the kernel's entry. */
+static int new_entry(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char *name,
+		     const struct swiftfs_attr *a, const struct swiftfs_dirent *d,
+		     const char *symlink_target, struct swiftfs_entry *e)
+{
+	int rc = 0;
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_inode *n = inode_link_locked(&fs->t, p, name, a);
+	if (!n) {
+		rc = -ENOMEM;
+	} else {
+		n->attr_expire = util_now() + fs->attr_timeout;
+		if (symlink_target) {
+			free(n->symlink_target);
+			n->symlink_target = strdup(symlink_target);
+		}
+		if (a->kind == DK_DIR && !n->list) {
+			/* a new directory is empty: no need to list it */
+			struct swiftfs_dlref *l = calloc(1, sizeof(*l));
+			if (l) {
+				l->refs = 1;
+				n->list = l;
+				n->list_expire = util_now() + fs->entry_timeout;
+			}
+		}
+		fs_dir_note_locked(fs, p, name, d);
+		e->ino = n->ino;
+		fs_fill_stat(fs, n->ino, &n->attr, &e->st);
+		e->attr_timeout = fs->attr_timeout;
+		e->entry_timeout = fs->entry_timeout;
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+	return rc;
+}
+
+int fs_mkdir(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mode,
+	     struct swiftfs_entry *e)
+{
+	struct swiftfs_inode *p;
+	char *rel, *object;
+	char hmt[64];
+	struct timespec ts;
+	int rc;
+
+	(void)mode;
+	if (fs->ro)
+		return -EROFS;
+	rc = resolve(fs, parent, name, &p, &rel, &object);
+	if (rc)
+		goto out;
+	enum swiftfs_dkind kind;
+	if (child_kind(fs, p, name, &kind, NULL) == 0) {
+		rc = -EEXIST;
+		goto out;
+	}
+	now_mtime_header(hmt, sizeof(hmt), &ts);
+	const char *hdrs[] = { "Content-Type: application/directory", hmt, NULL };
+	rc = simple_request(fs, "PUT", object, NULL, hdrs, false);
+	if (rc)
+		goto out;
+	struct swiftfs_attr a = { .kind = DK_DIR, .have_mtime = true, .mtime = ts };
+	struct swiftfs_dirent d = { .name = (char *)name, .kind = DK_DIR, .has_marker = true,
+				    .marker_name = object, .mtime = ts };
+	rc = new_entry(fs, p, name, &a, &d, NULL, e);
+out:
+	release(fs, p, rel, object);
+	return rc;
+}
+
+/* Whether any object (other than its own "dir/" marker) is under prefix,
+ * asking Swift, not the cache. */
+static int prefix_has_objects(struct swiftfs_fs *fs, const char *prefix, bool *any)
+{
+	struct swiftfs_req r;
+	struct swiftfs_lpage page = { 0 };
+	char *ep = util_url_encode(prefix, false);
+	char *q = NULL;
+	int rc = -ENOMEM;
+	*any = false;
+	if (ep && asprintf(&q, "format=xml&limit=2&prefix=%s", ep) >= 0) {
+		swift_req_init(&r, "GET");
+		r.container = fs->container;
+		r.query = q;
+		rc = swift_request(fs->c, &r);
+		if (!rc)
+			rc = listing_parse(r.resp_body.data, r.resp_body.len, &page);
+		swift_req_cleanup(&r);
+		for (size_t i = 0; !rc && i < page.n; i++)
+			if (strcmp(page.v[i].name, prefix) != 0)
+				*any = true;
+	}
+	listing_page_free(&page);
+	free(ep);
+	free(q);
+	return rc;
+}
+
+int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
+{
+	struct swiftfs_inode *p;
+	char *rel, *object, *slash = NULL;
+	enum swiftfs_dkind kind;
+	bool any;
+	int rc;
+
+	if (fs->ro)
+		return -EROFS;
+	rc = resolve(fs, parent, name, &p, &rel, &object);
+	if (rc)
+		goto out;
+	rc = child_kind(fs, p, name, &kind, NULL);
+	if (rc)
+		goto out;
+	if (kind != DK_DIR) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	/* files created here and not uploaded yet count too */
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
+	bool local_children = false;
+	if (c && c->list)
+		for (struct swiftfs_overlay *o = c->overlay; o; o = o->next)
+			local_children |= o->present && o->until > util_now();
+	if (c)
+		inode_ref_locked(c);
+	pthread_mutex_unlock(&fs->t.lock);
+	slash = fs_join(object, "/", "");
+	rc = slash ? prefix_has_objects(fs, slash, &any) : -ENOMEM;
+	if (!rc && (any || local_children))
+		rc = -ENOTEMPTY;
+	if (!rc)
+		rc = simple_request(fs, "DELETE", object, NULL, NULL, true);
+	if (!rc)
+		rc = simple_request(fs, "DELETE", slash, NULL, NULL, true);
+	if (!rc) {
+		pthread_mutex_lock(&fs->t.lock);
+		if (c)
+			inode_unhash_locked(&fs->t, c);
+		fs_dir_note_locked(fs, p, name, NULL);
+		pthread_mutex_unlock(&fs->t.lock);
+	}
+	if (c)
+		fs_put_inode(fs, c);
+out:
+	free(slash);
+	release(fs, p, rel, object);
+	return rc;
+}
+
+/* Rename every object under prefix src/ to dst/ (and the markers). */
+static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
+{
+	struct swiftfs_lpage page = { 0 };
+	char *sp = fs_join(src, "/", ""), *np = NULL;
+	size_t done = 0;
+	int rc;
+
+	if (!sp)
+		return -ENOMEM;
+	rc = listing_fetch(fs->c, fs->container, sp, false, 0, &page, NULL);
+	if (rc)
+		goto out;
+	/* the "src" marker (no slash), when there is one */
+	struct swiftfs_attr ma = { 0 };
+	bool marker = fs_head_object(fs, src, false, &ma, NULL) == 0;
+	size_t sl = strlen(sp);
+	for (size_t i = 0; i < page.n && !rc; i++) {
+		free(np);
+		np = fs_join(dst, "/", page.v[i].name + sl);
+		rc = np ? copy_object(fs, page.v[i].name, np, true) : -ENOMEM;
+		if (!rc)
+			done++;
+	}
+	if (!rc && marker)
+		rc = copy_object(fs, src, dst, true);
+	if (rc) {
+		LOGE("renaming %s to %s failed after copying %zu of %zu objects; %s is intact", src,
+		     dst, done, page.n, src);
+		rc = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < page.n; i++)
+		simple_request(fs, "DELETE", page.v[i].name, NULL, NULL, true);
+	if (marker)
+		simple_request(fs, "DELETE", src, NULL, NULL, true);
+out:
+	listing_page_free(&page);
+	free(sp);
+	free(np);
+	return rc;
+}
+
+int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t newparent,
+	      const char *newname, unsigned flags)
+{
+	struct swiftfs_inode *p = NULL, *np = NULL, *c = NULL;
+	char *rel = NULL, *object = NULL, *nrel = NULL, *nobject = NULL;
+	struct swiftfs_seglist oldsegs = { 0 };
+	enum swiftfs_dkind kind, dkind;
+	struct swiftfs_attr a, da;
+	int rc;
+
+	if (fs->ro)
+		return -EROFS;
+	if (flags & ~(unsigned)RENAME_NOREPLACE)
+		return -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+	rc = resolve(fs, parent, name, &p, &rel, &object);
+	if (!rc)
+		rc = resolve(fs, newparent, newname, &np, &nrel, &nobject);
+	if (rc)
+		goto out;
+	rc = child_kind(fs, p, name, &kind, &a);
+	if (rc)
+		goto out;
+	bool dst_exists = child_kind(fs, np, newname, &dkind, &da) == 0;
+	if (dst_exists && (flags & RENAME_NOREPLACE)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (strcmp(object, nobject) == 0)
+		goto out; /* same name: nothing to do */
+	if (kind == DK_DIR) {
+		if (strncmp(nobject, object, strlen(object)) == 0 && nobject[strlen(object)] == '/') {
+			rc = -EINVAL; /* into itself */
+			goto out;
+		}
+		if (dst_exists) {
+			bool any;
+			char *ds = fs_join(nobject, "/", "");
+			if (dkind != DK_DIR)
+				rc = -ENOTDIR;
+			else
+				rc = ds ? prefix_has_objects(fs, ds, &any) : -ENOMEM;
+			if (!rc && any)
+				rc = -ENOTEMPTY;
+			if (!rc)
+				rc = simple_request(fs, "DELETE", nobject, NULL, NULL, true);
+			free(ds);
+			if (rc)
+				goto out;
+		}
+		rc = rename_tree(fs, object, nobject);
+		if (rc)
+			goto out;
+	} else {
+		if (dst_exists && dkind == DK_DIR) {
+			rc = -EISDIR;
+			goto out;
+		}
+		pthread_mutex_lock(&fs->t.lock);
+		c = inode_child_locked(&fs->t, p, name);
+		if (c)
+			inode_ref_locked(c);
+		pthread_mutex_unlock(&fs->t.lock);
+		bool local_only = c && fs_local_only(fs, c);
+		if (!local_only) {
+			/* the replaced object's segments are its own: find them first */
+			if (dst_exists && da.is_slo)
+				upload_slo_segments(upcfg(fs), nobject, &oldsegs);
+			rc = copy_object(fs, object, nobject, true);
+			if (!rc)
+				rc = simple_request(fs, "DELETE", object, NULL, NULL, true);
+			if (rc)
+				goto out;
+			if (oldsegs.n)
+				upload_delete_segments(upcfg(fs), &oldsegs);
+		}
+	}
+	/* the inode moves; paths below it follow */
+	pthread_mutex_lock(&fs->t.lock);
+	if (!c) {
+		c = inode_child_locked(&fs->t, p, name);
+		if (c)
+			inode_ref_locked(c);
+	}
+	struct swiftfs_inode *old = inode_child_locked(&fs->t, np, newname);
+	if (old && old != c && old->w) {
+		pthread_mutex_unlock(&fs->t.lock);
+		fs_forget_local_data(fs, old);
+		pthread_mutex_lock(&fs->t.lock);
+	}
+	struct swiftfs_dirent d = { .name = (char *)newname, .kind = kind, .size = a.size,
+				    .mtime = a.mtime, .etag = a.etag[0] ? a.etag : NULL,
+				    .has_marker = kind == DK_DIR };
+	fs_dir_note_locked(fs, p, name, NULL);
+	fs_dir_note_locked(fs, np, newname, &d);
+	if (c)
+		rc = inode_move_locked(&fs->t, c, np, newname);
+	pthread_mutex_unlock(&fs->t.lock);
+out:
+	upload_seglist_free(&oldsegs);
+	if (c)
+		fs_put_inode(fs, c);
+	release(fs, p, rel, object);
+	release(fs, np, nrel, nobject);
+	return rc;
+}
+
+/* Where a relative POSIX target, seen from the folder of link `rel`,
+ * points inside the mount; NULL when it leaves the mount or is absolute. */
+static char *resolve_target(const char *rel, const char *target)
+{
+	if (target[0] == '/' || !target[0])
+		return NULL;
+	char *parts[512];
+	size_t n = 0;
+	char *work = NULL;
+	const char *slash = strrchr(rel, '/');
+	if (asprintf(&work, "%.*s%s%s", slash ? (int)(slash - rel) : 0, rel, slash ? "/" : "",
+		     target) < 0)
+		return NULL;
+	char *save = NULL;
+	for (char *seg = strtok_r(work, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			if (n == 0) {
+				free(work);
+				return NULL;
+			}
+			n--;
+			continue;
+		}
+		if (n == ARRAY_SIZE(parts)) {
+			free(work);
+			return NULL;
+		}
+		parts[n++] = seg;
+	}
+	struct swiftfs_buf b = { 0 };
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "%s%s", i ? "/" : "", parts[i]);
+	free(work);
+	return b.data;
+}
+
+int fs_symlink(struct swiftfs_fs *fs, const char *target, uint64_t parent, const char *name,
+	       struct swiftfs_entry *e)
+{
+	struct swiftfs_inode *p;
+	char *rel, *object, *inside = NULL, *tobj = NULL, *hsym = NULL, *hraw = NULL, *marked = NULL;
+	char hmt[64];
+	struct timespec ts;
+	int rc;
+
+	if (fs->ro)
+		return -EROFS;
+	rc = resolve(fs, parent, name, &p, &rel, &object);
+	if (rc)
+		goto out;
+	/* X-Symlink-Target for other Swift clients (when the target lies in
+	 * this container), and the exact POSIX target in metadata so that
+	 * readlink gives back what was written (tar and rsync compare it) */
+	char *etarget = util_url_encode(target, true);
+	inside = resolve_target(rel, target);
+	if (inside)
+		tobj = fs_object_name(fs, inside);
+	char *ec = util_url_encode(fs->container, false);
+	char *eo = tobj ? util_url_encode(tobj, true) : NULL;
+	if (eo && ec && asprintf(&hsym, "X-Symlink-Target: %s/%s", ec, eo) < 0)
+		hsym = NULL;
+	if (etarget && asprintf(&hraw, "X-Object-Meta-Symlink-Target: %s", etarget) < 0)
+		hraw = NULL;
+	free(ec);
+	free(eo);
+	free(etarget);
+	if (!hraw || (tobj && !hsym)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	now_mtime_header(hmt, sizeof(hmt), &ts);
+	const char *hdrs[] = { "Content-Type: application/symlink", hmt, hraw, hsym, NULL };
+	rc = simple_request(fs, "PUT", object, NULL, hdrs, false);
+	if (rc)
+		goto out;
+	if (asprintf(&marked, "%c%s", SYMLINK_RAW_MARK, target) < 0) {
+		marked = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	struct swiftfs_attr a = { .kind = DK_SYMLINK, .have_mtime = true, .mtime = ts,
+				  .exact = true, .size = strlen(target) };
+	struct swiftfs_dirent d = { .name = (char *)name, .kind = DK_SYMLINK, .mtime = ts,
+				    .content_type = "application/symlink" };
+	rc = new_entry(fs, p, name, &a, &d, marked, e);
+out:
+	free(inside);
+	free(tobj);
+	free(hsym);
+	free(hraw);
+	free(marked);
+	release(fs, p, rel, object);
+	return rc;
+}
+
+int fs_link(struct swiftfs_fs *fs, uint64_t ino, uint64_t newparent, const char *newname,
+	    struct swiftfs_entry *e)
+{
+	struct swiftfs_inode *p = NULL;
+	char *rel = NULL, *object = NULL, *srel = NULL, *sobject = NULL;
+	enum swiftfs_dkind kind;
+	int rc;
+
+	if (fs->ro)
+		return -EROFS;
+	struct swiftfs_inode *src = fs_get_inode(fs, ino, &srel);
+	if (!src)
+		return -ESTALE;
+	rc = resolve(fs, newparent, newname, &p, &rel, &object);
+	if (rc)
+		goto out;
+	if (src->attr.kind != DK_FILE) {
+		rc = -EPERM;
+		goto out;
+	}
+	/* create-only: zarr's LocalStore and atomicwrites rely on EEXIST */
+	if (child_kind(fs, p, newname, &kind, NULL) == 0) {
+		rc = -EEXIST;
+		goto out;
+	}
+	/* the copy is independent: staged data goes to Swift first, then
+	 * Swift copies it (a large object is copied whole, so the two never
+	 * share segments) */
+	rc = fs_sync_inode(fs, src);
+	if (rc)
+		goto out;
+	sobject = fs_object_name(fs, srel);
+	rc = sobject ? copy_object(fs, sobject, object, false) : -ENOMEM;
+	if (rc == -EFBIG || rc == -EINVAL)
+		LOGE("link %s -> %s: Swift refused the copy (a large object over the cluster's "
+		     "max_file_size cannot be copied whole)", sobject, object);
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_attr a = src->attr;
+	pthread_mutex_unlock(&fs->t.lock);
+	a.is_slo = false;
+	struct swiftfs_dirent d = { .name = (char *)newname, .kind = DK_FILE, .size = a.size,
+				    .mtime = a.mtime };
+	rc = new_entry(fs, p, newname, &a, &d, NULL, e);
+out:
+	fs_put_inode(fs, src);
+	free(srel);
+	free(sobject);
+	release(fs, p, rel, object);
+	return rc;
+}

@@ -1,0 +1,893 @@
+/* Writing files. Written data is staged in a local file (staging.c) per
+ * inode, shared by every handle open on it, and uploaded (upload.c) when
+ * a handle is flushed (close) or fsynced: close() and fsync() return only
+ * once the object is in Swift, or fail with EIO after the client's
+ * retries, with the staged data kept on disk and its path logged.
+ *
+ * An existing object opened for writing is not downloaded: the staging
+ * file starts sparse, and only the ranges a read needs (or, at upload,
+ * the ranges the application did not overwrite) are fetched, with
+ * If-Match on the ETag seen at open so two versions never mix.
+ *
+ * Locking: the table lock guards inode->w and wstate->refs; wstate->lock
+ * guards the rest of the wstate. Order: table lock, then wstate lock;
+ * never the table lock while holding a wstate lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fs_internal.h"
+#include "swiftfs/log.h"
+#include "swiftfs/staging.h"
+#include "swiftfs/swift_client.h"
+#include "swiftfs/upload.h"
+#include "swiftfs/util.h"
+
+struct swiftfs_wstate {
+	pthread_mutex_t lock;
+	unsigned refs;              /* table lock: the inode's link + open handles */
+	struct swiftfs_staging *st; /* lock */
+	bool dirty;                 /* lock: staged data is not in Swift yet */
+	bool exists;                /* lock: the object exists (gaps come from it) */
+	bool unlinked;              /* lock: name removed while open: never upload */
+	bool base_slo;              /* lock */
+	bool base_dlo;              /* lock */
+	char base_etag[72];         /* lock */
+	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */
+	char **meta;                /* lock: the object's other metadata, kept */
+	size_t nmeta;
+	char *content_type;         /* lock: kept from the object, else guessed */
+};
+
+static void meta_free(char **meta, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(meta[i]);
+	free(meta);
+}
+
+static void wstate_free(struct swiftfs_wstate *w, bool keep)
+{
+	if (!w)
+		return;
+	if (keep && w->st)
+		LOGW("staged data of an object that is not in Swift is kept in %s", w->st->path);
+	staging_free(w->st, keep);
+	meta_free(w->meta, w->nmeta);
+	free(w->content_type);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+static bool is_kept_meta(const char *name)
+{
+	static const char *const ours[] = { "X-Object-Meta-Mtime", "X-Object-Meta-Mode",
+					    "X-Object-Meta-Uid", "X-Object-Meta-Gid" };
+	if (strncasecmp(name, "X-Object-Meta-", 14) != 0)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
+		if (strcasecmp(name, ours[i]) == 0)
+			return false;
+	return true;
+}
+
+/* The object's metadata headers other than ours, as "Name: value". */
+static int collect_meta(const struct swiftfs_req *r, char ***out, size_t *nout)
+{
+	char **v = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < r->resp_nheaders; i++) {
+		const struct swiftfs_header *h = &r->resp_headers[i];
+		if (!is_kept_meta(h->name))
+			continue;
+		char **nv = realloc(v, (n + 1) * sizeof(*nv));
+		if (!nv)
+			goto fail;
+		v = nv;
+		if (asprintf(&v[n], "%s: %s", h->name, h->value) < 0)
+			goto fail;
+		n++;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+fail:
+	meta_free(v, n);
+	return -ENOMEM;
+}
+
+static void now_ts(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* A new write state for object (existing: its size, ETag and metadata
+ * from a HEAD; the staging file starts sparse). */
+static int wstate_new(struct swiftfs_fs *fs, const char *object, bool existing,
+		      struct swiftfs_wstate **out)
+{
+	struct swiftfs_wstate *w = calloc(1, sizeof(*w));
+	struct swiftfs_req r;
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	pthread_mutex_init(&w->lock, NULL);
+	now_ts(&w->mtime);
+	rc = staging_create(fs->staging_dir, &w->st);
+	if (rc) {
+		LOGE("cannot create a staging file in %s: %s", fs->staging_dir, strerror(-rc));
+		wstate_free(w, false);
+		return rc;
+	}
+	swift_req_init(&r, "HEAD");
+	if (existing) {
+		r.container = fs->container;
+		r.object = object;
+		rc = swift_request(fs->c, &r);
+		if (rc == -ENOENT) {
+			rc = 0; /* gone meanwhile: start empty */
+		} else if (rc) {
+			goto out;
+		} else {
+			const char *v = swift_req_header(&r, "Content-Length");
+			uint64_t size = v ? strtoull(v, NULL, 10) : 0;
+			v = swift_req_header(&r, "ETag");
+			snprintf(w->base_etag, sizeof(w->base_etag), "%s", v ? v : "");
+			size_t n = strlen(w->base_etag);
+			if (n >= 2 && w->base_etag[0] == '"') {
+				memmove(w->base_etag, w->base_etag + 1, n - 2);
+				w->base_etag[n - 2] = '\0';
+			}
+			v = swift_req_header(&r, "X-Static-Large-Object");
+			w->base_slo = v && strcasecmp(v, "true") == 0;
+			w->base_dlo = swift_req_header(&r, "X-Object-Manifest") != NULL;
+			v = swift_req_header(&r, "Content-Type");
+			w->content_type = util_strdup0(v);
+			util_parse_float_time(swift_req_header(&r, "X-Object-Meta-Mtime"), &w->mtime);
+			rc = collect_meta(&r, &w->meta, &w->nmeta);
+			if (!rc)
+				rc = staging_truncate(w->st, 0);
+			if (!rc && size) {
+				/* sparse: nothing valid until written or fetched */
+				rc = staging_truncate(w->st, size);
+				w->st->nvalid = 0;
+			}
+			w->exists = true;
+		}
+	}
+out:
+	swift_req_cleanup(&r);
+	if (rc) {
+		wstate_free(w, false);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+/* Take (or create) the write state of file inode n; returns with a
+ * reference for the caller. */
+static int wstate_get(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object,
+		      struct swiftfs_wstate **out)
+{
+	struct swiftfs_wstate *w = NULL;
+	int rc;
+
+	pthread_mutex_lock(&fs->t.lock);
+	if (n->w) {
+		n->w->refs++;
+		*out = n->w;
+		pthread_mutex_unlock(&fs->t.lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+	rc = wstate_new(fs, object, true, &w);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&fs->t.lock);
+	if (n->w) { /* another opener won the race */
+		n->w->refs++;
+		*out = n->w;
+		pthread_mutex_unlock(&fs->t.lock);
+		wstate_free(w, false);
+		return 0;
+	}
+	n->w = w;
+	w->refs = 2;           /* the inode's link and the caller's */
+	inode_ref_locked(n);   /* the inode stays while it carries data */
+	*out = w;
+	pthread_mutex_unlock(&fs->t.lock);
+	return 0;
+}
+
+/* Drop a reference; a clean state nobody has open leaves the inode. */
+static void wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+{
+	bool free_it = false;
+	pthread_mutex_lock(&fs->t.lock);
+	w->refs--;
+	if (w->refs == 1 && n->w == w) {
+		pthread_mutex_lock(&w->lock);
+		bool dirty = w->dirty && !w->unlinked;
+		pthread_mutex_unlock(&w->lock);
+		if (!dirty) {
+			n->w = NULL;
+			w->refs = 0;
+			free_it = true;
+			inode_unref_locked(&fs->t, n);
+		}
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+	if (free_it)
+		wstate_free(w, false);
+}
+
+/* Fetch the gaps of [off, off+len) from the object (If-Match on the
+ * version the state started from). w->lock held. */
+static int fill_gaps_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const char *object,
+			    uint64_t off, uint64_t len)
+{
+	struct swiftfs_extent g;
+	const size_t piece = 8u << 20;
+	char *buf = NULL;
+	char ifm[100];
+	int rc = 0;
+
+	while (staging_first_gap(w->st, off, len, &g)) {
+		if (!w->exists) {
+			/* nothing in Swift behind it: zeros */
+			rc = staging_truncate(w->st, w->st->size);
+			staging_mark_all_valid(w->st);
+			break;
+		}
+		if (!buf && !(buf = malloc(piece))) {
+			rc = -ENOMEM;
+			break;
+		}
+		size_t want = g.end - g.off < piece ? (size_t)(g.end - g.off) : piece;
+		struct swiftfs_req r;
+		const char *hdrs[2] = { NULL, NULL };
+		if (w->base_etag[0] && !w->base_dlo) {
+			snprintf(ifm, sizeof(ifm), "If-Match: \"%s\"", w->base_etag);
+			hdrs[0] = ifm;
+		}
+		swift_req_init(&r, "GET");
+		r.container = fs->container;
+		r.object = object;
+		r.headers = hdrs;
+		r.range_off = (int64_t)g.off;
+		r.range_len = (int64_t)want;
+		r.recv_buf = buf;
+		r.recv_cap = want;
+		rc = swift_request(fs->c, &r);
+		size_t got = r.recv_len;
+		if (rc == -ERANGE) {
+			rc = 0;
+			got = 0;
+		}
+		if (rc) {
+			char what[300];
+			swift_describe_error(&r, what, sizeof(what));
+			LOGE("fetching %s for a partial write: %s%s", object, what,
+			     rc == -ESTALE ? " (the object changed since it was opened)" : "");
+		}
+		swift_req_cleanup(&r);
+		if (rc)
+			break;
+		if (got < want) /* the object is shorter than it was: zeros */
+			memset(buf + got, 0, want - got);
+		rc = staging_fill(w->st, buf, want, g.off);
+		if (rc)
+			break;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Upload the staged file as object. w->lock held. */
+static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const char *object,
+			 const struct swiftfs_attr *a, struct swiftfs_upload_result *res)
+{
+	struct swiftfs_seglist old = { 0 };
+	char hmtime[64], mtime_str[40], hmode[48], huid[48], hgid[48];
+	const char **hdrs = NULL;
+	size_t nh = 0;
+	int rc;
+
+	if (w->unlinked) {
+		w->dirty = false;
+		return 0;
+	}
+	rc = fill_gaps_locked(fs, w, object, 0, w->st->size);
+	if (rc)
+		goto out;
+	hdrs = calloc(w->nmeta + 6, sizeof(*hdrs));
+	if (!hdrs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(mtime_str, sizeof(mtime_str), "%lld.%06ld", (long long)w->mtime.tv_sec,
+		 w->mtime.tv_nsec / 1000);
+	snprintf(hmtime, sizeof(hmtime), "X-Object-Meta-Mtime: %s", mtime_str);
+	hdrs[nh++] = hmtime;
+	if (a->have_mode) {
+		snprintf(hmode, sizeof(hmode), "X-Object-Meta-Mode: %o", a->mode & 07777);
+		hdrs[nh++] = hmode;
+	}
+	if (a->have_owner) {
+		snprintf(huid, sizeof(huid), "X-Object-Meta-Uid: %u", a->uid);
+		snprintf(hgid, sizeof(hgid), "X-Object-Meta-Gid: %u", a->gid);
+		hdrs[nh++] = huid;
+		hdrs[nh++] = hgid;
+	}
+	for (size_t i = 0; i < w->nmeta; i++)
+		hdrs[nh++] = w->meta[i];
+	hdrs[nh] = NULL;
+	if (w->exists && w->base_slo)
+		upload_slo_segments(&fs->upcfg, object, &old); /* best effort */
+	rc = upload_object(&fs->upcfg, object, w->st->fd, w->st->size, w->content_type, hdrs,
+			   mtime_str, res);
+	if (rc) {
+		LOGE("upload of %s failed (%s); the written data is kept in %s", object,
+		     strerror(-rc), w->st->path);
+		rc = -EIO;
+		goto out;
+	}
+	/* the old version's segments belong to no manifest any more (those
+	 * the new upload reused by name are skipped) */
+	if (old.n) {
+		char *keep = NULL;
+		if (asprintf(&keep, "/%s_segments/%s/slo/%s/", fs->container, object, mtime_str) >= 0) {
+			size_t w2 = 0;
+			for (size_t i = 0; i < old.n; i++) {
+				if (strncmp(old.paths[i], keep, strlen(keep)) == 0)
+					free(old.paths[i]);
+				else
+					old.paths[w2++] = old.paths[i];
+			}
+			old.n = w2;
+			upload_delete_segments(&fs->upcfg, &old);
+		}
+		free(keep);
+	}
+	w->dirty = false;
+	w->exists = true;
+	w->base_slo = res->slo;
+	w->base_dlo = false;
+	snprintf(w->base_etag, sizeof(w->base_etag), "%s", res->etag);
+out:
+	upload_seglist_free(&old);
+	free(hdrs);
+	return rc;
+}
+
+/* Publish a file's new attributes after a change (table lock taken). */
+static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t size,
+			  const struct timespec *mtime, const char *etag)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	n->attr.size = size;
+	n->attr.mtime = *mtime;
+	n->attr.have_mtime = true;
+	n->attr.exact = true;
+	n->attr.maybe_dlo = false;
+	n->attr.is_dlo = false;
+	if (etag) {
+		snprintf(n->attr.etag, sizeof(n->attr.etag), "%s", etag);
+		snprintf(n->attr.list_etag, sizeof(n->attr.list_etag), "%s", etag);
+		n->head_at = util_now();
+		if (n->parent && n->hashed) {
+			struct swiftfs_dirent d = { .name = n->name, .kind = DK_FILE, .size = size,
+						    .mtime = *mtime, .etag = (char *)etag };
+			fs_dir_note_locked(fs, n->parent, n->name, &d);
+		}
+	}
+	n->attr_expire = util_now() + fs->attr_timeout;
+	pthread_mutex_unlock(&fs->t.lock);
+}
+
+/* Upload if dirty; then publish. Caller holds a reference on w. */
+static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+{
+	struct swiftfs_upload_result res;
+	struct swiftfs_attr a;
+	char *rel = NULL, *object = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->t.lock);
+	rel = inode_path_locked(&fs->t, n);
+	a = n->attr;
+	pthread_mutex_unlock(&fs->t.lock);
+	object = rel ? fs_object_name(fs, rel) : NULL;
+	if (!object) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&w->lock);
+	bool was_dirty = w->dirty && !w->unlinked;
+	if (was_dirty)
+		rc = upload_locked(fs, w, object, &a, &res);
+	uint64_t size = w->st->size;
+	struct timespec mt = w->mtime;
+	pthread_mutex_unlock(&w->lock);
+	if (was_dirty && !rc)
+		publish_attrs(fs, n, size, &mt, res.etag);
+out:
+	free(rel);
+	free(object);
+	return rc;
+}
+
+/* --- operations ------------------------------------------------------ */
+
+int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object, int flags,
+		  struct swiftfs_file *f)
+{
+	struct swiftfs_wstate *w;
+	int rc;
+
+	if (fs->ro)
+		return -EROFS;
+	rc = wstate_get(fs, n, object, &w);
+	if (rc)
+		return rc;
+	if (flags & O_TRUNC) {
+		struct timespec mt;
+		pthread_mutex_lock(&w->lock);
+		rc = staging_truncate(w->st, 0);
+		if (!rc) {
+			w->dirty = true;
+			now_ts(&w->mtime);
+		}
+		mt = w->mtime;
+		pthread_mutex_unlock(&w->lock);
+		if (rc) {
+			wstate_put(fs, n, w);
+			return rc;
+		}
+		publish_attrs(fs, n, 0, &mt, NULL);
+	}
+	f->w = w;
+	return 0;
+}
+
+/* A read-only open of a file that has local data reads through it. */
+bool fs_open_local(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_file *f)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_wstate *w = n->w;
+	if (w)
+		w->refs++;
+	pthread_mutex_unlock(&fs->t.lock);
+	f->w = w;
+	return w != NULL;
+}
+
+ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf, size_t size,
+		 uint64_t off)
+{
+	struct swiftfs_wstate *w = f->w;
+	struct timespec mt;
+	if (!w || (f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (off + size > fs->max_file_size * (uint64_t)fs->max_segments)
+		return -EFBIG;
+	pthread_mutex_lock(&w->lock);
+	ssize_t n = staging_write(w->st, buf, size, off);
+	if (n >= 0) {
+		w->dirty = true;
+		now_ts(&w->mtime);
+	} else if (n == -ENOSPC) {
+		LOGE("the staging folder %s is full: a write of %zu bytes failed (ENOSPC)",
+		     fs->staging_dir, size);
+	}
+	uint64_t fsize = w->st->size;
+	mt = w->mtime;
+	pthread_mutex_unlock(&w->lock);
+	if (n >= 0)
+		publish_attrs(fs, f->inode, fsize, &mt, NULL);
+	return n;
+}
+
+ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t size,
+		      uint64_t off)
+{
+	struct swiftfs_wstate *w = f->w;
+	char *rel = NULL, *object = NULL;
+	ssize_t n;
+
+	pthread_mutex_lock(&fs->t.lock);
+	rel = inode_path_locked(&fs->t, f->inode);
+	pthread_mutex_unlock(&fs->t.lock);
+	object = rel ? fs_object_name(fs, rel) : NULL;
+	if (!object) {
+		free(rel);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&w->lock);
+	n = fill_gaps_locked(fs, w, object, off, size);
+	if (n == 0)
+		n = staging_read(w->st, buf, size, off);
+	pthread_mutex_unlock(&w->lock);
+	free(rel);
+	free(object);
+	return n;
+}
+
+int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f)
+{
+	if (!f->w)
+		return 0;
+	return sync_file(fs, f->inode, f->w);
+}
+
+void fs_release_local(struct swiftfs_fs *fs, struct swiftfs_file *f)
+{
+	wstate_put(fs, f->inode, f->w);
+	f->w = NULL;
+}
+
+int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mode, int flags,
+	      struct swiftfs_entry *e, struct swiftfs_file **out)
+{
+	struct swiftfs_wstate *w = NULL;
+	struct swiftfs_file *f = NULL;
+	char *prel = NULL, *rel = NULL, *object = NULL;
+	int rc;
+
+	if (fs->ro)
+		return -EROFS;
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	struct swiftfs_inode *p = fs_get_inode(fs, parent, &prel);
+	if (!p)
+		return -ESTALE;
+	if (p->attr.kind != DK_DIR) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	rel = prel[0] ? fs_join(prel, "/", name) : strdup(name);
+	object = rel ? fs_object_name(fs, rel) : NULL;
+	f = calloc(1, sizeof(*f));
+	if (!object || !f) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (strlen(object) > fs->max_name) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	rc = wstate_new(fs, object, false, &w);
+	if (rc)
+		goto out;
+	w->dirty = true; /* even an empty file becomes an object at close */
+	w->content_type = strdup(upload_guess_type(name));
+	struct swiftfs_attr a = { .kind = DK_FILE, .have_mtime = true, .exact = true };
+	a.mtime = w->mtime;
+	if ((mode & 07777) != (0666 & ~fs->umask)) {
+		a.have_mode = true;
+		a.mode = mode & 07777;
+	}
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_inode *old = inode_child_locked(&fs->t, p, name);
+	if (old && old->w) {
+		/* a local state still under this name loses it: a new inode */
+		pthread_mutex_lock(&old->w->lock);
+		old->w->unlinked = true;
+		pthread_mutex_unlock(&old->w->lock);
+		inode_unhash_locked(&fs->t, old);
+	}
+	struct swiftfs_inode *n = inode_link_locked(&fs->t, p, name, &a);
+	if (!n) {
+		pthread_mutex_unlock(&fs->t.lock);
+		rc = -ENOMEM;
+		goto out;
+	}
+	n->w = w;
+	w->refs = 2;
+	inode_ref_locked(n);
+	inode_ref_locked(n); /* the handle's */
+	n->attr_expire = util_now() + fs->attr_timeout;
+	struct swiftfs_dirent d = { .name = (char *)name, .kind = DK_FILE, .mtime = a.mtime };
+	fs_dir_note_locked(fs, p, name, &d);
+	e->ino = n->ino;
+	fs_fill_stat(fs, n->ino, &n->attr, &e->st);
+	pthread_mutex_unlock(&fs->t.lock);
+	e->attr_timeout = fs->attr_timeout;
+	e->entry_timeout = fs->entry_timeout;
+	f->inode = n;
+	f->w = w;
+	f->flags = flags;
+	*out = f;
+	f = NULL;
+	w = NULL;
+out:
+	wstate_free(w, false);
+	free(f);
+	fs_put_inode(fs, p);
+	free(prel);
+	free(rel);
+	free(object);
+	return rc;
+}
+
+/* POST the object's complete metadata with some values replaced (Swift's
+ * POST replaces all custom metadata, so the rest is sent back as it is;
+ * a DLO keeps its X-Object-Manifest). */
+static int post_meta(struct swiftfs_fs *fs, const char *object, const char *const *set)
+{
+	struct swiftfs_req h, r;
+	char **meta = NULL;
+	size_t nmeta = 0;
+	const char **hdrs = NULL;
+	char *manifest = NULL;
+	int rc;
+
+	swift_req_init(&h, "HEAD");
+	h.container = fs->container;
+	h.object = object;
+	h.query = "symlink=get";
+	rc = swift_request(fs->c, &h);
+	if (rc)
+		goto out;
+	rc = collect_meta(&h, &meta, &nmeta);
+	if (rc)
+		goto out;
+	const char *m = swift_req_header(&h, "X-Object-Manifest");
+	if (m && asprintf(&manifest, "X-Object-Manifest: %s", m) < 0) {
+		manifest = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	size_t nset = 0;
+	while (set[nset])
+		nset++;
+	hdrs = calloc(nmeta + nset + 8, sizeof(*hdrs));
+	if (!hdrs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	size_t nh = 0;
+	for (size_t i = 0; i < nset; i++)
+		hdrs[nh++] = set[i];
+	/* ours that are not being set now stay as they were */
+	static const char *const ours[] = { "X-Object-Meta-Mtime", "X-Object-Meta-Mode",
+					    "X-Object-Meta-Uid", "X-Object-Meta-Gid" };
+	char keep[4][300];
+	for (size_t k = 0; k < ARRAY_SIZE(ours); k++) {
+		bool setting = false;
+		for (size_t i = 0; i < nset; i++)
+			if (strncasecmp(set[i], ours[k], strlen(ours[k])) == 0 &&
+			    set[i][strlen(ours[k])] == ':')
+				setting = true;
+		const char *v = swift_req_header(&h, ours[k]);
+		if (!setting && v) {
+			snprintf(keep[k], sizeof(keep[k]), "%s: %s", ours[k], v);
+			hdrs[nh++] = keep[k];
+		}
+	}
+	for (size_t i = 0; i < nmeta; i++)
+		hdrs[nh++] = meta[i];
+	if (manifest)
+		hdrs[nh++] = manifest;
+	hdrs[nh] = NULL;
+	swift_req_init(&r, "POST");
+	r.container = fs->container;
+	r.object = object;
+	r.headers = hdrs;
+	rc = swift_request(fs->c, &r);
+	if (rc) {
+		char what[300];
+		swift_describe_error(&r, what, sizeof(what));
+		LOGE("metadata update failed: %s", what);
+	}
+	swift_req_cleanup(&r);
+out:
+	swift_req_cleanup(&h);
+	meta_free(meta, nmeta);
+	free(hdrs);
+	free(manifest);
+	return rc;
+}
+
+int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct stat *in,
+	       struct swiftfs_file *f, struct stat *out, double *timeout)
+{
+	struct swiftfs_wstate *w = NULL;
+	char *rel = NULL, *object = NULL;
+	int rc = 0;
+
+	*timeout = fs->attr_timeout;
+	if (fs->ro)
+		return -EROFS;
+	struct swiftfs_inode *n = fs_get_inode(fs, ino, &rel);
+	if (!n)
+		return -ESTALE;
+	enum swiftfs_dkind kind = n->attr.kind;
+	object = fs_object_name(fs, rel);
+	if (!object) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (kind == DK_DIR) {
+		/* directory times and modes are not stored: markers are
+		 * optional and implicit directories have nowhere to keep them */
+		goto done;
+	}
+	struct timespec mt;
+	now_ts(&mt);
+	if (to_set & FS_SET_MTIME)
+		mt = in->st_mtim;
+
+	/* the local state, if the file has (or a truncate gives it) one */
+	if (to_set & FS_SET_SIZE) {
+		if (kind != DK_FILE) {
+			rc = -EINVAL;
+			goto out;
+		}
+		rc = wstate_get(fs, n, object, &w);
+		if (rc)
+			goto out;
+	} else {
+		pthread_mutex_lock(&fs->t.lock);
+		w = n->w;
+		if (w)
+			w->refs++;
+		pthread_mutex_unlock(&fs->t.lock);
+	}
+
+	pthread_mutex_lock(&fs->t.lock);
+	if (to_set & FS_SET_MODE) {
+		n->attr.have_mode = true;
+		n->attr.mode = in->st_mode & 07777;
+	}
+	if (to_set & (FS_SET_UID | FS_SET_GID)) {
+		if (!n->attr.have_owner) {
+			n->attr.uid = fs->uid;
+			n->attr.gid = fs->gid;
+		}
+		n->attr.have_owner = true;
+		if (to_set & FS_SET_UID)
+			n->attr.uid = in->st_uid;
+		if (to_set & FS_SET_GID)
+			n->attr.gid = in->st_gid;
+	}
+	struct swiftfs_attr a = n->attr;
+	pthread_mutex_unlock(&fs->t.lock);
+
+	bool pending = false;
+	uint64_t size = a.size;
+	if (w) {
+		pthread_mutex_lock(&w->lock);
+		if (to_set & FS_SET_SIZE) {
+			rc = staging_truncate(w->st, (uint64_t)in->st_size);
+			if (!rc)
+				w->dirty = true;
+		}
+		pending = w->dirty && !w->unlinked;
+		if (pending && (to_set & (FS_SET_MTIME | FS_SET_SIZE)))
+			w->mtime = mt;
+		size = w->st->size;
+		pthread_mutex_unlock(&w->lock);
+		if (rc)
+			goto out;
+	}
+	if (pending) {
+		/* the upload carries size, time, mode and owner */
+		publish_attrs(fs, n, size, &mt, NULL);
+		if ((to_set & FS_SET_SIZE) && !f)
+			rc = sync_file(fs, n, w); /* truncate(path): persist now */
+	} else if (to_set & (FS_SET_MTIME | FS_SET_MODE | FS_SET_UID | FS_SET_GID)) {
+		char hm[64], hmode[48], huid[48], hgid[48];
+		const char *set[5];
+		size_t ns = 0;
+		if (to_set & FS_SET_MTIME) {
+			snprintf(hm, sizeof(hm), "X-Object-Meta-Mtime: %lld.%06ld",
+				 (long long)mt.tv_sec, mt.tv_nsec / 1000);
+			set[ns++] = hm;
+		}
+		if (to_set & FS_SET_MODE) {
+			snprintf(hmode, sizeof(hmode), "X-Object-Meta-Mode: %o", a.mode);
+			set[ns++] = hmode;
+		}
+		if (to_set & (FS_SET_UID | FS_SET_GID)) {
+			snprintf(huid, sizeof(huid), "X-Object-Meta-Uid: %u", a.uid);
+			snprintf(hgid, sizeof(hgid), "X-Object-Meta-Gid: %u", a.gid);
+			set[ns++] = huid;
+			set[ns++] = hgid;
+		}
+		set[ns] = NULL;
+		rc = post_meta(fs, object, set);
+		if (!rc && (to_set & FS_SET_MTIME)) {
+			pthread_mutex_lock(&fs->t.lock);
+			n->attr.mtime = mt;
+			n->attr.have_mtime = true;
+			pthread_mutex_unlock(&fs->t.lock);
+		}
+	}
+done:
+	pthread_mutex_lock(&fs->t.lock);
+	n->attr_expire = util_now() + fs->attr_timeout;
+	fs_fill_stat(fs, ino, &n->attr, out);
+	pthread_mutex_unlock(&fs->t.lock);
+out:
+	if (w)
+		wstate_put(fs, n, w);
+	fs_put_inode(fs, n);
+	free(rel);
+	free(object);
+	return rc;
+}
+
+/* Mark the local state of n (if any) as belonging to no name any more. */
+void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_wstate *w = n->w;
+	if (w)
+		w->refs++;
+	pthread_mutex_unlock(&fs->t.lock);
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->unlinked = true;
+	pthread_mutex_unlock(&w->lock);
+	wstate_put(fs, n, w);
+}
+
+/* Whether n has local data never uploaded (a rename then moves it for
+ * free, and the upload goes to the new name). */
+bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	bool only = false;
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_wstate *w = n->w;
+	if (w)
+		w->refs++;
+	pthread_mutex_unlock(&fs->t.lock);
+	if (!w)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	only = !w->exists && !w->unlinked;
+	pthread_mutex_unlock(&w->lock);
+	wstate_put(fs, n, w);
+	return only;
+}
+
+/* Upload whatever n has staged (before a server-side copy of it). */
+int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_wstate *w = n->w;
+	if (w)
+		w->refs++;
+	pthread_mutex_unlock(&fs->t.lock);
+	if (!w)
+		return 0;
+	int rc = sync_file(fs, n, w);
+	wstate_put(fs, n, w);
+	return rc;
+}
+
+/* At unmount: staged data that never reached Swift stays on disk. */
+void fs_write_shutdown(struct swiftfs_fs *fs)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	for (size_t b = 0; b < fs->t.nbuckets; b++) {
+		for (struct swiftfs_inode *n = fs->t.by_ino[b]; n; n = n->ino_next) {
+			struct swiftfs_wstate *w = n->w;
+			if (!w)
+				continue;
+			n->w = NULL;
+			bool keep = w->dirty && !w->unlinked;
+			wstate_free(w, keep);
+		}
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+}

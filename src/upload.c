@@ -1,0 +1,542 @@
+/* Upload of staged data (see upload.h for the layout and guarantees). The
+ * MD5 of every body is computed from the staging file before it is sent,
+ * and sent as ETag: Swift checks it on arrival. Segments are streamed from
+ * the file with pread by the request path's read callback, so memory does
+ * not grow with the object. */
+#include "swiftfs/upload.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "swiftfs/log.h"
+#include "swiftfs/swift_client.h"
+#include "swiftfs/util.h"
+#include "swiftfs/workpool.h"
+
+int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t bufsz = 1 << 20;
+	char *buf = malloc(bufsz);
+	int rc = 0;
+
+	if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (len > 0) {
+		size_t want = len < bufsz ? (size_t)len : bufsz;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			goto out;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned i = 0; i < mdlen && i < 16; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[32] = '\0';
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+int upload_json_string(struct swiftfs_buf *b, const char *s)
+{
+	int rc = buf_append(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
+		if (*p == '"' || *p == '\\')
+			rc = buf_printf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			rc = buf_printf(b, "\\u%04x", *p);
+		else
+			rc = buf_append(b, p, 1);
+	}
+	return rc ? rc : buf_append(b, "\"", 1);
+}
+
+/* --- content types --------------------------------------------------- */
+
+struct mime_entry {
+	char *ext;
+	char *type;
+};
+
+static struct mime_entry *mime_table;
+static size_t mime_n;
+static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
+
+static const struct { const char *ext, *type; } builtin_types[] = {
+	{ "txt", "text/plain" }, { "csv", "text/csv" }, { "json", "application/json" },
+	{ "html", "text/html" }, { "htm", "text/html" }, { "xml", "application/xml" },
+	{ "md", "text/markdown" }, { "png", "image/png" }, { "jpg", "image/jpeg" },
+	{ "jpeg", "image/jpeg" }, { "gif", "image/gif" }, { "pdf", "application/pdf" },
+	{ "gz", "application/gzip" }, { "tgz", "application/gzip" }, { "zip", "application/zip" },
+	{ "tar", "application/x-tar" }, { "nc", "application/x-netcdf" },
+	{ "h5", "application/x-hdf5" }, { "zarray", "application/json" },
+	{ "zattrs", "application/json" }, { "zgroup", "application/json" },
+	{ "zmetadata", "application/json" }, { "sh", "text/x-shellscript" },
+	{ "py", "text/x-python" }, { "c", "text/x-csrc" }, { "h", "text/x-chdr" },
+};
+
+static void mime_load(void)
+{
+	FILE *f = fopen("/etc/mime.types", "r");
+	char line[1024];
+	size_t cap = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#')
+			continue;
+		char *save = NULL;
+		char *type = strtok_r(line, " \t\r\n", &save);
+		if (!type)
+			continue;
+		for (char *ext = strtok_r(NULL, " \t\r\n", &save); ext;
+		     ext = strtok_r(NULL, " \t\r\n", &save)) {
+			if (mime_n == cap) {
+				cap = cap ? cap * 2 : 512;
+				struct mime_entry *t = realloc(mime_table, cap * sizeof(*t));
+				if (!t)
+					goto done;
+				mime_table = t;
+			}
+			mime_table[mime_n].ext = strdup(ext);
+			mime_table[mime_n].type = strdup(type);
+			if (mime_table[mime_n].ext && mime_table[mime_n].type)
+				mime_n++;
+		}
+	}
+done:
+	fclose(f);
+}
+
+const char *upload_guess_type(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	const char *base = slash ? slash + 1 : name;
+	const char *dot = strrchr(base, '.');
+	if (!dot || !dot[1])
+		return "application/octet-stream";
+	const char *ext = dot + 1;
+	pthread_once(&mime_once, mime_load);
+	for (size_t i = 0; i < ARRAY_SIZE(builtin_types); i++)
+		if (strcasecmp(builtin_types[i].ext, ext) == 0)
+			return builtin_types[i].type;
+	for (size_t i = 0; i < mime_n; i++)
+		if (strcasecmp(mime_table[i].ext, ext) == 0)
+			return mime_table[i].type;
+	return "application/octet-stream";
+}
+
+/* --- single PUT ------------------------------------------------------- */
+
+/* PUT [off, off+len) of fd as container/object with its MD5 as ETag. */
+static int put_range(struct swiftfs_client *c, const char *container, const char *object,
+		     const char *query, int fd, uint64_t off, uint64_t len,
+		     const char *content_type, const char *const *extra, char etag_out[72])
+{
+	char md5[33], hetag[64], hctype[300];
+	const char *hdrs[64];
+	size_t nh = 0;
+	struct swiftfs_req r;
+	int rc;
+
+	rc = upload_md5_fd(fd, off, len, md5);
+	if (rc)
+		return rc;
+	snprintf(hetag, sizeof(hetag), "ETag: %s", md5);
+	hdrs[nh++] = hetag;
+	if (content_type) {
+		snprintf(hctype, sizeof(hctype), "Content-Type: %s", content_type);
+		hdrs[nh++] = hctype;
+	}
+	for (const char *const *h = extra; h && *h && nh < ARRAY_SIZE(hdrs) - 1; h++)
+		hdrs[nh++] = *h;
+	hdrs[nh] = NULL;
+	swift_req_init(&r, "PUT");
+	r.container = container;
+	r.object = object;
+	r.query = query;
+	r.headers = hdrs;
+	r.has_body = true;
+	r.send_fd = fd;
+	r.send_off = (off_t)off;
+	r.send_len = len;
+	rc = swift_request(c, &r);
+	if (rc) {
+		char what[300];
+		swift_describe_error(&r, what, sizeof(what));
+		if (r.status == 422)
+			LOGE("%s: Swift found the body corrupted (ETag mismatch)", what);
+		else
+			LOGE("upload failed: %s", what);
+	} else if (etag_out) {
+		const char *e = swift_req_header(&r, "ETag");
+		snprintf(etag_out, 72, "%s", e ? e : md5);
+	}
+	swift_req_cleanup(&r);
+	return rc;
+}
+
+/* --- SLO -------------------------------------------------------------- */
+
+struct seg_batch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned pending;
+	int rc;
+};
+
+struct seg_job {
+	const struct swiftfs_upload_cfg *cfg;
+	struct seg_batch *batch;
+	char *seg_container;
+	char *name;
+	int fd;
+	uint64_t off, len;
+	char etag[72];
+	int rc;
+	bool done;
+};
+
+static void seg_job_run(void *arg)
+{
+	struct seg_job *j = arg;
+	j->rc = put_range(j->cfg->client, j->seg_container, j->name, NULL, j->fd, j->off, j->len,
+			  NULL, NULL, j->etag);
+	pthread_mutex_lock(&j->batch->lock);
+	j->done = true;
+	if (j->rc && !j->batch->rc)
+		j->batch->rc = j->rc;
+	j->batch->pending--;
+	pthread_cond_broadcast(&j->batch->cond);
+	pthread_mutex_unlock(&j->batch->lock);
+}
+
+static void strip_quotes(char *s)
+{
+	size_t n = strlen(s);
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		memmove(s, s + 1, n - 2);
+		s[n - 2] = '\0';
+	}
+}
+
+static int ensure_container(struct swiftfs_client *c, const char *container)
+{
+	struct swiftfs_req r;
+	swift_req_init(&r, "PUT");
+	r.container = container;
+	int rc = swift_request(c, &r);
+	swift_req_cleanup(&r);
+	return rc;
+}
+
+static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
+		      uint64_t size, const char *content_type, const char *const *headers,
+		      const char *mtime_str, struct swiftfs_upload_result *res)
+{
+	uint64_t segsz = cfg->segment_size;
+	unsigned max = cfg->max_segments ? cfg->max_segments : 1000;
+	struct seg_batch batch = { .pending = 0 };
+	struct seg_job *jobs = NULL;
+	struct swiftfs_buf manifest = { 0 };
+	char *segc = NULL;
+	size_t n;
+	int rc = 0;
+
+	/* more segments than a manifest may hold: grow them (in MiB steps) */
+	if ((size + segsz - 1) / segsz > max) {
+		segsz = (size + max - 1) / max;
+		segsz = (segsz + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
+		LOGI("%s: %llu bytes need segments of %llu bytes to stay within %u per manifest",
+		     object, (unsigned long long)size, (unsigned long long)segsz, max);
+	}
+	n = (size_t)((size + segsz - 1) / segsz);
+	if (asprintf(&segc, "%s_segments", cfg->container) < 0)
+		return -ENOMEM;
+	rc = ensure_container(cfg->client, segc);
+	if (rc) {
+		LOGE("cannot create the segment container %s: %s", segc, strerror(-rc));
+		goto out;
+	}
+	jobs = calloc(n, sizeof(*jobs));
+	if (!jobs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_init(&batch.lock, NULL);
+	pthread_cond_init(&batch.cond, NULL);
+	for (size_t i = 0; i < n; i++) {
+		struct seg_job *j = &jobs[i];
+		j->cfg = cfg;
+		j->batch = &batch;
+		j->seg_container = segc;
+		j->fd = fd;
+		j->off = (uint64_t)i * segsz;
+		j->len = j->off + segsz > size ? size - j->off : segsz;
+		if (asprintf(&j->name, "%s/slo/%s/%llu/%llu/%08zu", object, mtime_str,
+			     (unsigned long long)size, (unsigned long long)segsz, i) < 0) {
+			j->name = NULL;
+			rc = -ENOMEM;
+			break;
+		}
+		pthread_mutex_lock(&batch.lock);
+		batch.pending++;
+		pthread_mutex_unlock(&batch.lock);
+		if (workpool_submit(cfg->pool, seg_job_run, j)) {
+			pthread_mutex_lock(&batch.lock);
+			batch.pending--;
+			pthread_mutex_unlock(&batch.lock);
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	pthread_mutex_lock(&batch.lock);
+	while (batch.pending)
+		pthread_cond_wait(&batch.cond, &batch.lock);
+	if (!rc)
+		rc = batch.rc;
+	pthread_mutex_unlock(&batch.lock);
+	if (rc)
+		goto cleanup;
+
+	/* the manifest, last */
+	rc = buf_append(&manifest, "[", 1);
+	for (size_t i = 0; i < n && !rc; i++) {
+		char *path = NULL;
+		strip_quotes(jobs[i].etag);
+		if (asprintf(&path, "/%s/%s", segc, jobs[i].name) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = buf_printf(&manifest, "%s{\"path\": ", i ? ", " : "");
+		if (!rc)
+			rc = upload_json_string(&manifest, path);
+		if (!rc)
+			rc = buf_printf(&manifest, ", \"etag\": \"%s\", \"size_bytes\": %llu}",
+					jobs[i].etag, (unsigned long long)jobs[i].len);
+		free(path);
+	}
+	if (!rc)
+		rc = buf_append(&manifest, "]", 1);
+	if (rc)
+		goto cleanup;
+	{
+		char hctype[300];
+		const char *hdrs[64];
+		size_t nh = 0;
+		struct swiftfs_req r;
+		snprintf(hctype, sizeof(hctype), "Content-Type: %s", content_type);
+		hdrs[nh++] = hctype;
+		for (const char *const *h = headers; h && *h && nh < ARRAY_SIZE(hdrs) - 1; h++)
+			hdrs[nh++] = *h;
+		hdrs[nh] = NULL;
+		swift_req_init(&r, "PUT");
+		r.container = cfg->container;
+		r.object = object;
+		r.query = "multipart-manifest=put";
+		r.headers = hdrs;
+		r.has_body = true;
+		r.send_buf = manifest.data;
+		r.send_len = manifest.len;
+		rc = swift_request(cfg->client, &r);
+		if (rc) {
+			char what[300];
+			swift_describe_error(&r, what, sizeof(what));
+			LOGE("manifest upload failed: %s %.200s", what,
+			     r.resp_body.data ? r.resp_body.data : "");
+		}
+		swift_req_cleanup(&r);
+		if (rc)
+			goto cleanup;
+	}
+	/* verify: the object Swift now serves has the size we wrote */
+	{
+		struct swiftfs_req r;
+		swift_req_init(&r, "HEAD");
+		r.container = cfg->container;
+		r.object = object;
+		rc = swift_request(cfg->client, &r);
+		const char *cl = swift_req_header(&r, "Content-Length");
+		const char *e = swift_req_header(&r, "ETag");
+		if (!rc && (!cl || strtoull(cl, NULL, 10) != size)) {
+			LOGE("%s: Swift reports %s bytes after the upload, %llu were written", object,
+			     cl ? cl : "no", (unsigned long long)size);
+			rc = -EIO;
+		}
+		if (!rc) {
+			snprintf(res->etag, sizeof(res->etag), "%s", e ? e : "");
+			strip_quotes(res->etag);
+			res->slo = true;
+		}
+		swift_req_cleanup(&r);
+	}
+cleanup:
+	if (rc && jobs) {
+		/* no partial object: remove what was uploaded */
+		struct swiftfs_seglist l = { 0 };
+		l.paths = calloc(n, sizeof(char *));
+		for (size_t i = 0; l.paths && i < n; i++)
+			if (jobs[i].done && !jobs[i].rc && jobs[i].name &&
+			    asprintf(&l.paths[l.n], "/%s/%s", segc, jobs[i].name) >= 0)
+				l.n++;
+		if (l.n)
+			upload_delete_segments(cfg, &l);
+		upload_seglist_free(&l);
+	}
+	if (jobs) {
+		for (size_t i = 0; i < n; i++)
+			free(jobs[i].name);
+		pthread_mutex_destroy(&batch.lock);
+		pthread_cond_destroy(&batch.cond);
+	}
+out:
+	free(jobs);
+	free(segc);
+	buf_free(&manifest);
+	return rc;
+}
+
+int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
+		  uint64_t size, const char *content_type, const char *const *headers,
+		  const char *mtime_str, struct swiftfs_upload_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (!content_type)
+		content_type = upload_guess_type(object);
+	if (size > cfg->segment_size)
+		return upload_slo(cfg, object, fd, size, content_type, headers, mtime_str, res);
+	int rc = put_range(cfg->client, cfg->container, object, NULL, fd, 0, size, content_type,
+			   headers, res->etag);
+	strip_quotes(res->etag);
+	return rc;
+}
+
+/* --- segments of an existing SLO -------------------------------------- */
+
+int upload_slo_segments(const struct swiftfs_upload_cfg *cfg, const char *object,
+			struct swiftfs_seglist *out)
+{
+	struct swiftfs_req r;
+	json_object *root = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	swift_req_init(&r, "GET");
+	r.container = cfg->container;
+	r.object = object;
+	r.query = "multipart-manifest=get";
+	r.recv_limit = 64u << 20;
+	rc = swift_request(cfg->client, &r);
+	if (rc)
+		goto out;
+	if (!swift_req_header(&r, "X-Static-Large-Object"))
+		goto out; /* not (or no longer) an SLO: nothing to list */
+	buf_terminate(&r.resp_body);
+	root = json_tokener_parse(r.resp_body.data ? r.resp_body.data : "");
+	if (!root || !json_object_is_type(root, json_type_array)) {
+		LOGW("%s: could not parse its SLO manifest", object);
+		rc = -EIO;
+		goto out;
+	}
+	size_t n = json_object_array_length(root);
+	out->paths = calloc(n ? n : 1, sizeof(char *));
+	if (!out->paths) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(root, i), *name;
+		if (json_object_object_get_ex(e, "name", &name)) {
+			out->paths[out->n] = strdup(json_object_get_string(name));
+			if (out->paths[out->n])
+				out->n++;
+		}
+	}
+out:
+	if (root)
+		json_object_put(root);
+	swift_req_cleanup(&r);
+	return rc;
+}
+
+int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
+			   const struct swiftfs_seglist *segs)
+{
+	struct swiftfs_buf body = { 0 };
+	struct swiftfs_req r;
+	const char *hdrs[] = { "Content-Type: text/plain", "Accept: application/json", NULL };
+	int rc = 0;
+
+	if (segs->n == 0)
+		return 0;
+	for (size_t i = 0; i < segs->n && !rc; i++) {
+		char *e = util_url_encode(segs->paths[i], true);
+		rc = e ? buf_printf(&body, "%s\n", e) : -ENOMEM;
+		free(e);
+	}
+	if (rc)
+		goto out;
+	swift_req_init(&r, "POST");
+	r.query = "bulk-delete";
+	r.headers = hdrs;
+	r.has_body = true;
+	r.send_buf = body.data;
+	r.send_len = body.len;
+	rc = swift_request(cfg->client, &r);
+	if (!rc && r.resp_body.data && !strstr(r.resp_body.data, "\"Errors\": []"))
+		LOGW("deleting old segments: %.300s", r.resp_body.data);
+	swift_req_cleanup(&r);
+	if (rc) {
+		/* no bulk middleware: one DELETE each */
+		rc = 0;
+		for (size_t i = 0; i < segs->n; i++) {
+			const char *p = segs->paths[i] + (segs->paths[i][0] == '/');
+			const char *slash = strchr(p, '/');
+			if (!slash)
+				continue;
+			char *cont = strndup(p, (size_t)(slash - p));
+			swift_req_init(&r, "DELETE");
+			r.container = cont;
+			r.object = slash + 1;
+			int e = swift_request(cfg->client, &r);
+			if (e && e != -ENOENT)
+				rc = e;
+			swift_req_cleanup(&r);
+			free(cont);
+		}
+	}
+out:
+	buf_free(&body);
+	return rc;
+}
+
+void upload_seglist_free(struct swiftfs_seglist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->paths[i]);
+	free(l->paths);
+	memset(l, 0, sizeof(*l));
+}
