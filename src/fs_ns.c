@@ -156,6 +156,14 @@ static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bo
 			      true);
 }
 
+/* A removal may have emptied an implicit directory (no marker), which
+ * then no longer exists in Swift: let its own parent list again. */
+static void expire_grandparent_locked(struct swiftfs_inode *p)
+{
+	if (p->parent)
+		p->parent->list_expire = 0;
+}
+
 int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 {
 	struct swiftfs_inode *p;
@@ -191,6 +199,7 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 		if (c)
 			inode_unhash_locked(&fs->t, c);
 		fs_dir_note_locked(fs, p, name, NULL);
+		expire_grandparent_locked(p);
 		pthread_mutex_unlock(&fs->t.lock);
 	}
 	if (c)
@@ -494,6 +503,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 				    .has_marker = kind == DK_DIR };
 	fs_dir_note_locked(fs, p, name, NULL);
 	fs_dir_note_locked(fs, np, newname, &d);
+	expire_grandparent_locked(p);
 	if (c)
 		rc = inode_move_locked(&fs->t, c, np, newname);
 	pthread_mutex_unlock(&fs->t.lock);

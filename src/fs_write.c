@@ -35,6 +35,7 @@ struct swiftfs_wstate {
 	bool dirty;                 /* lock: staged data is not in Swift yet */
 	bool exists;                /* lock: the object exists (gaps come from it) */
 	bool unlinked;              /* lock: name removed while open: never upload */
+	int poisoned;               /* lock: errno of a failed write: never upload */
 	bool base_slo;              /* lock */
 	bool base_dlo;              /* lock */
 	char base_etag[72];         /* lock */
@@ -214,7 +215,7 @@ static void wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct sw
 	w->refs--;
 	if (w->refs == 1 && n->w == w) {
 		pthread_mutex_lock(&w->lock);
-		bool dirty = w->dirty && !w->unlinked;
+		bool dirty = w->dirty && !w->unlinked && !w->poisoned;
 		pthread_mutex_unlock(&w->lock);
 		if (!dirty) {
 			n->w = NULL;
@@ -304,6 +305,11 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 		w->dirty = false;
 		return 0;
 	}
+	if (w->poisoned) {
+		/* a write failed: what is staged is not what the program meant,
+		 * so it never reaches Swift (the old version stays) */
+		return -w->poisoned;
+	}
 	rc = fill_gaps_locked(fs, w, object, 0, w->st->size);
 	if (rc)
 		goto out;
@@ -336,7 +342,10 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	if (rc) {
 		LOGE("upload of %s failed (%s); the written data is kept in %s", object,
 		     strerror(-rc), w->st->path);
-		rc = -EIO;
+		/* refusals the program can act on keep their errno */
+		if (rc != -EDQUOT && rc != -ENOSPC && rc != -EFBIG && rc != -ENAMETOOLONG &&
+		    rc != -EACCES)
+			rc = -EIO;
 		goto out;
 	}
 	/* the old version's segments belong to no manifest any more (those
@@ -369,7 +378,7 @@ out:
 
 /* Publish a file's new attributes after a change (table lock taken). */
 static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t size,
-			  const struct timespec *mtime, const char *etag)
+			  const struct timespec *mtime, const char *etag, bool slo)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	n->attr.size = size;
@@ -379,6 +388,7 @@ static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64
 	n->attr.maybe_dlo = false;
 	n->attr.is_dlo = false;
 	if (etag) {
+		n->attr.is_slo = slo; /* an upload decides what the object now is */
 		snprintf(n->attr.etag, sizeof(n->attr.etag), "%s", etag);
 		snprintf(n->attr.list_etag, sizeof(n->attr.list_etag), "%s", etag);
 		n->head_at = util_now();
@@ -413,11 +423,13 @@ static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swif
 	bool was_dirty = w->dirty && !w->unlinked;
 	if (was_dirty)
 		rc = upload_locked(fs, w, object, &a, &res);
+	if (rc && w->poisoned)
+		was_dirty = false; /* nothing was published */
 	uint64_t size = w->st->size;
 	struct timespec mt = w->mtime;
 	pthread_mutex_unlock(&w->lock);
 	if (was_dirty && !rc)
-		publish_attrs(fs, n, size, &mt, res.etag);
+		publish_attrs(fs, n, size, &mt, res.etag, res.slo);
 out:
 	free(rel);
 	free(object);
@@ -443,6 +455,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 		rc = staging_truncate(w->st, 0);
 		if (!rc) {
 			w->dirty = true;
+			w->poisoned = 0; /* a fresh start */
 			now_ts(&w->mtime);
 		}
 		mt = w->mtime;
@@ -451,7 +464,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 			wstate_put(fs, n, w);
 			return rc;
 		}
-		publish_attrs(fs, n, 0, &mt, NULL);
+		publish_attrs(fs, n, 0, &mt, NULL, false);
 	}
 	f->w = w;
 	return 0;
@@ -483,15 +496,16 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	if (n >= 0) {
 		w->dirty = true;
 		now_ts(&w->mtime);
-	} else if (n == -ENOSPC) {
-		LOGE("the staging folder %s is full: a write of %zu bytes failed (ENOSPC)",
-		     fs->staging_dir, size);
+	} else {
+		w->poisoned = (int)-n;
+		LOGE("staging a write of %zu bytes in %s failed: %s; the file will not be "
+		     "uploaded", size, fs->staging_dir, strerror((int)-n));
 	}
 	uint64_t fsize = w->st->size;
 	mt = w->mtime;
 	pthread_mutex_unlock(&w->lock);
 	if (n >= 0)
-		publish_attrs(fs, f->inode, fsize, &mt, NULL);
+		publish_attrs(fs, f->inode, fsize, &mt, NULL, false);
 	return n;
 }
 
@@ -780,7 +794,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 	}
 	if (pending) {
 		/* the upload carries size, time, mode and owner */
-		publish_attrs(fs, n, size, &mt, NULL);
+		publish_attrs(fs, n, size, &mt, NULL, false);
 		if ((to_set & FS_SET_SIZE) && !f)
 			rc = sync_file(fs, n, w); /* truncate(path): persist now */
 	} else if (to_set & (FS_SET_MTIME | FS_SET_MODE | FS_SET_UID | FS_SET_GID)) {

@@ -184,6 +184,8 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 	r.send_off = (off_t)off;
 	r.send_len = len;
 	rc = swift_request(c, &r);
+	if (rc == -EFBIG && r.resp_body.data && strcasestr(r.resp_body.data, "quota"))
+		rc = -EDQUOT; /* container_quotas / account_quotas refused it */
 	if (rc) {
 		char what[300];
 		swift_describe_error(&r, what, sizeof(what));

@@ -223,7 +223,7 @@ def test_prefix_mount(container, conn, mount):
 
 def test_readonly_refuses_writes(container, conn, mount):
     put(conn, container, "f", b"x")
-    m = mount(container)
+    m = mount(container, opts=["ro"])
     for fn in (lambda: open(m.p("f"), "wb"), lambda: open(m.p("new"), "wb"),
                lambda: os.mkdir(m.p("d")), lambda: os.unlink(m.p("f"))):
         with pytest.raises(OSError) as ei:

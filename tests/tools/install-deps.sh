@@ -11,6 +11,7 @@ PKGS=(
   # test: a real Swift, its client, pytest and tools the tests call
   swift swift-proxy swift-account swift-container swift-object memcached
   python3-swiftclient python3-pytest curl openssl attr procps
+  rsync git tar python3-zarr python3-xarray python3-numcodecs python3-numpy
 )
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps: run as root (apt-get install)" >&2

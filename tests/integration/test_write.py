@@ -1,0 +1,342 @@
+"""Writes: every POSIX write path ends as a verified Swift object that other
+clients read right (checked with python-swiftclient)."""
+import ctypes
+import errno
+import hashlib
+import os
+import random
+import re
+import stat
+import subprocess
+import time
+
+import pytest
+
+
+def obj(conn, container, name):
+    h, body = conn.get_object(container, name)
+    return h, body
+
+
+def stats(log):
+    m = re.findall(r"requests: (\d+) listing, (\d+) GET, (\d+) HEAD, (\d+) PUT, (\d+) POST, "
+                   r"(\d+) DELETE, (\d+) COPY.*?(\d+) bytes in", log)
+    assert m, log[-2000:]
+    keys = ("listing", "get", "head", "put", "post", "delete", "copy", "bytes_in")
+    return dict(zip(keys, map(int, m[-1])))
+
+
+def test_create_write_close_lands_verified(container, conn, mount, swift):
+    m = mount(container)
+    data = random.Random(1).randbytes(300000)
+    with open(m.p("notes.txt"), "wb") as f:
+        f.write(data)
+    h, body = obj(conn, container, "notes.txt")
+    assert body == data
+    assert h["etag"] == hashlib.md5(data).hexdigest()
+    assert h["content-type"].startswith("text/plain")
+    assert abs(float(h["x-object-meta-mtime"]) - time.time()) < 60
+    # what a swift CLI user sees
+    out = subprocess.run(["swift", "stat", container, "notes.txt"], check=True,
+                         stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, **swift.creds_env())).stdout
+    assert "Meta Mtime:" in out and "Content Length: 300000" in out
+    # an empty file is an object too
+    open(m.p("empty"), "wb").close()
+    h, body = obj(conn, container, "empty")
+    assert body == b""
+
+
+def test_read_after_write_and_listing(container, conn, mount):
+    m = mount(container, opts=["entry_timeout=30", "attr_timeout=30"])
+    assert os.listdir(m.path) == []
+    os.makedirs(m.p("a", "b"))
+    for i in range(5):
+        with open(m.p("a", "b", "f%d" % i), "wb") as f:
+            f.write(b"x" * i)
+    assert sorted(os.listdir(m.p("a", "b"))) == ["f%d" % i for i in range(5)]
+    assert os.path.getsize(m.p("a", "b", "f3")) == 3
+    with open(m.p("a", "b", "f4"), "rb") as f:
+        assert f.read() == b"xxxx"
+    names = [o["name"] for o in conn.get_container(container)[1]]
+    assert names == ["a", "a/b", "a/b/f0", "a/b/f1", "a/b/f2", "a/b/f3", "a/b/f4"]
+
+
+def test_append_truncate_excl_sparse(container, conn, mount):
+    m = mount(container)
+    p = m.p("f.bin")
+    with open(p, "wb") as f:
+        f.write(b"hello")
+    with open(p, "ab") as f:
+        f.write(b" world")
+    assert obj(conn, container, "f.bin")[1] == b"hello world"
+    with pytest.raises(FileExistsError):
+        os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    os.truncate(p, 5)
+    assert obj(conn, container, "f.bin")[1] == b"hello"
+    os.truncate(p, 8)
+    assert obj(conn, container, "f.bin")[1] == b"hello\0\0\0"
+    with open(p, "r+b") as f:
+        f.truncate(0)
+    assert obj(conn, container, "f.bin")[1] == b""
+    with open(p, "wb") as f:
+        f.seek(100000)
+        f.write(b"end")
+    body = obj(conn, container, "f.bin")[1]
+    assert len(body) == 100003 and body[:100000] == b"\0" * 100000 and body[-3:] == b"end"
+    with open(p, "r+b") as f:   # O_RDWR partial overwrite
+        f.seek(50000)
+        f.write(b"MID")
+    body = obj(conn, container, "f.bin")[1]
+    assert body[50000:50003] == b"MID" and body[-3:] == b"end"
+
+
+def test_partial_overwrite_fetches_only_needed_ranges(container, conn, mount):
+    data = random.Random(2).randbytes(16 * 1024 * 1024)
+    conn.put_object(container, "big.bin", data)
+    m = mount(container)
+    fd = os.open(m.p("big.bin"), os.O_RDWR)
+    os.pwrite(fd, b"PATCH", 1000)
+    assert os.pread(fd, 10, 8 * 1024 * 1024) == data[8 * 1024 * 1024:8 * 1024 * 1024 + 10]
+    os.close(fd)
+    body = obj(conn, container, "big.bin")[1]
+    assert body == data[:1000] + b"PATCH" + data[1005:]
+    m.unmount()
+    # the read fetched a small range; the upload fetched the rest once
+    assert stats(m.log())["bytes_in"] < 17 * 1024 * 1024
+
+
+def test_large_file_becomes_slo_and_segments_are_owned(container, conn, mount):
+    m = mount(container, opts=["segment_size=1M"])
+    data = random.Random(3).randbytes(5 * 1024 * 1024 + 7)
+    with open(m.p("big.dat"), "wb") as f:
+        f.write(data)
+    h, body = obj(conn, container, "big.dat")
+    assert body == data
+    assert h.get("x-static-large-object") == "True"
+    segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
+    assert len(segs) == 6
+    assert all(re.match(r"big\.dat/slo/\d+\.\d{6}/5242887/1048576/\d{8}$", s) for s in segs)
+    # overwriting with a small file deletes the old segments
+    with open(m.p("big.dat"), "wb") as f:
+        f.write(b"small now")
+    assert obj(conn, container, "big.dat")[1] == b"small now"
+    assert conn.get_container(container + "_segments")[1] == []
+    # a new large one, then unlink: segments go with it
+    with open(m.p("big.dat"), "wb") as f:
+        f.write(data)
+    assert len(conn.get_container(container + "_segments")[1]) == 6
+    os.unlink(m.p("big.dat"))
+    assert conn.get_container(container + "_segments")[1] == []
+    with pytest.raises(Exception):
+        conn.head_object(container, "big.dat")
+
+
+def test_mkdir_rmdir_markers(container, conn, mount):
+    m = mount(container)
+    os.mkdir(m.p("d"))
+    h = conn.head_object(container, "d")
+    assert h["content-type"] == "application/directory" and h["content-length"] == "0"
+    with open(m.p("d", "f"), "wb") as f:
+        f.write(b"x")
+    with pytest.raises(OSError) as ei:
+        os.rmdir(m.p("d"))
+    assert ei.value.errno == errno.ENOTEMPTY
+    os.unlink(m.p("d", "f"))
+    os.rmdir(m.p("d"))
+    assert conn.get_container(container)[1] == []
+    # an implicit directory vanishes with its last object (documented)
+    conn.put_object(container, "imp/x", b"x")
+    m2 = mount(container)
+    os.unlink(m2.p("imp", "x"))
+    assert "imp" not in os.listdir(m2.path)
+
+
+def renameat2(src, dst, flags):
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD = -100
+    r = libc.renameat2(AT_FDCWD, src.encode(), AT_FDCWD, dst.encode(), flags)
+    if r != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def test_rename_files_and_directories(container, conn, mount):
+    m = mount(container, opts=["segment_size=1M"])
+    with open(m.p("a.txt"), "wb") as f:
+        f.write(b"A")
+    os.utime(m.p("a.txt"), (1000000000, 1000000000))
+    conn.post_object(container, "a.txt", {"X-Object-Meta-Color": "blue",
+                                          "X-Object-Meta-Mtime": "1000000000.000000"})
+    os.rename(m.p("a.txt"), m.p("b.txt"))
+    h = conn.head_object(container, "b.txt")
+    assert h["x-object-meta-color"] == "blue"
+    assert float(h["x-object-meta-mtime"]) == 1000000000.0
+    assert [o["name"] for o in conn.get_container(container)[1]] == ["b.txt"]
+    # over an existing file: replaced
+    with open(m.p("c.txt"), "wb") as f:
+        f.write(b"C")
+    os.rename(m.p("c.txt"), m.p("b.txt"))
+    assert obj(conn, container, "b.txt")[1] == b"C"
+    # RENAME_NOREPLACE
+    with open(m.p("d.txt"), "wb") as f:
+        f.write(b"D")
+    with pytest.raises(OSError) as ei:
+        renameat2(m.p("d.txt"), m.p("b.txt"), 1)
+    assert ei.value.errno == errno.EEXIST
+    # an SLO renames by its manifest; segments stay valid
+    big = random.Random(4).randbytes(2 * 1024 * 1024 + 5)
+    with open(m.p("big"), "wb") as f:
+        f.write(big)
+    os.rename(m.p("big"), m.p("big2"))
+    assert obj(conn, container, "big2")[1] == big
+    assert len(conn.get_container(container + "_segments")[1]) == 3
+    # a directory with everything below it
+    os.makedirs(m.p("dir", "sub"))
+    for n in ("dir/x", "dir/sub/y"):
+        with open(m.p(*n.split("/")), "wb") as f:
+            f.write(n.encode())
+    os.rename(m.p("dir"), m.p("moved"))
+    names = sorted(o["name"] for o in conn.get_container(container)[1])
+    assert "dir" not in names and "dir/x" not in names
+    assert {"moved", "moved/sub", "moved/x", "moved/sub/y"} <= set(names)
+    with open(m.p("moved", "sub", "y"), "rb") as f:
+        assert f.read() == b"dir/sub/y"
+    assert sorted(os.listdir(m.p("moved"))) == ["sub", "x"]
+
+
+def test_temp_file_renamed_before_first_upload_is_uploaded_once(container, conn, mount):
+    m = mount(container)
+    fd = os.open(m.p("key.tmp"), os.O_CREAT | os.O_WRONLY)
+    os.write(fd, b"chunk data")
+    os.rename(m.p("key.tmp"), m.p("key"))
+    os.close(fd)
+    assert [o["name"] for o in conn.get_container(container)[1]] == ["key"]
+    assert obj(conn, container, "key")[1] == b"chunk data"
+    m.unmount()
+    s = stats(m.log())
+    assert s["put"] == 1 and s["copy"] == 0, s
+
+
+def test_utimens_chmod_chown_persist_and_keep_metadata(container, conn, mount, tmp_path):
+    conn.put_object(container, "f", b"data", headers={"X-Object-Meta-Color": "red"})
+    m = mount(container)
+    os.utime(m.p("f"), (1500000000.25, 1500000000.25))
+    os.chmod(m.p("f"), 0o751)
+    os.chown(m.p("f"), 1234, 4321)
+    h = conn.head_object(container, "f")
+    assert h["x-object-meta-color"] == "red"
+    assert float(h["x-object-meta-mtime"]) == 1500000000.25
+    assert h["x-object-meta-mode"] == "751"
+    assert (h["x-object-meta-uid"], h["x-object-meta-gid"]) == ("1234", "4321")
+    m.unmount()
+    # a DLO keeps its manifest through a metadata update
+    conn.put_container(container + "_segments")
+    conn.put_object(container + "_segments", "dlo/1", b"part1")
+    conn.put_object(container, "dlo", b"", headers={"X-Object-Manifest":
+                                                     container + "_segments/dlo/"})
+    m2 = mount(container)
+    st = os.stat(m2.p("f"))
+    assert stat.S_IMODE(st.st_mode) == 0o751
+    assert (st.st_uid, st.st_gid) == (1234, 4321)
+    assert st.st_mtime == 1500000000.25
+    os.utime(m2.p("dlo"), (1600000000, 1600000000))
+    h = conn.head_object(container, "dlo")
+    assert "x-object-manifest" in h
+    assert obj(conn, container, "dlo")[1] == b"part1"
+
+
+def test_symlink_readable_by_swift(container, conn, mount):
+    m = mount(container)
+    os.makedirs(m.p("d"))
+    with open(m.p("d", "target.txt"), "wb") as f:
+        f.write(b"T")
+    os.symlink("target.txt", m.p("d", "ln"))
+    os.symlink("../d/./target.txt", m.p("top"))
+    os.symlink("/etc/hostname", m.p("abs"))
+    assert os.readlink(m.p("d", "ln")) == "target.txt"
+    assert os.readlink(m.p("top")) == "../d/./target.txt"
+    h = conn.head_object(container, "d/ln", query_string="symlink=get")
+    assert h["x-symlink-target"] == container + "/d/target.txt"
+    # other Swift clients follow the link
+    assert obj(conn, container, "d/ln")[1] == b"T"
+    m.unmount()
+    m2 = mount(container)
+    assert os.readlink(m2.p("d", "ln")) == "target.txt"
+    assert os.readlink(m2.p("abs")) == "/etc/hostname"
+    with open(m2.p("d", "ln"), "rb") as f:
+        assert f.read() == b"T"
+
+
+def test_link_is_create_only_copy(container, conn, mount):
+    m = mount(container)
+    with open(m.p("tmp"), "wb") as f:
+        f.write(b"v1")
+    os.link(m.p("tmp"), m.p("key"))
+    os.unlink(m.p("tmp"))
+    assert obj(conn, container, "key")[1] == b"v1"
+    with open(m.p("tmp2"), "wb") as f:
+        f.write(b"v2")
+    with pytest.raises(FileExistsError):
+        os.link(m.p("tmp2"), m.p("key"))
+    assert obj(conn, container, "key")[1] == b"v1"
+    # independent: changing one leaves the other
+    os.link(m.p("tmp2"), m.p("copy"))
+    with open(m.p("tmp2"), "wb") as f:
+        f.write(b"changed")
+    assert obj(conn, container, "copy")[1] == b"v2"
+
+
+def test_unlink_open_file(container, conn, mount):
+    m = mount(container)
+    f = open(m.p("f"), "w+b")
+    f.write(b"data")
+    f.flush()
+    os.unlink(m.p("f"))
+    f.seek(0)
+    assert f.read() == b"data"
+    f.close()
+    assert conn.get_container(container)[1] == []
+
+
+def test_errors_erofs_edquot_enametoolong(container, conn, mount):
+    ro = mount(container, opts=["ro"])
+    with pytest.raises(OSError) as ei:
+        open(ro.p("x"), "wb")
+    assert ei.value.errno == errno.EROFS
+    conn.post_container(container, {"X-Container-Meta-Quota-Bytes": "1000"})
+    m = mount(container)
+    f = open(m.p("big"), "wb")
+    f.write(b"x" * 5000)
+    with pytest.raises(OSError) as ei:
+        f.close()
+    assert ei.value.errno == errno.EDQUOT
+    conn.post_container(container, {"X-Container-Meta-Quota-Bytes": ""})
+    # Swift's object name limit (1024 bytes) gives ENAMETOOLONG
+    path = m.path
+    for i in range(5):
+        path = os.path.join(path, "d%d" % i + "x" * 200)
+        os.mkdir(path)
+    with pytest.raises(OSError) as ei:
+        open(os.path.join(path, "y" * 200), "wb")
+    assert ei.value.errno == errno.ENAMETOOLONG
+
+
+def test_full_staging_disk_is_enospc_and_uploads_nothing(container, conn, mount, tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
+    try:
+        conn.put_object(container, "keep.bin", b"previous version")
+        m = mount(container, opts=["cache_dir=%s" % small])
+        f = open(m.p("keep.bin"), "wb")
+        with pytest.raises(OSError) as ei:
+            f.write(b"y" * (4 * 1024 * 1024))
+            f.flush()
+        assert ei.value.errno == errno.ENOSPC
+        with pytest.raises(OSError):
+            f.close()
+        assert obj(conn, container, "keep.bin")[1] == b"previous version"
+        m.unmount()
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
