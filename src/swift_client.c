@@ -404,6 +404,8 @@ static void count_request(struct swiftfs_client *c, const struct swiftfs_req *r)
 	uint64_t *ctr = &c->stats.other;
 	if (r->url)
 		ctr = &c->stats.auth;
+	else if (r->flags & SWIFT_REQ_INFO)
+		ctr = &c->stats.other;
 	else if (strcmp(m, "GET") == 0)
 		ctr = r->object ? &c->stats.get : &c->stats.listing;
 	else if (strcmp(m, "HEAD") == 0)
