@@ -43,6 +43,11 @@ struct swiftfs_wstate {
 	char **meta;                /* lock: the object's other metadata, kept */
 	size_t nmeta;
 	char *content_type;         /* lock: kept from the object, else guessed */
+	/* streaming (large files written in order from an empty start) */
+	bool seq;                   /* lock: still written in order from 0 */
+	uint64_t seq_end;           /* lock: [0, seq_end) written in order */
+	uint64_t streamed;          /* lock: [0, streamed) handed to the stream */
+	struct swiftfs_slo_stream *stream; /* lock */
 };
 
 static void meta_free(char **meta, size_t n)
@@ -56,6 +61,7 @@ static void wstate_free(struct swiftfs_wstate *w, bool keep)
 {
 	if (!w)
 		return;
+	upload_stream_abort(w->stream);
 	if (keep && w->st)
 		LOGW("staged data of an object that is not in Swift is kept in %s", w->st->path);
 	staging_free(w->st, keep);
@@ -105,6 +111,59 @@ fail:
 static void now_ts(struct timespec *ts)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* Give up streaming: segments already uploaded are deleted and the file
+ * is uploaded the ordinary way at close. w->lock held. */
+static void stream_stop_locked(struct swiftfs_wstate *w)
+{
+	w->seq = false;
+	if (w->stream) {
+		upload_stream_abort(w->stream);
+		w->stream = NULL;
+	}
+	w->streamed = 0;
+}
+
+/* The file starts over empty (create, O_TRUNC, truncate to 0). */
+static void stream_reset_locked(struct swiftfs_wstate *w)
+{
+	stream_stop_locked(w);
+	w->seq = true;
+	w->seq_end = 0;
+}
+
+/* After a write of [off, off+len): hand every segment that is now complete
+ * (and written in order) to the stream. w->lock held. */
+static void stream_after_write_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w,
+				      const char *object, uint64_t off, uint64_t len)
+{
+	uint64_t segsz = fs->segment_size;
+	if (!w->seq)
+		return;
+	if (off == w->seq_end) {
+		w->seq_end += len;
+	} else if (!(off >= w->streamed && off + len <= w->seq_end)) {
+		stream_stop_locked(w); /* a gap, or a change to uploaded data */
+		return;
+	}
+	while (w->seq_end - w->streamed >= segsz) {
+		if (!w->stream) {
+			char mt[40];
+			snprintf(mt, sizeof(mt), "%lld.%06ld", (long long)w->mtime.tv_sec,
+				 w->mtime.tv_nsec / 1000);
+			if (upload_stream_new(&fs->upcfg, object, mt, 0, segsz, &w->stream)) {
+				stream_stop_locked(w);
+				return;
+			}
+		}
+		if (upload_stream_count(w->stream) + 1 >= fs->max_segments ||
+		    upload_stream_add(w->stream, w->st->fd, w->streamed, segsz)) {
+			stream_stop_locked(w);
+			return;
+		}
+		w->streamed += segsz;
+	}
 }
 
 /* A new write state for object (existing: its size, ETag and metadata
@@ -337,8 +396,19 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	hdrs[nh] = NULL;
 	if (w->exists && w->base_slo)
 		upload_slo_segments(&fs->upcfg, object, &old); /* best effort */
-	rc = upload_object(&fs->upcfg, object, w->st->fd, w->st->size, w->content_type, hdrs,
-			   mtime_str, res);
+	if (w->stream && w->seq && w->st->size >= w->streamed) {
+		/* most of it is in Swift already: the rest and the manifest */
+		const char *ct = w->content_type ? w->content_type : upload_guess_type(object);
+		rc = upload_stream_finish(w->stream, object, w->st->fd, w->streamed, w->st->size, ct,
+					  hdrs, res);
+		w->stream = NULL;
+		w->streamed = 0;
+		w->seq = false;
+	} else {
+		stream_stop_locked(w);
+		rc = upload_object(&fs->upcfg, object, w->st->fd, w->st->size, w->content_type,
+				   hdrs, mtime_str, res);
+	}
 	if (rc) {
 		LOGE("upload of %s failed (%s); the written data is kept in %s", object,
 		     strerror(-rc), w->st->path);
@@ -457,6 +527,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 			w->dirty = true;
 			w->poisoned = 0; /* a fresh start */
 			now_ts(&w->mtime);
+			stream_reset_locked(w);
 		}
 		mt = w->mtime;
 		pthread_mutex_unlock(&w->lock);
@@ -491,11 +562,20 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 		return -EBADF;
 	if (off + size > fs->max_file_size * (uint64_t)fs->max_segments)
 		return -EFBIG;
+	char *object = NULL;
+	pthread_mutex_lock(&fs->t.lock);
+	char *rel = inode_path_locked(&fs->t, f->inode);
+	pthread_mutex_unlock(&fs->t.lock);
+	object = rel ? fs_object_name(fs, rel) : NULL;
+	free(rel);
+	if (!object)
+		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
 	ssize_t n = staging_write(w->st, buf, size, off);
 	if (n >= 0) {
 		w->dirty = true;
 		now_ts(&w->mtime);
+		stream_after_write_locked(fs, w, object, off, (uint64_t)n);
 	} else {
 		w->poisoned = (int)-n;
 		LOGE("staging a write of %zu bytes in %s failed: %s; the file will not be "
@@ -504,6 +584,7 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	uint64_t fsize = w->st->size;
 	mt = w->mtime;
 	pthread_mutex_unlock(&w->lock);
+	free(object);
 	if (n >= 0)
 		publish_attrs(fs, f->inode, fsize, &mt, NULL, false);
 	return n;
@@ -581,6 +662,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	if (rc)
 		goto out;
 	w->dirty = true; /* even an empty file becomes an object at close */
+	stream_reset_locked(w);
 	w->content_type = strdup(upload_guess_type(name));
 	struct swiftfs_attr a = { .kind = DK_FILE, .have_mtime = true, .exact = true };
 	a.mtime = w->mtime;
@@ -783,6 +865,10 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 			rc = staging_truncate(w->st, (uint64_t)in->st_size);
 			if (!rc)
 				w->dirty = true;
+			if (!rc && in->st_size == 0)
+				stream_reset_locked(w);
+			else if (!rc)
+				stream_stop_locked(w);
 		}
 		pending = w->dirty && !w->unlinked;
 		if (pending && (to_set & (FS_SET_MTIME | FS_SET_SIZE)))

@@ -203,17 +203,8 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 
 /* --- SLO -------------------------------------------------------------- */
 
-struct seg_batch {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned pending;
-	int rc;
-};
-
 struct seg_job {
-	const struct swiftfs_upload_cfg *cfg;
-	struct seg_batch *batch;
-	char *seg_container;
+	struct swiftfs_slo_stream *s;
 	char *name;
 	int fd;
 	uint64_t off, len;
@@ -222,18 +213,38 @@ struct seg_job {
 	bool done;
 };
 
+/* Segments being uploaded for one manifest: added while a file is written
+ * (streaming) or all at once at close. Jobs run on the worker pool; each
+ * streams its range from the staging file. */
+struct swiftfs_slo_stream {
+	const struct swiftfs_upload_cfg *cfg;
+	char *object;
+	char *segc;          /* <container>_segments */
+	char *prefix;        /* segment name without the index */
+	uint64_t segsz;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned pending;    /* lock */
+	int rc;              /* lock: first failure */
+	struct seg_job **jobs;
+	size_t n, cap;
+	bool container_ok;
+};
+
 static void seg_job_run(void *arg)
 {
 	struct seg_job *j = arg;
-	j->rc = put_range(j->cfg->client, j->seg_container, j->name, NULL, j->fd, j->off, j->len,
-			  NULL, NULL, j->etag);
-	pthread_mutex_lock(&j->batch->lock);
+	struct swiftfs_slo_stream *s = j->s;
+	int rc = put_range(s->cfg->client, s->segc, j->name, NULL, j->fd, j->off, j->len, NULL,
+			   NULL, j->etag);
+	pthread_mutex_lock(&s->lock);
+	j->rc = rc;
 	j->done = true;
-	if (j->rc && !j->batch->rc)
-		j->batch->rc = j->rc;
-	j->batch->pending--;
-	pthread_cond_broadcast(&j->batch->cond);
-	pthread_mutex_unlock(&j->batch->lock);
+	if (rc && !s->rc)
+		s->rc = rc;
+	s->pending--;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void strip_quotes(char *s)
@@ -255,81 +266,140 @@ static int ensure_container(struct swiftfs_client *c, const char *container)
 	return rc;
 }
 
-static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
-		      uint64_t size, const char *content_type, const char *const *headers,
-		      const char *mtime_str, struct swiftfs_upload_result *res)
+int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
+		      const char *mtime_str, uint64_t size, uint64_t segsz,
+		      struct swiftfs_slo_stream **out)
 {
-	uint64_t segsz = cfg->segment_size;
-	unsigned max = cfg->max_segments ? cfg->max_segments : 1000;
-	struct seg_batch batch = { .pending = 0 };
-	struct seg_job *jobs = NULL;
-	struct swiftfs_buf manifest = { 0 };
-	char *segc = NULL;
-	size_t n;
-	int rc = 0;
-
-	/* more segments than a manifest may hold: grow them (in MiB steps) */
-	if ((size + segsz - 1) / segsz > max) {
-		segsz = (size + max - 1) / max;
-		segsz = (segsz + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
-		LOGI("%s: %llu bytes need segments of %llu bytes to stay within %u per manifest",
-		     object, (unsigned long long)size, (unsigned long long)segsz, max);
-	}
-	n = (size_t)((size + segsz - 1) / segsz);
-	if (asprintf(&segc, "%s_segments", cfg->container) < 0)
+	struct swiftfs_slo_stream *s = calloc(1, sizeof(*s));
+	int n;
+	if (!s)
 		return -ENOMEM;
-	rc = ensure_container(cfg->client, segc);
-	if (rc) {
-		LOGE("cannot create the segment container %s: %s", segc, strerror(-rc));
-		goto out;
+	s->cfg = cfg;
+	s->segsz = segsz;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->object = strdup(object);
+	/* python-swiftclient's layouts: with the size when it is known, and
+	 * its streaming (stdin) form without it */
+	if (size)
+		n = asprintf(&s->prefix, "%s/slo/%s/%llu/%llu/", object, mtime_str,
+			     (unsigned long long)size, (unsigned long long)segsz);
+	else
+		n = asprintf(&s->prefix, "%s/slo/%s/%llu/", object, mtime_str,
+			     (unsigned long long)segsz);
+	if (n < 0)
+		s->prefix = NULL;
+	if (asprintf(&s->segc, "%s_segments", cfg->container) < 0)
+		s->segc = NULL;
+	if (!s->object || !s->prefix || !s->segc) {
+		upload_stream_abort(s);
+		return -ENOMEM;
 	}
-	jobs = calloc(n, sizeof(*jobs));
-	if (!jobs) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	pthread_mutex_init(&batch.lock, NULL);
-	pthread_cond_init(&batch.cond, NULL);
-	for (size_t i = 0; i < n; i++) {
-		struct seg_job *j = &jobs[i];
-		j->cfg = cfg;
-		j->batch = &batch;
-		j->seg_container = segc;
-		j->fd = fd;
-		j->off = (uint64_t)i * segsz;
-		j->len = j->off + segsz > size ? size - j->off : segsz;
-		if (asprintf(&j->name, "%s/slo/%s/%llu/%llu/%08zu", object, mtime_str,
-			     (unsigned long long)size, (unsigned long long)segsz, i) < 0) {
-			j->name = NULL;
-			rc = -ENOMEM;
-			break;
-		}
-		pthread_mutex_lock(&batch.lock);
-		batch.pending++;
-		pthread_mutex_unlock(&batch.lock);
-		if (workpool_submit(cfg->pool, seg_job_run, j)) {
-			pthread_mutex_lock(&batch.lock);
-			batch.pending--;
-			pthread_mutex_unlock(&batch.lock);
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	pthread_mutex_lock(&batch.lock);
-	while (batch.pending)
-		pthread_cond_wait(&batch.cond, &batch.lock);
-	if (!rc)
-		rc = batch.rc;
-	pthread_mutex_unlock(&batch.lock);
-	if (rc)
-		goto cleanup;
+	*out = s;
+	return 0;
+}
 
-	/* the manifest, last */
-	rc = buf_append(&manifest, "[", 1);
-	for (size_t i = 0; i < n && !rc; i++) {
+size_t upload_stream_count(const struct swiftfs_slo_stream *s)
+{
+	return s->n;
+}
+
+int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len)
+{
+	if (!s->container_ok) {
+		int rc = ensure_container(s->cfg->client, s->segc);
+		if (rc) {
+			LOGE("cannot create the segment container %s: %s", s->segc, strerror(-rc));
+			return rc;
+		}
+		s->container_ok = true;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct seg_job **v = realloc(s->jobs, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->jobs = v;
+		s->cap = cap;
+	}
+	struct seg_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->s = s;
+	j->fd = fd;
+	j->off = off;
+	j->len = len;
+	if (asprintf(&j->name, "%s%08zu", s->prefix, s->n) < 0) {
+		free(j);
+		return -ENOMEM;
+	}
+	s->jobs[s->n++] = j;
+	pthread_mutex_lock(&s->lock);
+	s->pending++;
+	pthread_mutex_unlock(&s->lock);
+	if (workpool_submit(s->cfg->pool, seg_job_run, j)) {
+		pthread_mutex_lock(&s->lock);
+		s->pending--;
+		j->done = true;
+		j->rc = -ENOMEM;
+		pthread_mutex_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int stream_wait(struct swiftfs_slo_stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->pending)
+		pthread_cond_wait(&s->cond, &s->lock);
+	int rc = s->rc;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static void stream_free(struct swiftfs_slo_stream *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->jobs[i]->name);
+		free(s->jobs[i]);
+	}
+	free(s->jobs);
+	free(s->object);
+	free(s->segc);
+	free(s->prefix);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+void upload_stream_abort(struct swiftfs_slo_stream *s)
+{
+	if (!s)
+		return;
+	stream_wait(s);
+	/* no partial object: remove what was uploaded */
+	struct swiftfs_seglist l = { 0 };
+	l.paths = calloc(s->n ? s->n : 1, sizeof(char *));
+	for (size_t i = 0; l.paths && i < s->n; i++)
+		if (s->jobs[i]->done && !s->jobs[i]->rc &&
+		    asprintf(&l.paths[l.n], "/%s/%s", s->segc, s->jobs[i]->name) >= 0)
+			l.n++;
+	if (l.n)
+		upload_delete_segments(s->cfg, &l);
+	upload_seglist_free(&l);
+	stream_free(s);
+}
+
+static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
+			const char *content_type, const char *const *headers)
+{
+	struct swiftfs_buf manifest = { 0 };
+	int rc = buf_append(&manifest, "[", 1);
+	for (size_t i = 0; i < s->n && !rc; i++) {
 		char *path = NULL;
-		strip_quotes(jobs[i].etag);
-		if (asprintf(&path, "/%s/%s", segc, jobs[i].name) < 0) {
+		strip_quotes(s->jobs[i]->etag);
+		if (asprintf(&path, "/%s/%s", s->segc, s->jobs[i]->name) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -338,14 +408,12 @@ static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, 
 			rc = upload_json_string(&manifest, path);
 		if (!rc)
 			rc = buf_printf(&manifest, ", \"etag\": \"%s\", \"size_bytes\": %llu}",
-					jobs[i].etag, (unsigned long long)jobs[i].len);
+					s->jobs[i]->etag, (unsigned long long)s->jobs[i]->len);
 		free(path);
 	}
 	if (!rc)
 		rc = buf_append(&manifest, "]", 1);
-	if (rc)
-		goto cleanup;
-	{
+	if (!rc) {
 		char hctype[300];
 		const char *hdrs[64];
 		size_t nh = 0;
@@ -356,14 +424,14 @@ static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, 
 			hdrs[nh++] = *h;
 		hdrs[nh] = NULL;
 		swift_req_init(&r, "PUT");
-		r.container = cfg->container;
+		r.container = s->cfg->container;
 		r.object = object;
 		r.query = "multipart-manifest=put";
 		r.headers = hdrs;
 		r.has_body = true;
 		r.send_buf = manifest.data;
 		r.send_len = manifest.len;
-		rc = swift_request(cfg->client, &r);
+		rc = swift_request(s->cfg->client, &r);
 		if (rc) {
 			char what[300];
 			swift_describe_error(&r, what, sizeof(what));
@@ -371,21 +439,37 @@ static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, 
 			     r.resp_body.data ? r.resp_body.data : "");
 		}
 		swift_req_cleanup(&r);
-		if (rc)
-			goto cleanup;
 	}
-	/* verify: the object Swift now serves has the size we wrote */
-	{
+	buf_free(&manifest);
+	return rc;
+}
+
+int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
+			 uint64_t covered, uint64_t size, const char *content_type,
+			 const char *const *headers, struct swiftfs_upload_result *res)
+{
+	int rc = 0;
+	memset(res, 0, sizeof(*res));
+	/* what was not streamed yet */
+	for (uint64_t off = covered; off < size && !rc; off += s->segsz)
+		rc = upload_stream_add(s, fd, off, size - off < s->segsz ? size - off : s->segsz);
+	int wrc = stream_wait(s);
+	if (!rc)
+		rc = wrc;
+	if (!rc)
+		rc = put_manifest(s, object, content_type, headers);
+	if (!rc) {
+		/* verify: the object Swift now serves has the size we wrote */
 		struct swiftfs_req r;
 		swift_req_init(&r, "HEAD");
-		r.container = cfg->container;
+		r.container = s->cfg->container;
 		r.object = object;
-		rc = swift_request(cfg->client, &r);
+		rc = swift_request(s->cfg->client, &r);
 		const char *cl = swift_req_header(&r, "Content-Length");
 		const char *e = swift_req_header(&r, "ETag");
 		if (!rc && (!cl || strtoull(cl, NULL, 10) != size)) {
-			LOGE("%s: Swift reports %s bytes after the upload, %llu were written", object,
-			     cl ? cl : "no", (unsigned long long)size);
+			LOGE("%s: Swift reports %s bytes after the upload, %llu were written",
+			     object, cl ? cl : "no", (unsigned long long)size);
 			rc = -EIO;
 		}
 		if (!rc) {
@@ -395,30 +479,33 @@ static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, 
 		}
 		swift_req_cleanup(&r);
 	}
-cleanup:
-	if (rc && jobs) {
-		/* no partial object: remove what was uploaded */
-		struct swiftfs_seglist l = { 0 };
-		l.paths = calloc(n, sizeof(char *));
-		for (size_t i = 0; l.paths && i < n; i++)
-			if (jobs[i].done && !jobs[i].rc && jobs[i].name &&
-			    asprintf(&l.paths[l.n], "/%s/%s", segc, jobs[i].name) >= 0)
-				l.n++;
-		if (l.n)
-			upload_delete_segments(cfg, &l);
-		upload_seglist_free(&l);
+	if (rc) {
+		upload_stream_abort(s);
+		return rc;
 	}
-	if (jobs) {
-		for (size_t i = 0; i < n; i++)
-			free(jobs[i].name);
-		pthread_mutex_destroy(&batch.lock);
-		pthread_cond_destroy(&batch.cond);
+	stream_free(s);
+	return 0;
+}
+
+static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
+		      uint64_t size, const char *content_type, const char *const *headers,
+		      const char *mtime_str, struct swiftfs_upload_result *res)
+{
+	uint64_t segsz = cfg->segment_size;
+	unsigned max = cfg->max_segments ? cfg->max_segments : 1000;
+	struct swiftfs_slo_stream *s;
+
+	/* more segments than a manifest may hold: grow them (in MiB steps) */
+	if ((size + segsz - 1) / segsz > max) {
+		segsz = (size + max - 1) / max;
+		segsz = (segsz + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
+		LOGI("%s: %llu bytes need segments of %llu bytes to stay within %u per manifest",
+		     object, (unsigned long long)size, (unsigned long long)segsz, max);
 	}
-out:
-	free(jobs);
-	free(segc);
-	buf_free(&manifest);
-	return rc;
+	int rc = upload_stream_new(cfg, object, mtime_str, size, segsz, &s);
+	if (rc)
+		return rc;
+	return upload_stream_finish(s, object, fd, 0, size, content_type, headers, res);
 }
 
 int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,

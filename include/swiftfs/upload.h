@@ -47,6 +47,25 @@ int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int 
 		  uint64_t size, const char *content_type, const char *const *headers,
 		  const char *mtime_str, struct swiftfs_upload_result *res);
 
+/* Streaming: segments uploaded while the file is still being written
+ * (a file written sequentially from its start uploads each segment as
+ * soon as it is complete), then the rest and the manifest at close. */
+struct swiftfs_slo_stream;
+/* size 0: not known yet (the streaming segment name layout). */
+int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
+		      const char *mtime_str, uint64_t size, uint64_t segsz,
+		      struct swiftfs_slo_stream **out);
+/* Queue the upload of [off, off+len) of fd as the next segment. */
+int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len);
+size_t upload_stream_count(const struct swiftfs_slo_stream *s);
+/* Upload [covered, size) as further segments, wait for all, PUT the
+ * manifest as object (its name now: the file may have been renamed), verify. Frees s; on failure its segments are deleted. */
+int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
+			 uint64_t covered, uint64_t size, const char *content_type,
+			 const char *const *headers, struct swiftfs_upload_result *res);
+/* Wait, delete what was uploaded, free. */
+void upload_stream_abort(struct swiftfs_slo_stream *s);
+
 /* The segments an SLO manifest lists (GET ?multipart-manifest=get). */
 int upload_slo_segments(const struct swiftfs_upload_cfg *cfg, const char *object,
 			struct swiftfs_seglist *out);

@@ -116,7 +116,8 @@ def test_large_file_becomes_slo_and_segments_are_owned(container, conn, mount):
     assert h.get("x-static-large-object") == "True"
     segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
     assert len(segs) == 6
-    assert all(re.match(r"big\.dat/slo/\d+\.\d{6}/5242887/1048576/\d{8}$", s) for s in segs)
+    # written in order: streamed, python-swiftclient's streaming layout
+    assert all(re.match(r"big\.dat/slo/\d+\.\d{6}/(5242887/)?1048576/\d{8}$", s) for s in segs)
     # overwriting with a small file deletes the old segments
     with open(m.p("big.dat"), "wb") as f:
         f.write(b"small now")
@@ -340,3 +341,40 @@ def test_full_staging_disk_is_enospc_and_uploads_nothing(container, conn, mount,
         m.unmount()
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_sequential_large_write_streams_segments(container, conn, mount):
+    """A file written in order uploads each segment while it is written:
+    before close(), the completed segments are already in Swift."""
+    m = mount(container, opts=["segment_size=1M"])
+    data = random.Random(5).randbytes(4 * 1024 * 1024 + 100)
+    f = open(m.p("stream.bin"), "wb", buffering=0)
+    for i in range(0, len(data), 256 * 1024):
+        f.write(data[i:i + 256 * 1024])
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
+        if len(segs) >= 4:
+            break
+        time.sleep(0.1)
+    assert len(segs) >= 4, segs      # uploaded before close
+    # python-swiftclient's streaming layout: <obj>/slo/<mtime>/<segsize>/<n>
+    assert all(re.match(r"stream\.bin/slo/\d+\.\d{6}/1048576/\d{8}$", s) for s in segs), segs
+    f.close()
+    h, body = obj(conn, container, "stream.bin")
+    assert body == data and h.get("x-static-large-object") == "True"
+    assert len(conn.get_container(container + "_segments")[1]) == 5
+
+
+def test_out_of_order_write_falls_back_without_orphans(container, conn, mount):
+    m = mount(container, opts=["segment_size=1M"])
+    data = bytearray(random.Random(6).randbytes(3 * 1024 * 1024 + 5))
+    f = open(m.p("f.bin"), "wb", buffering=0)
+    f.write(bytes(data))
+    f.seek(10)                      # change data already streamed
+    f.write(b"XYZ")
+    data[10:13] = b"XYZ"
+    f.close()
+    assert obj(conn, container, "f.bin")[1] == bytes(data)
+    segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
+    assert len(segs) == 4 and all("/3145733/" in s for s in segs), segs
