@@ -40,7 +40,7 @@ echo
 ls -l "$mp"
 cat <<MSG
 
-demo: container 'demo' is mounted (read-only) on $mp
+demo: container 'demo' is mounted on $mp (read-write)
   look around:  ls -lR $mp; cat $mp/hello.txt
   unmount:      fusermount3 -u $mp
   stop Swift:   tests/tools/swift-aio.sh stop      (wipe its data: tests/tools/swift-aio.sh wipe)
