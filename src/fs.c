@@ -103,6 +103,13 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->upcfg.container = fs->container;
 	fs->upcfg.segment_size = fs->segment_size;
 	fs->upcfg.max_segments = fs->max_segments;
+	if (asprintf(&fs->journal_dir, "%s/uploads", o->cache_dir) < 0)
+		fs->journal_dir = NULL;
+	if (!rc && !fs->ro && fs->journal_dir) {
+		mkdir(fs->journal_dir, 0700);
+		fs->upcfg.journal_dir = fs->journal_dir;
+		upload_recover(&fs->upcfg);
+	}
 	if (rc) {
 		fs_free(fs);
 		return rc;
@@ -123,6 +130,7 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->container);
 	free(fs->prefix_slash);
 	free(fs->staging_dir);
+	free(fs->journal_dir);
 	free(fs);
 }
 

@@ -35,6 +35,7 @@ struct swiftfs_fs {
 	double overlay_ttl;      /* how long local changes override listings */
 	bool ro;
 	char *staging_dir;       /* <cache_dir>/staging */
+	char *journal_dir;       /* <cache_dir>/uploads: SLO uploads under way */
 	uint64_t segment_size;
 	unsigned max_segments;   /* /info slo.max_manifest_segments */
 	uint64_t max_file_size;  /* /info swift.max_file_size */

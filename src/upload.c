@@ -6,6 +6,7 @@
 #include "swiftfs/upload.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -16,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "swiftfs/listing.h"
 #include "swiftfs/log.h"
 #include "swiftfs/swift_client.h"
 #include "swiftfs/util.h"
@@ -218,6 +220,7 @@ struct seg_job {
  * streams its range from the staging file. */
 struct swiftfs_slo_stream {
 	const struct swiftfs_upload_cfg *cfg;
+	char *journal;       /* this upload's record, removed when it ends */
 	char *object;
 	char *segc;          /* <container>_segments */
 	char *prefix;        /* segment name without the index */
@@ -266,6 +269,115 @@ static int ensure_container(struct swiftfs_client *c, const char *container)
 	return rc;
 }
 
+/* --- journal of uploads under way ------------------------------------ */
+
+/* Record "segment container, segment prefix, object" before the first
+ * segment goes up, so that a crash leaves a note of what to clean. */
+static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
+			 const char *prefix, const char *object)
+{
+	char *path = NULL, *tmp = NULL;
+	FILE *f = NULL;
+	char md5[33];
+	if (!cfg->journal_dir)
+		return NULL;
+	/* name: a digest of the prefix (unique per upload: it holds a time) */
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (!ctx)
+		return NULL;
+	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+	EVP_DigestUpdate(ctx, prefix, strlen(prefix));
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(md5 + 2 * i, 3, "%02x", md[i]);
+	if (asprintf(&path, "%s/%s.upload", cfg->journal_dir, md5) < 0 ||
+	    asprintf(&tmp, "%s.tmp", path) < 0)
+		goto fail;
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%s\n%s\n%s\n", segc, prefix, object) < 0 || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0)
+		goto fail;
+	fclose(f);
+	f = NULL;
+	if (rename(tmp, path) != 0)
+		goto fail;
+	free(tmp);
+	return path;
+fail:
+	LOGW("cannot record an upload in %s: %s", cfg->journal_dir, strerror(errno));
+	if (f)
+		fclose(f);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+	return NULL;
+}
+
+void upload_recover(const struct swiftfs_upload_cfg *cfg)
+{
+	DIR *d = cfg->journal_dir ? opendir(cfg->journal_dir) : NULL;
+	if (!d)
+		return;
+	for (struct dirent *de = readdir(d); de; de = readdir(d)) {
+		size_t len = strlen(de->d_name);
+		if (len < 8 || strcmp(de->d_name + len - 7, ".upload") != 0)
+			continue;
+		char *path = NULL, segc[512], prefix[2048], object[2048];
+		if (asprintf(&path, "%s/%s", cfg->journal_dir, de->d_name) < 0)
+			continue;
+		FILE *f = fopen(path, "r");
+		bool ok = f && fgets(segc, sizeof(segc), f) && fgets(prefix, sizeof(prefix), f) &&
+			  fgets(object, sizeof(object), f);
+		if (f)
+			fclose(f);
+		if (!ok) {
+			unlink(path);
+			free(path);
+			continue;
+		}
+		segc[strcspn(segc, "\n")] = prefix[strcspn(prefix, "\n")] = '\0';
+		object[strcspn(object, "\n")] = '\0';
+		/* does the object's manifest use these segments? */
+		struct swiftfs_seglist used = { 0 };
+		char *want = NULL;
+		bool in_use = false;
+		int rc = upload_slo_segments(cfg, object, &used);
+		if (asprintf(&want, "/%s/%s", segc, prefix) >= 0)
+			for (size_t i = 0; i < used.n && !in_use; i++)
+				in_use = strncmp(used.paths[i], want, strlen(want)) == 0;
+		upload_seglist_free(&used);
+		free(want);
+		if (rc && rc != -ENOENT) {
+			free(path); /* Swift unreachable: try again next mount */
+			continue;
+		}
+		if (!in_use) {
+			struct swiftfs_lpage page = { 0 };
+			struct swiftfs_seglist orphans = { 0 };
+			rc = listing_fetch(cfg->client, segc, prefix, false, 0, &page, NULL);
+			orphans.paths = calloc(page.n ? page.n : 1, sizeof(char *));
+			for (size_t i = 0; !rc && orphans.paths && i < page.n; i++)
+				if (asprintf(&orphans.paths[orphans.n], "/%s/%s", segc, page.v[i].name) >= 0)
+					orphans.n++;
+			if (!rc && orphans.n) {
+				rc = upload_delete_segments(cfg, &orphans);
+				LOGI("deleted %zu orphan segment(s) of an interrupted upload of %s", orphans.n,
+				     object);
+			}
+			upload_seglist_free(&orphans);
+			listing_page_free(&page);
+		}
+		if (!rc || rc == -ENOENT)
+			unlink(path);
+		free(path);
+	}
+	closedir(d);
+}
+
 int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 		      const char *mtime_str, uint64_t size, uint64_t segsz,
 		      struct swiftfs_slo_stream **out)
@@ -295,6 +407,7 @@ int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 		upload_stream_abort(s);
 		return -ENOMEM;
 	}
+	s->journal = journal_add(cfg, s->segc, s->prefix, object);
 	*out = s;
 	return 0;
 }
@@ -360,6 +473,10 @@ static int stream_wait(struct swiftfs_slo_stream *s)
 
 static void stream_free(struct swiftfs_slo_stream *s)
 {
+	if (s->journal) {
+		unlink(s->journal); /* the upload ended: committed or cleaned */
+		free(s->journal);
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->jobs[i]->name);
 		free(s->jobs[i]);

@@ -28,6 +28,7 @@ struct swiftfs_upload_cfg {
 	const char *container;
 	uint64_t segment_size;
 	unsigned max_segments;     /* /info max_manifest_segments */
+	const char *journal_dir;   /* records of SLO uploads under way, or NULL */
 };
 
 /* A list of segment paths ("/container/object"), as manifests give them. */
@@ -65,6 +66,10 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 			 const char *const *headers, struct swiftfs_upload_result *res);
 /* Wait, delete what was uploaded, free. */
 void upload_stream_abort(struct swiftfs_slo_stream *s);
+
+/* After a crash: for every upload the journal says was under way, keep
+ * its segments if a manifest uses them, else delete them. */
+void upload_recover(const struct swiftfs_upload_cfg *cfg);
 
 /* The segments an SLO manifest lists (GET ?multipart-manifest=get). */
 int upload_slo_segments(const struct swiftfs_upload_cfg *cfg, const char *object,

@@ -378,3 +378,32 @@ def test_out_of_order_write_falls_back_without_orphans(container, conn, mount):
     assert obj(conn, container, "f.bin")[1] == bytes(data)
     segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
     assert len(segs) == 4 and all("/3145733/" in s for s in segs), segs
+
+
+def test_killed_during_streamed_upload_leaves_no_object_and_no_orphans(container, conn, mount,
+                                                                        tmp_path):
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["segment_size=1M", "cache_dir=" + cache])
+    f = open(m.p("big.bin"), "wb", buffering=0)
+    for _ in range(4):
+        f.write(os.urandom(1024 * 1024))
+    deadline = time.time() + 10
+    while time.time() < deadline and len(conn.get_container(container + "_segments")[1]) < 3:
+        time.sleep(0.1)
+    assert len(conn.get_container(container + "_segments")[1]) >= 3
+    m.proc.kill()                      # kill -9 mid-upload
+    m.proc.wait()
+    try:
+        f.close()
+    except OSError:
+        pass
+    subprocess.run(["fusermount3", "-u", m.path], check=True)
+    # no visible partial object
+    with pytest.raises(Exception):
+        conn.head_object(container, "big.bin")
+    # the next mount with the same cache folder cleans the orphans up
+    m2 = mount(container, opts=["segment_size=1M", "cache_dir=" + cache])
+    assert conn.get_container(container + "_segments")[1] == []
+    assert "orphan segment" in m2.log()
+    assert os.listdir(os.path.join(cache, "uploads")) == []
+    m.proc.returncode = 0  # killed on purpose: the fixture's exit check does not apply
