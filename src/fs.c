@@ -327,6 +327,53 @@ out:
 	return rc;
 }
 
+/* A name this mount wrote that a fresh listing lacks was either not
+ * listed yet (Swift's listings lag) or deleted by another client: a HEAD
+ * tells which, and a deleted one loses its overlay. Names with local data
+ * not yet uploaded are left alone. No lock held on entry. */
+static void verify_overlays(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *prefix,
+			    struct swiftfs_dlref *ref)
+{
+	char *names[16];
+	size_t n = 0;
+	double now = util_now();
+
+	pthread_mutex_lock(&fs->t.lock);
+	for (struct swiftfs_overlay *o = dir->overlay; o && n < ARRAY_SIZE(names); o = o->next) {
+		if (!o->present || o->d.kind == DK_DIR || o->until < now ||
+		    listing_dirlist_find(&ref->dl, o->name))
+			continue;
+		struct swiftfs_inode *c = inode_child_locked(&fs->t, dir, o->name);
+		if (c && c->w)
+			continue;
+		names[n] = strdup(o->name);
+		if (names[n])
+			n++;
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+	for (size_t i = 0; i < n; i++) {
+		struct swiftfs_attr a = { 0 };
+		char *object = fs_join(prefix, names[i], "");
+		int rc = object ? fs_head_object(fs, object, true, &a, NULL) : -ENOMEM;
+		free(object);
+		if (rc != -ENOENT)
+			continue;
+		pthread_mutex_lock(&fs->t.lock);
+		for (struct swiftfs_overlay **pp = &dir->overlay; *pp; pp = &(*pp)->next) {
+			if (strcmp((*pp)->name, names[i]) == 0) {
+				struct swiftfs_overlay *o = *pp;
+				*pp = o->next;
+				o->next = NULL;
+				overlay_free(o);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&fs->t.lock);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+}
+
 /* The listing of directory dir (referenced by the caller), fresh or
  * fetched now; returned with a reference. */
 int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out)
@@ -368,6 +415,7 @@ int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swif
 	rc = listing_to_dirlist(prefix, &page, &ref->dl);
 	if (rc)
 		goto out;
+	verify_overlays(fs, dir, prefix, ref);
 	LOGD("listed '%s': %zu entries in %u request(s), %.3fs", prefix, ref->dl.n, pages,
 	     util_now() - t0);
 	ref->refs = 1;
@@ -398,6 +446,11 @@ bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, cons
 			      const struct swiftfs_dirent *d, struct swiftfs_attr *a)
 {
 	struct swiftfs_inode *old = inode_child_locked(&fs->t, dir, name);
+	if (old && old->w && old->attr.kind == d->kind) {
+		/* local data not (yet) in Swift: this mount knows better */
+		*a = old->attr;
+		return true;
+	}
 	if (!old || !old->attr.exact || old->attr.kind != d->kind || !d->etag ||
 	    strcmp(old->attr.list_etag, d->etag) != 0)
 		return false;
@@ -519,6 +572,9 @@ void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const 
 		o->name = strdup(name);
 		o->present = d != NULL;
 		o->until = util_now() + fs->overlay_ttl;
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		o->made_at = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
 		if (!o->name || (d && dirent_copy(&o->d, d))) {
 			overlay_free(o);
 			o = NULL;
@@ -551,7 +607,10 @@ void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 			  (o->d.kind != DK_FILE ||
 			   (got->etag && o->d.etag && strcmp(got->etag, o->d.etag) == 0))
 			: got == NULL;
-		if (agrees || now > o->until) {
+		/* an entry written after our change (another client) wins */
+		bool newer = got && got->kind != DK_DIR &&
+			     (double)got->mtime.tv_sec + (double)got->mtime.tv_nsec / 1e9 > o->made_at;
+		if (agrees || newer || now > o->until) {
 			*pp = o->next;
 			o->next = NULL;
 			overlay_free(o);
@@ -619,8 +678,10 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		n->symlink_target = target;
 		target = NULL;
 	}
-	if (!have_exact && d->kind != DK_DIR)
+	if (!have_exact && d->kind != DK_DIR) {
 		n->head_at = util_now();
+		n->head_unused = true;
+	}
 	n->attr_expire = util_now() + fs->attr_timeout;
 	e->ino = n->ino;
 	fs_fill_stat(fs, n->ino, &n->attr, &e->st);
@@ -660,7 +721,8 @@ int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *tim
 	if (!n)
 		return -ESTALE;
 	pthread_mutex_lock(&fs->t.lock);
-	bool fresh = util_now() < n->attr_expire || n->attr.kind != DK_FILE;
+	/* a file with local data is described by it, not by Swift */
+	bool fresh = util_now() < n->attr_expire || n->attr.kind != DK_FILE || n->w;
 	a = n->attr;
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!fresh) {
@@ -886,7 +948,8 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 	/* close-to-open: what we read is the object as it is now. A HEAD the
 	 * lookup just made (the kernel looks up, then opens) counts. */
 	pthread_mutex_lock(&fs->t.lock);
-	bool recent = n->attr.exact && util_now() - n->head_at < HEAD_REUSE_SECS;
+	bool recent = n->attr.exact && n->head_unused && util_now() - n->head_at < HEAD_REUSE_SECS;
+	n->head_unused = false; /* one open per lookup's HEAD */
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!recent) {
 		rc = fs_head_object(fs, object, false, &a, NULL);
@@ -894,9 +957,11 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 			goto fail;
 		pthread_mutex_lock(&fs->t.lock);
 		snprintf(a.list_etag, sizeof(a.list_etag), "%s", n->attr.list_etag);
-		if (strcmp(a.etag, n->attr.etag) != 0 || a.size != n->attr.size)
+		if (strcmp(a.etag, n->attr.etag) != 0 || a.size != n->attr.size) {
 			LOGD("%s changed since it was listed (size %llu -> %llu)", object,
 			     (unsigned long long)n->attr.size, (unsigned long long)a.size);
+			f->changed = a.size != n->attr.size;
+		}
 		n->attr = a;
 		n->head_at = util_now();
 		n->attr_expire = n->head_at + fs->attr_timeout;
@@ -935,6 +1000,11 @@ ssize_t fs_read(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t
 	if (f->w)
 		return fs_read_local(fs, f, buf, size, off);
 	return reader_read(f->reader, buf, size, off);
+}
+
+bool fs_file_changed(const struct swiftfs_file *f)
+{
+	return f->changed;
 }
 
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f)

@@ -47,7 +47,7 @@ struct swiftfs_fs {
  * target (X-Object-Meta-Symlink-Target), not Swift's container/object. */
 #define SYMLINK_RAW_MARK '\x01'
 
-/* open() trusts a HEAD this recent instead of sending another. */
+/* open() trusts the HEAD of the lookup that led to it, if this recent. */
 #define HEAD_REUSE_SECS 1.0
 
 struct swiftfs_dir {
@@ -61,6 +61,7 @@ struct swiftfs_file {
 	struct swiftfs_reader *reader; /* read-only opens of a clean file */
 	struct swiftfs_wstate *w;      /* opens of a file with local data */
 	int flags;
+	bool changed;  /* open found a new version: the kernel's size is stale */
 };
 
 

@@ -200,8 +200,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->keep_cache = 0; /* close-to-open: drop pages of an older version */
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	bool changed = fs_file_changed(f);
+	if (fuse_reply_open(req, fi) == -ENOENT) {
 		fs_release(req_fs(req), f);
+		return;
+	}
+	/* the kernel may hold the old size for attr_timeout: make it ask */
+	if (changed && ctx->se)
+		fuse_lowlevel_notify_inval_inode(ctx->se, ino, -1, 0);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

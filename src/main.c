@@ -274,6 +274,7 @@ int main(int argc, char *argv[])
 		die_msg("could not create the FUSE session (bad mount options?)");
 		goto out;
 	}
+	ctx.se = se;
 	if (fuse_set_signal_handlers(se) != 0) {
 		die_msg("could not install signal handlers");
 		goto out;

@@ -56,6 +56,8 @@ void fs_releasedir(struct swiftfs_fs *fs, struct swiftfs_dir *d);
 int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file **f);
 ssize_t fs_read(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t size, uint64_t off);
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f);
+/* open() found the object resized since the kernel was told its size. */
+bool fs_file_changed(const struct swiftfs_file *f);
 
 int fs_statfs(struct swiftfs_fs *fs, struct statvfs *sv);
 

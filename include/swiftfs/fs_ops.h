@@ -11,6 +11,7 @@ struct swiftfs_fs;
 
 struct swiftfs_fuse_ctx {
 	struct swiftfs_fs *fs; /* set before the session loop starts */
+	struct fuse_session *se;
 	int readonly;
 };
 

@@ -52,6 +52,7 @@ struct swiftfs_overlay {
 	char *name;
 	bool present;                 /* created (true) or removed (false) */
 	struct swiftfs_dirent d;      /* what to show when present */
+	double made_at;               /* wall clock seconds of the change */
 	double until;
 	struct swiftfs_overlay *next;
 };
@@ -66,6 +67,7 @@ struct swiftfs_inode {
 	struct swiftfs_attr attr;      /* table lock */
 	double attr_expire;            /* table lock */
 	double head_at;                /* table lock: when a HEAD last confirmed attr */
+	bool head_unused;              /* table lock: no open() has used that HEAD yet */
 	char *symlink_target;          /* table lock */
 	/* directories */
 	struct swiftfs_dlref *list;    /* table lock */

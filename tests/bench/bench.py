@@ -12,11 +12,18 @@ Workloads (see WORKLOADS at the end):
       vs a python-swiftclient full listing of the same prefix
   M1  peak RSS (VmHWM) and CPU of the swiftfs daemon over a long sequential
       read
+  W1  sequential write of one large file (an SLO) through the mount, timed
+      until close() returns, vs `swift upload --use-slo`
+  M2  peak RSS and CPU of the daemon over that write
+  W5a tar -x of 1,000 files of 4 KiB into the mount vs `swift upload` of
+      the same tree; W5b the same with 100 files of 1 MiB
 
 Every measured swiftfs run gets a fresh mount (`swiftfs -f`, unmounted with
 fusermount3 -u, which makes swiftfs log its request counters; kept in the
 JSON). Requests are counted and classified from the Swift proxy's access log.
 Page caches are dropped before every measured run of every subject.
+Write workloads write every run into a fresh container (deleted after the
+run) and give each mount a fresh cache_dir (removed at unmount).
 
 Extending it: a workload is a function f(ctx) -> list of Row registered in
 WORKLOADS; a mount configuration is an entry of TARGETS (kind, options, env),
@@ -36,6 +43,7 @@ import math
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -66,6 +74,12 @@ MNT_BASE = "/tmp/swiftfs-bench-mnt"      # every bench mount point lives here
 DATA_CONTAINER = "swiftfs-bench-data"     # large random objects (R1, M1)
 L1_CONTAINER = "swiftfs-bench-l1-%d"      # L1's directory of N small objects
 L1_DIR = "dir"
+# local source files of the write workloads, generated once and kept
+SRC_DIR = os.environ.get("SWIFTFS_BENCH_SRC", "/var/tmp/swiftfs-bench-src")
+# every mount gets a fresh cache_dir (staging) CACHE_BASE/PID-SEQ, removed
+# at unmount; on disk like /var/cache/swiftfs, not on a tmpfs
+CACHE_BASE = os.environ.get("SWIFTFS_BENCH_CACHE", "/var/tmp/swiftfs-bench-cache")
+SCRATCH_CONTAINER = "swiftfs-bench-%s-%d-%d"   # one per write run: tag, pid, seq
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
@@ -125,6 +139,33 @@ def proc_status_kib(pid, field):
     return None
 
 
+def swift_server_cpu():
+    """utime+stime (s) of the bench Swift's servers, by kind (proxy,
+    object, container, account): every process of that instance."""
+    tag = (AIO_DIR.rstrip("/") + "/etc/").encode()
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if tag not in cmd:
+            continue
+        for kind in ("proxy", "object", "container", "account"):
+            if b"swift-%s-server" % kind.encode() in cmd:
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    out[kind] = out.get(kind, 0.0) + proc_cpu_seconds(int(d))
+                break
+    return out
+
+
+def cpu_delta(a, b):
+    return {k: b.get(k, 0.0) - a.get(k, 0.0) for k in b}
+
+
 def read_file(path, block=MiB, md5=False):
     """Read a file sequentially in `block` bytes; returns (bytes, md5 hex|None)."""
     buf = bytearray(block)
@@ -140,6 +181,44 @@ def read_file(path, block=MiB, md5=False):
             if h:
                 h.update(mv[:n])
     return total, (h.hexdigest() if h else None)
+
+
+def timed_copy(src, dst, block=MiB):
+    """Copy src to a new dst in `block`-byte write()s. Returns (bytes,
+    seconds from open(dst) to the last write() returning, seconds of
+    close(dst)). An error of close() (a failed upload) is raised."""
+    buf = bytearray(block)
+    mv = memoryview(buf)
+    total = 0
+    with open(src, "rb", buffering=0) as fin:
+        t0 = time.perf_counter()
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            while True:
+                n = fin.readinto(mv)
+                if not n:
+                    break
+                w = 0
+                while w < n:
+                    w += os.write(fd, mv[w:n])
+                total += n
+            t1 = time.perf_counter()
+        finally:
+            os.close(fd)
+        t2 = time.perf_counter()
+    return total, t1 - t0, t2 - t1
+
+
+def warm(paths):
+    """Read files into the page cache (the write workloads' sources: the
+    local disk is not what they measure)."""
+    for p in paths:
+        if os.path.isdir(p):
+            for dp, _, fns in os.walk(p):
+                for fn in fns:
+                    read_file(os.path.join(dp, fn))
+        else:
+            read_file(p)
 
 
 def git_describe():
@@ -269,6 +348,8 @@ class SwiftfsMount:
         self.log_path = os.path.join(ctx.workdir, "swiftfs-%d.log" % SwiftfsMount._seq)
         self.proc = None
         self.stats = None
+        self.cache_dir = None       # fresh per mount, removed at unmount
+        self.leftover_staged = None  # files left in cache_dir/staging at exit
 
     @property
     def pid(self):
@@ -276,9 +357,15 @@ class SwiftfsMount:
 
     def __enter__(self):
         os.makedirs(self.path, exist_ok=True)
+        opts = list(self.opts)
+        if self.ctx.has_cache_dir and not any(o.startswith("cache_dir=") for o in opts):
+            self.cache_dir = os.path.join(self.ctx.cache_base, os.path.basename(self.path))
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
+            os.makedirs(self.cache_dir)
+            opts.append("cache_dir=" + self.cache_dir)
         cmd = [self.ctx.swiftfs_bin, "-f"]
-        if self.opts:
-            cmd += ["-o", ",".join(self.opts)]
+        if opts:
+            cmd += ["-o", ",".join(opts)]
         cmd += [self.source, self.path]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_"))}
         env.update(self.ctx.swift.creds_env())
@@ -332,6 +419,9 @@ class SwiftfsMount:
         finally:
             self.cleanup()
         self.stats = parse_swiftfs_stats(self.log_text())
+        if self.leftover_staged:
+            log("warning: %d staged file(s) left in swiftfs's cache_dir after unmount"
+                % self.leftover_staged)
         if self.proc.returncode not in (0, None):
             log("warning: swiftfs exited with %s (log %s)" % (self.proc.returncode, self.log_path))
         return self.stats
@@ -354,6 +444,12 @@ class SwiftfsMount:
             self.proc.wait()
         with contextlib.suppress(OSError):
             os.rmdir(self.path)
+        if self.cache_dir and (self.proc is None or self.proc.poll() is not None):
+            staged = os.path.join(self.cache_dir, "staging")
+            with contextlib.suppress(OSError):
+                self.leftover_staged = len(os.listdir(staged))
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
+            self.cache_dir = None
         if self in _active_mounts:
             _active_mounts.remove(self)
 
@@ -382,7 +478,9 @@ def classify_requests(entries, dir_prefix=None):
     if entries is None:
         return None
     c = {"auth": 0, "listing GET": 0, "dir listing GET": 0, "object GET": 0,
-         "object HEAD": 0, "container/account HEAD": 0, "other": 0}
+         "object HEAD": 0, "container/account HEAD": 0, "object PUT": 0,
+         "manifest PUT": 0, "container PUT": 0, "POST": 0, "DELETE": 0, "COPY": 0,
+         "other": 0}
     for method, path, q, _status in entries:
         depth = path.rstrip("/").count("/")   # /v1/A = 2, /v1/A/C = 3, /v1/A/C/O >= 4
         if path.startswith("/auth/"):
@@ -395,6 +493,13 @@ def classify_requests(entries, dir_prefix=None):
             c["object GET"] += 1
         elif method == "HEAD":
             c["object HEAD" if depth >= 4 else "container/account HEAD"] += 1
+        elif method == "PUT" and depth >= 4:
+            # SLO manifests apart (their segments are object PUTs)
+            c["manifest PUT" if "multipart-manifest" in q else "object PUT"] += 1
+        elif method == "PUT" and depth == 3:
+            c["container PUT"] += 1
+        elif method in ("POST", "DELETE", "COPY"):
+            c[method] += 1
         else:
             c["other"] += 1
     return c
@@ -411,6 +516,10 @@ TARGETS = {
     "swiftfs-chunk8M": {"kind": "swiftfs", "opts": ["read_chunk=8M", "read_ahead=64M"]},
     "swiftfs-chunk1M": {"kind": "swiftfs", "opts": ["read_chunk=1M", "read_ahead=16M"]},
     "swiftfs-w8": {"kind": "swiftfs", "opts": ["workers=8"]},
+    # write side (W1): segment size and upload threads
+    "swiftfs-seg32M": {"kind": "swiftfs", "opts": ["segment_size=32M"]},
+    "swiftfs-w8-seg32M": {"kind": "swiftfs", "opts": ["workers=8", "segment_size=32M"]},
+    "swiftfs-w8-seg128M": {"kind": "swiftfs", "opts": ["workers=8", "segment_size=128M"]},
     "swiftfs-noahead": {"kind": "swiftfs", "opts": ["read_ahead=0"]},
     # glibc's dynamic mmap threshold off: freed chunk buffers go back to the
     # kernel at once (diagnoses RSS from malloc arenas, see README)
@@ -482,6 +591,10 @@ def kill_strays():
             else:
                 with contextlib.suppress(OSError):
                     os.rmdir(p)
+    if os.path.isdir(CACHE_BASE):   # cache_dirs of dead runs' mounts
+        for name in os.listdir(CACHE_BASE):
+            if not owner_alive(name):
+                shutil.rmtree(os.path.join(CACHE_BASE, name), ignore_errors=True)
 
 
 # ----------------------------------------------------------- fixtures ----
@@ -634,6 +747,63 @@ def bulk_delete(ctx, container, streams=4):
         conn.delete_container(container)
 
 
+def ensure_src_file(size):
+    """A local file of `size` random bytes in SRC_DIR (generated once)."""
+    os.makedirs(SRC_DIR, exist_ok=True)
+    path = os.path.join(SRC_DIR, "w1-%dMiB.bin" % (size // MiB))
+    with contextlib.suppress(OSError):
+        if os.path.getsize(path) == size:
+            return path
+    log("generating %s (%d MiB of random bytes)" % (path, size // MiB))
+    tmp = path + ".part"
+    with open(tmp, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 4 * MiB)
+            f.write(os.urandom(n))
+            left -= n
+    os.replace(tmp, path)
+    return path
+
+
+def ensure_src_tree(name, n, fsize):
+    """SRC_DIR/NAME-NxSIZE/NAME/f0000.. (n files of fsize random bytes), a
+    tar of it (members NAME/f0000.., root-owned, mode 0644) and the md5 of
+    every file (the JSON file is written last: it marks the set complete).
+    Returns (folder holding NAME, tar path, {object name: md5})."""
+    os.makedirs(SRC_DIR, exist_ok=True)
+    base = os.path.join(SRC_DIR, "%s-%dx%d" % (name, n, fsize))
+    tar, sums = base + ".tar", base + ".json"
+    with contextlib.suppress(OSError, ValueError):
+        with open(sums) as f:
+            md5s = json.load(f)
+        if len(md5s) == n and os.path.getsize(tar) > n * fsize:
+            return base, tar, md5s
+    log("generating %s: %d files of %d bytes, and its tar" % (base, n, fsize))
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(os.path.join(base, name))
+    md5s = {}
+    for i in range(n):
+        rel = "%s/f%04d" % (name, i)
+        data = os.urandom(fsize)
+        with open(os.path.join(base, rel), "wb") as f:
+            f.write(data)
+        md5s[rel] = hashlib.md5(data).hexdigest()
+    mtime = int(time.time())
+    with tarfile.open(tar + ".part", "w", format=tarfile.GNU_FORMAT) as tf:
+        def norm(ti):
+            ti.uid = ti.gid = 0
+            ti.uname = ti.gname = "root"
+            ti.mode = 0o755 if ti.isdir() else 0o644
+            ti.mtime = mtime
+            return ti
+        tf.add(os.path.join(base, name), arcname=name, filter=norm)
+    os.replace(tar + ".part", tar)
+    with open(sums, "w") as f:
+        json.dump(md5s, f)
+    return base, tar, md5s
+
+
 # ------------------------------------------------------------ results ----
 
 class Row:
@@ -686,6 +856,35 @@ class Ctx:
         self.targets = args.targets   # [(name, {"kind":..., "opts": [...]})]
         self.samples = {}             # workload -> list of per-run dicts
         self.created = set()          # containers to delete unless --keep
+        self.scratch = set()          # write runs' containers: always deleted
+        self._scratch_seq = 0
+        self.write_samples = {}       # (target name, size) -> W1 samples, for M2
+        self.cache_base = args.cache_base
+        # cache_dir= exists since the write path: older binaries lack it
+        try:
+            h = subprocess.run([self.swiftfs_bin, "--help"], capture_output=True, text=True,
+                               timeout=10)
+            self.has_cache_dir = "cache_dir=" in (h.stdout + h.stderr)
+        except (OSError, subprocess.SubprocessError):
+            self.has_cache_dir = False
+        if self.has_cache_dir:
+            os.makedirs(self.cache_base, exist_ok=True)
+
+    def new_scratch(self, tag):
+        """A new empty container for one write run (deleted by drop_scratch,
+        or at exit whatever --keep says)."""
+        self._scratch_seq += 1
+        name = SCRATCH_CONTAINER % (tag, os.getpid(), self._scratch_seq)
+        self.scratch.add(name)
+        self.conn.put_container(name)
+        return name
+
+    def drop_scratch(self, name):
+        """Delete a scratch container, its objects and its _segments
+        container (untimed)."""
+        bulk_delete(self, name + "_segments")
+        bulk_delete(self, name)
+        self.scratch.discard(name)
 
     def mount(self, target, source):
         name, cfg = target
@@ -938,11 +1137,400 @@ def w_m1(ctx):
     return rows
 
 
+# ------------------------------------------------------ write workloads ----
+
+def fmt_counts(d, keys):
+    """'17 PUT, 1 HEAD' from a counter dict: the non-zero ones of keys
+    ((key, label) pairs, or keys used as labels)."""
+    if d is None:
+        return "n/a"
+    out = []
+    for k in keys:
+        k, label = k if isinstance(k, tuple) else (k, k)
+        v = d.get(k)
+        if v:
+            out.append("%s %s" % (fmt_num(v), label))
+    return ", ".join(out) or "none"
+
+
+def fmt_num(v):
+    return ("%d" % v) if float(v).is_integer() else ("%.1f" % v)
+
+
+# swiftfs's counters ("requests: ..." at unmount) and the proxy log's
+# classification, as shown in the write rows
+SWIFTFS_WRITE_KEYS = ("PUT", "HEAD", "GET", "listing", "POST", "DELETE", "COPY",
+                      ("container/account HEAD", "container HEAD"), "retries")
+PROXY_WRITE_KEYS = (("object PUT", "PUT"), ("manifest PUT", "manifest PUT"),
+                    ("container PUT", "container PUT"), ("object HEAD", "HEAD"),
+                    ("object GET", "GET"), ("listing GET", "listing"), "POST", "DELETE",
+                    ("container/account HEAD", "container HEAD"), "auth")
+
+
+def median_counts(dicts):
+    """Per-key median of counter dicts (None entries skipped)."""
+    dicts = [d for d in dicts if d]
+    if not dicts:
+        return None
+    return {k: median([d.get(k, 0) for d in dicts]) for k in dicts[0]}
+
+
+def run_swift_cli(ctx, argv, cwd=None):
+    """Run the `swift` CLI (python-swiftclient) against the bench Swift.
+    Returns (seconds of the whole command, its CPU seconds, proxy request
+    counts, Swift servers' CPU)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_"))}
+    env.update(ctx.swift.creds_env())
+    sw0 = swift_server_cpu()
+    off = ctx.swift.log_offset()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(["swift"] + argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sw = cpu_delta(sw0, swift_server_cpu())
+    proxy = classify_requests(ctx.swift.requests_since(off))
+    if p.returncode != 0:
+        raise BenchError("swift %s failed (%d): %s"
+                         % (" ".join(argv), p.returncode, (p.stderr or p.stdout)[-500:]))
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    return dt, cpu, proxy, sw
+
+
+def check_slo(ctx, container, obj, size, who, src=None):
+    """The object is in Swift, `size` bytes, an SLO; with src, the md5 of
+    every segment (from the manifest) matches the local file's bytes."""
+    try:
+        h = ctx.conn.head_object(container, obj)
+    except swiftclient.ClientException as e:
+        raise BenchError("%s: HEAD %s/%s after close: %s" % (who, container, obj, e))
+    if int(h.get("content-length", -1)) != size:
+        raise BenchError("%s: %s/%s is %s bytes in Swift, %d were written"
+                         % (who, container, obj, h.get("content-length"), size))
+    if h.get("x-static-large-object", "").lower() != "true":
+        raise BenchError("%s: %s/%s is not an SLO (headers %s)" % (who, container, obj, h))
+    segs = None
+    _, body = ctx.conn.get_object(container, obj, query_string="multipart-manifest=get")
+    segs = json.loads(body)
+    if src:
+        off = 0
+        with open(src, "rb") as f:
+            for sg in segs:
+                f.seek(off)
+                d = hashlib.md5()
+                left = sg["bytes"]
+                while left:
+                    b = f.read(min(left, 4 * MiB))
+                    if not b:
+                        break
+                    d.update(b)
+                    left -= len(b)
+                if d.hexdigest() != sg["hash"]:
+                    raise BenchError("%s: segment %s of %s: md5 %s != local %s"
+                                     % (who, sg["name"], obj, sg["hash"], d.hexdigest()))
+                off += sg["bytes"]
+        if off != size:
+            raise BenchError("%s: the segments of %s cover %d bytes, not %d"
+                             % (who, obj, off, size))
+        log("verify: the %d segments of %s (%s) match the local file" % (len(segs), obj, who))
+    return {"segments": len(segs), "segment_bytes": sorted({sg["bytes"] for sg in segs})}
+
+
+def measure_mounted_write(ctx, target, src, size, obj, verify=False):
+    """Fresh container and mount, drop caches, warm the source, copy it
+    into the mount in 1 MiB writes; the timer stops when close() returns.
+    Then (untimed, still mounted) HEAD: the object must be in Swift, an SLO
+    of `size` bytes. Returns a sample dict."""
+    cont = ctx.new_scratch("w1")
+    try:
+        drop_caches()
+        warm([src])
+        with ctx.mount(target, cont) as m:
+            hwm0 = proc_status_kib(m.pid, "VmHWM")
+            cpu0 = proc_cpu_seconds(m.pid)
+            sw0 = swift_server_cpu()
+            off = ctx.swift.log_offset()
+            try:
+                n, tw, tc = timed_copy(src, os.path.join(m.path, obj))
+            except OSError as e:
+                raise BenchError("W1: writing %s through %s: %s" % (obj, target[0], e))
+            cpu = proc_cpu_seconds(m.pid) - cpu0
+            hwm = proc_status_kib(m.pid, "VmHWM")
+            sw = cpu_delta(sw0, swift_server_cpu())
+            proxy = classify_requests(ctx.swift.requests_since(off))
+            slo = check_slo(ctx, cont, obj, size, target[0], src if verify else None)
+        dt = tw + tc
+        if n != size:
+            raise BenchError("W1: copied %d bytes, expected %d" % (n, size))
+        return {"seconds": dt, "mbs": size / dt / MB, "write_s": tw, "close_s": tc,
+                "write_mbs": size / tw / MB, "daemon_cpu_s": cpu,
+                "cpu_ms_per_mb": cpu * 1000 / (size / MB),
+                "hwm_mib": hwm / 1024 if hwm else None,
+                "hwm_at_mount_mib": hwm0 / 1024 if hwm0 else None,
+                "proxy_cpu_s": sw.get("proxy"), "object_server_cpu_s": sw.get("object"),
+                "segments": slo["segments"], "load1": os.getloadavg()[0],
+                "stats": m.stats, "proxy": proxy, "swift_cpu": sw}
+    finally:
+        ctx.drop_scratch(cont)
+
+
+def measure_swift_upload_slo(ctx, src, size, obj, segsize="64M", threads=10):
+    """Peer of W1: `swift upload --use-slo` of the same file, whole command
+    timed. Returns a sample dict."""
+    cont = ctx.new_scratch("w1peer")
+    try:
+        drop_caches()
+        warm([src])
+        dt, cpu, proxy, sw = run_swift_cli(
+            ctx, ["upload", "--use-slo", "--segment-size", segsize, "--segment-threads",
+                  str(threads), "--object-name", obj, cont, src])
+        slo = check_slo(ctx, cont, obj, size, "swift upload")
+        return {"seconds": dt, "mbs": size / dt / MB, "cpu_s": cpu,
+                "cpu_ms_per_mb": cpu * 1000 / (size / MB), "proxy_cpu_s": sw.get("proxy"),
+                "object_server_cpu_s": sw.get("object"), "segments": slo["segments"],
+                "load1": os.getloadavg()[0], "proxy": proxy, "swift_cpu": sw}
+    finally:
+        ctx.drop_scratch(cont)
+
+
+def measure_local_copy(ctx, src, size):
+    """Reference: the same copy into a file on the cache_dir's file system
+    (what staging costs at least; page cache, no fsync)."""
+    os.makedirs(ctx.cache_base, exist_ok=True)
+    dst = os.path.join(ctx.cache_base, "%d-localcopy" % os.getpid())
+    drop_caches()
+    warm([src])
+    try:
+        n, tw, tc = timed_copy(src, dst)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(dst)
+    return {"seconds": tw + tc, "mbs": n / (tw + tc) / MB}
+
+
+def w1_size(ctx):
+    return (256 if ctx.quick else 1024) * MiB
+
+
+def w_w1(ctx):
+    """W1: sequential write of a large file through the mount vs swift upload."""
+    size = w1_size(ctx)
+    src = ensure_src_file(size)
+    obj = "w1-%dMiB.bin" % (size // MiB)
+    res = {}
+    for run in range(ctx.runs):
+        log("W1 run %d/%d (%d MiB)" % (run + 1, ctx.runs, size // MiB))
+        for t in ctx.targets:
+            s = measure_mounted_write(ctx, t, src, size, obj,
+                                      verify=ctx.args.verify and run == 0)
+            res.setdefault(t[0], []).append(s)
+            ctx.write_samples.setdefault((t[0], size), []).append(s)
+            ctx.record("W1", subject=t[0], run=run, **s)
+        s = measure_swift_upload_slo(ctx, src, size, obj)
+        res.setdefault("swift-upload", []).append(s)
+        ctx.write_samples.setdefault(("swift-upload", size), []).append(s)
+        ctx.record("W1", subject="swift-upload", run=run, **s)
+        s = measure_local_copy(ctx, src, size)
+        res.setdefault("local", []).append(s)
+        ctx.record("W1", subject="local-copy", run=run, **s)
+
+    def med(subject, key):
+        return median([s.get(key) for s in res[subject]])
+
+    rows = []
+    peer = med("swift-upload", "mbs")
+    for t in ctx.targets:
+        v = med(t[0], "mbs")
+        rows.append(Row("W1", "seq write %d MiB, until close()" % (size // MiB), t[0],
+                        fmt_mbs(v), "swift upload --use-slo 64M x10", fmt_mbs(peer), v / peer,
+                        ">= 0.90 x swift upload", v / peer >= 0.9,
+                        data={"mbs": v, "peer_mbs": peer,
+                              "runs": [s["mbs"] for s in res[t[0]]],
+                              "peer_runs": [s["mbs"] for s in res["swift-upload"]]}))
+        rows.append(Row("W1", "  write() loop + close()", t[0],
+                        "%.1f s (%s) + %.1f s" % (med(t[0], "write_s"),
+                                                  fmt_mbs(med(t[0], "write_mbs")),
+                                                  med(t[0], "close_s")),
+                        "local copy to cache_dir fs", fmt_mbs(med("local", "mbs")),
+                        data={k: med(t[0], k) for k in ("write_s", "close_s", "write_mbs")}))
+        st = median_counts([s["stats"] for s in res[t[0]]])
+        px = median_counts([s["proxy"] for s in res["swift-upload"]])
+        rows.append(Row("W1", "  requests", t[0],
+                        fmt_counts(st, SWIFTFS_WRITE_KEYS) + " (%s segments)"
+                        % fmt_num(med(t[0], "segments")),
+                        "swift upload", fmt_counts(px, PROXY_WRITE_KEYS),
+                        data={"swiftfs_stats": [s["stats"] for s in res[t[0]]],
+                              "proxy": [s["proxy"] for s in res[t[0]]],
+                              "peer_proxy": [s["proxy"] for s in res["swift-upload"]]}))
+        rows.append(Row("W1", "  CPU s: client, Swift proxy", t[0],
+                        "daemon %.1f, proxy %.1f" % (med(t[0], "daemon_cpu_s"),
+                                                     med(t[0], "proxy_cpu_s") or 0),
+                        "swift upload", "client %.1f, proxy %.1f"
+                        % (med("swift-upload", "cpu_s"), med("swift-upload", "proxy_cpu_s") or 0),
+                        data={"daemon_cpu_s": med(t[0], "daemon_cpu_s"),
+                              "proxy_cpu_s": med(t[0], "proxy_cpu_s"),
+                              "peer_cpu_s": med("swift-upload", "cpu_s"),
+                              "peer_proxy_cpu_s": med("swift-upload", "proxy_cpu_s")}))
+    return rows
+
+
+def w_m2(ctx):
+    """M2: daemon peak RSS and CPU while writing the W1 file (W1's runs when
+    W1 ran in this invocation, else runs of its own)."""
+    size = w1_size(ctx)
+    obj = "w1-%dMiB.bin" % (size // MiB)
+    res = {}
+    for t in ctx.targets:
+        have = ctx.write_samples.get((t[0], size), [])
+        if len(have) >= ctx.runs:
+            log("M2 %s: using W1's %d run(s)" % (t[0], len(have)))
+            res[t[0]] = have
+            continue
+        src = ensure_src_file(size)
+        for run in range(ctx.runs):
+            log("M2 %s run %d/%d (%d MiB)" % (t[0], run + 1, ctx.runs, size // MiB))
+            s = measure_mounted_write(ctx, t, src, size, obj)
+            res.setdefault(t[0], []).append(s)
+            ctx.record("M2", subject=t[0], run=run, **s)
+    peer = ctx.write_samples.get(("swift-upload", size))
+    rows = []
+    for t in ctx.targets:
+        med = {k: median([s[k] for s in res[t[0]]]) for k in
+               ("hwm_mib", "hwm_at_mount_mib", "daemon_cpu_s", "cpu_ms_per_mb", "mbs")}
+        peak = max(s["hwm_mib"] for s in res[t[0]])
+        rows.append(Row("M2", "daemon peak RSS, %d MiB write" % (size // MiB), t[0],
+                        "%.1f MiB (max of runs %.1f)" % (med["hwm_mib"], peak),
+                        target="< 128 MiB", passed=med["hwm_mib"] < 128,
+                        data=dict(med, max_hwm_mib=peak,
+                                  runs=[s["hwm_mib"] for s in res[t[0]]])))
+        pm = median([s["cpu_ms_per_mb"] for s in peer]) if peer else None
+        rows.append(Row("M2", "  daemon CPU per MB written", t[0],
+                        "%.2f ms/MB (%.2f s), %s" % (med["cpu_ms_per_mb"], med["daemon_cpu_s"],
+                                                    fmt_mbs(med["mbs"])),
+                        "swift upload CPU" if pm is not None else "",
+                        "%.2f ms/MB" % pm if pm is not None else "",
+                        data=dict(med, peer_cpu_ms_per_mb=pm)))
+    return rows
+
+
+def check_listing(ctx, container, md5s, who):
+    """Every expected object is in the container with the right md5."""
+    _, objs = ctx.conn.get_container(container, full_listing=True)
+    have = {o["name"]: o.get("hash") for o in objs}
+    missing = [n for n in md5s if n not in have]
+    bad = [n for n in md5s if n in have and have[n] != md5s[n]]
+    if missing or bad:
+        raise BenchError("%s: %d objects missing, %d with a wrong md5 (e.g. %s)"
+                         % (who, len(missing), len(bad), (missing + bad)[:3]))
+    return len(have) - len(md5s)   # extra objects (directory markers)
+
+
+def w5(ctx, wid, name, n, fsize):
+    """W5a/W5b: tar -x of n files of fsize bytes into a fresh container
+    through a fresh mount, timed until tar exits, vs `swift upload
+    --object-threads 10` of the same tree from local disk."""
+    base, tar, md5s = ensure_src_tree(name, n, fsize)
+    res = {}
+    for run in range(ctx.runs):
+        log("%s run %d/%d (%d files of %d bytes)" % (wid, run + 1, ctx.runs, n, fsize))
+        for t in ctx.targets:
+            cont = ctx.new_scratch(name)
+            try:
+                drop_caches()
+                warm([tar])
+                with ctx.mount(t, cont) as m:
+                    cpu0 = proc_cpu_seconds(m.pid)
+                    sw0 = swift_server_cpu()
+                    off = ctx.swift.log_offset()
+                    t0 = time.perf_counter()
+                    p = subprocess.run(["tar", "-xf", tar, "-C", m.path], stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    dt = time.perf_counter() - t0
+                    cpu = proc_cpu_seconds(m.pid) - cpu0
+                    sw = cpu_delta(sw0, swift_server_cpu())
+                    proxy = classify_requests(ctx.swift.requests_since(off))
+                    if p.returncode != 0:
+                        raise BenchError("%s: tar -x into %s failed (%d): %s"
+                                         % (wid, t[0], p.returncode, p.stderr[-500:]))
+                    # still mounted: every close() must have uploaded
+                    extra = check_listing(ctx, cont, md5s, t[0])
+            finally:
+                ctx.drop_scratch(cont)
+            s = {"seconds": dt, "files_s": n / dt, "mbs": n * fsize / dt / MB,
+                 "daemon_cpu_s": cpu, "proxy_cpu_s": sw.get("proxy"), "extra_objects": extra,
+                 "load1": os.getloadavg()[0], "stats": m.stats, "proxy": proxy, "swift_cpu": sw}
+            res.setdefault(t[0], []).append(s)
+            ctx.record(wid, subject=t[0], run=run, **s)
+        cont = ctx.new_scratch(name + "peer")
+        try:
+            drop_caches()
+            warm([os.path.join(base, name)])
+            dt, cpu, proxy, sw = run_swift_cli(
+                ctx, ["upload", "--object-threads", "10", cont, name], cwd=base)
+            check_listing(ctx, cont, md5s, "swift upload")
+        finally:
+            ctx.drop_scratch(cont)
+        s = {"seconds": dt, "files_s": n / dt, "mbs": n * fsize / dt / MB, "cpu_s": cpu,
+             "proxy_cpu_s": sw.get("proxy"), "load1": os.getloadavg()[0], "proxy": proxy,
+             "swift_cpu": sw}
+        res.setdefault("swift-upload", []).append(s)
+        ctx.record(wid, subject="swift-upload", run=run, **s)
+
+    def med(subject, key):
+        return median([s.get(key) for s in res[subject]])
+
+    rows = []
+    peer = med("swift-upload", "files_s")
+    size_s = ("%d KiB" % (fsize // 1024)) if fsize < MiB else ("%d MiB" % (fsize // MiB))
+    for t in ctx.targets:
+        v = med(t[0], "files_s")
+        rows.append(Row(wid, "tar -x %d files of %s" % (n, size_s), t[0],
+                        "%.0f files/s (%.1f s, %s)" % (v, med(t[0], "seconds"),
+                                                       fmt_mbs(med(t[0], "mbs"))),
+                        "swift upload x10 threads", "%.0f files/s (%.1f s)"
+                        % (peer, med("swift-upload", "seconds")), v / peer,
+                        data={"files_s": v, "peer_files_s": peer,
+                              "runs": [s["files_s"] for s in res[t[0]]],
+                              "peer_runs": [s["files_s"] for s in res["swift-upload"]]}))
+        st = median_counts([s["stats"] for s in res[t[0]]])
+        px = median_counts([s["proxy"] for s in res["swift-upload"]])
+        rows.append(Row(wid, "  requests", t[0], fmt_counts(st, SWIFTFS_WRITE_KEYS),
+                        "swift upload", fmt_counts(px, PROXY_WRITE_KEYS),
+                        data={"swiftfs_stats": [s["stats"] for s in res[t[0]]],
+                              "proxy": [s["proxy"] for s in res[t[0]]],
+                              "peer_proxy": [s["proxy"] for s in res["swift-upload"]]}))
+        rows.append(Row(wid, "  CPU s: client, Swift proxy", t[0],
+                        "daemon %.1f, proxy %.1f" % (med(t[0], "daemon_cpu_s"),
+                                                     med(t[0], "proxy_cpu_s") or 0),
+                        "swift upload", "client %.1f, proxy %.1f"
+                        % (med("swift-upload", "cpu_s"), med("swift-upload", "proxy_cpu_s") or 0),
+                        data={"daemon_cpu_s": med(t[0], "daemon_cpu_s"),
+                              "proxy_cpu_s": med(t[0], "proxy_cpu_s"),
+                              "peer_cpu_s": med("swift-upload", "cpu_s"),
+                              "peer_proxy_cpu_s": med("swift-upload", "proxy_cpu_s")}))
+    return rows
+
+
+def w_w5a(ctx):
+    """W5a: 1,000 files of 4 KiB."""
+    return w5(ctx, "W5a", "w5a", 1000, 4096)
+
+
+def w_w5b(ctx):
+    """W5b: 100 files of 1 MiB."""
+    return w5(ctx, "W5b", "w5b", 100, MiB)
+
+
 # name -> (function, one-line description). Order = run order.
 WORKLOADS = {
     "R1": (w_r1, "cold sequential read vs curl single / parallel ranged GETs"),
     "L1": (w_l1, "ls -l of a 10,000-object directory: time and requests"),
     "M1": (w_m1, "daemon peak RSS and CPU per MB over a long sequential read"),
+    "W1": (w_w1, "sequential write of 1 GiB (an SLO) until close() vs swift upload --use-slo"),
+    "M2": (w_m2, "daemon peak RSS and CPU per MB over that write (reuses W1's runs)"),
+    "W5a": (w_w5a, "tar -x of 1,000 x 4 KiB files into the mount vs swift upload"),
+    "W5b": (w_w5b, "tar -x of 100 x 1 MiB files into the mount vs swift upload"),
 }
 
 
@@ -952,9 +1540,9 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="swiftfs benchmarks against a local Swift (see tests/bench/README.md)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="workloads:\n" + "\n".join("  %s  %s" % (k, v[1]) for k, v in WORKLOADS.items())
+        epilog="workloads:\n" + "\n".join("  %-4s %s" % (k, v[1]) for k, v in WORKLOADS.items())
         + "\ntargets:\n" + "\n".join(
-            "  %-16s %s%s" % (k, ",".join(v["opts"]) or "(default options)",
+            "  %-19s %s%s" % (k, ",".join(v["opts"]) or "(default options)",
                               "".join(" %s=%s" % e for e in v.get("env", {}).items()))
             for k, v in TARGETS.items()))
     ap.add_argument("--quick", action="store_true",
@@ -972,6 +1560,8 @@ def parse_args(argv):
     ap.add_argument("--json", metavar="FILE", help="write all results and samples as JSON")
     ap.add_argument("--swiftfs", default=os.environ.get("SWIFTFS_BIN")
                     or os.path.join(ROOT, "build", "swiftfs"), help="swiftfs binary")
+    ap.add_argument("--cache-base", default=CACHE_BASE,
+                    help="folder of the fresh cache_dir each mount gets (default %(default)s)")
     ap.add_argument("--swift-workers", type=int,
                     help="Swift proxy workers (restarts the bench Swift if it differs; "
                          "default: as running, or SWIFTFS_AIO_WORKERS, or 1)")
@@ -980,10 +1570,12 @@ def parse_args(argv):
                     help="skip the untimed md5 check of what swiftfs reads")
     a = ap.parse_args(argv)
     a.parallel = [int(x) for x in a.parallel.split(",") if x.strip()]
-    a.only = [w.strip().upper() for w in a.only.split(",")] if a.only else list(WORKLOADS)
+    names = {k.upper(): k for k in WORKLOADS}   # --only w5a,W5B: any case
+    a.only = [w.strip() for w in a.only.split(",") if w.strip()] if a.only else list(WORKLOADS)
     for w in a.only:
-        if w not in WORKLOADS:
+        if w.upper() not in names:
             ap.error("unknown workload %s (have: %s)" % (w, ", ".join(WORKLOADS)))
+    a.only = [names[w.upper()] for w in a.only]
     if a.runs is not None and a.runs < 1:
         ap.error("--runs must be >= 1")
     return a
@@ -995,7 +1587,7 @@ def preflight(args):
         problems.append("python3-swiftclient is not installed (apt-get install python3-swiftclient)")
     if os.geteuid() != 0:
         problems.append("run as root (drop_caches, FUSE mounts, Swift's servers)")
-    for b in ("fusermount3", "curl", "ls"):
+    for b in ("fusermount3", "curl", "ls", "tar", "swift"):
         if not shutil.which(b):
             problems.append("%s not found" % b)
     if not os.access(args.swiftfs, os.X_OK):
@@ -1046,6 +1638,13 @@ def main(argv=None):
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # cleanup must finish
         for m in list(_active_mounts):
             m.cleanup()
+        if ctx:
+            for c in sorted(ctx.scratch):
+                log("deleting scratch container %s" % c)
+                try:
+                    ctx.drop_scratch(c)
+                except Exception as e:  # noqa: BLE001 - best effort
+                    log("  could not delete %s: %s" % (c, e))
         if ctx and not args.keep:
             for c in sorted(ctx.created):
                 log("deleting container %s (--keep keeps it)" % c)

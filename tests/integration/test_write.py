@@ -407,3 +407,45 @@ def test_killed_during_streamed_upload_leaves_no_object_and_no_orphans(container
     assert "orphan segment" in m2.log()
     assert os.listdir(os.path.join(cache, "uploads")) == []
     m.proc.returncode = 0  # killed on purpose: the fixture's exit check does not apply
+
+
+def test_open_file_keeps_local_attributes_against_listings(container, conn, mount):
+    conn.put_object(container, "f", b"old")
+    m = mount(container, opts=["attr_timeout=0", "entry_timeout=0"])
+    f = open(m.p("f"), "r+b", buffering=0)
+    f.seek(0, 2)
+    f.write(b"-appended-" * 10)
+    assert "f" in os.listdir(m.path)          # a fresh listing says 3 bytes...
+    assert os.path.getsize(m.p("f")) == 103   # ...the local data wins
+    with open(m.p("f"), "rb") as g:
+        assert g.read() == b"old" + b"-appended-" * 10
+    f.close()
+    assert obj(conn, container, "f")[1] == b"old" + b"-appended-" * 10
+
+
+def test_two_mounts_of_one_container(container, conn, mount):
+    a = mount(container, opts=["attr_timeout=1", "entry_timeout=1", "negative_timeout=1"])
+    b = mount(container, opts=["attr_timeout=1", "entry_timeout=1", "negative_timeout=1"])
+    with open(a.p("shared.txt"), "wb") as f:
+        f.write(b"from A")
+    time.sleep(1.5)
+    with open(b.p("shared.txt"), "rb") as f:
+        assert f.read() == b"from A"
+    with open(b.p("shared.txt"), "wb") as f:
+        f.write(b"B wins, last writer")
+    time.sleep(1.5)
+    with open(a.p("shared.txt"), "rb") as f:
+        assert f.read() == b"B wins, last writer"
+    os.unlink(a.p("shared.txt"))
+    time.sleep(1.5)
+    assert not os.path.exists(b.p("shared.txt"))
+
+
+def test_reopen_within_attr_timeout_sees_whole_new_version(container, conn, mount):
+    conn.put_object(container, "f", b"short")
+    m = mount(container, opts=["attr_timeout=30", "entry_timeout=30"])
+    with open(m.p("f"), "rb") as f:
+        assert f.read() == b"short"
+    conn.put_object(container, "f", b"a much longer new version")
+    with open(m.p("f"), "rb") as f:      # close-to-open: the new version, whole
+        assert f.read() == b"a much longer new version"
