@@ -36,6 +36,10 @@ int main(void)
 	e = util_url_encode("a/b", false);
 	CHECK_STR(e, "a%2Fb");
 	free(e);
+	/* decode is the inverse, and keeps malformed escapes */
+	e = util_url_decode("a%20b/%25%3F%C3%A9%zz%4");
+	CHECK_STR(e, "a b/%?\xc3\xa9%zz%4");
+	free(e);
 
 	struct timespec ts;
 	CHECK_INT(util_parse_iso_time("2024-05-01T12:34:56.123456", &ts), 0);
