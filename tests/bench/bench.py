@@ -327,6 +327,28 @@ class Swift:
             out.append((parts[4], path, urllib.parse.parse_qs(q), parts[7]))
         return out
 
+    def request_times(self, offset):
+        """(method, start, end) (epoch seconds) of the client requests logged
+        since offset, auth excluded; method is suffixed " container" for
+        requests to a container or the account. Call after requests_since()."""
+        if offset is None:
+            return None
+        out = []
+        with open(self.proxy_log, "rb") as f:
+            f.seek(offset)
+            data = f.read().decode("utf-8", "replace")
+        for line in data.splitlines():
+            parts = line.split()
+            # ... trans_id headers request_time source log_info start end policy
+            if (len(parts) < 21 or parts[0] != "proxy-server:" or parts[1] == "-"
+                    or not parts[5].startswith("/v1/")):
+                continue
+            depth = parts[5].split("%3F")[0].split("?")[0].rstrip("/").count("/")
+            with contextlib.suppress(ValueError):
+                out.append((parts[4] if depth >= 4 else parts[4] + " container",
+                            float(parts[19]), float(parts[20])))
+        return out
+
 
 # ------------------------------------------------------------- mounts ----
 
@@ -1167,6 +1189,60 @@ PROXY_WRITE_KEYS = (("object PUT", "PUT"), ("manifest PUT", "manifest PUT"),
                     ("container/account HEAD", "container HEAD"), "auth")
 
 
+def timing_summary(times, t0, t1):
+    """Where a client's wall time [t0, t1] (epoch) went on the Swift side:
+    busy_s = time with at least one of its requests in flight; PUT
+    latencies; when the first PUT started (s after t0)."""
+    if not times:
+        return {}
+    iv = sorted((max(a, t0), min(b, t1)) for _, a, b in times if b > t0 and a < t1)
+    busy, cur = 0.0, None
+    for a, b in iv:
+        if cur is None or a > cur[1]:
+            if cur:
+                busy += cur[1] - cur[0]
+            cur = [a, b]
+        else:
+            cur[1] = max(cur[1], b)
+    if cur:
+        busy += cur[1] - cur[0]
+    puts = sorted(b - a for m, a, b in times if m == "PUT")
+    heads = sorted(b - a for m, a, b in times if m == "HEAD")
+    first_put = min((a for m, a, b in times if m == "PUT"), default=None)
+    return {"busy_s": busy, "busy_frac": busy / (t1 - t0) if t1 > t0 else None,
+            "put_ms_median": median(puts) * 1000 if puts else None,
+            "put_ms_max": puts[-1] * 1000 if puts else None,
+            "head_ms_median": median(heads) * 1000 if heads else None,
+            "first_put_s": first_put - t0 if first_put else None}
+
+
+def fmt_timing(tm):
+    if not tm:
+        return "n/a"
+    bits = []
+    if tm.get("put_ms_median") is not None:
+        bits.append("PUT median %.0f ms" % tm["put_ms_median"])
+    if tm.get("head_ms_median") is not None:
+        bits.append("HEAD %.0f ms" % tm["head_ms_median"])
+    if tm.get("busy_frac") is not None:
+        bits.append("a request in flight %.0f%% of the time" % (100 * tm["busy_frac"]))
+    return ", ".join(bits)
+
+
+def median_timing(samples):
+    ts = [s.get("timing") for s in samples if s.get("timing")]
+    if not ts:
+        return None
+    return {k: median([t.get(k) for t in ts]) for k in ts[0]}
+
+
+def fmt_cpu(label, client_s, samples):
+    """'daemon 0.9; proxy 0.4, object 0.9, container 0.1' (medians, s)."""
+    sw = median_counts([s.get("swift_cpu") for s in samples]) or {}
+    return "%s %.1f; %s" % (label, client_s or 0, ", ".join(
+        "%s %.1f" % (k, sw[k]) for k in ("proxy", "object", "container") if k in sw))
+
+
 def median_counts(dicts):
     """Per-key median of counter dicts (None entries skipped)."""
     dicts = [d for d in dicts if d]
@@ -1178,12 +1254,13 @@ def median_counts(dicts):
 def run_swift_cli(ctx, argv, cwd=None):
     """Run the `swift` CLI (python-swiftclient) against the bench Swift.
     Returns (seconds of the whole command, its CPU seconds, proxy request
-    counts, Swift servers' CPU)."""
+    counts, Swift servers' CPU plus "timing": timing_summary())."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_"))}
     env.update(ctx.swift.creds_env())
     sw0 = swift_server_cpu()
     off = ctx.swift.log_offset()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.time()
     t0 = time.perf_counter()
     p = subprocess.run(["swift"] + argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -1191,6 +1268,7 @@ def run_swift_cli(ctx, argv, cwd=None):
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     sw = cpu_delta(sw0, swift_server_cpu())
     proxy = classify_requests(ctx.swift.requests_since(off))
+    sw["timing"] = timing_summary(ctx.swift.request_times(off), w0, w0 + dt)
     if p.returncode != 0:
         raise BenchError("swift %s failed (%d): %s"
                          % (" ".join(argv), p.returncode, (p.stderr or p.stdout)[-500:]))
@@ -1251,6 +1329,7 @@ def measure_mounted_write(ctx, target, src, size, obj, verify=False):
             cpu0 = proc_cpu_seconds(m.pid)
             sw0 = swift_server_cpu()
             off = ctx.swift.log_offset()
+            w0 = time.time()
             try:
                 n, tw, tc = timed_copy(src, os.path.join(m.path, obj))
             except OSError as e:
@@ -1259,6 +1338,7 @@ def measure_mounted_write(ctx, target, src, size, obj, verify=False):
             hwm = proc_status_kib(m.pid, "VmHWM")
             sw = cpu_delta(sw0, swift_server_cpu())
             proxy = classify_requests(ctx.swift.requests_since(off))
+            timing = timing_summary(ctx.swift.request_times(off), w0, w0 + tw + tc)
             slo = check_slo(ctx, cont, obj, size, target[0], src if verify else None)
         dt = tw + tc
         if n != size:
@@ -1270,7 +1350,7 @@ def measure_mounted_write(ctx, target, src, size, obj, verify=False):
                 "hwm_at_mount_mib": hwm0 / 1024 if hwm0 else None,
                 "proxy_cpu_s": sw.get("proxy"), "object_server_cpu_s": sw.get("object"),
                 "segments": slo["segments"], "load1": os.getloadavg()[0],
-                "stats": m.stats, "proxy": proxy, "swift_cpu": sw}
+                "stats": m.stats, "proxy": proxy, "swift_cpu": sw, "timing": timing}
     finally:
         ctx.drop_scratch(cont)
 
@@ -1286,10 +1366,11 @@ def measure_swift_upload_slo(ctx, src, size, obj, segsize="64M", threads=10):
             ctx, ["upload", "--use-slo", "--segment-size", segsize, "--segment-threads",
                   str(threads), "--object-name", obj, cont, src])
         slo = check_slo(ctx, cont, obj, size, "swift upload")
+        timing = sw.pop("timing")
         return {"seconds": dt, "mbs": size / dt / MB, "cpu_s": cpu,
                 "cpu_ms_per_mb": cpu * 1000 / (size / MB), "proxy_cpu_s": sw.get("proxy"),
                 "object_server_cpu_s": sw.get("object"), "segments": slo["segments"],
-                "load1": os.getloadavg()[0], "proxy": proxy, "swift_cpu": sw}
+                "load1": os.getloadavg()[0], "proxy": proxy, "swift_cpu": sw, "timing": timing}
     finally:
         ctx.drop_scratch(cont)
 
@@ -1354,6 +1435,14 @@ def w_w1(ctx):
                                                   med(t[0], "close_s")),
                         "local copy to cache_dir fs", fmt_mbs(med("local", "mbs")),
                         data={k: med(t[0], k) for k in ("write_s", "close_s", "write_mbs")}))
+        tm, ptm = median_timing(res[t[0]]), median_timing(res["swift-upload"])
+        rows.append(Row("W1", "  Swift side", t[0],
+                        fmt_timing(tm) + ("; 1st PUT at %.1f s" % tm["first_put_s"]
+                                          if tm and tm.get("first_put_s") is not None else ""),
+                        "swift upload", fmt_timing(ptm) + (
+                            "; 1st PUT at %.1f s" % ptm["first_put_s"]
+                            if ptm and ptm.get("first_put_s") is not None else ""),
+                        data={"timing": tm, "peer_timing": ptm}))
         st = median_counts([s["stats"] for s in res[t[0]]])
         px = median_counts([s["proxy"] for s in res["swift-upload"]])
         rows.append(Row("W1", "  requests", t[0],
@@ -1363,11 +1452,10 @@ def w_w1(ctx):
                         data={"swiftfs_stats": [s["stats"] for s in res[t[0]]],
                               "proxy": [s["proxy"] for s in res[t[0]]],
                               "peer_proxy": [s["proxy"] for s in res["swift-upload"]]}))
-        rows.append(Row("W1", "  CPU s: client, Swift proxy", t[0],
-                        "daemon %.1f, proxy %.1f" % (med(t[0], "daemon_cpu_s"),
-                                                     med(t[0], "proxy_cpu_s") or 0),
-                        "swift upload", "client %.1f, proxy %.1f"
-                        % (med("swift-upload", "cpu_s"), med("swift-upload", "proxy_cpu_s") or 0),
+        rows.append(Row("W1", "  CPU s: client; Swift servers", t[0],
+                        fmt_cpu("daemon", med(t[0], "daemon_cpu_s"), res[t[0]]),
+                        "swift upload",
+                        fmt_cpu("client", med("swift-upload", "cpu_s"), res["swift-upload"]),
                         data={"daemon_cpu_s": med(t[0], "daemon_cpu_s"),
                               "proxy_cpu_s": med(t[0], "proxy_cpu_s"),
                               "peer_cpu_s": med("swift-upload", "cpu_s"),
@@ -1443,6 +1531,7 @@ def w5(ctx, wid, name, n, fsize):
                     cpu0 = proc_cpu_seconds(m.pid)
                     sw0 = swift_server_cpu()
                     off = ctx.swift.log_offset()
+                    w0 = time.time()
                     t0 = time.perf_counter()
                     p = subprocess.run(["tar", "-xf", tar, "-C", m.path], stdin=subprocess.DEVNULL,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -1450,6 +1539,7 @@ def w5(ctx, wid, name, n, fsize):
                     cpu = proc_cpu_seconds(m.pid) - cpu0
                     sw = cpu_delta(sw0, swift_server_cpu())
                     proxy = classify_requests(ctx.swift.requests_since(off))
+                    timing = timing_summary(ctx.swift.request_times(off), w0, w0 + dt)
                     if p.returncode != 0:
                         raise BenchError("%s: tar -x into %s failed (%d): %s"
                                          % (wid, t[0], p.returncode, p.stderr[-500:]))
@@ -1459,7 +1549,8 @@ def w5(ctx, wid, name, n, fsize):
                 ctx.drop_scratch(cont)
             s = {"seconds": dt, "files_s": n / dt, "mbs": n * fsize / dt / MB,
                  "daemon_cpu_s": cpu, "proxy_cpu_s": sw.get("proxy"), "extra_objects": extra,
-                 "load1": os.getloadavg()[0], "stats": m.stats, "proxy": proxy, "swift_cpu": sw}
+                 "load1": os.getloadavg()[0], "stats": m.stats, "proxy": proxy, "swift_cpu": sw,
+                 "timing": timing}
             res.setdefault(t[0], []).append(s)
             ctx.record(wid, subject=t[0], run=run, **s)
         cont = ctx.new_scratch(name + "peer")
@@ -1468,12 +1559,13 @@ def w5(ctx, wid, name, n, fsize):
             warm([os.path.join(base, name)])
             dt, cpu, proxy, sw = run_swift_cli(
                 ctx, ["upload", "--object-threads", "10", cont, name], cwd=base)
+            timing = sw.pop("timing")
             check_listing(ctx, cont, md5s, "swift upload")
         finally:
             ctx.drop_scratch(cont)
         s = {"seconds": dt, "files_s": n / dt, "mbs": n * fsize / dt / MB, "cpu_s": cpu,
              "proxy_cpu_s": sw.get("proxy"), "load1": os.getloadavg()[0], "proxy": proxy,
-             "swift_cpu": sw}
+             "swift_cpu": sw, "timing": timing}
         res.setdefault("swift-upload", []).append(s)
         ctx.record(wid, subject="swift-upload", run=run, **s)
 
@@ -1486,8 +1578,8 @@ def w5(ctx, wid, name, n, fsize):
     for t in ctx.targets:
         v = med(t[0], "files_s")
         rows.append(Row(wid, "tar -x %d files of %s" % (n, size_s), t[0],
-                        "%.0f files/s (%.1f s, %s)" % (v, med(t[0], "seconds"),
-                                                       fmt_mbs(med(t[0], "mbs"))),
+                        "%.0f files/s (%.1f s, %.1f MB/s)" % (v, med(t[0], "seconds"),
+                                                              med(t[0], "mbs")),
                         "swift upload x10 threads", "%.0f files/s (%.1f s)"
                         % (peer, med("swift-upload", "seconds")), v / peer,
                         data={"files_s": v, "peer_files_s": peer,
@@ -1500,11 +1592,14 @@ def w5(ctx, wid, name, n, fsize):
                         data={"swiftfs_stats": [s["stats"] for s in res[t[0]]],
                               "proxy": [s["proxy"] for s in res[t[0]]],
                               "peer_proxy": [s["proxy"] for s in res["swift-upload"]]}))
-        rows.append(Row(wid, "  CPU s: client, Swift proxy", t[0],
-                        "daemon %.1f, proxy %.1f" % (med(t[0], "daemon_cpu_s"),
-                                                     med(t[0], "proxy_cpu_s") or 0),
-                        "swift upload", "client %.1f, proxy %.1f"
-                        % (med("swift-upload", "cpu_s"), med("swift-upload", "proxy_cpu_s") or 0),
+        rows.append(Row(wid, "  Swift side", t[0], fmt_timing(median_timing(res[t[0]])),
+                        "swift upload", fmt_timing(median_timing(res["swift-upload"])),
+                        data={"timing": median_timing(res[t[0]]),
+                              "peer_timing": median_timing(res["swift-upload"])}))
+        rows.append(Row(wid, "  CPU s: client; Swift servers", t[0],
+                        fmt_cpu("daemon", med(t[0], "daemon_cpu_s"), res[t[0]]),
+                        "swift upload",
+                        fmt_cpu("client", med("swift-upload", "cpu_s"), res["swift-upload"]),
                         data={"daemon_cpu_s": med(t[0], "daemon_cpu_s"),
                               "proxy_cpu_s": med(t[0], "proxy_cpu_s"),
                               "peer_cpu_s": med("swift-upload", "cpu_s"),
