@@ -85,6 +85,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->ahead = o->read_ahead;
 	fs->overlay_ttl = o->entry_timeout * 10 > 60 ? o->entry_timeout * 10 : 60;
 	fs->ro = o->ro;
+	fs->exact_attrs = o->exact_attrs;
 	fs->segment_size = o->segment_size;
 	fs->max_segments = 1000;
 	fs->max_file_size = 5ULL << 30;
@@ -321,6 +322,8 @@ int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 			*target = v ? util_url_decode(v) : NULL;
 		}
 		a->size = *target ? strlen(*target) : 0;
+		if (*target && (*target)[0] == SYMLINK_RAW_MARK)
+			a->size--; /* the marker is ours, not the target's */
 	}
 out:
 	swift_req_cleanup(&r);
@@ -721,21 +724,43 @@ int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *tim
 	if (!n)
 		return -ESTALE;
 	pthread_mutex_lock(&fs->t.lock);
-	/* a file with local data is described by it, not by Swift */
-	bool fresh = util_now() < n->attr_expire || n->attr.kind != DK_FILE || n->w;
+	/* a file with local data is described by it, not by Swift; a symlink
+	 * (whose size is its target's length) and, with exact_attrs, a file
+	 * known only from a listing are asked about once */
+	bool fresh = n->w || n->attr.kind == DK_DIR ||
+		     (util_now() < n->attr_expire &&
+		      (n->attr.exact || (n->attr.kind == DK_FILE && !fs->exact_attrs)));
+	bool link = n->attr.kind == DK_SYMLINK;
 	a = n->attr;
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!fresh) {
+		char *target = NULL;
 		object = fs_object_name(fs, rel);
 		if (!object) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		rc = fs_head_object(fs, object, false, &a, NULL);
+		rc = fs_head_object(fs, object, link, &a, link ? &target : NULL);
 		if (rc)
 			goto out;
 		pthread_mutex_lock(&fs->t.lock);
+		if (target) {
+			free(n->symlink_target);
+			n->symlink_target = target;
+		}
 		snprintf(a.list_etag, sizeof(a.list_etag), "%s", n->attr.list_etag);
+		if (!fs->exact_attrs && !n->attr.exact && n->attr.have_mtime &&
+		    strcmp(a.etag, n->attr.etag) == 0) {
+			/* unchanged since listed: keep what stat already showed,
+			 * so the time does not change under a reader */
+			a.mtime = n->attr.mtime;
+			a.have_mode = n->attr.have_mode;
+			a.mode = n->attr.mode;
+			a.have_owner = n->attr.have_owner;
+			a.uid = n->attr.uid;
+			a.gid = n->attr.gid;
+			a.exact = false;
+		}
 		n->attr = a;
 		n->head_at = util_now();
 		n->attr_expire = n->head_at + fs->attr_timeout;
@@ -777,6 +802,28 @@ int fs_readlink(struct swiftfs_fs *fs, uint64_t ino, char **target)
 	struct swiftfs_inode *n = fs_get_inode(fs, ino, &rel);
 	if (!n)
 		return -ESTALE;
+	pthread_mutex_lock(&fs->t.lock);
+	bool unknown = n->attr.kind == DK_SYMLINK && !n->symlink_target;
+	pthread_mutex_unlock(&fs->t.lock);
+	if (unknown) {
+		/* known from a listing only: ask for the link itself */
+		struct swiftfs_attr a = { .kind = DK_SYMLINK };
+		char *t = NULL, *object = fs_object_name(fs, rel);
+		rc = object ? fs_head_object(fs, object, true, &a, &t) : -ENOMEM;
+		free(object);
+		if (rc) {
+			free(t);
+			goto out;
+		}
+		pthread_mutex_lock(&fs->t.lock);
+		if (!n->symlink_target) {
+			n->symlink_target = t;
+			t = NULL;
+			n->attr.size = a.size;
+		}
+		pthread_mutex_unlock(&fs->t.lock);
+		free(t);
+	}
 	pthread_mutex_lock(&fs->t.lock);
 	if (n->attr.kind != DK_SYMLINK)
 		rc = -EINVAL;
@@ -886,7 +933,8 @@ int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool pl
 	}
 	/* a zero-byte object may be a DLO whose size only a HEAD tells:
 	 * give it no attribute cache time so the next stat asks us */
-	bool uncertain = a.maybe_dlo && !a.exact;
+	bool uncertain = !a.exact && (a.maybe_dlo || a.kind == DK_SYMLINK ||
+				      (fs->exact_attrs && a.kind == DK_FILE));
 	n->attr_expire = uncertain ? 0 : util_now() + fs->attr_timeout;
 	e->ino = n->ino;
 	fs_fill_stat(fs, n->ino, &n->attr, &e->st);
@@ -961,6 +1009,18 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 			LOGD("%s changed since it was listed (size %llu -> %llu)", object,
 			     (unsigned long long)n->attr.size, (unsigned long long)a.size);
 			f->changed = a.size != n->attr.size;
+		}
+		if (!fs->exact_attrs && !n->attr.exact && n->attr.have_mtime &&
+		    strcmp(a.etag, n->attr.etag) == 0) {
+			/* unchanged since listed: keep what stat already showed,
+			 * so the time does not change under a reader */
+			a.mtime = n->attr.mtime;
+			a.have_mode = n->attr.have_mode;
+			a.mode = n->attr.mode;
+			a.have_owner = n->attr.have_owner;
+			a.uid = n->attr.uid;
+			a.gid = n->attr.gid;
+			a.exact = false;
 		}
 		n->attr = a;
 		n->head_at = util_now();

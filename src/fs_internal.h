@@ -34,6 +34,7 @@ struct swiftfs_fs {
 	uint64_t ahead;
 	double overlay_ttl;      /* how long local changes override listings */
 	bool ro;
+	bool exact_attrs;        /* every stat of a file HEADs it once */
 	char *staging_dir;       /* <cache_dir>/staging */
 	char *journal_dir;       /* <cache_dir>/uploads: SLO uploads under way */
 	uint64_t segment_size;

@@ -722,7 +722,7 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 	char **meta = NULL;
 	size_t nmeta = 0;
 	const char **hdrs = NULL;
-	char *manifest = NULL;
+	char *manifest = NULL, *linkhdr = NULL;
 	int rc;
 
 	swift_req_init(&h, "HEAD");
@@ -738,6 +738,16 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 	const char *m = swift_req_header(&h, "X-Object-Manifest");
 	if (m && asprintf(&manifest, "X-Object-Manifest: %s", m) < 0) {
 		manifest = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Swift answers a POST to a symlink with a redirect to its target:
+	 * a symlink's metadata is rewritten by PUTting the (empty) link again */
+	const char *tgt = swift_req_header(&h, "X-Symlink-Target");
+	const char *ct = swift_req_header(&h, "Content-Type");
+	bool is_link = tgt || (ct && strncasecmp(ct, "application/symlink", 19) == 0);
+	if (is_link && tgt && asprintf(&linkhdr, "X-Symlink-Target: %s", tgt) < 0) {
+		linkhdr = NULL;
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -772,11 +782,21 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 		hdrs[nh++] = meta[i];
 	if (manifest)
 		hdrs[nh++] = manifest;
+	if (is_link) {
+		hdrs[nh++] = "Content-Type: application/symlink";
+		if (linkhdr)
+			hdrs[nh++] = linkhdr;
+	}
 	hdrs[nh] = NULL;
-	swift_req_init(&r, "POST");
+	swift_req_init(&r, is_link ? "PUT" : "POST");
 	r.container = fs->container;
 	r.object = object;
 	r.headers = hdrs;
+	if (is_link) {
+		r.has_body = true;
+		r.send_buf = "";
+		r.send_len = 0;
+	}
 	rc = swift_request(fs->c, &r);
 	if (rc) {
 		char what[300];
@@ -789,6 +809,7 @@ out:
 	meta_free(meta, nmeta);
 	free(hdrs);
 	free(manifest);
+	free(linkhdr);
 	return rc;
 }
 

@@ -31,6 +31,7 @@ static const struct opt_spec specs[] = {
 	{ "ro", OK_FLAG, F(ro) },
 	{ "allow_other", OK_FLAG, F(allow_other) },
 	{ "insecure", OK_FLAG, F(insecure) },
+	{ "exact_attrs", OK_FLAG, F(exact_attrs) },
 	{ "uid", OK_UID, F(uid) },
 	{ "gid", OK_GID, F(gid) },
 	{ "umask", OK_MODE, F(umask) },
@@ -402,6 +403,9 @@ void opts_print_help(const char *progname)
 	       "    credentials=FILE       KEY=VALUE credentials file (mode 0600 or stricter)\n"
 	       "    cacert=FILE            CA bundle to verify the server with\n"
 	       "    insecure               do NOT verify TLS certificates (dangerous)\n"
+	       "    exact_attrs            stat of every file shows its stored mtime, mode and\n"
+	       "                           owner (one HEAD per file, as rclone does); default:\n"
+	       "                           listings give ls -l the server's time, no HEAD\n"
 	       "    attr_timeout=SECS      attribute cache lifetime (default 5)\n"
 	       "    entry_timeout=SECS     name and directory listing cache lifetime (default 5)\n"
 	       "    negative_timeout=SECS  cache lifetime of \"no such file\" (default 2)\n"

@@ -24,6 +24,7 @@ struct swiftfs_opts {
 	int ro;
 	int allow_other;
 	int insecure;
+	int exact_attrs;
 	int show_help;
 	int show_version;
 

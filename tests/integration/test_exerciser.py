@@ -110,11 +110,12 @@ class Exerciser:
             self.fail("close failed: %r" % e)
         self.fd = None
         self.counts["close"] += 1
+        self.counts["slo-upload"] += len(self.ref) > SEG
         # close returns once the object is in Swift
         st = os.stat(self.path)
         self.check(st.st_size == len(self.ref),
                    "stat after close: size %d, expected %d" % (st.st_size, len(self.ref)))
-        if self.rnd.random() < 0.5:
+        if self.rnd.random() < 0.35:
             self.check_bytes(swift_bytes(self.conn, self.container, self.name), bytes(self.ref),
                              "Swift object after close")
             self.counts["swift-check"] += 1
@@ -213,10 +214,34 @@ class Exerciser:
         except OSError as e:
             self.fail("fsync failed: %r" % e)
         self.counts["fsync"] += 1
+        self.counts["slo-upload"] += len(self.ref) > SEG
         if self.rnd.random() < 0.5:
             self.check_bytes(swift_bytes(self.conn, self.container, self.name), bytes(self.ref),
                              "Swift object after fsync")
             self.counts["swift-check"] += 1
+
+    def op_second_reader(self):
+        """A read through a second, read-only handle on the same file
+        while the first one may hold unwritten changes."""
+        size = len(self.ref)
+        off = self.rnd.randint(0, size)
+        n = self.rnd.choice([100, 65536, SEG])
+        self.note("second fd: pread %d at %d (size %d)" % (n, off, size))
+        try:
+            fd2 = os.open(self.path, os.O_RDONLY)
+        except OSError as e:
+            self.fail("open O_RDONLY failed: %r" % e)
+        try:
+            got = os.pread(fd2, n, off)
+        except OSError as e:
+            os.close(fd2)
+            self.fail("pread on the second fd failed: %r" % e)
+        try:
+            os.close(fd2)
+        except OSError as e:
+            self.fail("close of the second fd failed: %r" % e)
+        self.check_bytes(got, bytes(self.ref[off:off + n]), "second fd pread %d at %d" % (n, off))
+        self.counts["second-fd"] += 1
 
     def op_full_read(self):
         self.note("full read (size %d)" % len(self.ref))
@@ -231,12 +256,21 @@ class Exerciser:
         self.check_bytes(bytes(got), bytes(self.ref), "full read")
         self.counts["full-read"] += 1
 
-    def run(self, n_ops):
+    def run(self, n_ops, budget_s):
+        """n_ops operations, or fewer if budget_s runs out (a loaded
+        machine): the sequence for a seed is the same, only shorter."""
+        deadline = time.monotonic() + budget_s
         self.open(" (create)")
-        table = [(0.36, self.op_write), (0.66, self.op_read), (0.76, self.op_truncate),
+        table = [(0.36, self.op_write), (0.63, self.op_read), (0.66, self.op_second_reader),
+                 (0.76, self.op_truncate),
                  (0.82, self.op_fstat), (0.85, self.op_fsync), (0.87, self.op_full_read),
                  (0.92, None)]                                   # None: close + reopen
+        self.done = 0
         for self.i in range(n_ops):
+            if time.monotonic() > deadline:
+                print("exerciser: time budget used up after %d operations" % self.i)
+                break
+            self.done = self.i + 1
             r = self.rnd.random()
             for limit, fn in table:
                 if r < limit:
@@ -248,7 +282,7 @@ class Exerciser:
                 self.open()
             else:
                 fn()
-        self.i = n_ops
+        self.i = self.done
         self.op_full_read()
         self.close()
 
@@ -259,10 +293,13 @@ def test_random_operations_on_one_file(container, conn, mount):
     m = mount(container, opts=["segment_size=1M"])
     ex = Exerciser(m, conn, container, "ex.bin", seed)
     t0 = time.monotonic()
-    ex.run(N_OPS)
+    ex.run(N_OPS, budget_s=50)
     elapsed = time.monotonic() - t0
     print("exerciser: %d ops in %.1fs, final size %d, %s"
-          % (N_OPS, elapsed, len(ex.ref), dict(ex.counts)))
+          % (ex.done, elapsed, len(ex.ref), dict(ex.counts)))
+    assert ex.counts["close"] + ex.counts["fsync"] >= 20, dict(ex.counts)
+    assert ex.counts["slo-upload"] >= 1, "seed=%d: never uploaded an SLO: %s" % (
+        seed, dict(ex.counts))
     want = bytes(ex.ref)
     m.unmount()
 

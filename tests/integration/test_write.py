@@ -449,3 +449,30 @@ def test_reopen_within_attr_timeout_sees_whole_new_version(container, conn, moun
     conn.put_object(container, "f", b"a much longer new version")
     with open(m.p("f"), "rb") as f:      # close-to-open: the new version, whole
         assert f.read() == b"a much longer new version"
+
+
+def test_default_mount_archives_without_file_changed_errors(container, conn, mount, tmp_path):
+    """Default attributes come from listings; opening a file (which HEADs
+    it) must not change its time under tar."""
+    for i in range(5):
+        conn.put_object(container, "d/f%d" % i, b"x" * (i + 1),
+                        headers={"X-Object-Meta-Mtime": "1000000000.5"})
+    m = mount(container)
+    p = subprocess.run(["tar", "-cf", str(tmp_path / "o.tar"), "-C", m.path, "d"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_symlink_sizes_and_times(container, conn, mount):
+    m = mount(container)
+    os.symlink("some/target", m.p("ln"))
+    assert os.lstat(m.p("ln")).st_size == len("some/target")
+    os.utime(m.p("ln"), (1200000000, 1200000000), follow_symlinks=False)
+    assert os.readlink(m.p("ln")) == "some/target"
+    m.unmount()
+    m2 = mount(container)
+    assert sorted(os.listdir(m2.path)) == ["ln"]      # readdir first
+    assert os.readlink(m2.p("ln")) == "some/target"
+    assert os.lstat(m2.p("ln")).st_size == len("some/target")
+    h = conn.head_object(container, "ln", query_string="symlink=get")
+    assert float(h["x-object-meta-mtime"]) == 1200000000.0
