@@ -6,8 +6,8 @@
  * metadata; manifests and symlinks are copied as themselves
  * (multipart-manifest=get, symlink=get), so a renamed large object keeps
  * its segments without copying them. The sources are deleted only after
- * every copy succeeded: a rename that fails half way leaves the source
- * whole (and possibly part of the destination). */
+ * every copy succeeded: a rename that fails half way deletes the copies
+ * it made and leaves the source whole. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,8 +393,15 @@ static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
 	if (!rc && marker)
 		rc = copy_object(fs, src, dst, true);
 	if (rc) {
-		LOGE("renaming %s to %s failed after copying %zu of %zu objects; %s is intact", src,
-		     dst, done, page.n, src);
+		/* roll back: the copies made so far go, the source stays whole */
+		for (size_t i = 0; i < done; i++) {
+			free(np);
+			np = fs_join(dst, "/", page.v[i].name + sl);
+			if (np)
+				simple_request(fs, "DELETE", np, NULL, NULL, true);
+		}
+		LOGE("renaming %s to %s failed after copying %zu of %zu objects; the copies were "
+		     "removed and %s is intact", src, dst, done, page.n, src);
 		rc = -EIO;
 		goto out;
 	}

@@ -63,3 +63,30 @@ def test_persistent_errors_are_eio(swift, container, conn, proxy, mount):
     assert os.listdir(m.p("dir")) == ["g.txt"]
     with open(m.p("f.txt"), "rb") as f:
         assert f.read() == b"content"
+
+
+def test_directory_rename_failing_half_way_leaves_source_whole(swift, container, conn, proxy,
+                                                              mount):
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["retry_timeout=1"])
+    os.makedirs(m.p("src", "sub"))
+    for n in ("a", "b", "c", "sub/d"):
+        with open(m.p("src", *n.split("/")), "wb") as f:
+            f.write(n.encode())
+    # the third COPY fails for good
+    proxy.add_rule(method="COPY", action="status", status=503, times=-1, skip=2)
+    with pytest.raises(OSError) as ei:
+        os.rename(m.p("src"), m.p("dst"))
+    assert ei.value.errno == errno.EIO
+    proxy.clear()
+    names = {o["name"] for o in conn.get_container(container)[1]}
+    # the source is whole: every object still there
+    assert {"src", "src/sub", "src/a", "src/b", "src/c", "src/sub/d"} <= names
+    for n in ("a", "b", "c", "sub/d"):
+        assert conn.get_object(container, "src/" + n)[1] == n.encode()
+    assert "renaming" in m.log() and "is intact" in m.log()
+    # running it again completes it
+    os.rename(m.p("src"), m.p("dst"))
+    names = {o["name"] for o in conn.get_container(container)[1]}
+    assert not any(n.startswith("src") for n in names), names
+    assert {"dst/a", "dst/b", "dst/c", "dst/sub/d"} <= names
