@@ -713,6 +713,28 @@ void fs_forget(struct swiftfs_fs *fs, uint64_t ino, uint64_t nlookup)
 	pthread_mutex_unlock(&fs->t.lock);
 }
 
+/* Publish what a HEAD said about file n (table lock held). An object
+ * unchanged since it was listed keeps the time, mode and owner a stat
+ * already showed (default mode), so they do not change under a reader. */
+static void settle_head_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n,
+			       struct swiftfs_attr *a)
+{
+	snprintf(a->list_etag, sizeof(a->list_etag), "%s", n->attr.list_etag);
+	if (!fs->exact_attrs && !n->attr.exact && n->attr.have_mtime &&
+	    strcmp(a->etag, n->attr.etag) == 0) {
+		a->mtime = n->attr.mtime;
+		a->have_mode = n->attr.have_mode;
+		a->mode = n->attr.mode;
+		a->have_owner = n->attr.have_owner;
+		a->uid = n->attr.uid;
+		a->gid = n->attr.gid;
+		a->exact = false;
+	}
+	n->attr = *a;
+	n->head_at = util_now();
+	n->attr_expire = n->head_at + fs->attr_timeout;
+}
+
 int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *timeout)
 {
 	struct swiftfs_attr a;
@@ -748,22 +770,7 @@ int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *tim
 			free(n->symlink_target);
 			n->symlink_target = target;
 		}
-		snprintf(a.list_etag, sizeof(a.list_etag), "%s", n->attr.list_etag);
-		if (!fs->exact_attrs && !n->attr.exact && n->attr.have_mtime &&
-		    strcmp(a.etag, n->attr.etag) == 0) {
-			/* unchanged since listed: keep what stat already showed,
-			 * so the time does not change under a reader */
-			a.mtime = n->attr.mtime;
-			a.have_mode = n->attr.have_mode;
-			a.mode = n->attr.mode;
-			a.have_owner = n->attr.have_owner;
-			a.uid = n->attr.uid;
-			a.gid = n->attr.gid;
-			a.exact = false;
-		}
-		n->attr = a;
-		n->head_at = util_now();
-		n->attr_expire = n->head_at + fs->attr_timeout;
+		settle_head_locked(fs, n, &a);
 		pthread_mutex_unlock(&fs->t.lock);
 	}
 	fs_fill_stat(fs, ino, &a, st);
@@ -1004,27 +1011,12 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 		if (rc)
 			goto fail;
 		pthread_mutex_lock(&fs->t.lock);
-		snprintf(a.list_etag, sizeof(a.list_etag), "%s", n->attr.list_etag);
 		if (strcmp(a.etag, n->attr.etag) != 0 || a.size != n->attr.size) {
 			LOGD("%s changed since it was listed (size %llu -> %llu)", object,
 			     (unsigned long long)n->attr.size, (unsigned long long)a.size);
 			f->changed = a.size != n->attr.size;
 		}
-		if (!fs->exact_attrs && !n->attr.exact && n->attr.have_mtime &&
-		    strcmp(a.etag, n->attr.etag) == 0) {
-			/* unchanged since listed: keep what stat already showed,
-			 * so the time does not change under a reader */
-			a.mtime = n->attr.mtime;
-			a.have_mode = n->attr.have_mode;
-			a.mode = n->attr.mode;
-			a.have_owner = n->attr.have_owner;
-			a.uid = n->attr.uid;
-			a.gid = n->attr.gid;
-			a.exact = false;
-		}
-		n->attr = a;
-		n->head_at = util_now();
-		n->attr_expire = n->head_at + fs->attr_timeout;
+		settle_head_locked(fs, n, &a);
 		pthread_mutex_unlock(&fs->t.lock);
 	}
 

@@ -266,6 +266,17 @@ static int wstate_get(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char
 	return 0;
 }
 
+/* The write state n has now, with a reference, or NULL. */
+static struct swiftfs_wstate *wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_wstate *w = n->w;
+	if (w)
+		w->refs++;
+	pthread_mutex_unlock(&fs->t.lock);
+	return w;
+}
+
 /* Drop a reference; a clean state nobody has open leaves the inode. */
 static void wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
@@ -544,11 +555,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 /* A read-only open of a file that has local data reads through it. */
 bool fs_open_local(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_file *f)
 {
-	pthread_mutex_lock(&fs->t.lock);
-	struct swiftfs_wstate *w = n->w;
-	if (w)
-		w->refs++;
-	pthread_mutex_unlock(&fs->t.lock);
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	f->w = w;
 	return w != NULL;
 }
@@ -949,11 +956,7 @@ out:
 /* Mark the local state of n (if any) as belonging to no name any more. */
 void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
-	pthread_mutex_lock(&fs->t.lock);
-	struct swiftfs_wstate *w = n->w;
-	if (w)
-		w->refs++;
-	pthread_mutex_unlock(&fs->t.lock);
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->lock);
@@ -967,11 +970,7 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
 	bool only = false;
-	pthread_mutex_lock(&fs->t.lock);
-	struct swiftfs_wstate *w = n->w;
-	if (w)
-		w->refs++;
-	pthread_mutex_unlock(&fs->t.lock);
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
 		return false;
 	pthread_mutex_lock(&w->lock);
@@ -984,11 +983,7 @@ bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 /* Upload whatever n has staged (before a server-side copy of it). */
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
-	pthread_mutex_lock(&fs->t.lock);
-	struct swiftfs_wstate *w = n->w;
-	if (w)
-		w->refs++;
-	pthread_mutex_unlock(&fs->t.lock);
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
 		return 0;
 	int rc = sync_file(fs, n, w);

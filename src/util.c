@@ -205,31 +205,35 @@ char *util_url_decode(const char *s)
 	return out;
 }
 
+/* Decimal digits after a '.' as nanoseconds (extra digits ignored). */
+static char *parse_fraction(char *p, long *ns)
+{
+	int digits = 0;
+	long frac = 0;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (digits < 9) {
+			frac = frac * 10 + (*p - '0');
+			digits++;
+		}
+	}
+	for (; digits < 9; digits++)
+		frac *= 10;
+	*ns = frac;
+	return p;
+}
+
 int util_parse_iso_time(const char *s, struct timespec *out)
 {
 	struct tm tm;
 	char *end;
 	long frac = 0;
-	int digits = 0;
 
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!end)
 		return -EINVAL;
-	if (*end == '.') {
-		end++;
-		while (isdigit((unsigned char)*end)) {
-			if (digits < 9) {
-				frac = frac * 10 + (*end - '0');
-				digits++;
-			}
-			end++;
-		}
-		while (digits < 9) {
-			frac *= 10;
-			digits++;
-		}
-	}
+	if (*end == '.')
+		end = parse_fraction(end + 1, &frac);
 	out->tv_sec = timegm(&tm);
 	out->tv_nsec = frac;
 	return 0;
@@ -240,7 +244,6 @@ int util_parse_float_time(const char *s, struct timespec *out)
 	char *end;
 	long long sec;
 	long frac = 0;
-	int digits = 0;
 
 	if (!s || !*s)
 		return -EINVAL;
@@ -248,20 +251,8 @@ int util_parse_float_time(const char *s, struct timespec *out)
 	sec = strtoll(s, &end, 10);
 	if (errno || end == s)
 		return -EINVAL;
-	if (*end == '.') {
-		end++;
-		while (isdigit((unsigned char)*end)) {
-			if (digits < 9) {
-				frac = frac * 10 + (*end - '0');
-				digits++;
-			}
-			end++;
-		}
-		while (digits < 9) {
-			frac *= 10;
-			digits++;
-		}
-	}
+	if (*end == '.')
+		end = parse_fraction(end + 1, &frac);
 	if (*end != '\0')
 		return -EINVAL;
 	out->tv_sec = (time_t)sec;
