@@ -1020,6 +1020,14 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 		pthread_mutex_unlock(&fs->t.lock);
 	}
 
+	/* the kernel's pages of this file stay valid while the ETag is the
+	 * one they were read at (not for a DLO: its ETag does not follow its
+	 * segments) */
+	pthread_mutex_lock(&fs->t.lock);
+	f->keep_cache = !a.is_dlo && a.etag[0] && strcmp(n->cached_etag, a.etag) == 0;
+	snprintf(n->cached_etag, sizeof(n->cached_etag), "%s", a.is_dlo ? "" : a.etag);
+	pthread_mutex_unlock(&fs->t.lock);
+
 	struct swiftfs_reader_cfg rc_cfg = {
 		.client = fs->c,
 		.pool = fs->pool,
@@ -1057,6 +1065,11 @@ ssize_t fs_read(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t
 bool fs_file_changed(const struct swiftfs_file *f)
 {
 	return f->changed;
+}
+
+bool fs_file_keep_cache(const struct swiftfs_file *f)
+{
+	return f->keep_cache;
 }
 
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f)

@@ -63,6 +63,7 @@ struct swiftfs_file {
 	struct swiftfs_wstate *w;      /* opens of a file with local data */
 	int flags;
 	bool changed;  /* open found a new version: the kernel's size is stale */
+	bool keep_cache; /* the kernel's cached pages are of this very version */
 };
 
 

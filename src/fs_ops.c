@@ -199,7 +199,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->keep_cache = 0; /* close-to-open: drop pages of an older version */
+	/* close-to-open: pages of an older version are dropped; pages of
+	 * this very version (same ETag) are kept, so re-reads are free */
+	fi->keep_cache = fs_file_keep_cache(f);
 	bool changed = fs_file_changed(f);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		fs_release(req_fs(req), f);

@@ -58,6 +58,9 @@ ssize_t fs_read(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f);
 /* open() found the object resized since the kernel was told its size. */
 bool fs_file_changed(const struct swiftfs_file *f);
+/* The kernel may keep its cached pages: the object is the version they
+ * were read at. */
+bool fs_file_keep_cache(const struct swiftfs_file *f);
 
 int fs_statfs(struct swiftfs_fs *fs, struct statvfs *sv);
 

@@ -68,6 +68,7 @@ struct swiftfs_inode {
 	double attr_expire;            /* table lock */
 	double head_at;                /* table lock: when a HEAD last confirmed attr */
 	bool head_unused;              /* table lock: no open() has used that HEAD yet */
+	char cached_etag[72];          /* table lock: version the kernel's pages hold */
 	char *symlink_target;          /* table lock */
 	/* directories */
 	struct swiftfs_dlref *list;    /* table lock */

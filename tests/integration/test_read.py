@@ -7,6 +7,7 @@ import random
 import stat
 import subprocess
 import time
+import re
 import urllib.parse
 
 import pytest
@@ -289,3 +290,20 @@ def test_symlink_objects(container, conn, mount):
     assert os.readlink(m.p("top")) == "dir/target.txt"
     with open(m.p("dir", "link"), "rb") as f:
         assert f.read() == b"T"
+
+
+def test_reread_of_unchanged_object_comes_from_page_cache(container, conn, mount):
+    data = random.Random(9).randbytes(3 * 1024 * 1024)
+    put(conn, container, "c.bin", data)
+    m = mount(container, opts=["attr_timeout=1", "entry_timeout=1"])
+    for _ in range(3):
+        with open(m.p("c.bin"), "rb") as f:
+            assert f.read() == data
+    time.sleep(1.2)
+    put(conn, container, "c.bin", b"new version")      # changed: the cache goes
+    time.sleep(1.2)
+    with open(m.p("c.bin"), "rb") as f:
+        assert f.read() == b"new version"
+    m.unmount()
+    gets = int(re.findall(r"requests: \d+ listing, (\d+) GET", m.log())[-1])
+    assert gets == 2, m.log()[-600:]   # one for the first read, one for the new version
