@@ -197,6 +197,10 @@ def mount(swift, tmp_path, request):
         e.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1:exitcode=87")
         cmd = [swiftfs_bin(), "-f"] + list(args)
         allopts = list(opts)
+        if not any(o.startswith("cache_dir=") for o in allopts):
+            # a cache folder of its own: staged leftovers of one test
+            # (failed uploads keep their data) never reach another
+            allopts.append("cache_dir=%s" % os.path.join(str(tmp_path), "cache-%d" % len(mounts)))
         if allopts:
             cmd += ["-o", ",".join(allopts)]
         cmd += [source, mp]
