@@ -87,6 +87,13 @@ void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const 
 			const struct swiftfs_dirent *d);
 void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 			  struct swiftfs_dlref *ref);
+/* fs_ns.c: the parent directory (referenced), the relative path and the
+ * object name of parent/name, with the name limits checked. */
+int fs_resolve(struct swiftfs_fs *fs, uint64_t parent, const char *name,
+	       struct swiftfs_inode **p, char **rel, char **object);
+void fs_release_resolved(struct swiftfs_fs *fs, struct swiftfs_inode *p, char *rel,
+			 char *object);
+
 /* fs_write.c */
 int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object, int flags,
 		  struct swiftfs_file *f);

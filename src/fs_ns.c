@@ -26,8 +26,8 @@
 #endif
 
 /* Parent inode (referenced) and the object name of parent/name. */
-static int resolve(struct swiftfs_fs *fs, uint64_t parent, const char *name,
-		   struct swiftfs_inode **p, char **rel, char **object)
+int fs_resolve(struct swiftfs_fs *fs, uint64_t parent, const char *name,
+	       struct swiftfs_inode **p, char **rel, char **object)
 {
 	char *prel = NULL;
 	*p = NULL;
@@ -51,7 +51,8 @@ static int resolve(struct swiftfs_fs *fs, uint64_t parent, const char *name,
 	return 0;
 }
 
-static void release(struct swiftfs_fs *fs, struct swiftfs_inode *p, char *rel, char *object)
+void fs_release_resolved(struct swiftfs_fs *fs, struct swiftfs_inode *p, char *rel,
+			 char *object)
 {
 	if (p)
 		fs_put_inode(fs, p);
@@ -174,7 +175,7 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 
 	if (fs->ro)
 		return -EROFS;
-	rc = resolve(fs, parent, name, &p, &rel, &object);
+	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (rc)
 		goto out;
 	rc = child_kind(fs, p, name, &kind, &a);
@@ -205,7 +206,7 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	if (c)
 		fs_put_inode(fs, c);
 out:
-	release(fs, p, rel, object);
+	fs_release_resolved(fs, p, rel, object);
 	return rc;
 }
 
@@ -263,7 +264,7 @@ int fs_mkdir(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mo
 	(void)mode;
 	if (fs->ro)
 		return -EROFS;
-	rc = resolve(fs, parent, name, &p, &rel, &object);
+	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (rc)
 		goto out;
 	enum swiftfs_dkind kind;
@@ -281,7 +282,7 @@ int fs_mkdir(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mo
 				    .marker_name = object, .mtime = ts };
 	rc = new_entry(fs, p, name, &a, &d, NULL, e);
 out:
-	release(fs, p, rel, object);
+	fs_release_resolved(fs, p, rel, object);
 	return rc;
 }
 
@@ -323,7 +324,7 @@ int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 
 	if (fs->ro)
 		return -EROFS;
-	rc = resolve(fs, parent, name, &p, &rel, &object);
+	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (rc)
 		goto out;
 	rc = child_kind(fs, p, name, &kind, NULL);
@@ -362,7 +363,7 @@ int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 		fs_put_inode(fs, c);
 out:
 	free(slash);
-	release(fs, p, rel, object);
+	fs_release_resolved(fs, p, rel, object);
 	return rc;
 }
 
@@ -430,9 +431,9 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		return -EROFS;
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
 		return -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
-	rc = resolve(fs, parent, name, &p, &rel, &object);
+	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (!rc)
-		rc = resolve(fs, newparent, newname, &np, &nrel, &nobject);
+		rc = fs_resolve(fs, newparent, newname, &np, &nrel, &nobject);
 	if (rc)
 		goto out;
 	rc = child_kind(fs, p, name, &kind, &a);
@@ -518,8 +519,8 @@ out:
 	upload_seglist_free(&oldsegs);
 	if (c)
 		fs_put_inode(fs, c);
-	release(fs, p, rel, object);
-	release(fs, np, nrel, nobject);
+	fs_release_resolved(fs, p, rel, object);
+	fs_release_resolved(fs, np, nrel, nobject);
 	return rc;
 }
 
@@ -572,7 +573,7 @@ int fs_symlink(struct swiftfs_fs *fs, const char *target, uint64_t parent, const
 
 	if (fs->ro)
 		return -EROFS;
-	rc = resolve(fs, parent, name, &p, &rel, &object);
+	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (rc)
 		goto out;
 	/* X-Symlink-Target for other Swift clients (when the target lies in
@@ -616,7 +617,7 @@ out:
 	free(hsym);
 	free(hraw);
 	free(marked);
-	release(fs, p, rel, object);
+	fs_release_resolved(fs, p, rel, object);
 	return rc;
 }
 
@@ -633,7 +634,7 @@ int fs_link(struct swiftfs_fs *fs, uint64_t ino, uint64_t newparent, const char 
 	struct swiftfs_inode *src = fs_get_inode(fs, ino, &srel);
 	if (!src)
 		return -ESTALE;
-	rc = resolve(fs, newparent, newname, &p, &rel, &object);
+	rc = fs_resolve(fs, newparent, newname, &p, &rel, &object);
 	if (rc)
 		goto out;
 	if (src->attr.kind != DK_FILE) {
@@ -669,6 +670,6 @@ out:
 	fs_put_inode(fs, src);
 	free(srel);
 	free(sobject);
-	release(fs, p, rel, object);
+	fs_release_resolved(fs, p, rel, object);
 	return rc;
 }

@@ -640,29 +640,18 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 {
 	struct swiftfs_wstate *w = NULL;
 	struct swiftfs_file *f = NULL;
-	char *prel = NULL, *rel = NULL, *object = NULL;
+	struct swiftfs_inode *p = NULL;
+	char *rel = NULL, *object = NULL;
 	int rc;
 
 	if (fs->ro)
 		return -EROFS;
-	if (strlen(name) > 255)
-		return -ENAMETOOLONG;
-	struct swiftfs_inode *p = fs_get_inode(fs, parent, &prel);
-	if (!p)
-		return -ESTALE;
-	if (p->attr.kind != DK_DIR) {
-		rc = -ENOTDIR;
+	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
+	if (rc)
 		goto out;
-	}
-	rel = prel[0] ? fs_join(prel, "/", name) : strdup(name);
-	object = rel ? fs_object_name(fs, rel) : NULL;
 	f = calloc(1, sizeof(*f));
-	if (!object || !f) {
+	if (!f) {
 		rc = -ENOMEM;
-		goto out;
-	}
-	if (strlen(object) > fs->max_name) {
-		rc = -ENAMETOOLONG;
 		goto out;
 	}
 	rc = wstate_new(fs, object, false, &w);
@@ -713,10 +702,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 out:
 	wstate_free(w, false);
 	free(f);
-	fs_put_inode(fs, p);
-	free(prel);
-	free(rel);
-	free(object);
+	fs_release_resolved(fs, p, rel, object);
 	return rc;
 }
 
