@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "fs_internal.h"
 #include "swiftfs/log.h"
 #include "swiftfs/staging.h"
@@ -48,6 +50,8 @@ struct swiftfs_wstate {
 	uint64_t seq_end;           /* lock: [0, seq_end) written in order */
 	uint64_t streamed;          /* lock: [0, streamed) handed to the stream */
 	struct swiftfs_slo_stream *stream; /* lock */
+	EVP_MD_CTX *seg_md5;        /* lock: MD5 of [streamed, seq_end) as written */
+	bool seg_md5_ok;            /* lock: false after a rewrite inside it */
 };
 
 static void meta_free(char **meta, size_t n)
@@ -62,6 +66,7 @@ static void wstate_free(struct swiftfs_wstate *w, bool keep)
 	if (!w)
 		return;
 	upload_stream_abort(w->stream);
+	EVP_MD_CTX_free(w->seg_md5);
 	if (keep && w->st)
 		LOGW("staged data of an object that is not in Swift is kept in %s", w->st->path);
 	staging_free(w->st, keep);
@@ -125,44 +130,102 @@ static void stream_stop_locked(struct swiftfs_wstate *w)
 	w->streamed = 0;
 }
 
+/* Start the MD5 of the next segment. */
+static void seg_md5_restart(struct swiftfs_wstate *w)
+{
+	if (!w->seg_md5)
+		w->seg_md5 = EVP_MD_CTX_new();
+	w->seg_md5_ok = w->seg_md5 && EVP_DigestInit_ex(w->seg_md5, EVP_md5(), NULL) == 1;
+}
+
 /* The file starts over empty (create, O_TRUNC, truncate to 0). */
 static void stream_reset_locked(struct swiftfs_wstate *w)
 {
 	stream_stop_locked(w);
 	w->seq = true;
 	w->seq_end = 0;
+	seg_md5_restart(w);
 }
 
-/* After a write of [off, off+len): hand every segment that is now complete
- * (and written in order) to the stream. w->lock held. */
+/* Hash bytes written in order at seq_end. */
+static void seg_md5_feed(struct swiftfs_wstate *w, const char *buf, size_t len)
+{
+	if (w->seg_md5_ok)
+		EVP_DigestUpdate(w->seg_md5, buf, len);
+}
+
+/* The finished segment's MD5 (false when it could not be hashed as it
+ * was written); the next segment's starts. */
+static bool seg_md5_finish(struct swiftfs_wstate *w, char hex[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	bool ok = w->seg_md5_ok && EVP_DigestFinal_ex(w->seg_md5, md, &n) == 1 && n == 16;
+	for (unsigned i = 0; ok && i < 16; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[32] = '\0';
+	seg_md5_restart(w);
+	return ok;
+}
+
+/* Hand the segment [streamed, streamed + segment_size) to the stream;
+ * md5 is its digest when it was hashed as written. w->lock held. */
+static void stream_segment_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w,
+				  const char *object, const char *md5)
+{
+	uint64_t segsz = fs->segment_size;
+	if (!w->stream) {
+		char mt[40];
+		snprintf(mt, sizeof(mt), "%lld.%06ld", (long long)w->mtime.tv_sec,
+			 w->mtime.tv_nsec / 1000);
+		if (upload_stream_new(&fs->upcfg, object, mt, 0, segsz, &w->stream)) {
+			stream_stop_locked(w);
+			return;
+		}
+	}
+	if (upload_stream_count(w->stream) + 1 >= fs->max_segments ||
+	    upload_stream_add(w->stream, w->st->fd, w->streamed, segsz, md5)) {
+		stream_stop_locked(w);
+		return;
+	}
+	w->streamed += segsz;
+}
+
+/* After a write of [off, off+len) (buf holds it): data written in order
+ * is hashed as it comes, and each segment it completes goes to the
+ * stream at once. A gap, or a change to data already streamed, stops
+ * streaming. w->lock held. */
 static void stream_after_write_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w,
-				      const char *object, uint64_t off, uint64_t len)
+				      const char *object, const char *buf, uint64_t off,
+				      uint64_t len)
 {
 	uint64_t segsz = fs->segment_size;
 	if (!w->seq)
 		return;
-	if (off == w->seq_end) {
-		w->seq_end += len;
-	} else if (!(off >= w->streamed && off + len <= w->seq_end)) {
-		stream_stop_locked(w); /* a gap, or a change to uploaded data */
+	if (off != w->seq_end) {
+		if (off >= w->streamed && off + len <= w->seq_end)
+			w->seg_md5_ok = false; /* rewritten before upload: hash the file */
+		else
+			stream_stop_locked(w);
 		return;
 	}
-	while (w->seq_end - w->streamed >= segsz) {
-		if (!w->stream) {
-			char mt[40];
-			snprintf(mt, sizeof(mt), "%lld.%06ld", (long long)w->mtime.tv_sec,
-				 w->mtime.tv_nsec / 1000);
-			if (upload_stream_new(&fs->upcfg, object, mt, 0, segsz, &w->stream)) {
-				stream_stop_locked(w);
+	uint64_t pos = off;
+	while (pos < off + len) {
+		uint64_t seg_end = (pos / segsz + 1) * segsz;
+		uint64_t take = (off + len < seg_end ? off + len : seg_end) - pos;
+		seg_md5_feed(w, buf + (pos - off), (size_t)take);
+		pos += take;
+		w->seq_end = pos;
+		if (pos == seg_end) {
+			char hex[33];
+			bool ok = seg_md5_finish(w, hex);
+			stream_segment_locked(fs, w, object, ok ? hex : NULL);
+			if (!w->seq)
 				return;
-			}
 		}
-		if (upload_stream_count(w->stream) + 1 >= fs->max_segments ||
-		    upload_stream_add(w->stream, w->st->fd, w->streamed, segsz)) {
-			stream_stop_locked(w);
-			return;
-		}
-		w->streamed += segsz;
 	}
 }
 
@@ -582,7 +645,7 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	if (n >= 0) {
 		w->dirty = true;
 		now_ts(&w->mtime);
-		stream_after_write_locked(fs, w, object, off, (uint64_t)n);
+		stream_after_write_locked(fs, w, object, buf, off, (uint64_t)n);
 	} else {
 		w->poisoned = (int)-n;
 		LOGE("staging a write of %zu bytes in %s failed: %s; the file will not be "

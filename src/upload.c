@@ -156,15 +156,19 @@ const char *upload_guess_type(const char *name)
 /* PUT [off, off+len) of fd as container/object with its MD5 as ETag. */
 static int put_range(struct swiftfs_client *c, const char *container, const char *object,
 		     const char *query, int fd, uint64_t off, uint64_t len,
-		     const char *content_type, const char *const *extra, char etag_out[72])
+		     const char *content_type, const char *const *extra, const char *known_md5,
+		     char etag_out[72])
 {
 	char md5[33], hetag[64], hctype[300];
 	const char *hdrs[64];
 	size_t nh = 0;
 	struct swiftfs_req r;
-	int rc;
+	int rc = 0;
 
-	rc = upload_md5_fd(fd, off, len, md5);
+	if (known_md5)
+		snprintf(md5, sizeof(md5), "%s", known_md5); /* hashed as it was written */
+	else
+		rc = upload_md5_fd(fd, off, len, md5);
 	if (rc)
 		return rc;
 	snprintf(hetag, sizeof(hetag), "ETag: %s", md5);
@@ -208,6 +212,7 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 struct seg_job {
 	struct swiftfs_slo_stream *s;
 	char *name;
+	char md5[33];  /* "" when the job must hash the range itself */
 	int fd;
 	uint64_t off, len;
 	char etag[72];
@@ -239,7 +244,7 @@ static void seg_job_run(void *arg)
 	struct seg_job *j = arg;
 	struct swiftfs_slo_stream *s = j->s;
 	int rc = put_range(s->cfg->client, s->segc, j->name, NULL, j->fd, j->off, j->len, NULL,
-			   NULL, j->etag);
+			   NULL, j->md5[0] ? j->md5 : NULL, j->etag);
 	pthread_mutex_lock(&s->lock);
 	j->rc = rc;
 	j->done = true;
@@ -417,7 +422,8 @@ size_t upload_stream_count(const struct swiftfs_slo_stream *s)
 	return s->n;
 }
 
-int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len)
+int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len,
+		      const char *md5)
 {
 	if (!s->container_ok) {
 		int rc = ensure_container(s->cfg->client, s->segc);
@@ -442,6 +448,8 @@ int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64
 	j->fd = fd;
 	j->off = off;
 	j->len = len;
+	if (md5)
+		snprintf(j->md5, sizeof(j->md5), "%s", md5);
 	if (asprintf(&j->name, "%s%08zu", s->prefix, s->n) < 0) {
 		free(j);
 		return -ENOMEM;
@@ -569,7 +577,8 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 	memset(res, 0, sizeof(*res));
 	/* what was not streamed yet */
 	for (uint64_t off = covered; off < size && !rc; off += s->segsz)
-		rc = upload_stream_add(s, fd, off, size - off < s->segsz ? size - off : s->segsz);
+		rc = upload_stream_add(s, fd, off, size - off < s->segsz ? size - off : s->segsz,
+				       NULL);
 	int wrc = stream_wait(s);
 	if (!rc)
 		rc = wrc;
@@ -635,7 +644,7 @@ int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int 
 	if (size > cfg->segment_size)
 		return upload_slo(cfg, object, fd, size, content_type, headers, mtime_str, res);
 	int rc = put_range(cfg->client, cfg->container, object, NULL, fd, 0, size, content_type,
-			   headers, res->etag);
+			   headers, NULL, res->etag);
 	strip_quotes(res->etag);
 	return rc;
 }

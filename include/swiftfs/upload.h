@@ -56,8 +56,10 @@ struct swiftfs_slo_stream;
 int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 		      const char *mtime_str, uint64_t size, uint64_t segsz,
 		      struct swiftfs_slo_stream **out);
-/* Queue the upload of [off, off+len) of fd as the next segment. */
-int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len);
+/* Queue the upload of [off, off+len) of fd as the next segment; md5 is
+ * its MD5 when already known (hashed as it was written), else NULL. */
+int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len,
+		      const char *md5);
 size_t upload_stream_count(const struct swiftfs_slo_stream *s);
 /* Upload [covered, size) as further segments, wait for all, PUT the
  * manifest as object (its name now: the file may have been renamed), verify. Frees s; on failure its segments are deleted. */

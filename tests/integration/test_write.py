@@ -476,3 +476,22 @@ def test_symlink_sizes_and_times(container, conn, mount):
     assert os.lstat(m2.p("ln")).st_size == len("some/target")
     h = conn.head_object(container, "ln", query_string="symlink=get")
     assert float(h["x-object-meta-mtime"]) == 1200000000.0
+
+
+def test_rewrite_inside_the_segment_being_streamed(container, conn, mount):
+    """Segments are hashed as they are written; a rewrite of the part not
+    uploaded yet makes that segment hashed from the file instead."""
+    m = mount(container, opts=["segment_size=1M"])
+    data = bytearray(random.Random(8).randbytes(3 * 1024 * 1024 + 11))
+    f = open(m.p("r.bin"), "wb", buffering=0)
+    f.write(bytes(data[:1536 * 1024]))          # segment 0 streams
+    f.seek(1200 * 1024)
+    f.write(b"REWRITE")                         # inside segment 1, not uploaded yet
+    data[1200 * 1024:1200 * 1024 + 7] = b"REWRITE"
+    f.seek(1536 * 1024)
+    f.write(bytes(data[1536 * 1024:]))          # in order again
+    f.close()
+    h, body = obj(conn, container, "r.bin")
+    assert body == bytes(data)
+    segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
+    assert len(segs) == 4 and all("/slo/" in s and "/3145739/" not in s for s in segs), segs
