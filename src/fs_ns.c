@@ -136,11 +136,6 @@ static int copy_object(struct swiftfs_fs *fs, const char *src, const char *dst, 
 	return rc;
 }
 
-static struct swiftfs_upload_cfg *upcfg(struct swiftfs_fs *fs)
-{
-	return &fs->upcfg;
-}
-
 /* Delete a file object; an SLO takes its segments along. */
 static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bool slo)
 {
@@ -483,14 +478,14 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		if (!local_only) {
 			/* the replaced object's segments are its own: find them first */
 			if (dst_exists && da.is_slo)
-				upload_slo_segments(upcfg(fs), nobject, &oldsegs);
+				upload_slo_segments(&fs->upcfg, nobject, &oldsegs);
 			rc = copy_object(fs, object, nobject, true);
 			if (!rc)
 				rc = simple_request(fs, "DELETE", object, NULL, NULL, true);
 			if (rc)
 				goto out;
 			if (oldsegs.n)
-				upload_delete_segments(upcfg(fs), &oldsegs);
+				upload_delete_segments(&fs->upcfg, &oldsegs);
 		}
 	}
 	/* the inode moves; paths below it follow */

@@ -1236,6 +1236,18 @@ def median_timing(samples):
     return {k: median([t.get(k) for t in ts]) for k in ts[0]}
 
 
+def cpu_row(wid, subject, med, res):
+    """The 'CPU s' row of a write workload: the daemon against swift upload."""
+    return Row(wid, "  CPU s: client; Swift servers", subject,
+               fmt_cpu("daemon", med(subject, "daemon_cpu_s"), res[subject]),
+               "swift upload",
+               fmt_cpu("client", med("swift-upload", "cpu_s"), res["swift-upload"]),
+               data={"daemon_cpu_s": med(subject, "daemon_cpu_s"),
+                     "proxy_cpu_s": med(subject, "proxy_cpu_s"),
+                     "peer_cpu_s": med("swift-upload", "cpu_s"),
+                     "peer_proxy_cpu_s": med("swift-upload", "proxy_cpu_s")})
+
+
 def fmt_cpu(label, client_s, samples):
     """'daemon 0.9; proxy 0.4, object 0.9, container 0.1' (medians, s)."""
     sw = median_counts([s.get("swift_cpu") for s in samples]) or {}
@@ -1452,14 +1464,7 @@ def w_w1(ctx):
                         data={"swiftfs_stats": [s["stats"] for s in res[t[0]]],
                               "proxy": [s["proxy"] for s in res[t[0]]],
                               "peer_proxy": [s["proxy"] for s in res["swift-upload"]]}))
-        rows.append(Row("W1", "  CPU s: client; Swift servers", t[0],
-                        fmt_cpu("daemon", med(t[0], "daemon_cpu_s"), res[t[0]]),
-                        "swift upload",
-                        fmt_cpu("client", med("swift-upload", "cpu_s"), res["swift-upload"]),
-                        data={"daemon_cpu_s": med(t[0], "daemon_cpu_s"),
-                              "proxy_cpu_s": med(t[0], "proxy_cpu_s"),
-                              "peer_cpu_s": med("swift-upload", "cpu_s"),
-                              "peer_proxy_cpu_s": med("swift-upload", "proxy_cpu_s")}))
+        rows.append(cpu_row("W1", t[0], med, res))
     return rows
 
 
@@ -1596,14 +1601,7 @@ def w5(ctx, wid, name, n, fsize):
                         "swift upload", fmt_timing(median_timing(res["swift-upload"])),
                         data={"timing": median_timing(res[t[0]]),
                               "peer_timing": median_timing(res["swift-upload"])}))
-        rows.append(Row(wid, "  CPU s: client; Swift servers", t[0],
-                        fmt_cpu("daemon", med(t[0], "daemon_cpu_s"), res[t[0]]),
-                        "swift upload",
-                        fmt_cpu("client", med("swift-upload", "cpu_s"), res["swift-upload"]),
-                        data={"daemon_cpu_s": med(t[0], "daemon_cpu_s"),
-                              "proxy_cpu_s": med(t[0], "proxy_cpu_s"),
-                              "peer_cpu_s": med("swift-upload", "cpu_s"),
-                              "peer_proxy_cpu_s": med("swift-upload", "proxy_cpu_s")}))
+        rows.append(cpu_row(wid, t[0], med, res))
     return rows
 
 
