@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
+#include "swiftfs/block_cache.h"
 #include "swiftfs/inode.h"
 #include "swiftfs/listing.h"
 #include "swiftfs/log.h"
@@ -59,6 +61,36 @@ out:
 	swift_req_cleanup(&r);
 }
 
+/* The block cache in <cache_dir>/blocks. Its default bound is a tenth of
+ * the cache folder's file system, at most 10 GiB; at least 5% of that
+ * file system (at most 1 GiB) is always left free. */
+static int open_block_cache(struct swiftfs_fs *fs, const struct swiftfs_opts *o)
+{
+	struct statvfs sv;
+	uint64_t total = 0;
+	char *dir = NULL;
+	int rc;
+
+	if (statvfs(o->cache_dir, &sv) == 0)
+		total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	struct swiftfs_block_cache_cfg cfg = {
+		.block_size = o->block_size,
+		.max_bytes = o->cache_size,
+		.min_free = total / 20 < (1ULL << 30) ? total / 20 : (1ULL << 30),
+	};
+	if (!cfg.max_bytes) {
+		cfg.max_bytes = total / 10 < (10ULL << 30) ? total / 10 : (10ULL << 30);
+		if (cfg.max_bytes < 16 * o->block_size)
+			cfg.max_bytes = 16 * o->block_size;
+	}
+	if (asprintf(&dir, "%s/blocks", o->cache_dir) < 0)
+		return -ENOMEM;
+	cfg.dir = dir;
+	rc = block_cache_new(&cfg, &fs->bc);
+	free(dir);
+	return rc;
+}
+
 int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftfs_fs **out)
 {
 	struct swiftfs_fs *fs = calloc(1, sizeof(*fs));
@@ -99,6 +131,14 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		read_info(fs);
 	if (!rc)
 		rc = workpool_new((unsigned)o->workers, &fs->pool);
+	fs->small_file = o->small_file;
+	fs->account = swift_client_storage_url(c);
+	if (!fs->account)
+		fs->account = strdup("");
+	if (!rc && !fs->account)
+		rc = -ENOMEM;
+	if (!rc && o->cache)
+		rc = open_block_cache(fs, o);
 	fs->upcfg.client = c;
 	fs->upcfg.pool = fs->pool;
 	fs->upcfg.container = fs->container;
@@ -126,6 +166,8 @@ void fs_free(struct swiftfs_fs *fs)
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
+	block_cache_free(fs->bc);
+	free(fs->account);
 	if (fs->t.by_ino)
 		inode_table_destroy(&fs->t);
 	free(fs->container);
@@ -1028,7 +1070,12 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 	snprintf(n->cached_etag, sizeof(n->cached_etag), "%s", a.is_dlo ? "" : a.etag);
 	pthread_mutex_unlock(&fs->t.lock);
 
+	struct swiftfs_bc_key key;
+	if (fs->bc && !a.is_dlo && a.etag[0])
+		block_cache_key(fs->account, fs->container, object, a.etag, a.size, &key);
 	struct swiftfs_reader_cfg rc_cfg = {
+		.cache = fs->bc && !a.is_dlo && a.etag[0] ? fs->bc : NULL,
+		.key = &key,
 		.client = fs->c,
 		.pool = fs->pool,
 		.container = fs->container,

@@ -42,6 +42,9 @@ struct swiftfs_fs {
 	uint64_t max_file_size;  /* /info swift.max_file_size */
 	unsigned max_name;       /* /info swift.max_object_name_length */
 	struct swiftfs_upload_cfg upcfg;
+	struct swiftfs_block_cache *bc; /* NULL with -o cache=off */
+	char *account;           /* storage URL: part of every cache key */
+	uint64_t small_file;     /* objects up to this come whole at open */
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX

@@ -138,12 +138,13 @@ static int mkdirs(const char *dir)
 	return rc;
 }
 
-/* The staging folder must exist and be writable before any write. */
-static int prepare_cache_dir(const char *cache_dir)
+/* The staging folder (and with the block cache, its folder) must exist
+ * and be writable before any write. */
+static int prepare_cache_dir(const char *cache_dir, bool blocks)
 {
 	char *staging = NULL;
 	int rc = 0;
-	if (asprintf(&staging, "%s/staging", cache_dir) < 0)
+	if (asprintf(&staging, "%s/%s", cache_dir, blocks ? "blocks" : "staging") < 0)
 		return -ENOMEM;
 	rc = mkdirs(staging);
 	if (!rc && access(staging, W_OK) != 0)
@@ -223,7 +224,9 @@ int main(int argc, char *argv[])
 
 	if (check_mountpoint(o.mountpoint, resolved))
 		goto out;
-	if (!o.ro && prepare_cache_dir(o.cache_dir))
+	if (!o.ro && prepare_cache_dir(o.cache_dir, false))
+		goto out;
+	if (o.cache && prepare_cache_dir(o.cache_dir, true))
 		goto out;
 	if (swift_auth_new(o.credentials, &auth, msg, sizeof(msg))) {
 		die_msg("%s", msg);

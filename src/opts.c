@@ -47,6 +47,10 @@ static const struct opt_spec specs[] = {
 	{ "read_chunk", OK_SIZE, F(read_chunk) },
 	{ "read_ahead", OK_SIZE, F(read_ahead) },
 	{ "workers", OK_UINT, F(workers) },
+	{ "cache", OK_STRING, F(cache_mode) },
+	{ "block_size", OK_SIZE, F(block_size) },
+	{ "cache_size", OK_SIZE, F(cache_size) },
+	{ "small_file", OK_SIZE, F(small_file) },
 	{ "log_level", OK_LOGLEVEL, F(log_level) },
 };
 #undef F
@@ -310,6 +314,8 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->read_chunk = 8ULL << 20;
 	o->read_ahead = 24ULL << 20;
 	o->workers = 4;
+	o->block_size = 1ULL << 20;
+	o->small_file = 1ULL << 20;
 	o->log_level = -1;
 
 	if (fuse_opt_parse(args, &st, fuse_table, opt_proc) == -1)
@@ -362,6 +368,30 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 		fprintf(stderr, "swiftfs: invalid value for option 'workers': 1 to 64\n");
 		return -EINVAL;
 	}
+	o->cache = !o->cache_mode || strcmp(o->cache_mode, "on") == 0;
+	if (o->cache_mode && !o->cache && strcmp(o->cache_mode, "off") != 0) {
+		fprintf(stderr, "swiftfs: invalid value for option 'cache': on or off\n");
+		return -EINVAL;
+	}
+	if (o->block_size < 64 * 1024 || o->block_size > (64ULL << 20) ||
+	    (o->block_size & (o->block_size - 1))) {
+		fprintf(stderr, "swiftfs: invalid value for option 'block_size': "
+				"a power of two between 64K and 64M\n");
+		return -EINVAL;
+	}
+	if (o->read_chunk % o->block_size) {
+		/* a read-ahead GET fetches whole blocks */
+		o->read_chunk = (o->read_chunk + o->block_size - 1) / o->block_size * o->block_size;
+	}
+	if (o->cache_size && o->cache_size < 4 * o->block_size) {
+		fprintf(stderr, "swiftfs: invalid value for option 'cache_size': "
+				"at least 4 blocks (4 x block_size)\n");
+		return -EINVAL;
+	}
+	if (o->small_file > (64ULL << 20)) {
+		fprintf(stderr, "swiftfs: invalid value for option 'small_file': at most 64M\n");
+		return -EINVAL;
+	}
 	if (o->log_level < 0)
 		o->log_level = o->debug ? SWIFTFS_LOG_DEBUG : SWIFTFS_LOG_INFO;
 	return 0;
@@ -376,6 +406,7 @@ void opts_free(struct swiftfs_opts *o)
 	free(o->cacert);
 	free(o->credentials);
 	free(o->cache_dir);
+	free(o->cache_mode);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -418,6 +449,12 @@ void opts_print_help(const char *progname)
 	       "    read_chunk=SIZE        bytes per ranged GET when reading ahead (default 8M)\n"
 	       "    read_ahead=SIZE        most bytes read ahead per open file (default 24M)\n"
 	       "    workers=N              parallel transfer threads (default 4)\n"
+	       "    cache=on|off           persistent block cache in cache_dir/blocks (default on)\n"
+	       "    block_size=SIZE        block cache block size (default 1M)\n"
+	       "    cache_size=SIZE        most bytes the block cache keeps on disk (default\n"
+	       "                           10%% of the cache folder's file system, at most 10G)\n"
+	       "    small_file=SIZE        objects up to this size are read whole in one GET\n"
+	       "                           at open (default 1M; 0 turns it off)\n"
 	       "    log_level=LEVEL        error, warning, info (default) or debug\n"
 	       "\n"
 	       "Sizes take K, M, G suffixes (powers of 1024). fstab words (_netdev, nofail,\n"

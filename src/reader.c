@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swiftfs/block_cache.h"
 #include "swiftfs/log.h"
 #include "swiftfs/swift_client.h"
 #include "swiftfs/util.h"
@@ -45,11 +46,16 @@ struct swiftfs_reader {
 	unsigned streak;      /* lock: sequential reads in a row */
 	unsigned inflight;    /* lock: pool jobs not finished */
 	bool etag_warned;     /* lock */
+	struct swiftfs_block_cache *bc; /* NULL: slots */
+	struct swiftfs_bc_key key;
+	uint64_t bsize;       /* cache block size */
 };
 
 struct fetch_job {
 	struct swiftfs_reader *r;
-	struct slot *s;
+	struct slot *s;       /* slot path */
+	uint64_t b0;          /* cache path: blocks [b0, b0 + n) */
+	unsigned n;
 };
 
 int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out)
@@ -71,6 +77,11 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 	r->slots = calloc(r->nslots, sizeof(*r->slots));
 	if (cfg->etag && cfg->etag[0])
 		snprintf(r->if_match, sizeof(r->if_match), "If-Match: \"%s\"", cfg->etag);
+	if (cfg->cache && cfg->key && r->if_match[0]) {
+		r->bc = cfg->cache;
+		r->key = *cfg->key;
+		r->bsize = block_cache_block_size(cfg->cache);
+	}
 	if (!r->container || !r->object || !r->slots) {
 		reader_free(r);
 		return -ENOMEM;
@@ -144,11 +155,68 @@ static void fill_slot(struct swiftfs_reader *r, struct slot *s, uint64_t idx)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* --- the cache path --- */
+
+static uint32_t block_len(struct swiftfs_reader *r, uint64_t b)
+{
+	uint64_t off = b * r->bsize;
+	if (off >= r->size)
+		return 0;
+	uint64_t left = r->size - off;
+	return (uint32_t)(left < r->bsize ? left : r->bsize);
+}
+
+/* Claim up to max absent blocks from `from` on, stopping at the first
+ * that is cached or being fetched, or at the end of the object. */
+static unsigned claim_run(struct swiftfs_reader *r, uint64_t from, uint64_t max)
+{
+	unsigned n = 0;
+	while (n < max && (from + n) * r->bsize < r->size && block_cache_claim(r->bc, &r->key, from + n))
+		n++;
+	return n;
+}
+
+/* Fetch blocks [b0, b0 + n), all claimed by the caller, in one GET and
+ * hand them to the cache; copy [in, in + len) of block b0 to dst if
+ * given. Returns the bytes copied to dst, or -errno. */
+static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, char *dst,
+			    uint32_t in, uint32_t len)
+{
+	uint64_t off = b0 * r->bsize;
+	uint64_t end = (b0 + n) * r->bsize;
+	if (end > r->size)
+		end = r->size;
+	size_t tot = end > off ? (size_t)(end - off) : 0;
+	char *data = malloc(tot ? tot : 1);
+	ssize_t got = !data ? -ENOMEM : tot ? fetch_range(r, data, off, tot) : 0;
+	ssize_t rc = got;
+
+	if (got >= 0 && dst) {
+		size_t avail = (size_t)got > in ? (size_t)got - in : 0;
+		size_t c = avail < len ? avail : len;
+		memcpy(dst, data + in, c);
+		rc = (ssize_t)c;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		size_t boff = (size_t)i * r->bsize;
+		uint32_t blen = block_len(r, b0 + i);
+		if (got >= 0 && blen && (size_t)got >= boff + blen)
+			block_cache_fill(r->bc, &r->key, b0 + i, data + boff, blen);
+		else
+			block_cache_unclaim(r->bc, &r->key, b0 + i);
+	}
+	free(data);
+	return rc;
+}
+
 static void fetch_job_run(void *arg)
 {
 	struct fetch_job *j = arg;
 	struct swiftfs_reader *r = j->r;
-	fill_slot(r, j->s, j->s->idx);
+	if (r->bc)
+		fetch_blocks(r, j->b0, j->n, NULL, 0, 0);
+	else
+		fill_slot(r, j->s, j->s->idx);
 	pthread_mutex_lock(&r->lock);
 	r->inflight--;
 	pthread_cond_broadcast(&r->cond);
@@ -219,6 +287,87 @@ static void read_ahead_locked(struct swiftfs_reader *r, uint64_t first, uint64_t
 	}
 }
 
+/* Read-ahead into the cache: runs of up to a chunk of absent blocks from
+ * block b on, within the window, one pool job per run. */
+static void read_ahead_cached(struct swiftfs_reader *r, uint64_t b, unsigned streak)
+{
+	uint64_t window = r->chunk << (streak < 6 ? streak : 6);
+	uint64_t max_ahead = (uint64_t)(r->nslots - 2) * r->chunk;
+	uint64_t per_run = r->chunk / r->bsize ? r->chunk / r->bsize : 1;
+	unsigned max_jobs = r->nslots - 2 ? r->nslots - 2 : 1;
+	if (window > max_ahead)
+		window = max_ahead;
+	uint64_t end = b * r->bsize + window;
+	if (end > r->size)
+		end = r->size;
+
+	pthread_mutex_lock(&r->lock);
+	while (b * r->bsize < end && r->inflight < max_jobs) {
+		if (!block_cache_claim(r->bc, &r->key, b)) {
+			b++;
+			continue;
+		}
+		uint64_t room = (end - b * r->bsize + r->bsize - 1) / r->bsize;
+		uint64_t max = (per_run < room ? per_run : room) - 1;
+		unsigned n = 1 + claim_run(r, b + 1, max);
+		struct fetch_job *j = calloc(1, sizeof(*j));
+		if (j) {
+			j->r = r;
+			j->b0 = b;
+			j->n = n;
+			r->inflight++;
+		}
+		if (!j || workpool_submit(r->pool, fetch_job_run, j)) {
+			if (j)
+				r->inflight--;
+			free(j);
+			for (unsigned i = 0; i < n; i++)
+				block_cache_unclaim(r->bc, &r->key, b + i);
+			break;
+		}
+		b += n;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off,
+			   bool seq, unsigned streak)
+{
+	size_t copied = 0;
+	int err = 0;
+	uint64_t per_run = r->chunk / r->bsize ? r->chunk / r->bsize : 1;
+
+	while (copied < size) {
+		uint64_t cur = off + copied;
+		uint64_t b = cur / r->bsize;
+		uint32_t in = (uint32_t)(cur % r->bsize);
+		uint32_t blen = block_len(r, b);
+		if (in >= blen)
+			break;
+		uint32_t n = blen - in;
+		if (n > size - copied)
+			n = (uint32_t)(size - copied);
+		ssize_t got = block_cache_read(r->bc, &r->key, b, blen, buf + copied, in, n);
+		if (got == -ENOENT) {
+			/* ours to fetch: with the blocks after it when streaming */
+			unsigned nb = 1 + (seq ? claim_run(r, b + 1, per_run - 1) : 0);
+			got = fetch_blocks(r, b, nb, buf + copied, in, n);
+		}
+		if (got < 0) {
+			err = (int)-got;
+			break;
+		}
+		copied += (size_t)got;
+		if ((uint32_t)got < n)
+			break; /* end of the object as the server had it */
+	}
+	if (seq && !err)
+		read_ahead_cached(r, (off + copied) / r->bsize, streak);
+	if (err && copied == 0)
+		return -err;
+	return (ssize_t)copied;
+}
+
 ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off)
 {
 	size_t copied = 0;
@@ -238,6 +387,12 @@ ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t o
 			r->streak++;
 	} else {
 		r->streak = 0;
+	}
+	if (r->bc) {
+		unsigned streak = r->streak;
+		r->next_off = off + size;
+		pthread_mutex_unlock(&r->lock);
+		return read_cached(r, buf, size, off, seq, streak);
 	}
 
 	while (copied < size) {

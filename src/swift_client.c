@@ -141,6 +141,16 @@ void swift_client_free(struct swiftfs_client *c)
 	free(c);
 }
 
+char *swift_client_storage_url(struct swiftfs_client *c)
+{
+	char *token = NULL, *url = NULL;
+	unsigned gen;
+	if (!c->auth || swift_auth_get(c->auth, &token, &url, &gen))
+		return NULL;
+	free(token);
+	return url;
+}
+
 void swift_client_set_auth(struct swiftfs_client *c, struct swiftfs_auth *auth)
 {
 	c->auth = auth;

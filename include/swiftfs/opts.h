@@ -47,6 +47,11 @@ struct swiftfs_opts {
 	uint64_t read_chunk;   /* bytes per ranged GET while reading ahead */
 	uint64_t read_ahead;   /* most bytes read ahead per open file */
 	unsigned long workers; /* background transfer threads */
+	char *cache_mode;      /* "on" (default) or "off": the block cache */
+	bool cache;            /* cache_mode is on */
+	uint64_t block_size;   /* block cache block size */
+	uint64_t cache_size;   /* bound of the block cache; 0: automatic */
+	uint64_t small_file;   /* objects up to this come whole in one GET at open */
 
 	int log_level;
 };

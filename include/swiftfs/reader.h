@@ -6,7 +6,14 @@
  * on the worker pool, up to read_ahead bytes in front of the reader, with
  * the window doubling from one chunk as the streak grows. Random access
  * fetches exactly the bytes asked for and prefetches nothing. Memory is
- * bounded by (read_ahead / read_chunk + 2) chunks per open file. */
+ * bounded by (read_ahead / read_chunk + 2) chunks per open file.
+ *
+ * With a block cache (and an ETag to key it by), bytes go through the
+ * cache instead: a read copies from cached blocks; a missing block is
+ * fetched by the reader that needs it (with the blocks after it, up to a
+ * chunk, when reading sequentially; the block alone otherwise), and
+ * read-ahead fetches runs of missing blocks on the worker pool into the
+ * cache. Memory is then bounded by the fetches in flight. */
 #ifndef SWIFTFS_READER_H
 #define SWIFTFS_READER_H
 
@@ -15,6 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct swiftfs_block_cache;
+struct swiftfs_bc_key;
 struct swiftfs_client;
 struct swiftfs_workpool;
 struct swiftfs_reader;
@@ -28,6 +37,8 @@ struct swiftfs_reader_cfg {
 	const char *etag;     /* NULL or "" to read without If-Match */
 	uint64_t chunk;
 	uint64_t ahead;
+	struct swiftfs_block_cache *cache; /* NULL: memory chunks only */
+	const struct swiftfs_bc_key *key;  /* the object version's cache key */
 };
 
 int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out);

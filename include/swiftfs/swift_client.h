@@ -90,6 +90,9 @@ void swift_client_free(struct swiftfs_client *c);
 /* The client uses auth for tokens; set once before any request. */
 void swift_client_set_auth(struct swiftfs_client *c, struct swiftfs_auth *auth);
 
+/* The account's storage URL as of now (malloc'd; NULL before login). */
+char *swift_client_storage_url(struct swiftfs_client *c);
+
 /* Perform r. Returns 0 for a 2xx answer, otherwise -errno from
  * swift_errno() (r->status / r->curl_code tell the detail). */
 int swift_request(struct swiftfs_client *c, struct swiftfs_req *r);

@@ -1,0 +1,659 @@
+/* The persistent block cache (see block_cache.h). One mutex guards the
+ * index (a chained hash table of entries plus an LRU list); file I/O runs
+ * unlocked, with the entry pinned so eviction leaves it alone. An entry is
+ * READY (its file is on disk and counted in bytes) or FETCHING (claimed by
+ * a fetcher; no file yet). One condition variable, broadcast whenever a
+ * fetch ends, wakes the readers waiting for any block. */
+#include "swiftfs/block_cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "swiftfs/log.h"
+
+#define BC_MAGIC "SWFSBLK1"
+#define BC_HDR 64
+/* files in the folder and their blocks on disk round up to this */
+#define BC_DISK_UNIT 4096ULL
+
+struct bc_hdr {
+	char magic[8];
+	unsigned char id[16];
+	uint64_t idx;
+	uint32_t len;
+	uint32_t crc;
+	unsigned char pad[BC_HDR - 40];
+};
+_Static_assert(sizeof(struct bc_hdr) == BC_HDR, "block header size");
+
+enum bc_state { BC_READY, BC_FETCHING };
+
+struct bc_entry {
+	struct bc_entry *hnext;
+	struct bc_entry *prev, *next; /* LRU: head is the most recent */
+	unsigned char id[16];
+	uint64_t idx;
+	uint64_t disk;      /* bytes on disk (READY) */
+	time_t mtime;       /* scan order only */
+	enum bc_state st;
+	unsigned pins;      /* readers in the file: not evicted */
+	bool verified;      /* CRC checked (or written) in this daemon's life */
+};
+
+struct swiftfs_block_cache {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char *dir;
+	uint64_t block_size;
+	uint64_t max_bytes;
+	uint64_t min_free;
+	struct bc_entry **buckets;
+	size_t nbuckets;
+	size_t count;
+	struct bc_entry *head, *tail;
+	struct swiftfs_block_cache_stats st;
+	atomic_uint tmp_seq;
+	bool warned_full;
+};
+
+static size_t bc_hash(const unsigned char *id, uint64_t idx)
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return (size_t)((h ^ (idx * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL >> 17);
+}
+
+static struct bc_entry *find_locked(struct swiftfs_block_cache *bc, const unsigned char *id,
+				    uint64_t idx)
+{
+	struct bc_entry *e = bc->buckets[bc_hash(id, idx) & (bc->nbuckets - 1)];
+	for (; e; e = e->hnext)
+		if (e->idx == idx && memcmp(e->id, id, 16) == 0)
+			return e;
+	return NULL;
+}
+
+static void grow_locked(struct swiftfs_block_cache *bc)
+{
+	size_t n = bc->nbuckets * 2;
+	struct bc_entry **b = calloc(n, sizeof(*b));
+	if (!b)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < bc->nbuckets; i++) {
+		struct bc_entry *e = bc->buckets[i];
+		while (e) {
+			struct bc_entry *nx = e->hnext;
+			size_t h = bc_hash(e->id, e->idx) & (n - 1);
+			e->hnext = b[h];
+			b[h] = e;
+			e = nx;
+		}
+	}
+	free(bc->buckets);
+	bc->buckets = b;
+	bc->nbuckets = n;
+}
+
+static void lru_unlink(struct swiftfs_block_cache *bc, struct bc_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		bc->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		bc->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push_head(struct swiftfs_block_cache *bc, struct bc_entry *e)
+{
+	e->prev = NULL;
+	e->next = bc->head;
+	if (bc->head)
+		bc->head->prev = e;
+	bc->head = e;
+	if (!bc->tail)
+		bc->tail = e;
+}
+
+static struct bc_entry *insert_locked(struct swiftfs_block_cache *bc, const unsigned char *id,
+				      uint64_t idx, enum bc_state st)
+{
+	struct bc_entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	memcpy(e->id, id, 16);
+	e->idx = idx;
+	e->st = st;
+	if (bc->count >= bc->nbuckets * 2)
+		grow_locked(bc);
+	size_t h = bc_hash(id, idx) & (bc->nbuckets - 1);
+	e->hnext = bc->buckets[h];
+	bc->buckets[h] = e;
+	bc->count++;
+	lru_push_head(bc, e);
+	return e;
+}
+
+static void remove_locked(struct swiftfs_block_cache *bc, struct bc_entry *e)
+{
+	struct bc_entry **pp = &bc->buckets[bc_hash(e->id, e->idx) & (bc->nbuckets - 1)];
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	lru_unlink(bc, e);
+	if (e->st == BC_READY) {
+		bc->st.bytes -= e->disk;
+		bc->st.blocks--;
+	}
+	bc->count--;
+	free(e);
+}
+
+static void hexid(const unsigned char *id, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hx[id[i] >> 4];
+		out[2 * i + 1] = hx[id[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static void block_path(struct swiftfs_block_cache *bc, const unsigned char *id, uint64_t idx,
+		       char *out, size_t outlen)
+{
+	char h[33];
+	hexid(id, h);
+	snprintf(out, outlen, "%s/%.2s/%s.%" PRIu64, bc->dir, h, h, idx);
+}
+
+static uint64_t disk_bytes(uint64_t len)
+{
+	return (BC_HDR + len + BC_DISK_UNIT - 1) / BC_DISK_UNIT * BC_DISK_UNIT;
+}
+
+/* Evict unpinned READY blocks from the LRU tail until bytes + need fits
+ * under limit. False when it cannot. */
+static bool make_room_locked(struct swiftfs_block_cache *bc, uint64_t need, uint64_t limit)
+{
+	struct bc_entry *e = bc->tail;
+	while (bc->st.bytes + need > limit && e) {
+		struct bc_entry *prev = e->prev;
+		if (e->st == BC_READY && e->pins == 0) {
+			char path[PATH_MAX];
+			block_path(bc, e->id, e->idx, path, sizeof(path));
+			if (unlink(path) && errno != ENOENT)
+				LOGW("cache: cannot remove %s: %s", path, strerror(errno));
+			remove_locked(bc, e);
+			bc->st.evictions++;
+		}
+		e = prev;
+	}
+	return bc->st.bytes + need <= limit;
+}
+
+/* The bound for the next store: max_bytes, less whatever the disk lacks
+ * of min_free. */
+static uint64_t limit_now_locked(struct swiftfs_block_cache *bc, uint64_t need)
+{
+	struct statvfs sv;
+	uint64_t limit = bc->max_bytes;
+	if (statvfs(bc->dir, &sv) == 0) {
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		if (avail < bc->min_free + need) {
+			uint64_t lack = bc->min_free + need - avail;
+			uint64_t cap = bc->st.bytes + need > lack ? bc->st.bytes + need - lack : 0;
+			if (cap < limit)
+				limit = cap;
+		}
+	}
+	return limit;
+}
+
+static int write_block(struct swiftfs_block_cache *bc, const unsigned char *id, uint64_t idx,
+		       const char *data, uint32_t len)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], h[33];
+	struct bc_hdr hd;
+	int fd = -1, rc = 0;
+
+	hexid(id, h);
+	block_path(bc, id, idx, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s/%.2s/.tmp.%d.%u", bc->dir, h, (int)getpid(),
+		 atomic_fetch_add(&bc->tmp_seq, 1));
+	memset(&hd, 0, sizeof(hd));
+	memcpy(hd.magic, BC_MAGIC, 8);
+	memcpy(hd.id, id, 16);
+	hd.idx = idx;
+	hd.len = len;
+	hd.crc = (uint32_t)crc32_z(0L, (const Bytef *)data, len);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof(sub), "%s/%.2s", bc->dir, h);
+		if (mkdir(sub, 0700) && errno != EEXIST) {
+			rc = -errno;
+			goto out;
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	struct iovec iov[2] = { { &hd, BC_HDR }, { (void *)data, len } };
+	ssize_t w = writev(fd, iov, 2);
+	if (w < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((size_t)w != BC_HDR + (size_t)len) {
+		rc = -ENOSPC; /* short write: the disk filled up */
+		goto out;
+	}
+	if (close(fd)) {
+		fd = -1;
+		rc = -errno;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path))
+		rc = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* Copy [in, in+len) of the block file into buf. Unverified blocks are
+ * read whole and checked first. -EBADMSG: corrupt; -ENOENT: gone. */
+static ssize_t read_block(struct swiftfs_block_cache *bc, const unsigned char *id, uint64_t idx,
+			  uint32_t blen, bool verified, char *buf, uint32_t in, uint32_t len)
+{
+	char path[PATH_MAX];
+	char *whole = NULL;
+	ssize_t rc;
+
+	block_path(bc, id, idx, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -EBADMSG;
+	if (in >= blen) {
+		rc = 0;
+		goto out;
+	}
+	if (len > blen - in)
+		len = blen - in;
+	if (verified) {
+		rc = pread(fd, buf, len, BC_HDR + (off_t)in);
+		if (rc != (ssize_t)len)
+			rc = -EBADMSG;
+		goto out;
+	}
+	whole = malloc(BC_HDR + (size_t)blen);
+	if (!whole) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	struct stat sb;
+	struct bc_hdr hd;
+	if (fstat(fd, &sb) || (uint64_t)sb.st_size != BC_HDR + (uint64_t)blen ||
+	    pread(fd, whole, BC_HDR + (size_t)blen, 0) != (ssize_t)(BC_HDR + (size_t)blen)) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	memcpy(&hd, whole, BC_HDR);
+	if (memcmp(hd.magic, BC_MAGIC, 8) != 0 || memcmp(hd.id, id, 16) != 0 || hd.idx != idx ||
+	    hd.len != blen ||
+	    hd.crc != (uint32_t)crc32_z(0L, (const Bytef *)whole + BC_HDR, blen)) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	memcpy(buf, whole + BC_HDR + in, len);
+	rc = len;
+out:
+	free(whole);
+	close(fd);
+	return rc;
+}
+
+ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+			 uint64_t idx, uint32_t blen, char *buf, uint32_t in, uint32_t len)
+{
+	ssize_t rc;
+
+	pthread_mutex_lock(&bc->lock);
+	for (;;) {
+		struct bc_entry *e = find_locked(bc, k->id, idx);
+		if (!e) {
+			e = insert_locked(bc, k->id, idx, BC_FETCHING);
+			bc->st.misses++;
+			rc = e ? -ENOENT : -ENOMEM;
+			break;
+		}
+		if (e->st == BC_FETCHING) {
+			pthread_cond_wait(&bc->cond, &bc->lock);
+			continue;
+		}
+		lru_unlink(bc, e);
+		lru_push_head(bc, e);
+		e->pins++;
+		bool verified = e->verified;
+		pthread_mutex_unlock(&bc->lock);
+		rc = read_block(bc, k->id, idx, blen, verified, buf, in, len);
+		pthread_mutex_lock(&bc->lock);
+		e->pins--;
+		if (rc >= 0 || rc == -ENOMEM) {
+			if (rc >= 0) {
+				e->verified = true;
+				bc->st.hits++;
+			}
+			break;
+		}
+		if (e->st != BC_READY)
+			continue; /* another reader found it bad and refetches */
+		char path[PATH_MAX];
+		block_path(bc, k->id, idx, path, sizeof(path));
+		if (rc == -EBADMSG) {
+			bc->st.corrupt++;
+			LOGW("cache: block %s is damaged (torn write or disk error); fetching it again",
+			     path);
+			unlink(path);
+		}
+		/* gone or bad: this reader becomes the block's fetcher */
+		bc->st.bytes -= e->disk;
+		bc->st.blocks--;
+		e->disk = 0;
+		e->verified = false;
+		e->st = BC_FETCHING;
+		bc->st.misses++;
+		rc = -ENOENT;
+		break;
+	}
+	pthread_mutex_unlock(&bc->lock);
+	return rc;
+}
+
+bool block_cache_claim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		       uint64_t idx)
+{
+	bool claimed = false;
+	pthread_mutex_lock(&bc->lock);
+	if (!find_locked(bc, k->id, idx)) {
+		claimed = insert_locked(bc, k->id, idx, BC_FETCHING) != NULL;
+		if (claimed)
+			bc->st.misses++;
+	}
+	pthread_mutex_unlock(&bc->lock);
+	return claimed;
+}
+
+bool block_cache_has(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		     uint64_t idx)
+{
+	pthread_mutex_lock(&bc->lock);
+	struct bc_entry *e = find_locked(bc, k->id, idx);
+	bool has = e && e->st == BC_READY;
+	pthread_mutex_unlock(&bc->lock);
+	return has;
+}
+
+void block_cache_unclaim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+			 uint64_t idx)
+{
+	pthread_mutex_lock(&bc->lock);
+	struct bc_entry *e = find_locked(bc, k->id, idx);
+	if (e && e->st == BC_FETCHING && e->pins == 0)
+		remove_locked(bc, e);
+	pthread_cond_broadcast(&bc->cond);
+	pthread_mutex_unlock(&bc->lock);
+}
+
+void block_cache_fill(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		      uint64_t idx, const char *data, uint32_t len)
+{
+	uint64_t need = disk_bytes(len);
+
+	pthread_mutex_lock(&bc->lock);
+	struct bc_entry *e = find_locked(bc, k->id, idx);
+	if (!e || e->st != BC_FETCHING)
+		goto out; /* not claimed: nothing to do */
+	if (!make_room_locked(bc, need, limit_now_locked(bc, need))) {
+		bc->st.store_skipped++;
+		if (!bc->warned_full) {
+			LOGW("cache: %s is full (bound or free disk space); reads go on without "
+			     "caching", bc->dir);
+			bc->warned_full = true;
+		}
+		remove_locked(bc, e);
+		goto out;
+	}
+	/* the room is ours while the file is written */
+	bc->st.bytes += need;
+	e->pins++;
+	pthread_mutex_unlock(&bc->lock);
+	int rc = write_block(bc, k->id, idx, data, len);
+	pthread_mutex_lock(&bc->lock);
+	e->pins--;
+	bc->st.bytes -= need;
+	if (rc) {
+		bc->st.store_skipped++;
+		if (!bc->warned_full) {
+			LOGW("cache: cannot store a block in %s: %s; reads go on without caching",
+			     bc->dir, strerror(-rc));
+			bc->warned_full = true;
+		}
+		remove_locked(bc, e);
+		goto out;
+	}
+	e->st = BC_READY;
+	e->disk = need;
+	e->verified = true;
+	bc->st.bytes += need;
+	bc->st.blocks++;
+	bc->warned_full = false;
+out:
+	pthread_cond_broadcast(&bc->cond);
+	pthread_mutex_unlock(&bc->lock);
+}
+
+void block_cache_key(const char *account, const char *container, const char *object,
+		     const char *etag, uint64_t size, struct swiftfs_bc_key *k)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char sz[24];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	const char *parts[] = { account, container, object, etag, sz };
+
+	snprintf(sz, sizeof(sz), "%" PRIu64, size);
+	memset(k, 0, sizeof(*k));
+	if (!ctx)
+		return;
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		EVP_DigestUpdate(ctx, parts[i] ? parts[i] : "", strlen(parts[i] ? parts[i] : "") + 1);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	memcpy(k->id, md, sizeof(k->id));
+}
+
+static int parse_name(const char *name, unsigned char *id, uint64_t *idx)
+{
+	for (int i = 0; i < 32; i++) {
+		char c = name[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (v < 0)
+			return -1;
+		if (i % 2 == 0)
+			id[i / 2] = (unsigned char)(v << 4);
+		else
+			id[i / 2] |= (unsigned char)v;
+	}
+	if (name[32] != '.' || name[33] < '0' || name[33] > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	*idx = strtoull(name + 33, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+static int cmp_mtime(const void *a, const void *b)
+{
+	const struct bc_entry *x = *(struct bc_entry *const *)a;
+	const struct bc_entry *y = *(struct bc_entry *const *)b;
+	return (x->mtime > y->mtime) - (x->mtime < y->mtime);
+}
+
+/* Index what earlier daemons left: every block unverified, LRU order by
+ * file time; stale temporary files of dead writers are removed. */
+static int scan(struct swiftfs_block_cache *bc)
+{
+	struct bc_entry **all = NULL;
+	size_t n = 0, cap = 0;
+	time_t now = time(NULL);
+
+	for (int i = 0; i < 256; i++) {
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof(sub), "%s/%02x", bc->dir, i);
+		DIR *d = opendir(sub);
+		if (!d)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			struct stat sb;
+			unsigned char id[16];
+			uint64_t idx;
+			if (de->d_name[0] == '.' && de->d_name[1] != 't')
+				continue;
+			if (fstatat(dirfd(d), de->d_name, &sb, 0) || !S_ISREG(sb.st_mode))
+				continue;
+			if (strncmp(de->d_name, ".tmp.", 5) == 0) {
+				if (now - sb.st_mtime > 60)
+					unlinkat(dirfd(d), de->d_name, 0);
+				continue;
+			}
+			if (parse_name(de->d_name, id, &idx))
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 1024;
+				struct bc_entry **na = realloc(all, nc * sizeof(*na));
+				if (!na)
+					break;
+				all = na;
+				cap = nc;
+			}
+			struct bc_entry *e = calloc(1, sizeof(*e));
+			if (!e)
+				break;
+			memcpy(e->id, id, 16);
+			e->idx = idx;
+			e->st = BC_READY;
+			e->disk = (uint64_t)sb.st_blocks * 512;
+			if (e->disk < (uint64_t)sb.st_size)
+				e->disk = disk_bytes((uint64_t)sb.st_size);
+			e->mtime = sb.st_mtime;
+			all[n++] = e;
+		}
+		closedir(d);
+	}
+	qsort(all, n, sizeof(*all), cmp_mtime);
+	for (size_t i = 0; i < n; i++) {
+		struct bc_entry *e = all[i];
+		if (bc->count >= bc->nbuckets * 2)
+			grow_locked(bc);
+		size_t h = bc_hash(e->id, e->idx) & (bc->nbuckets - 1);
+		e->hnext = bc->buckets[h];
+		bc->buckets[h] = e;
+		bc->count++;
+		lru_push_head(bc, e);
+		bc->st.bytes += e->disk;
+		bc->st.blocks++;
+	}
+	free(all);
+	make_room_locked(bc, 0, bc->max_bytes);
+	return 0;
+}
+
+int block_cache_new(const struct swiftfs_block_cache_cfg *cfg, struct swiftfs_block_cache **out)
+{
+	struct swiftfs_block_cache *bc = calloc(1, sizeof(*bc));
+	if (!bc)
+		return -ENOMEM;
+	pthread_mutex_init(&bc->lock, NULL);
+	pthread_cond_init(&bc->cond, NULL);
+	bc->dir = strdup(cfg->dir);
+	bc->block_size = cfg->block_size;
+	bc->max_bytes = cfg->max_bytes;
+	bc->min_free = cfg->min_free;
+	bc->nbuckets = 1024;
+	bc->buckets = calloc(bc->nbuckets, sizeof(*bc->buckets));
+	if (!bc->dir || !bc->buckets) {
+		block_cache_free(bc);
+		return -ENOMEM;
+	}
+	if (mkdir(bc->dir, 0700) && errno != EEXIST) {
+		int rc = -errno;
+		LOGE("cannot create the block cache folder %s: %s", bc->dir, strerror(errno));
+		block_cache_free(bc);
+		return rc;
+	}
+	scan(bc);
+	LOGI("block cache %s: %llu blocks, %llu MiB of %llu MiB", bc->dir,
+	     (unsigned long long)bc->st.blocks, (unsigned long long)(bc->st.bytes >> 20),
+	     (unsigned long long)(bc->max_bytes >> 20));
+	*out = bc;
+	return 0;
+}
+
+void block_cache_free(struct swiftfs_block_cache *bc)
+{
+	if (!bc)
+		return;
+	for (size_t i = 0; bc->buckets && i < bc->nbuckets; i++) {
+		struct bc_entry *e = bc->buckets[i];
+		while (e) {
+			struct bc_entry *nx = e->hnext;
+			free(e);
+			e = nx;
+		}
+	}
+	free(bc->buckets);
+	free(bc->dir);
+	pthread_mutex_destroy(&bc->lock);
+	pthread_cond_destroy(&bc->cond);
+	free(bc);
+}
+
+uint64_t block_cache_block_size(const struct swiftfs_block_cache *bc)
+{
+	return bc->block_size;
+}
+
+void block_cache_stats(struct swiftfs_block_cache *bc, struct swiftfs_block_cache_stats *out)
+{
+	pthread_mutex_lock(&bc->lock);
+	*out = bc->st;
+	pthread_mutex_unlock(&bc->lock);
+}
