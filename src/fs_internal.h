@@ -81,6 +81,18 @@ void fs_put_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_fill_stat(struct swiftfs_fs *fs, uint64_t ino, const struct swiftfs_attr *a,
 		  struct stat *st);
 void fs_attr_from_dirent(const struct swiftfs_dirent *d, struct swiftfs_attr *a);
+/* Exact attributes from a HEAD or GET response's headers. */
+struct swiftfs_req;
+void fs_attr_from_headers(const struct swiftfs_req *r, struct swiftfs_attr *a);
+/* Publish what a HEAD (or GET) said about file n (table lock held). */
+void settle_head_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a);
+/* fs_read.c: open a clean file for reading (f->reader). */
+int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object,
+		 struct swiftfs_file *f);
+/* fs_read.c: a lookup's question about a small file, answered by a GET
+ * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
+ * HEAD it instead. */
+int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
 int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		   struct swiftfs_attr *a, char **target);
 int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out);
