@@ -215,9 +215,12 @@ wait_for() {  # what command...
 
 do_start() {
   check_deps
+  local params="$PORT $SWIFT_PORT $TOKEN_LIFE $AIO_DIR $MC_PORT"
   if [ -n "$(instance_pids)" ]; then
-    if healthy; then say "already running: $KS_URL/v3, Swift $SWIFT_URL"; return 0; fi
-    say "instance in $DIR is half-running: cleaning up"; do_stop
+    if [ "$(cat "$RUN/params" 2>/dev/null)" != "$params" ]; then
+      say "instance in $DIR runs with other settings: restarting"; do_stop
+    elif healthy; then say "already running: $KS_URL/v3, Swift $SWIFT_URL"; return 0
+    else say "instance in $DIR is half-running: cleaning up"; do_stop; fi
   fi
   local p
   for p in "$PORT" "$SWIFT_PORT"; do
@@ -233,6 +236,7 @@ do_start() {
   launch proxy "$PY" "$AIO_DIR/etc/launch.py" "$AIO_DIR/etc" "$(command -v swift-proxy-server)" \
     "$ETC/proxy-server.conf" -v
   wait_for "the Keystone Swift proxy" probe
+  echo "$params" >"$RUN/params"
   say "running: Keystone $KS_URL/v3, Swift $SWIFT_URL (state $DIR)"
 }
 
