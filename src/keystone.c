@@ -506,7 +506,7 @@ static void error_message(const struct swiftfs_keystone *k, const struct swiftfs
 
 /* One POST; the response stays in r. */
 static int post_tokens(struct swiftfs_keystone *k, struct swiftfs_client *c, bool unscoped,
-		       struct swiftfs_req *r)
+		       bool once, struct swiftfs_req *r)
 {
 	static const char *const hdrs[] = { "Content-Type: application/json",
 					    "Accept: application/json", NULL };
@@ -517,7 +517,7 @@ static int post_tokens(struct swiftfs_keystone *k, struct swiftfs_client *c, boo
 		return rc;
 	r->url = k->tokens_url;
 	r->headers = hdrs;
-	r->flags = SWIFT_REQ_NO_AUTH;
+	r->flags = SWIFT_REQ_NO_AUTH | (once ? SWIFT_REQ_NO_RETRY : 0);
 	r->send_buf = body;
 	r->send_len = strlen(body);
 	r->has_body = true;
@@ -528,7 +528,7 @@ static int post_tokens(struct swiftfs_keystone *k, struct swiftfs_client *c, boo
 	return rc;
 }
 
-int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c,
+int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, bool once,
 		   struct swiftfs_keystone_token *t, char *msg, size_t msglen)
 {
 	struct swiftfs_req r;
@@ -536,7 +536,7 @@ int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c,
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	rc = post_tokens(k, c, false, &r);
+	rc = post_tokens(k, c, false, once, &r);
 	if (rc && r.curl_code) {
 		snprintf(msg, msglen, "cannot reach Keystone at %s: %s", k->tokens_url,
 			 r.curl_error[0] ? r.curl_error : "transfer error");
@@ -544,7 +544,7 @@ int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c,
 	}
 	if (rc && r.status == 401 && k->method == KS_PASSWORD) {
 		struct swiftfs_req r2;
-		int rc2 = post_tokens(k, c, true, &r2);
+		int rc2 = post_tokens(k, c, true, once, &r2);
 		swift_req_cleanup(&r2);
 		if (rc2 == 0)
 			snprintf(msg, msglen, "Keystone at %s accepted the password of user %.120s "

@@ -186,11 +186,11 @@ out:
  * life is left, at most 5 minutes before it expires. Times are counted
  * from the local monotonic clock and the token's life as the server
  * states it (expires_at - issued_at), so clock skew does not matter. */
-static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg,
-			  size_t msglen)
+static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, bool once,
+			  char *msg, size_t msglen)
 {
 	struct swiftfs_keystone_token t;
-	int rc = keystone_login(a->ks, c, &t, msg, msglen);
+	int rc = keystone_login(a->ks, c, once, &t, msg, msglen);
 	if (rc)
 		return rc;
 	long life = (long)(t.expires_at - (t.issued_at ? t.issued_at : time(NULL)));
@@ -220,19 +220,21 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, char
 }
 
 /* The Keystone token is near its expiry: renew it now, before Swift
- * refuses it. On failure keep the old token (it may still work) and try
- * again in 10 seconds rather than on every request. */
+ * refuses it. One attempt, without retries, by one thread: the others go
+ * on with the current token, which is still valid. On failure keep the
+ * old token and try again in 10 seconds rather than on every request. */
 static void refresh_keystone(struct swiftfs_auth *a)
 {
 	char msg[512] = "";
-	pthread_mutex_lock(&renew_lock);
+	if (pthread_mutex_trylock(&renew_lock) != 0)
+		return;
 	pthread_mutex_lock(&a->lock);
 	bool due = a->refresh_at && util_now() >= a->refresh_at;
 	long left = (long)(a->expires - time(NULL));
 	pthread_mutex_unlock(&a->lock);
 	if (due) {
 		LOGI("Keystone token expires in %lds: renewing it", left);
-		if (login_keystone(a, a->client, msg, sizeof(msg))) {
+		if (login_keystone(a, a->client, true, msg, sizeof(msg))) {
 			LOGW("renewing the Keystone token failed: %s; retrying in 10s", msg);
 			pthread_mutex_lock(&a->lock);
 			a->refresh_at = util_now() + 10;
@@ -248,7 +250,7 @@ int swift_auth_login(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg
 		return login_v1(a, c, msg, msglen);
 	if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		a->client = c;
-		return login_keystone(a, c, msg, msglen);
+		return login_keystone(a, c, false, msg, msglen);
 	}
 	return 0;
 }
@@ -336,7 +338,7 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 			LOGE("re-authentication failed: %s", msg);
 	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		LOGI("token refused (HTTP 401), authenticating with Keystone again");
-		rc = login_keystone(a, c, msg, sizeof(msg));
+		rc = login_keystone(a, c, false, msg, sizeof(msg));
 		if (rc)
 			LOGE("re-authentication with Keystone failed: %s", msg);
 	} else {

@@ -52,8 +52,9 @@ int keystone_parse_token(const struct swiftfs_keystone *k, const char *body, siz
 			 struct swiftfs_keystone_token *t, char *msg, size_t msglen);
 
 /* Log in: request, response, token. 0, or -errno with a message (which
- * step, HTTP status, the likely cause). */
-int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c,
+ * step, HTTP status, the likely cause). once: a single attempt, no
+ * retries (a renewal ahead of time, which may fail and be tried later). */
+int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, bool once,
 		   struct swiftfs_keystone_token *t, char *msg, size_t msglen);
 
 void keystone_token_free(struct swiftfs_keystone_token *t);
