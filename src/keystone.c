@@ -6,8 +6,9 @@
  *    try once more without scope: if that works, the password is right and
  *    the project is the problem, and the message says so.
  *  - The storage URL comes from the catalog as python-swiftclient picks
- *    it: service type object-store, interface OS_INTERFACE (public by
- *    default; "publicURL" spelling accepted), region OS_REGION_NAME (any
+ *    it: service type object-store, interface OS_INTERFACE or the older
+ *    OS_ENDPOINT_TYPE (public by default; "publicURL" spelling accepted),
+ *    region OS_REGION_NAME (any
  *    when unset, the first listed wins). OS_STORAGE_URL overrides it.
  *  - Requests go through swift_request() (SWIFT_REQ_NO_AUTH), so they get
  *    the same TLS settings, timeouts, retries and redacted debug output as
@@ -193,10 +194,11 @@ int keystone_new(const struct swiftfs_creds *c, struct swiftfs_keystone **out, c
 		if (rc)
 			goto out;
 	}
-	v = creds_get(c, "OS_INTERFACE");
+	const char *ivar = creds_get(c, "OS_INTERFACE") ? "OS_INTERFACE" : "OS_ENDPOINT_TYPE";
+	v = creds_get(c, ivar);
 	const char *iface = norm_interface(v ? v : "public");
 	if (!iface) {
-		snprintf(msg, msglen, "OS_INTERFACE=%.40s is not one of public, internal, admin", v);
+		snprintf(msg, msglen, "%s=%.40s is not one of public, internal, admin", ivar, v);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -528,9 +530,16 @@ static int post_tokens(struct swiftfs_keystone *k, struct swiftfs_client *c, boo
 	return rc;
 }
 
-int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, bool once,
+long keystone_renew_margin(long life)
+{
+	long m = life / 4;
+	return m < 300 ? m : 300;
+}
+
+int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, int flags,
 		   struct swiftfs_keystone_token *t, char *msg, size_t msglen)
 {
+	bool once = flags & KEYSTONE_LOGIN_ONCE;
 	struct swiftfs_req r;
 	char detail[200];
 	int rc;
@@ -544,8 +553,11 @@ int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, bool on
 	}
 	if (rc && r.status == 401 && k->method == KS_PASSWORD) {
 		struct swiftfs_req r2;
-		int rc2 = post_tokens(k, c, true, once, &r2);
-		swift_req_cleanup(&r2);
+		int rc2 = -EACCES;
+		if (flags & KEYSTONE_LOGIN_DIAGNOSE) {
+			rc2 = post_tokens(k, c, true, once, &r2);
+			swift_req_cleanup(&r2);
+		}
 		if (rc2 == 0)
 			snprintf(msg, msglen, "Keystone at %s accepted the password of user %.120s "
 				 "but refused project '%.120s' (HTTP 401): no such project in its "
@@ -555,8 +567,9 @@ int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, bool on
 				 k->project_name ? k->project_name : k->project_id);
 		else
 			snprintf(msg, msglen, "Keystone at %s refused the login of %s (HTTP 401): "
-				 "wrong OS_USERNAME/OS_USER_ID, OS_PASSWORD or OS_USER_DOMAIN_NAME",
-				 k->tokens_url, k->who);
+				 "wrong OS_USERNAME/OS_USER_ID, OS_PASSWORD or OS_USER_DOMAIN_NAME%s",
+				 k->tokens_url, k->who,
+				 flags & KEYSTONE_LOGIN_DIAGNOSE ? "" : ", or no role on the project");
 		goto out;
 	}
 	if (rc && r.status == 401) {

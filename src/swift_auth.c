@@ -186,17 +186,17 @@ out:
  * life is left, at most 5 minutes before it expires. Times are counted
  * from the local monotonic clock and the token's life as the server
  * states it (expires_at - issued_at), so clock skew does not matter. */
-static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, bool once,
+static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int flags,
 			  char *msg, size_t msglen)
 {
 	struct swiftfs_keystone_token t;
-	int rc = keystone_login(a->ks, c, once, &t, msg, msglen);
+	int rc = keystone_login(a->ks, c, flags, &t, msg, msglen);
 	if (rc)
 		return rc;
 	long life = (long)(t.expires_at - (t.issued_at ? t.issued_at : time(NULL)));
 	if (life < 1)
 		life = 1;
-	long margin = life / 4 < 300 ? life / 4 : 300;
+	long margin = keystone_renew_margin(life);
 	pthread_mutex_lock(&a->lock);
 	free_secret(a->token);
 	free(a->storage_url);
@@ -234,7 +234,7 @@ static void refresh_keystone(struct swiftfs_auth *a)
 	pthread_mutex_unlock(&a->lock);
 	if (due) {
 		LOGI("Keystone token expires in %lds: renewing it", left);
-		if (login_keystone(a, a->client, true, msg, sizeof(msg))) {
+		if (login_keystone(a, a->client, KEYSTONE_LOGIN_ONCE, msg, sizeof(msg))) {
 			LOGW("renewing the Keystone token failed: %s; retrying in 10s", msg);
 			pthread_mutex_lock(&a->lock);
 			a->refresh_at = util_now() + 10;
@@ -250,7 +250,7 @@ int swift_auth_login(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg
 		return login_v1(a, c, msg, msglen);
 	if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		a->client = c;
-		return login_keystone(a, c, false, msg, msglen);
+		return login_keystone(a, c, KEYSTONE_LOGIN_DIAGNOSE, msg, msglen);
 	}
 	return 0;
 }
@@ -338,7 +338,7 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 			LOGE("re-authentication failed: %s", msg);
 	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		LOGI("token refused (HTTP 401), authenticating with Keystone again");
-		rc = login_keystone(a, c, false, msg, sizeof(msg));
+		rc = login_keystone(a, c, 0, msg, sizeof(msg));
 		if (rc)
 			LOGE("re-authentication with Keystone failed: %s", msg);
 	} else {

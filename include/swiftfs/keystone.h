@@ -51,11 +51,24 @@ int keystone_request_body(const struct swiftfs_keystone *k, bool unscoped, char 
 int keystone_parse_token(const struct swiftfs_keystone *k, const char *body, size_t len,
 			 struct swiftfs_keystone_token *t, char *msg, size_t msglen);
 
+enum {
+	/* one attempt, no retries: a renewal ahead of time, tried again later */
+	KEYSTONE_LOGIN_ONCE = 1 << 0,
+	/* on a 401 of a password login, try once more without project scope
+	 * to tell a wrong project from a wrong password. Costs a second failed
+	 * login when the password is wrong (lockout counters!): use it for the
+	 * first login only, which a person watches. */
+	KEYSTONE_LOGIN_DIAGNOSE = 1 << 1,
+};
+
 /* Log in: request, response, token. 0, or -errno with a message (which
- * step, HTTP status, the likely cause). once: a single attempt, no
- * retries (a renewal ahead of time, which may fail and be tried later). */
-int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, bool once,
+ * step, HTTP status, the likely cause). flags: KEYSTONE_LOGIN_*. */
+int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, int flags,
 		   struct swiftfs_keystone_token *t, char *msg, size_t msglen);
+
+/* Seconds before expiry to renew a token that lives life seconds: a
+ * quarter of its life, at most 5 minutes. */
+long keystone_renew_margin(long life);
 
 void keystone_token_free(struct swiftfs_keystone_token *t);
 

@@ -176,6 +176,7 @@ static void test_bad_input(void)
 		{ "OS_AUTH_URL=http://h\nOS_USERNAME=u\nOS_PASSWORD=secretvalue\n", -EINVAL,
 		  "OS_PROJECT_NAME" },
 		{ PW_BASE "OS_PASSWORD=x\nOS_INTERFACE=private\n", -EINVAL, "OS_INTERFACE" },
+		{ PW_BASE "OS_PASSWORD=x\nOS_ENDPOINT_TYPE=x\n", -EINVAL, "OS_ENDPOINT_TYPE=x" },
 		{ PW_BASE "OS_PASSWORD=x\nOS_AUTH_TYPE=token\n", -ENOTSUP, "OS_AUTH_TYPE" },
 		{ PW_BASE "OS_PASSWORD=x\nOS_IDENTITY_API_VERSION=2\n", -ENOTSUP, "v3 only" },
 		{ "OS_AUTH_URL=http://h\nOS_AUTH_TYPE=v3applicationcredential\n"
@@ -239,6 +240,14 @@ static void test_catalog(void)
 	CHECK_INT(pick("OS_INTERFACE=internalURL\nOS_REGION_NAME=RegionOne\n", &t, msg,
 		       sizeof(msg)), 0);
 	CHECK_STR(t.storage_url, "http://localhost:19910/v1/AUTH_" PROJECT);
+	keystone_token_free(&t);
+	/* python-swiftclient's older name; OS_INTERFACE wins over it */
+	CHECK_INT(pick("OS_ENDPOINT_TYPE=internalURL\n", &t, msg, sizeof(msg)), 0);
+	CHECK_STR(t.interface, "internal");
+	keystone_token_free(&t);
+	CHECK_INT(pick("OS_ENDPOINT_TYPE=internalURL\nOS_INTERFACE=public\n", &t, msg,
+		       sizeof(msg)), 0);
+	CHECK_STR(t.interface, "public");
 	keystone_token_free(&t);
 	CHECK_INT(pick("OS_INTERFACE=adminURL\n", &t, msg, sizeof(msg)), 0);
 	CHECK_STR(t.interface, "admin");
@@ -313,8 +322,19 @@ static void test_responses(void)
 	keystone_free(k);
 }
 
+static void test_renew_margin(void)
+{
+	CHECK_INT(keystone_renew_margin(3600), 300); /* 1 h: 5 minutes ahead */
+	CHECK_INT(keystone_renew_margin(86400), 300);
+	CHECK_INT(keystone_renew_margin(1200), 300);
+	CHECK_INT(keystone_renew_margin(600), 150);  /* short: a quarter of its life */
+	CHECK_INT(keystone_renew_margin(30), 7);
+	CHECK_INT(keystone_renew_margin(1), 0);
+}
+
 int main(void)
 {
+	test_renew_margin();
 	test_body_password();
 	test_body_appcred();
 	test_bad_input();
