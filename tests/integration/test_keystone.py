@@ -85,6 +85,32 @@ def test_application_credential_mount(keystone, kconn, kcontainer, mount):
     assert "application credential %s" % env["OS_APPLICATION_CREDENTIAL_ID"] in m.log()
 
 
+def test_ids_instead_of_names(keystone, kconn, kcontainer, mount):
+    ks = keystone.admin()
+    user = [u for u in ks.users.list(domain="default") if u.name == keystone.user][0]
+    proj = [p for p in ks.projects.list(domain="default") if p.name == keystone.project][0]
+    kconn.put_object(kcontainer, "a.txt", b"A")
+    env = {"OS_AUTH_URL": keystone.auth_url, "OS_USER_ID": user.id,
+           "OS_PASSWORD": keystone.password, "OS_PROJECT_ID": proj.id}
+    m = mount(kcontainer, use_env_creds=False, env=env)
+    assert os.listdir(m.path) == ["a.txt"]
+    assert "as user %s in project %s" % (user.id, proj.id) in m.log()
+
+
+def test_application_credential_by_name(keystone, kconn, kcontainer, mount):
+    ac = keystone.appcred_env()
+    name = [l.split("=", 1)[1] for l in open(os.path.join(keystone.dir, "appcred.env"))
+            if l.startswith("OS_APPLICATION_CREDENTIAL_NAME=")][0].strip()
+    kconn.put_object(kcontainer, "a.txt", b"A")
+    # no OS_AUTH_TYPE: a secret without a password means an application credential
+    env = {"OS_AUTH_URL": keystone.url, "OS_APPLICATION_CREDENTIAL_NAME": name,
+           "OS_USERNAME": keystone.user, "OS_USER_DOMAIN_NAME": "Default",
+           "OS_APPLICATION_CREDENTIAL_SECRET": ac["OS_APPLICATION_CREDENTIAL_SECRET"]}
+    m = mount(kcontainer, use_env_creds=False, env=env)
+    assert os.listdir(m.path) == ["a.txt"]
+    assert "application credential %s" % name in m.log()
+
+
 def test_interface_choice(keystone, kconn, kcontainer, mount):
     kconn.put_object(kcontainer, "a.txt", b"A")
     for iface in ("internal", "internalURL"):
