@@ -55,7 +55,7 @@ check_deps() {
   need swift-proxy-server swift-proxy; need curl curl; need flock util-linux
   "$PY" -c 'import keystone, keystonemiddleware.auth_token, keystoneclient.v3' 2>/dev/null ||
     die "python3-keystone, python3-keystonemiddleware or python3-keystoneclient not importable by $PY: run apt-get install keystone python3-keystonemiddleware python3-keystoneclient"
-  [ -s "$AIO_DIR/etc/launch.py" ] && [ -s "$AIO_DIR/etc/object.ring.gz" ] ||
+  [[ -s $AIO_DIR/etc/launch.py && -s $AIO_DIR/etc/object.ring.gz ]] ||
     die "no swift-aio instance in $AIO_DIR: run SWIFTFS_AIO_DIR=$AIO_DIR SWIFTFS_AIO_PORT=$AIO_PORT swift-aio.sh start first"
 }
 
