@@ -197,6 +197,14 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int 
 	if (life < 1)
 		life = 1;
 	long margin = keystone_renew_margin(life);
+	if (t.region)
+		LOGI("authenticated with Keystone as %s; storage URL %s (region %s, %s "
+		     "interface); token valid for %lds, renewal after %lds",
+		     keystone_who(a->ks), t.storage_url, t.region, t.interface, life, life - margin);
+	else
+		LOGI("authenticated with Keystone as %s; storage URL %s (OS_STORAGE_URL); "
+		     "token valid for %lds, renewal after %lds", keystone_who(a->ks),
+		     t.storage_url, life, life - margin);
 	pthread_mutex_lock(&a->lock);
 	free_secret(a->token);
 	free(a->storage_url);
@@ -207,14 +215,6 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int 
 	a->expires = time(NULL) + life;
 	a->refresh_at = util_now() + (double)(life - margin);
 	pthread_mutex_unlock(&a->lock);
-	if (t.region)
-		LOGI("authenticated with Keystone as %s; storage URL %s (region %s, %s "
-		     "interface); token valid for %lds, renewal after %lds",
-		     keystone_who(a->ks), a->storage_url, t.region, t.interface, life, life - margin);
-	else
-		LOGI("authenticated with Keystone as %s; storage URL %s (OS_STORAGE_URL); "
-		     "token valid for %lds, renewal after %lds", keystone_who(a->ks),
-		     a->storage_url, life, life - margin);
 	keystone_token_free(&t);
 	return 0;
 }
