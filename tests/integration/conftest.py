@@ -184,8 +184,8 @@ def keystone(swift):
         if not shutil.which(b):
             pytest.fail("%s not found: apt-get install keystone python3-keystonemiddleware "
                         "(tests/tools/install-deps.sh)" % b, pytrace=False)
-    k = Keystone(swift, int(os.environ.get("SWIFTFS_TEST_KEYSTONE_PORT", "18680")),
-                 int(os.environ.get("SWIFTFS_TEST_KEYSTONE_SWIFT_PORT", "18690")),
+    k = Keystone(swift, int(os.environ.get("SWIFTFS_TEST_KEYSTONE_PORT", "18780")),
+                 int(os.environ.get("SWIFTFS_TEST_KEYSTONE_SWIFT_PORT", "18790")),
                  int(os.environ.get("SWIFTFS_TEST_KEYSTONE_TOKEN_LIFE", "30")))
     k.start()
     yield k
