@@ -142,6 +142,7 @@ class Mount:
         self.proc = proc
         self.path = path
         self.log_path = log_path
+        self.expect_rc = 0  # exit status the fixture's teardown checks
 
     def p(self, *parts):
         return os.path.join(self.path, *parts)
@@ -218,7 +219,7 @@ def mount(swift, tmp_path, request):
     failures = []
     for m in mounts:
         try:
-            m.unmount()
+            m.unmount(m.expect_rc)
         except AssertionError as ex:
             failures.append(str(ex))
     if failures:

@@ -1,0 +1,259 @@
+"""Production life of the daemon: signals (SIGTERM drains uploads, a second
+one forces, SIGHUP renews a pre-auth token), kill -9 recovery, systemd
+readiness, mounting through mount(8) and fstab words, units, man page and
+packages, and no secret in any log."""
+import glob
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, swiftfs_bin, wait_mounted
+from faultproxy import FaultProxy
+
+# Every secret a test here hands to swiftfs, and every log it wrote:
+# test_no_secret_in_any_log (last in this file) checks them all.
+SECRETS = set()
+LOGS = []
+
+
+def remember(m, *secrets):
+    LOGS.append(m.log_path)
+    SECRETS.update(s for s in secrets if s)
+    return m
+
+
+def wait_for(pred, timeout=20, what="condition"):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def wait_exit(m, timeout=30):
+    try:
+        return m.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        m.proc.kill()
+        m.proc.wait()
+        raise AssertionError("swiftfs did not exit within %ss:\n%s" % (timeout, m.log()))
+
+
+def creds_file(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    os.chmod(p, 0o600)
+    return str(p)
+
+
+def staged_files(cache_dir):
+    return sorted(glob.glob(os.path.join(cache_dir, "staging", "staged-*")))
+
+
+# --- SIGTERM / SIGINT ------------------------------------------------------
+
+@pytest.fixture
+def proxy(swift):
+    fp = FaultProxy().start("127.0.0.1", swift.port)
+    yield fp
+    fp.stop()
+
+
+def test_sigterm_waits_for_an_upload_in_flight(swift, container, conn, proxy, mount):
+    data = os.urandom(3 << 20) + b"tail"
+    env = dict(swift.creds_env(), ST_AUTH="%s/auth/v1.0" % proxy.url)
+    m = remember(mount(container, use_env_creds=False, env=env))
+    # the PUT of big.bin is held 3 s by the proxy: SIGTERM lands meanwhile
+    proxy.add_rule(method="PUT", path="big\\.bin$", action="delay", seconds=3.0, times=1)
+    result = {}
+
+    def writer():
+        try:
+            with open(m.p("big.bin"), "wb") as f:
+                f.write(data)
+            result["ok"] = True
+        except OSError as e:
+            result["err"] = e
+
+    t = threading.Thread(target=writer)
+    t.start()
+    wait_for(lambda: any(e["method"] == "PUT" and e["path"].endswith("big.bin")
+                         for e in proxy.log()), what="the PUT to reach the proxy")
+    m.proc.send_signal(signal.SIGTERM)
+    t.join(30)
+    assert result.get("ok"), result
+    assert wait_exit(m) == 0, m.log()
+    assert not os.path.ismount(m.path)
+    hdrs, body = conn.get_object(container, "big.bin")
+    assert body == data
+    log = m.log()
+    assert "SIGTERM: finishing uploads" in log
+    assert "waiting up to" in log and "all uploads finished" in log
+
+
+def test_sigterm_waits_for_an_open_file_to_be_closed(swift, container, conn, mount):
+    m = remember(mount(container, opts=["drain_timeout=30"]))
+    f = open(m.p("open.txt"), "wb")
+    f.write(b"first half, ")
+    f.flush()
+    m.proc.send_signal(signal.SIGINT)
+    wait_for(lambda: "waiting up to" in m.log(), what="the drain to start")
+    time.sleep(0.5)
+    assert m.proc.poll() is None, "swiftfs stopped while a file was open with unsaved data"
+    f.write(b"second half")
+    f.close()
+    assert wait_exit(m) == 0, m.log()
+    assert conn.get_object(container, "open.txt")[1] == b"first half, second half"
+    assert not os.path.ismount(m.path)
+
+
+def test_drain_timeout_keeps_staged_data(swift, container, conn, mount, tmp_path):
+    cache = str(tmp_path / "cache-timeout")
+    m = remember(mount(container, opts=["drain_timeout=1", "cache_dir=" + cache]))
+    f = open(m.p("never-closed.txt"), "wb")
+    f.write(b"unsaved bytes")
+    f.flush()
+    t0 = time.time()
+    m.proc.send_signal(signal.SIGTERM)
+    rc = wait_exit(m, timeout=20)
+    assert time.time() - t0 < 10
+    assert rc == 0, m.log()
+    log = m.log()
+    assert "stopped waiting" in log and os.path.join(cache, "staging") in log
+    contents = [open(p, "rb").read() for p in staged_files(cache)]
+    assert b"unsaved bytes" in contents
+    with pytest.raises(OSError):
+        f.close()  # the mount is gone: the kernel answers ENOTCONN/EIO
+
+
+def test_second_signal_forces_exit(swift, container, conn, mount, tmp_path):
+    cache = str(tmp_path / "cache-force")
+    m = remember(mount(container, opts=["drain_timeout=600", "cache_dir=" + cache]))
+    f = open(m.p("held.txt"), "wb")
+    f.write(b"held open")
+    f.flush()
+    m.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "waiting up to" in m.log(), what="the drain to start")
+    m.proc.send_signal(signal.SIGTERM)
+    rc = wait_exit(m, timeout=15)
+    m.expect_rc = 1
+    assert rc == 1, m.log()
+    assert "second stop signal" in m.log()
+    wait_for(lambda: not os.path.ismount(m.path), timeout=10, what="the unmount")
+    assert b"held open" in [open(p, "rb").read() for p in staged_files(cache)]
+    with pytest.raises(OSError):
+        f.close()
+
+
+# --- kill -9 ---------------------------------------------------------------
+
+def test_kill9_then_fusermount_and_remount(swift, container, conn, mount, tmp_path):
+    cache = str(tmp_path / "cache-kill")
+    m = remember(mount(container, opts=["cache_dir=" + cache]))
+    with open(m.p("closed.txt"), "wb") as f:
+        f.write(b"closed before the crash")
+    f = open(m.p("unclosed.txt"), "wb")
+    f.write(b"written, never closed")
+    f.flush()
+    m.proc.kill()
+    m.proc.wait()
+    with pytest.raises(OSError):
+        os.listdir(m.path)  # a dead mount: ENOTCONN
+    with pytest.raises(OSError):
+        f.close()  # the writer goes too (an open file keeps the mount busy)
+    subprocess.run(["fusermount3", "-u", m.path], check=True)
+    assert not os.path.ismount(m.path)
+    # written and closed: in Swift
+    assert conn.get_object(container, "closed.txt")[1] == b"closed before the crash"
+    # written, not closed: where the docs say, <cache_dir>/staging/staged-*
+    assert b"written, never closed" in [open(p, "rb").read() for p in staged_files(cache)]
+    m.expect_rc = -signal.SIGKILL
+    m2 = remember(mount(container, opts=["cache_dir=" + cache], mp=m.path))
+    assert sorted(os.listdir(m2.path)) == ["closed.txt"]
+    assert "file(s) of written data that did not reach Swift are kept in %s" % (
+        os.path.join(cache, "staging")) in m2.log()
+
+
+# --- SIGHUP ----------------------------------------------------------------
+
+def test_sighup_puts_a_renewed_preauth_token_into_use(swift_short_token, mount, tmp_path):
+    s = swift_short_token
+    conn = s.conn()
+    conn.put_container("hup")
+    conn.put_object("hup", "a.txt", b"A")
+    url, token = conn.get_auth()
+    cf = creds_file(tmp_path, "token.env", "OS_STORAGE_URL=%s\nOS_AUTH_TOKEN=%s\n" % (url, token))
+    m = remember(mount("hup", use_env_creds=False,
+                       opts=["credentials=%s" % cf, "attr_timeout=0", "entry_timeout=0"]),
+                 token)
+    assert os.listdir(m.path) == ["a.txt"]
+    time.sleep(5.5)  # the 4 s token is gone
+    url2, token2 = s.conn().get_auth()
+    SECRETS.add(token2)
+    assert token2 != token
+    with open(cf, "w") as f:
+        f.write("OS_STORAGE_URL=%s\nOS_AUTH_TOKEN=%s\n" % (url2, token2))
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: using the renewed token from %s" % cf in m.log(),
+             what="the reload")
+    with open(m.p("a.txt"), "rb") as f:
+        assert f.read() == b"A"
+    log = m.log()
+    # renewed before any request failed: no 401 was needed
+    assert "refused (HTTP 401)" not in log, log
+    assert m.proc.poll() is None
+
+
+def test_sighup_with_a_bad_file_keeps_the_current_token(swift, container, conn, mount,
+                                                        tmp_path):
+    conn.put_object(container, "a.txt", b"A")
+    url, token = conn.get_auth()
+    cf = creds_file(tmp_path, "t.env", "OS_STORAGE_URL=%s\nOS_AUTH_TOKEN=%s\n" % (url, token))
+    m = remember(mount(container, use_env_creds=False, opts=["credentials=%s" % cf]), token)
+    os.chmod(cf, 0o644)
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: keeping the current credentials" in m.log(), what="the refusal")
+    assert "chmod 600 %s" % cf in m.log()
+    assert os.listdir(m.path) == ["a.txt"]
+
+
+def test_sighup_with_environment_credentials_says_why_not(swift, container, mount):
+    m = remember(mount(container))
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "mount with -o credentials=FILE" in m.log(), what="the message")
+    assert m.proc.poll() is None
+
+
+# --- systemd readiness -----------------------------------------------------
+
+@pytest.mark.parametrize("abstract", [False, True])
+def test_type_notify_ready_only_once_the_mount_answers(swift, container, conn, mount,
+                                                       tmp_path, abstract):
+    conn.put_object(container, "a.txt", b"A")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if abstract:
+        name = "@swiftfs-test-%d" % os.getpid()
+        sock.bind("\0" + name[1:])
+    else:
+        name = str(tmp_path / "notify.sock")
+        sock.bind(name)
+    sock.settimeout(30)
+    m = remember(mount(container, env={"NOTIFY_SOCKET": name}, wait=False))
+    msg = sock.recv(4096).decode()
+    # when READY=1 arrives the mount is there and answers
+    assert os.path.ismount(m.path)
+    assert os.listdir(m.path) == ["a.txt"]
+    lines = msg.split("\n")
+    assert "READY=1" in lines
+    assert "STATUS=Mounted %s on %s" % (container, os.path.realpath(m.path)) in lines
+    m.proc.send_signal(signal.SIGTERM)
+    assert sock.recv(4096).decode() == "STOPPING=1"
+    assert wait_exit(m) == 0
+    sock.close()
