@@ -2,6 +2,7 @@
 one forces, SIGHUP renews a pre-auth token), kill -9 recovery, systemd
 readiness, mounting through mount(8) and fstab words, units, man page and
 packages, and no secret in any log."""
+import fcntl
 import glob
 import os
 import signal
@@ -257,3 +258,127 @@ def test_type_notify_ready_only_once_the_mount_answers(swift, container, conn, m
     assert sock.recv(4096).decode() == "STOPPING=1"
     assert wait_exit(m) == 0
     sock.close()
+
+
+# --- mount(8), fstab -------------------------------------------------------
+
+FSTAB_WORDS = ("_netdev,nofail,noauto,user,users,auto,defaults,rw,nodev,nosuid,noexec,exec,"
+               "dev,suid,x-systemd.automount,x-systemd.mount-timeout=30,x-systemd.after=network-online.target")
+
+
+@pytest.fixture
+def helper_path(tmp_path):
+    """mount(8) runs its helpers with an EMPTY environment, so mount.fuse3's
+    `sh -c swiftfs ...` searches sh's default PATH, which starts with
+    /usr/local/sbin: the binary under test goes there for the test."""
+    link = "/usr/local/sbin/swiftfs"
+    lock = open("/run/lock/swiftfs-test-usr-local.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if os.path.lexists(link) and not os.path.islink(link):
+        pytest.fail("%s exists and is not a test symlink: remove it to run this test" % link)
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(swiftfs_bin(), link)
+    yield "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+    if os.path.islink(link) and os.readlink(link) == swiftfs_bin():
+        os.unlink(link)
+    lock.close()
+
+
+def daemon_pids(mountpoint):
+    pids = []
+    for p in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(p, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"swiftfs") and mountpoint.encode() in argv:
+            pids.append(int(p.split("/")[2]))
+    return pids
+
+
+def run_mount(cmd, path_env, check=True):
+    env = {"PATH": path_env, "LANG": "C"}  # no HOME, no credentials in the environment
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if check and p.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, p.stdout))
+    return p
+
+
+@pytest.fixture
+def mountpoint(tmp_path):
+    mp = str(tmp_path / "mnt8")
+    os.mkdir(mp)
+    yield mp
+    if os.path.ismount(mp):
+        subprocess.run(["umount", "-l", mp], check=False)
+    for pid in daemon_pids(mp):  # only the daemons of this test's mount point
+        os.kill(pid, signal.SIGKILL)
+
+
+def umount_and_wait(mp):
+    pids = daemon_pids(mp)
+    assert len(pids) == 1, pids
+    subprocess.run(["umount", mp], check=True)
+    wait_for(lambda: not daemon_pids(mp), what="the daemon to exit after umount")
+    assert not os.path.ismount(mp)
+
+
+def tempauth_creds(swift, tmp_path, name="site.env"):
+    return creds_file(tmp_path, name, "ST_AUTH=%s\nST_USER=test:tester\nST_KEY=testing\n"
+                      % swift.auth_url)
+
+
+def test_mount_t_fuse_swiftfs_with_credentials_file(swift, container, conn, tmp_path,
+                                                    helper_path, mountpoint):
+    conn.put_object(container, "a.txt", b"A")
+    cf = tempauth_creds(swift, tmp_path)
+    cache = str(tmp_path / "cache8")
+    run_mount(["mount", "-t", "fuse.swiftfs", container, mountpoint, "-o",
+               "credentials=%s,cache_dir=%s,%s" % (cf, cache, FSTAB_WORDS)], helper_path)
+    assert os.path.ismount(mountpoint)
+    with open(os.path.join(mountpoint, "a.txt"), "rb") as f:
+        assert f.read() == b"A"
+    with open(os.path.join(mountpoint, "b.txt"), "wb") as f:
+        f.write(b"written through mount(8)")
+    fstype = [l.split()[2] for l in open("/proc/mounts") if l.split()[1] == mountpoint]
+    assert fstype == ["fuse.swiftfs"]
+    umount_and_wait(mountpoint)
+    assert conn.get_object(container, "b.txt")[1] == b"written through mount(8)"
+
+
+def test_fstab_line(swift, container, conn, tmp_path, helper_path, mountpoint):
+    conn.put_object(container, "dir/a.txt", b"A")
+    cf = tempauth_creds(swift, tmp_path)
+    fstab = tmp_path / "fstab"
+    fstab.write_text("# test fstab\n%s/dir %s fuse.swiftfs credentials=%s,cache_dir=%s,%s 0 0\n"
+                     % (container, mountpoint, cf, tmp_path / "cache-fstab", FSTAB_WORDS))
+    run_mount(["mount", "--fstab", str(fstab), mountpoint], helper_path)
+    assert os.listdir(mountpoint) == ["a.txt"]
+    umount_and_wait(mountpoint)
+
+
+def test_mount_helper_script(swift, container, conn, tmp_path, helper_path, mountpoint):
+    """packaging/mount.swiftfs is what `mount -t swiftfs` runs (installed in /sbin)."""
+    conn.put_object(container, "a.txt", b"A")
+    cf = tempauth_creds(swift, tmp_path)
+    run_mount([os.path.join(ROOT, "packaging", "mount.swiftfs"), container, mountpoint,
+               "-n", "-o", "credentials=%s,cache_dir=%s,_netdev" % (cf, tmp_path / "c")],
+              helper_path)
+    assert os.listdir(mountpoint) == ["a.txt"]
+    umount_and_wait(mountpoint)
+
+
+def test_mount_refuses_world_readable_credentials(swift, container, tmp_path, helper_path,
+                                                  mountpoint):
+    cf = tempauth_creds(swift, tmp_path)
+    os.chmod(cf, 0o644)
+    p = run_mount(["mount", "-t", "fuse.swiftfs", container, mountpoint, "-o",
+                   "credentials=%s,_netdev" % cf], helper_path, check=False)
+    assert p.returncode != 0
+    assert "credentials file %s is accessible by group or others (mode 0644): " \
+           "run chmod 600 %s" % (cf, cf) in p.stdout
+    assert "testing" not in p.stdout
+    assert not os.path.ismount(mountpoint)
