@@ -90,6 +90,14 @@ static bool is_mounted(const char *path)
 static int check_mountpoint(const char *mp, char *resolved)
 {
 	struct stat st;
+	unsigned fd;
+	char end;
+	/* mount.fuse3 -o drop_privileges mounts itself and hands over the
+	 * /dev/fuse descriptor as /dev/fd/N (libfuse takes it from there) */
+	if (sscanf(mp, "/dev/fd/%u%c", &fd, &end) == 1) {
+		snprintf(resolved, PATH_MAX, "%s", mp);
+		return 0;
+	}
 	if (stat(mp, &st) != 0) {
 		if (errno == ENOTCONN)
 			die_msg("mount point %s is a dead FUSE mount (its daemon exited): "

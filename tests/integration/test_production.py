@@ -382,3 +382,81 @@ def test_mount_refuses_world_readable_credentials(swift, container, tmp_path, he
            "run chmod 600 %s" % (cf, cf) in p.stdout
     assert "testing" not in p.stdout
     assert not os.path.ismount(mountpoint)
+
+
+# --- systemd units, man page, meson install --------------------------------
+
+UNITS = os.path.join(ROOT, "packaging", "systemd")
+
+
+def test_systemd_units_verify(tmp_path):
+    """systemd-analyze verify: no error and no warning about our units."""
+    d = tmp_path / "units"
+    d.mkdir()
+    for name in ("mnt-data.mount", "mnt-data.automount"):
+        with open(os.path.join(UNITS, name)) as f:
+            (d / name).write_text(f.read())
+    with open(os.path.join(UNITS, "swiftfs@.service")) as f:
+        # an instance of the template, running the binary under test
+        (d / "swiftfs@demo.service").write_text(f.read().replace("/usr/bin/swiftfs",
+                                                                 swiftfs_bin()))
+    names = ["mnt-data.mount", "mnt-data.automount", "swiftfs@demo.service"]
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no"] + [str(d / n) for n in names],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    ours = [l for l in p.stdout.splitlines()
+            if any(n in l for n in names + ["mnt-data", "swiftfs"])]
+    assert p.returncode == 0 and not ours, p.stdout
+
+
+def test_service_template_is_hardened_and_notifies():
+    with open(os.path.join(UNITS, "swiftfs@.service")) as f:
+        unit = f.read()
+    for line in ("Type=notify", "After=network-online.target", "Wants=network-online.target",
+                 "NoNewPrivileges=yes", "DeviceAllow=/dev/fuse rw", "ExecReload=/bin/kill -HUP",
+                 "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):
+        assert line in unit, line
+    # swiftfs -f under Type=notify; the stop timeout outlasts the drain
+    assert " -f " in unit and "drain_timeout=60" in unit and "TimeoutStopSec=90" in unit
+
+
+def test_man_page_renders_without_warnings(tmp_path):
+    page = os.path.join(ROOT, "packaging", "swiftfs.1")
+    p = subprocess.run(["groff", "-ww", "-z", "-man", page], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    assert p.returncode == 0 and p.stdout == "", p.stdout
+    p = subprocess.run(["man", "-l", page], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, env=dict(os.environ, MANPAGER="cat", MANWIDTH="80",
+                                           LANG="C.UTF-8"))
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    text = p.stdout
+    for section in ("SYNOPSIS", "DESCRIPTION", "OPTIONS", "CREDENTIALS", "SIGNALS", "FILES",
+                    "ENVIRONMENT", "SEMANTICS AND CAVEATS", "XATTRS", "MOUNTING FROM FSTAB",
+                    "MOUNTING WITH SYSTEMD", "EXAMPLES"):
+        assert "\n" + section + "\n" in text, section
+    # every option of --help is documented
+    help_text = subprocess.run([swiftfs_bin(), "--help"], stdout=subprocess.PIPE,
+                               text=True).stdout
+    opts = set()
+    for l in help_text.splitlines():
+        w = l.strip().split(" ")[0]
+        if l.startswith("    ") and w and w[0].isalpha() and w.upper() != w:
+            opts.add(w.split("=")[0].rstrip(","))
+    assert len(opts) > 20, opts
+    missing = [o for o in opts if o not in text]
+    assert not missing, missing
+
+
+def test_meson_install_puts_files_in_place(tmp_path):
+    build = os.path.dirname(swiftfs_bin())
+    dest = tmp_path / "dest"
+    p = subprocess.run(["meson", "install", "-C", build, "--quiet", "--no-rebuild",
+                        "--destdir", str(dest)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    assert p.returncode == 0, p.stdout
+    files = {os.path.relpath(os.path.join(r, f), str(dest))
+             for r, _, fs in os.walk(str(dest)) for f in fs}
+    assert "sbin/mount.swiftfs" in files, files
+    assert any(f.endswith("share/man/man1/swiftfs.1") for f in files), files
+    assert any(f.endswith("examples/systemd/swiftfs@.service") for f in files), files
+    assert any(f.endswith("bin/swiftfs") for f in files), files
+    assert os.access(str(dest / "sbin" / "mount.swiftfs"), os.X_OK)
