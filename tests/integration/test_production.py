@@ -460,3 +460,68 @@ def test_meson_install_puts_files_in_place(tmp_path):
     assert any(f.endswith("examples/systemd/swiftfs@.service") for f in files), files
     assert any(f.endswith("bin/swiftfs") for f in files), files
     assert os.access(str(dest / "sbin" / "mount.swiftfs"), os.X_OK)
+
+
+# --- packages ----------------------------------------------------------------
+
+def test_deb_builds_installs_and_mounts(swift, container, conn, tmp_path, mountpoint):
+    """packaging/build-deb.sh -> dpkg -i -> swiftfs --version, man -w, a mount
+    through the installed /sbin/mount.swiftfs (type swiftfs) -> dpkg -r."""
+    lock = open("/run/lock/swiftfs-test-usr-local.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # no test symlink in /usr/local/sbin meanwhile
+    assert not os.path.lexists("/usr/local/sbin/swiftfs")
+    st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "swiftfs"], stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL, text=True)
+    if "installed" in st.stdout and "not-installed" not in st.stdout:
+        pytest.fail("a swiftfs package is installed already: remove it (dpkg -r swiftfs) "
+                    "to run this test")
+    out = tmp_path / "dist"
+    p = subprocess.run([os.path.join(ROOT, "packaging", "build-deb.sh"), str(out)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-5000:]
+    debs = glob.glob(str(out / "swiftfs_*.deb"))
+    assert len(debs) == 1, os.listdir(str(out))
+    info = subprocess.run(["dpkg-deb", "-f", debs[0], "Depends"], stdout=subprocess.PIPE,
+                          text=True).stdout
+    assert "fuse3" in info.replace("libfuse3", ""), info
+    files = subprocess.run(["dpkg-deb", "-c", debs[0]], stdout=subprocess.PIPE, text=True).stdout
+    for f in ("./usr/bin/swiftfs", "./sbin/mount.swiftfs", "./usr/share/man/man1/swiftfs.1.gz",
+              "./usr/share/doc/swiftfs/examples/systemd/swiftfs@.service",
+              "./usr/share/doc/swiftfs/examples/systemd/mnt-data.mount",
+              "./usr/share/doc/swiftfs/examples/systemd/mnt-data.automount"):
+        assert f in files, (f, files)
+    subprocess.run(["dpkg", "-i", debs[0]], check=True, stdout=subprocess.DEVNULL)
+    try:
+        v = subprocess.run(["/usr/bin/swiftfs", "--version"], stdout=subprocess.PIPE, text=True)
+        assert v.returncode == 0 and v.stdout.startswith("swiftfs 0.1.0"), v.stdout
+        w = subprocess.run(["man", "-w", "swiftfs"], stdout=subprocess.PIPE, text=True)
+        assert w.stdout.strip() == "/usr/share/man/man1/swiftfs.1.gz", w.stdout
+        # type "swiftfs": mount(8) -> /sbin/mount.swiftfs -> mount.fuse3 -> /usr/bin/swiftfs
+        conn.put_object(container, "a.txt", b"A")
+        cf = tempauth_creds(swift, tmp_path)
+        run_mount(["mount", "-t", "swiftfs", container, mountpoint, "-o",
+                   "credentials=%s,cache_dir=%s,_netdev,nofail" % (cf, tmp_path / "c")],
+                  "/usr/sbin:/usr/bin:/sbin:/bin")
+        assert os.listdir(mountpoint) == ["a.txt"]
+        fstype = [l.split()[2] for l in open("/proc/mounts") if l.split()[1] == mountpoint]
+        assert fstype == ["fuse.swiftfs"]
+        umount_and_wait(mountpoint)
+    finally:
+        subprocess.run(["dpkg", "-r", "swiftfs"], check=True, stdout=subprocess.DEVNULL)
+        lock.close()
+    assert not os.path.exists("/usr/bin/swiftfs")
+    assert not os.path.exists("/sbin/mount.swiftfs")
+
+
+def test_rpm_spec_parses():
+    spec = os.path.join(ROOT, "packaging", "rpm", "swiftfs.spec")
+    p = subprocess.run(["rpmspec", "-P", spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    text = p.stdout
+    with open(os.path.join(ROOT, "meson.build")) as f:
+        version = f.read().split("version: '")[1].split("'")[0]
+    assert "Version:        %s" % version in text
+    for needle in ("Requires:       fuse3", "/usr/bin/swiftfs", "/sbin/mount.swiftfs",
+                   "/usr/share/man/man1/swiftfs.1", "swiftfs@.service"):
+        assert needle in text, needle
