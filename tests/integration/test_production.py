@@ -525,3 +525,24 @@ def test_rpm_spec_parses():
     for needle in ("Requires:       fuse3", "/usr/bin/swiftfs", "/sbin/mount.swiftfs",
                    "/usr/share/man/man1/swiftfs.1", "swiftfs@.service"):
         assert needle in text, needle
+
+
+# --- secrets -----------------------------------------------------------------
+
+def test_no_secret_in_any_log(swift, tmp_path_factory):
+    """Runs last in the session (see conftest.py): every daemon log any test
+    wrote (the mount fixture's swiftfs-N.log files) and the logs of this
+    file are searched for the key and the tokens the tests used."""
+    secrets = set(SECRETS)
+    secrets.add(swift.creds_env()["ST_KEY"])
+    secrets.add(swift.conn().get_auth()[1])  # TempAuth hands out one token while it lives
+    base = str(tmp_path_factory.getbasetemp())
+    logs = set(glob.glob(os.path.join(base, "**", "swiftfs-*.log"), recursive=True)) | set(LOGS)
+    logs = [l for l in logs if os.path.exists(l)]
+    assert logs, "no daemon log found under %s" % base
+    leaks = []
+    for path in logs:
+        with open(path, errors="replace") as f:
+            text = f.read()
+        leaks += ["%s: %s..." % (path, s[:6]) for s in secrets if s and s in text]
+    assert not leaks, "secrets in daemon logs:\n" + "\n".join(leaks)
