@@ -90,6 +90,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->max_segments = 1000;
 	fs->max_file_size = 5ULL << 30;
 	fs->max_name = 1024;
+	pthread_mutex_init(&fs->open_lock, NULL);
 	if (asprintf(&fs->staging_dir, "%s/staging", o->cache_dir) < 0)
 		fs->staging_dir = NULL;
 	rc = inode_table_init(&fs->t);
@@ -123,6 +124,10 @@ void fs_free(struct swiftfs_fs *fs)
 {
 	if (!fs)
 		return;
+	/* handles still open when the session ended: the kernel will not
+	 * release them any more */
+	while (fs->open_files)
+		fs_release(fs, fs->open_files);
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
@@ -132,6 +137,7 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->prefix_slash);
 	free(fs->staging_dir);
 	free(fs->journal_dir);
+	pthread_mutex_destroy(&fs->open_lock);
 	free(fs);
 }
 
@@ -1043,6 +1049,7 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 	if (rc)
 		goto fail;
 done:
+	fs_file_track(fs, f);
 	*out = f;
 	free(rel);
 	free(object);
@@ -1072,8 +1079,27 @@ bool fs_file_keep_cache(const struct swiftfs_file *f)
 	return f->keep_cache;
 }
 
+void fs_file_track(struct swiftfs_fs *fs, struct swiftfs_file *f)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	f->open_prev = NULL;
+	f->open_next = fs->open_files;
+	if (fs->open_files)
+		fs->open_files->open_prev = f;
+	fs->open_files = f;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
+	pthread_mutex_lock(&fs->open_lock);
+	if (f->open_prev)
+		f->open_prev->open_next = f->open_next;
+	else if (fs->open_files == f)
+		fs->open_files = f->open_next;
+	if (f->open_next)
+		f->open_next->open_prev = f->open_prev;
+	pthread_mutex_unlock(&fs->open_lock);
 	if (f->w)
 		fs_release_local(fs, f);
 	reader_free(f->reader);

@@ -42,6 +42,10 @@ struct swiftfs_fs {
 	uint64_t max_file_size;  /* /info swift.max_file_size */
 	unsigned max_name;       /* /info swift.max_object_name_length */
 	struct swiftfs_upload_cfg upcfg;
+	/* Handles the kernel holds, so that an unmount with files still open
+	 * (a stop signal, a forced stop) can release them. */
+	pthread_mutex_t open_lock;
+	struct swiftfs_file *open_files;   /* open_lock */
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX
@@ -64,7 +68,11 @@ struct swiftfs_file {
 	int flags;
 	bool changed;  /* open found a new version: the kernel's size is stale */
 	bool keep_cache; /* the kernel's cached pages are of this very version */
+	struct swiftfs_file *open_prev, *open_next; /* fs->open_lock */
 };
+
+/* Enter a handle given to the kernel in fs->open_files. */
+void fs_file_track(struct swiftfs_fs *fs, struct swiftfs_file *f);
 
 
 char *fs_join(const char *a, const char *b, const char *c);

@@ -759,6 +759,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	f->inode = n;
 	f->w = w;
 	f->flags = flags;
+	fs_file_track(fs, f);
 	*out = f;
 	f = NULL;
 	w = NULL;
