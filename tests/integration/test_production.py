@@ -153,6 +153,26 @@ def test_second_signal_forces_exit(swift, container, conn, mount, tmp_path):
         f.close()
 
 
+def test_unmount_retries_a_failed_upload_first(swift, container, conn, proxy, mount, tmp_path):
+    env = dict(swift.creds_env(), ST_AUTH="%s/auth/v1.0" % proxy.url)
+    cache = str(tmp_path / "cache-retry")
+    m = remember(mount(container, use_env_creds=False, env=env,
+                       opts=["retry_timeout=1", "cache_dir=" + cache]))
+    proxy.add_rule(method="PUT", path="late\\.txt$", action="status", status=503,
+                          times=-1)
+    f = open(m.p("late.txt"), "wb")
+    f.write(b"uploaded at unmount")
+    with pytest.raises(OSError):
+        f.close()  # EIO: Swift keeps failing; the data stays staged
+    assert len(staged_files(cache)) == 1
+    proxy.clear()  # Swift is back
+    m.unmount()  # fusermount3 -u; the daemon must exit 0
+    log = m.log()
+    assert "uploading 1 closed file(s) whose earlier upload failed" in log, log
+    assert conn.get_object(container, "late.txt")[1] == b"uploaded at unmount"
+    assert staged_files(cache) == []
+
+
 # --- kill -9 ---------------------------------------------------------------
 
 def test_kill9_then_fusermount_and_remount(swift, container, conn, mount, tmp_path):
