@@ -202,6 +202,68 @@ def test_kill9_then_fusermount_and_remount(swift, container, conn, mount, tmp_pa
         os.path.join(cache, "staging")) in m2.log()
 
 
+SYSLOG_SCRIPT = r"""
+set -e
+# a private /dev with the few nodes swiftfs needs and our own /dev/log
+mount -t tmpfs -o mode=755 none /dev
+mknod -m 666 /dev/null c 1 3; mknod -m 666 /dev/zero c 1 5
+mknod -m 666 /dev/urandom c 1 9; mknod -m 666 /dev/random c 1 8
+mknod -m 666 /dev/fuse c 10 229
+/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+open(sys.argv[1] + ".ready", "w").close()
+with open(sys.argv[1], "ab", buffering=0) as out:
+    while True:
+        out.write(s.recv(65536) + b"\n")
+' "$SYSLOG_OUT" &
+listener=$!
+while [ ! -e "$SYSLOG_OUT.ready" ]; do sleep 0.05; done
+"$SWIFTFS" -o "$SWIFTFS_OPTS" "$CONTAINER" "$MP"
+ls "$MP"
+umount "$MP"
+# the daemon logs its last lines after the unmount: wait for it to exit
+# (the [x] keeps grep from finding its own command line)
+pat=$(printf '%s' "$MP" | sed 's/.$/[&]/')
+for i in $(seq 100); do grep -qs -- "$pat" /proc/[0-9]*/cmdline || break; sleep 0.1; done
+kill $listener
+"""
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_daemon_logs_to_syslog_with_levels(swift, container, conn, tmp_path, level):
+    """Daemonized (no -f): the log goes to syslog (/dev/log) with the
+    daemon facility and the message's level, filtered by -o log_level.
+    Runs in a private mount namespace with its own /dev/log."""
+    conn.put_object(container, "a.txt", b"A")
+    cf = tempauth_creds(swift, tmp_path)
+    out = str(tmp_path / "syslog.txt")
+    mp = str(tmp_path / "mnt-syslog")
+    os.mkdir(mp)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSLOG_OUT": out,
+           "SWIFTFS": swiftfs_bin(), "CONTAINER": container, "MP": mp,
+           "SWIFTFS_OPTS": "credentials=%s,cache_dir=%s,log_level=%s" % (
+               cf, tmp_path / "cache-syslog", level),
+           "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86"}
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                        SYSLOG_SCRIPT], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout
+    assert "a.txt" in p.stdout
+    with open(out, errors="replace") as f:
+        lines = [l for l in f.read().splitlines() if "swiftfs[" in l]
+    LOGS.append(out)
+    # <30> = facility daemon (3 << 3) + LOG_INFO (6); <28> = daemon + LOG_WARNING
+    info = [l for l in lines if l.startswith("<30>")]
+    if level == "info":
+        assert any("info: mounted %s on %s" % (container, mp) in l for l in info), lines
+        assert any("info: requests:" in l for l in info), lines
+    else:
+        assert info == [], lines
+    assert not any(l.startswith("<31>") for l in lines), lines  # no debug lines
+
+
 # --- SIGHUP ----------------------------------------------------------------
 
 def test_sighup_puts_a_renewed_preauth_token_into_use(swift_short_token, mount, tmp_path):
