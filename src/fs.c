@@ -128,6 +128,8 @@ void fs_free(struct swiftfs_fs *fs)
 	 * release them any more */
 	while (fs->open_files)
 		fs_release(fs, fs->open_files);
+	while (fs->open_dirs)
+		fs_releasedir(fs, fs->open_dirs);
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
@@ -904,6 +906,12 @@ int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **out)
 	pthread_mutex_lock(&fs->t.lock);
 	d->parent_ino = n->parent ? n->parent->ino : n->ino;
 	pthread_mutex_unlock(&fs->t.lock);
+	pthread_mutex_lock(&fs->open_lock);
+	d->open_next = fs->open_dirs;
+	if (fs->open_dirs)
+		fs->open_dirs->open_prev = d;
+	fs->open_dirs = d;
+	pthread_mutex_unlock(&fs->open_lock);
 	*out = d;
 	return 0;
 fail:
@@ -959,6 +967,14 @@ int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool pl
 
 void fs_releasedir(struct swiftfs_fs *fs, struct swiftfs_dir *d)
 {
+	pthread_mutex_lock(&fs->open_lock);
+	if (d->open_prev)
+		d->open_prev->open_next = d->open_next;
+	else if (fs->open_dirs == d)
+		fs->open_dirs = d->open_next;
+	if (d->open_next)
+		d->open_next->open_prev = d->open_prev;
+	pthread_mutex_unlock(&fs->open_lock);
 	pthread_mutex_lock(&fs->t.lock);
 	dlref_put_locked(d->list);
 	inode_unref_locked(&fs->t, d->inode);

@@ -46,6 +46,7 @@ struct swiftfs_fs {
 	 * (a stop signal, a forced stop) can release them. */
 	pthread_mutex_t open_lock;
 	struct swiftfs_file *open_files;   /* open_lock */
+	struct swiftfs_dir *open_dirs;     /* open_lock */
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX
@@ -59,6 +60,7 @@ struct swiftfs_dir {
 	struct swiftfs_inode *inode;  /* referenced */
 	uint64_t parent_ino;
 	struct swiftfs_dlref *list;   /* referenced */
+	struct swiftfs_dir *open_prev, *open_next; /* fs->open_lock */
 };
 
 struct swiftfs_file {
