@@ -122,6 +122,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->max_segments = 1000;
 	fs->max_file_size = 5ULL << 30;
 	fs->max_name = 1024;
+	pthread_mutex_init(&fs->open_lock, NULL);
 	if (asprintf(&fs->staging_dir, "%s/staging", o->cache_dir) < 0)
 		fs->staging_dir = NULL;
 	rc = inode_table_init(&fs->t);
@@ -163,6 +164,12 @@ void fs_free(struct swiftfs_fs *fs)
 {
 	if (!fs)
 		return;
+	/* handles still open when the session ended: the kernel will not
+	 * release them any more */
+	while (fs->open_files)
+		fs_release(fs, fs->open_files);
+	while (fs->open_dirs)
+		fs_releasedir(fs, fs->open_dirs);
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
@@ -174,6 +181,7 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->prefix_slash);
 	free(fs->staging_dir);
 	free(fs->journal_dir);
+	pthread_mutex_destroy(&fs->open_lock);
 	free(fs);
 }
 
@@ -953,6 +961,12 @@ int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **out)
 	pthread_mutex_lock(&fs->t.lock);
 	d->parent_ino = n->parent ? n->parent->ino : n->ino;
 	pthread_mutex_unlock(&fs->t.lock);
+	pthread_mutex_lock(&fs->open_lock);
+	d->open_next = fs->open_dirs;
+	if (fs->open_dirs)
+		fs->open_dirs->open_prev = d;
+	fs->open_dirs = d;
+	pthread_mutex_unlock(&fs->open_lock);
 	*out = d;
 	return 0;
 fail:
@@ -1008,6 +1022,14 @@ int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool pl
 
 void fs_releasedir(struct swiftfs_fs *fs, struct swiftfs_dir *d)
 {
+	pthread_mutex_lock(&fs->open_lock);
+	if (d->open_prev)
+		d->open_prev->open_next = d->open_next;
+	else if (fs->open_dirs == d)
+		fs->open_dirs = d->open_next;
+	if (d->open_next)
+		d->open_next->open_prev = d->open_prev;
+	pthread_mutex_unlock(&fs->open_lock);
 	pthread_mutex_lock(&fs->t.lock);
 	dlref_put_locked(d->list);
 	inode_unref_locked(&fs->t, d->inode);
@@ -1059,6 +1081,7 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 	if (rc)
 		goto fail;
 done:
+	fs_file_track(fs, f);
 	*out = f;
 	free(rel);
 	free(object);
@@ -1088,8 +1111,27 @@ bool fs_file_keep_cache(const struct swiftfs_file *f)
 	return f->keep_cache;
 }
 
+void fs_file_track(struct swiftfs_fs *fs, struct swiftfs_file *f)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	f->open_prev = NULL;
+	f->open_next = fs->open_files;
+	if (fs->open_files)
+		fs->open_files->open_prev = f;
+	fs->open_files = f;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
+	pthread_mutex_lock(&fs->open_lock);
+	if (f->open_prev)
+		f->open_prev->open_next = f->open_next;
+	else if (fs->open_files == f)
+		fs->open_files = f->open_next;
+	if (f->open_next)
+		f->open_next->open_prev = f->open_prev;
+	pthread_mutex_unlock(&fs->open_lock);
 	if (f->w)
 		fs_release_local(fs, f);
 	reader_free(f->reader);

@@ -35,6 +35,13 @@ struct swiftfs_auth {
  * before auth->lock, never while holding it. */
 static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
 
+#define SWAP_PTR(x, y)                                                         \
+	do {                                                                   \
+		char *tmp_ = (x);                                              \
+		(x) = (y);                                                     \
+		(y) = tmp_;                                                    \
+	} while (0)
+
 static void free_secret(char *s)
 {
 	if (s) {
@@ -355,4 +362,75 @@ time_t swift_auth_expires(struct swiftfs_auth *a)
 	time_t t = a->expires;
 	pthread_mutex_unlock(&a->lock);
 	return t;
+}
+
+/* SIGHUP: read the credentials file again. A pre-auth token (and storage
+ * URL) goes into use at once; new TempAuth credentials are used for a
+ * login made now. The mode itself cannot change without a remount. */
+int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)
+{
+	struct swiftfs_auth *fresh = NULL;
+	char why[512] = "";
+	int rc;
+
+	if (!a->creds_file) {
+		snprintf(msg, msglen, "the credentials come from the environment, which cannot "
+			 "be re-read: mount with -o credentials=FILE to renew them by SIGHUP");
+		return -EINVAL;
+	}
+	rc = swift_auth_new(a->creds_file, &fresh, why, sizeof(why));
+	if (rc) {
+		snprintf(msg, msglen, "keeping the current credentials: %s", why);
+		return rc;
+	}
+	pthread_mutex_lock(&renew_lock);
+	if (fresh->mode != a->mode) {
+		snprintf(msg, msglen, "keeping the current credentials: %s now holds another kind "
+			 "of credentials, which needs a remount", a->creds_file);
+		rc = -EINVAL;
+	} else if (a->mode == SWIFTFS_AUTH_PREAUTH) {
+		pthread_mutex_lock(&a->lock);
+		bool same = strcmp(fresh->token, a->token) == 0 &&
+			    strcmp(fresh->storage_url, a->storage_url) == 0;
+		if (!same) {
+			SWAP_PTR(a->token, fresh->token);
+			SWAP_PTR(a->storage_url, fresh->storage_url);
+			a->gen++;
+			a->expires = 0;
+		}
+		pthread_mutex_unlock(&a->lock);
+		snprintf(msg, msglen, same ? "%s holds the token already in use" :
+			 "using the renewed token from %s", a->creds_file);
+	} else if (a->mode == SWIFTFS_AUTH_V1) {
+		SWAP_PTR(a->auth_url, fresh->auth_url);
+		SWAP_PTR(a->user, fresh->user);
+		SWAP_PTR(a->key, fresh->key);
+		rc = login_v1(a, c, why, sizeof(why));
+		if (rc)
+			snprintf(msg, msglen, "re-read %s but the login failed: %s", a->creds_file, why);
+		else
+			snprintf(msg, msglen, "re-read %s and logged in again", a->creds_file);
+	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
+		struct swiftfs_keystone *ks = a->ks;
+		a->ks = fresh->ks;
+		fresh->ks = NULL;
+		rc = login_keystone(a, c, KEYSTONE_LOGIN_ONCE, why, sizeof(why));
+		if (rc) {
+			/* the old credentials stay in use */
+			fresh->ks = a->ks;
+			a->ks = ks;
+			snprintf(msg, msglen, "keeping the current credentials: the Keystone "
+				 "login with %s failed: %s", a->creds_file, why);
+		} else {
+			snprintf(msg, msglen, "re-read %s and logged in to Keystone again",
+				 a->creds_file);
+			keystone_free(ks);
+		}
+	} else {
+		snprintf(msg, msglen, "re-reading this kind of credentials is not supported");
+		rc = -ENOTSUP;
+	}
+	pthread_mutex_unlock(&renew_lock);
+	swift_auth_free(fresh);
+	return rc;
 }

@@ -46,6 +46,11 @@ int swift_auth_get(struct swiftfs_auth *a, char **token, char **storage_url, uns
  * thread has already done so. 0 when a new token is in place. */
 int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned gen);
 
+/* Re-read the credentials file (SIGHUP): a pre-auth token goes into use
+ * at once, TempAuth credentials log in again. 0 with what happened in
+ * msg, or -errno with the reason in msg (the old credentials stay). */
+int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen);
+
 /* When the current token expires (0 when unknown). */
 time_t swift_auth_expires(struct swiftfs_auth *a);
 
