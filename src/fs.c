@@ -25,6 +25,7 @@
 #include "swiftfs/swift_client.h"
 #include "swiftfs/util.h"
 #include "swiftfs/workpool.h"
+#include "swiftfs/writeback.h"
 
 /* Cluster limits from /info (defaults are Swift's own when it is hidden). */
 static void read_info(struct swiftfs_fs *fs)
@@ -133,9 +134,13 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	if (!rc)
 		rc = workpool_new((unsigned)o->workers, &fs->pool);
 	fs->small_file = o->small_file;
-	fs->account = swift_client_storage_url(c);
-	if (!fs->account)
-		fs->account = strdup("");
+	/* the account is the storage URL's path: the same account reached
+	 * through another endpoint (a proxy, another region) is the same */
+	char *url = swift_client_storage_url(c);
+	const char *path = url ? strstr(url, "://") : NULL;
+	path = path ? strchr(path + 3, '/') : NULL;
+	fs->account = strdup(path ? path : url ? url : "");
+	free(url);
 	if (!rc && !fs->account)
 		rc = -ENOMEM;
 	if (!rc && o->cache)
@@ -152,6 +157,24 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		fs->upcfg.journal_dir = fs->journal_dir;
 		upload_recover(&fs->upcfg);
 	}
+	pthread_mutex_init(&fs->wb_lock, NULL);
+	pthread_cond_init(&fs->wb_cond, NULL);
+	fs->writeback = o->writeback && !fs->ro;
+	fs->wb_max = 1ULL << 30;
+	if (asprintf(&fs->wb_dir, "%s/writeback", o->cache_dir) < 0)
+		fs->wb_dir = NULL;
+	if (!rc && !fs->wb_dir)
+		rc = -ENOMEM;
+	if (!rc && !fs->ro) {
+		mkdir(fs->wb_dir, 0700);
+		/* what an earlier mount closed but did not upload goes first */
+		int left = wb_recover(fs->wb_dir, fs->account, &fs->upcfg);
+		if (left)
+			LOGW("writeback: %d file(s) closed by an earlier mount are still not in "
+			     "Swift; their records stay in %s", left, fs->wb_dir);
+	}
+	if (!rc && fs->writeback)
+		rc = workpool_new((unsigned)o->workers * 2, &fs->wbpool);
 	if (rc) {
 		fs_free(fs);
 		return rc;
@@ -170,6 +193,8 @@ void fs_free(struct swiftfs_fs *fs)
 		fs_release(fs, fs->open_files);
 	while (fs->open_dirs)
 		fs_releasedir(fs, fs->open_dirs);
+	__atomic_store_n(&fs->wb_stopping, 1, __ATOMIC_SEQ_CST);
+	workpool_free(fs->wbpool); /* uploads under way finish */
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
@@ -181,6 +206,9 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->prefix_slash);
 	free(fs->staging_dir);
 	free(fs->journal_dir);
+	free(fs->wb_dir);
+	pthread_mutex_destroy(&fs->wb_lock);
+	pthread_cond_destroy(&fs->wb_cond);
 	pthread_mutex_destroy(&fs->open_lock);
 	free(fs);
 }

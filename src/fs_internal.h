@@ -43,8 +43,17 @@ struct swiftfs_fs {
 	unsigned max_name;       /* /info swift.max_object_name_length */
 	struct swiftfs_upload_cfg upcfg;
 	struct swiftfs_block_cache *bc; /* NULL with -o cache=off */
-	char *account;           /* storage URL: part of every cache key */
+	char *account;           /* storage URL's path: part of every cache key */
 	uint64_t small_file;     /* objects up to this come whole at open */
+	/* -o writeback: uploads after close() on their own threads */
+	bool writeback;
+	char *wb_dir;            /* <cache_dir>/writeback: the journal */
+	struct swiftfs_workpool *wbpool;
+	pthread_mutex_t wb_lock;
+	pthread_cond_t wb_cond;
+	uint64_t wb_dirty;       /* wb_lock: bytes closed and not uploaded */
+	uint64_t wb_max;         /* bound on wb_dirty: close() waits beyond it */
+	int wb_stopping;         /* atomic: unmounting, no more retries */
 	/* Handles the kernel holds, so that an unmount with files still open
 	 * (a stop signal, a forced stop) can release them. */
 	pthread_mutex_t open_lock;

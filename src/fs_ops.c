@@ -258,7 +258,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 {
 	(void)ino;
 	(void)datasync;
-	fuse_reply_err(req, -fs_flush(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh));
+	fuse_reply_err(req, -fs_fsync(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh));
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

@@ -52,6 +52,7 @@ static const struct opt_spec specs[] = {
 	{ "block_size", OK_SIZE, F(block_size) },
 	{ "cache_size", OK_SIZE, F(cache_size) },
 	{ "small_file", OK_SIZE, F(small_file) },
+	{ "writeback", OK_FLAG, F(writeback) },
 	{ "log_level", OK_LOGLEVEL, F(log_level) },
 };
 #undef F
@@ -464,6 +465,9 @@ void opts_print_help(const char *progname)
 	       "                           10%% of the cache folder's file system, at most 10G)\n"
 	       "    small_file=SIZE        objects up to this size are read whole in one GET\n"
 	       "                           at open (default 1M; 0 turns it off)\n"
+	       "    writeback              close() returns once the data is staged and journaled\n"
+	       "                           on local disk; uploads follow in the background\n"
+	       "                           (fsync() still waits for Swift)\n"
 	       "    log_level=LEVEL        error, warning, info (default) or debug\n"
 	       "\n"
 	       "Sizes take K, M, G suffixes (powers of 1024). fstab words (_netdev, nofail,\n"

@@ -53,6 +53,7 @@ struct swiftfs_opts {
 	uint64_t block_size;   /* block cache block size */
 	uint64_t cache_size;   /* bound of the block cache; 0: automatic */
 	uint64_t small_file;   /* objects up to this come whole in one GET at open */
+	int writeback;         /* close() returns once data is staged (journaled) */
 
 	int log_level;
 };
