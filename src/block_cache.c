@@ -578,7 +578,8 @@ static int scan(struct swiftfs_block_cache *bc)
 		}
 		closedir(d);
 	}
-	qsort(all, n, sizeof(*all), cmp_mtime);
+	if (n)
+		qsort(all, n, sizeof(*all), cmp_mtime);
 	for (size_t i = 0; i < n; i++) {
 		struct bc_entry *e = all[i];
 		if (bc->count >= bc->nbuckets * 2)

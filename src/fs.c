@@ -157,6 +157,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		fs->upcfg.journal_dir = fs->journal_dir;
 		upload_recover(&fs->upcfg);
 	}
+	pthread_mutex_init(&fs->subtree_lock, NULL);
 	pthread_mutex_init(&fs->wb_lock, NULL);
 	pthread_cond_init(&fs->wb_cond, NULL);
 	fs->writeback = o->writeback && !fs->ro;
@@ -207,6 +208,8 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->staging_dir);
 	free(fs->journal_dir);
 	free(fs->wb_dir);
+	fs_subtree_free(fs);
+	pthread_mutex_destroy(&fs->subtree_lock);
 	pthread_mutex_destroy(&fs->wb_lock);
 	pthread_cond_destroy(&fs->wb_cond);
 	pthread_mutex_destroy(&fs->open_lock);
@@ -496,14 +499,18 @@ int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swif
 		goto out;
 	}
 	double t0 = util_now();
-	rc = listing_fetch(fs->c, fs->container, prefix, true, 0, &page, &pages);
-	if (rc) {
-		LOGE("listing of '%s' in %s failed: %s", prefix, fs->container, strerror(-rc));
-		goto out;
+	rc = 0;
+	if (!fs_subtree_take(fs, prefix, &ref->dl)) {
+		rc = listing_fetch(fs->c, fs->container, prefix, true, 0, &page, &pages);
+		if (rc) {
+			LOGE("listing of '%s' in %s failed: %s", prefix, fs->container,
+			     strerror(-rc));
+			goto out;
+		}
+		rc = listing_to_dirlist(prefix, &page, &ref->dl);
+		if (rc)
+			goto out;
 	}
-	rc = listing_to_dirlist(prefix, &page, &ref->dl);
-	if (rc)
-		goto out;
 	verify_overlays(fs, dir, prefix, ref);
 	LOGD("listed '%s': %zu entries in %u request(s), %.3fs", prefix, ref->dl.n, pages,
 	     util_now() - t0);
@@ -982,6 +989,7 @@ int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **out)
 	}
 	/* a fresh listing on every opendir within the cache time is served
 	 * from the cache; `ls` after entry_timeout sees new objects */
+	fs_subtree_opendir(fs, n);
 	rc = fs_get_listing(fs, n, &d->list);
 	if (rc)
 		goto fail;

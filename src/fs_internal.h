@@ -54,6 +54,9 @@ struct swiftfs_fs {
 	uint64_t wb_dirty;       /* wb_lock: bytes closed and not uploaded */
 	uint64_t wb_max;         /* bound on wb_dirty: close() waits beyond it */
 	int wb_stopping;         /* atomic: unmounting, no more retries */
+	/* listings of directories below a walked one (fs_subtree.c) */
+	pthread_mutex_t subtree_lock;
+	struct swiftfs_subtree *subtree;
 	/* Handles the kernel holds, so that an unmount with files still open
 	 * (a stop signal, a forced stop) can release them. */
 	pthread_mutex_t open_lock;
@@ -112,6 +115,12 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
  * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
  * HEAD it instead. */
 int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
+/* fs_subtree.c: an opendir (a walk may list a whole subtree at once). */
+void fs_subtree_opendir(struct swiftfs_fs *fs, struct swiftfs_inode *dir);
+/* A listing of prefix kept from a subtree listing, taken (once). */
+struct swiftfs_dirlist;
+bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_dirlist *dl);
+void fs_subtree_free(struct swiftfs_fs *fs);
 int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		   struct swiftfs_attr *a, char **target);
 int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out);

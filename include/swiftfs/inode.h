@@ -74,6 +74,8 @@ struct swiftfs_inode {
 	struct swiftfs_dlref *list;    /* table lock */
 	double list_expire;            /* table lock */
 	bool list_busy;                /* table lock: a fetch is under way */
+	double walked_at;              /* table lock: last opendir (fs_subtree.c) */
+	double subtree_at;             /* table lock: last subtree listing below */
 	struct swiftfs_overlay *overlay; /* table lock */
 	/* files: local data being written (fs_write.c) */
 	struct swiftfs_wstate *w;      /* table lock (the pointer) */

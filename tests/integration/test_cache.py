@@ -244,3 +244,29 @@ def test_bad_cache_options_are_refused(swift, container, tmp_path, opt, name):
     p = run_swiftfs(["-o", opt, container, str(tmp_path)], swift.creds_env())
     assert p.returncode != 0
     assert "invalid value for option '%s'" % name in p.stderr, p.stderr
+
+
+def test_recursive_walk_lists_the_subtree_at_once(container, conn, mount):
+    """ls -lR of 20 directories of 10 objects: the walk lists the tree
+    once without a delimiter instead of once per directory."""
+    names = []
+    for d in range(20):
+        for f in range(10):
+            names.append("top/d%02d/f%02d" % (d, f))
+    names += ["top/d00/sub/deep.txt", "top/d03/e/f/g.txt"]
+    for n in names:
+        conn.put_object(container, n, n.encode())
+    m = mount(container)
+    out = []
+    for root, dirs, files in os.walk(m.p("top")):
+        for f in files:
+            p = os.path.join(root, f)
+            out.append(os.path.relpath(p, m.path))
+            assert os.lstat(p).st_size == len(os.path.relpath(p, m.path))
+    assert sorted(out) == sorted(names)
+    m.unmount()
+    c = counts(m)
+    # root, top/, then one subtree listing of top/ (two pages: the
+    # second is the empty one that proves the end), nothing per directory
+    assert c["listing"] <= 4, c
+    assert c["head"] == 0 and c["get"] == 0, c
