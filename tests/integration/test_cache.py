@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import run_swiftfs
+from conftest import run_swiftfs, sha256_file
 
 MiB = 1 << 20
 
@@ -42,15 +42,7 @@ def rand_bytes(n, seed):
     return random.Random(seed).randbytes(n)
 
 
-def read_all(path, bs=MiB):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(bs)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
+read_all = sha256_file
 
 
 def test_remount_reads_from_disk_without_data_get(container, conn, mount, tmp_path):

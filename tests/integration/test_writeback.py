@@ -10,18 +10,8 @@ import time
 
 import pytest
 
-from faultproxy import FaultProxy
+from conftest import proxied_env
 
-
-@pytest.fixture
-def proxy(swift):
-    fp = FaultProxy().start("127.0.0.1", swift.port)
-    yield fp
-    fp.stop()
-
-
-def proxied_env(swift, fp):
-    return dict(swift.creds_env(), ST_AUTH="%s/auth/v1.0" % fp.url)
 
 
 def wait_objects(conn, container, want, timeout=60):
@@ -93,7 +83,7 @@ def test_kill9_after_close_then_remount_uploads_first(swift, container, conn, pr
     os.kill(m.proc.pid, signal.SIGKILL)
     m.proc.wait()
     subprocess.run(["fusermount3", "-u", m.path], check=False)
-    m.proc.returncode = 0                              # killed on purpose
+    m.expect_rc = None                                 # killed on purpose
     for name in want:
         with pytest.raises(Exception):
             conn.head_object(container, name)
@@ -117,7 +107,7 @@ def test_unlink_before_upload_never_resurrects(swift, container, conn, proxy, mo
     os.kill(m.proc.pid, signal.SIGKILL)
     m.proc.wait()
     subprocess.run(["fusermount3", "-u", m.path], check=False)
-    m.proc.returncode = 0
+    m.expect_rc = None
     m2 = mount(container, opts=["cache_dir=" + cache])
     assert os.listdir(m2.path) == []
     with pytest.raises(Exception):
