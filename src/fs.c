@@ -38,6 +38,7 @@ static void read_info(struct swiftfs_fs *fs)
 		goto out;
 	}
 	buf_terminate(&r.resp_body);
+	xattr_info_parse(r.resp_body.data, &fs->xinfo); /* xattr limits, TempURL digest */
 	root = json_tokener_parse(r.resp_body.data ? r.resp_body.data : "");
 	if (!root)
 		goto out;
@@ -90,6 +91,8 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->max_segments = 1000;
 	fs->max_file_size = 5ULL << 30;
 	fs->max_name = 1024;
+	xattr_info_default(&fs->xinfo);
+	fs->tempurl_ttl = o->tempurl_ttl;
 	if (asprintf(&fs->staging_dir, "%s/staging", o->cache_dir) < 0)
 		fs->staging_dir = NULL;
 	rc = inode_table_init(&fs->t);

@@ -11,6 +11,7 @@
 #include "swiftfs/inode.h"
 #include "swiftfs/listing.h"
 #include "swiftfs/upload.h"
+#include "swiftfs/xattr.h"
 
 struct swiftfs_client;
 struct swiftfs_workpool;
@@ -42,6 +43,9 @@ struct swiftfs_fs {
 	uint64_t max_file_size;  /* /info swift.max_file_size */
 	unsigned max_name;       /* /info swift.max_object_name_length */
 	struct swiftfs_upload_cfg upcfg;
+	/* xattrs (fs_xattr.c) */
+	struct swiftfs_xinfo xinfo; /* /info metadata limits, TempURL digest */
+	double tempurl_ttl;
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "swiftfs/fs.h"
+#include "swiftfs/fs_xattr.h"
 #include "swiftfs/log.h"
 
 static struct swiftfs_fs *req_fs(fuse_req_t req)
@@ -372,6 +373,50 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/* --- extended attributes (fs_xattr.c) --- */
+
+/* size 0 asks for the length; a buffer too small is ERANGE. */
+static void reply_sized(fuse_req_t req, int rc, const char *v, size_t len, size_t size)
+{
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char *v = NULL;
+	size_t len = 0;
+	int rc = fs_getxattr(req_fs(req), ino, name, &v, &len);
+	reply_sized(req, rc, v, len, size);
+	free(v);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *v = NULL;
+	size_t len = 0;
+	int rc = fs_listxattr(req_fs(req), ino, &v, &len);
+	reply_sized(req, rc, v, len, size);
+	free(v);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	fuse_reply_err(req, -fs_setxattr(req_fs(req), ino, name, value, size, flags));
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, -fs_removexattr(req_fs(req), ino, name));
+}
+
 static const struct fuse_lowlevel_ops ops = {
 	.init = op_init,
 	.lookup = op_lookup,
@@ -398,6 +443,10 @@ static const struct fuse_lowlevel_ops ops = {
 	.symlink = op_symlink,
 	.link = op_link,
 	.rename = op_rename,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
 };
 
 const struct fuse_lowlevel_ops *fs_ops_get(void)

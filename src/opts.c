@@ -48,6 +48,8 @@ static const struct opt_spec specs[] = {
 	{ "read_ahead", OK_SIZE, F(read_ahead) },
 	{ "workers", OK_UINT, F(workers) },
 	{ "log_level", OK_LOGLEVEL, F(log_level) },
+	/* xattrs (fs_xattr.c) */
+	{ "tempurl_ttl", OK_SECONDS, F(tempurl_ttl) },
 };
 #undef F
 
@@ -311,6 +313,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->read_ahead = 24ULL << 20;
 	o->workers = 4;
 	o->log_level = -1;
+	o->tempurl_ttl = 86400;
 
 	if (fuse_opt_parse(args, &st, fuse_table, opt_proc) == -1)
 		return -EINVAL;
@@ -325,6 +328,10 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	}
 	if (opts_split_source(o->source, &o->container, &o->prefix, msg, sizeof(msg))) {
 		fprintf(stderr, "swiftfs: %s\n", msg);
+		return -EINVAL;
+	}
+	if (o->tempurl_ttl < 1) {
+		fprintf(stderr, "swiftfs: invalid value for option 'tempurl_ttl': at least 1 second\n");
 		return -EINVAL;
 	}
 	if (o->read_chunk < 64 * 1024 || o->read_chunk > (256ULL << 20)) {
@@ -419,6 +426,8 @@ void opts_print_help(const char *progname)
 	       "    read_ahead=SIZE        most bytes read ahead per open file (default 24M)\n"
 	       "    workers=N              parallel transfer threads (default 4)\n"
 	       "    log_level=LEVEL        error, warning, info (default) or debug\n"
+	       "    tempurl_ttl=SECS       lifetime of the TempURLs user.swift.tempurl gives\n"
+	       "                           (default 86400)\n"
 	       "\n"
 	       "Sizes take K, M, G suffixes (powers of 1024). fstab words (_netdev, nofail,\n"
 	       "auto, noauto, user, users, x-systemd.*) are accepted and ignored.\n",

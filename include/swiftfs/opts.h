@@ -49,6 +49,9 @@ struct swiftfs_opts {
 	unsigned long workers; /* background transfer threads */
 
 	int log_level;
+
+	/* xattrs (fs_xattr.c) */
+	double tempurl_ttl;    /* seconds a user.swift.tempurl URL is valid */
 };
 
 /* Fill o with defaults, parse args (argv as given to main). The options
