@@ -110,6 +110,11 @@ bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_write_shutdown(struct swiftfs_fs *fs);
 
+/* fs_xattr.c: a header an object POST replaces and must send back as it
+ * is (X-Delete-At, Content-Encoding, ...; not X-Object-Meta-*, not the
+ * manifest, which callers handle themselves). */
+bool fs_xattr_post_keeps(const char *header);
+
 bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
 			  const struct swiftfs_dirent *d, struct swiftfs_attr *a);
 

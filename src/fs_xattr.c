@@ -602,19 +602,26 @@ out:
 
 /* --- writing ----------------------------------------------------------- */
 
-/* Headers an object POST replaces and that must therefore be sent back. */
-static bool object_kept_header(const char *name)
+bool fs_xattr_post_keeps(const char *name)
 {
-	static const char *const kept[] = { "X-Object-Manifest", "X-Delete-At", "Content-Type",
-					     "Content-Encoding", "Content-Disposition",
-					     "Content-Language", "Cache-Control", "Expires",
-					     "X-Robots-Tag" };
-	if (strncasecmp(name, OBJ_META, strlen(OBJ_META)) == 0)
-		return true;
+	/* Swift's object server: allowed_headers, which a POST replaces */
+	static const char *const kept[] = { "X-Delete-At", "Content-Encoding",
+					     "Content-Disposition", "Content-Language",
+					     "Cache-Control", "Expires", "X-Robots-Tag" };
 	for (size_t i = 0; i < ARRAY_SIZE(kept); i++)
 		if (strcasecmp(name, kept[i]) == 0)
 			return true;
 	return false;
+}
+
+/* Headers an object POST replaces and that must therefore be sent back
+ * (Content-Type is kept by Swift when absent, but sending it is harmless). */
+static bool object_kept_header(const char *name)
+{
+	if (strncasecmp(name, OBJ_META, strlen(OBJ_META)) == 0)
+		return true;
+	return strcasecmp(name, "X-Object-Manifest") == 0 || strcasecmp(name, "Content-Type") == 0 ||
+	       fs_xattr_post_keeps(name);
 }
 
 /* Set (value) or remove (value NULL) header hname of an object by POSTing

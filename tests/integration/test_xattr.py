@@ -245,6 +245,12 @@ def test_content_type_and_delete_at(container, conn, mount):
     h = conn.head_object(container, "f")
     assert h["x-delete-at"] == str(at) and h["content-type"] == "text/x-other"
     assert "user.swift.delete_at" in os.listxattr(p)
+    # touch and chmod (their own POSTs) keep the expiry too
+    os.utime(p, (1500000000, 1500000000))
+    os.chmod(p, 0o600)
+    h = conn.head_object(container, "f")
+    assert h["x-delete-at"] == str(at) and h["x-object-meta-mode"] == "600"
+    assert h["x-object-meta-mtime"].startswith("1500000000")
     conn.post_object(container, "f", headers={"X-Delete-At": str(at + 10),
                                               "Content-Type": "text/x-other"})
     assert os.getxattr(p, "user.swift.delete_at") == str(at + 10).encode()
