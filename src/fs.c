@@ -5,6 +5,7 @@
  * is fetched by one thread at a time (list_busy); others wait for it. */
 #include "swiftfs/fs.h"
 #include "fs_internal.h"
+#include "swiftfs/fs_versions.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +103,8 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		read_info(fs);
 	if (!rc)
 		rc = workpool_new((unsigned)o->workers, &fs->pool);
+	if (!rc)
+		rc = fs_versions_new(o->noversions_dir ? NULL : o->versions_dir, &fs->versions);
 	fs->upcfg.client = c;
 	fs->upcfg.pool = fs->pool;
 	fs->upcfg.container = fs->container;
@@ -129,6 +132,7 @@ void fs_free(struct swiftfs_fs *fs)
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
+	fs_versions_free(fs->versions);
 	if (fs->t.by_ino)
 		inode_table_destroy(&fs->t);
 	free(fs->container);

@@ -46,6 +46,7 @@ struct swiftfs_fs {
 	/* xattrs (fs_xattr.c) */
 	struct swiftfs_xinfo xinfo; /* /info metadata limits, TempURL digest */
 	double tempurl_ttl;
+	struct swiftfs_versions *versions; /* fs_versions.c; NULL: no versions tree */
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX

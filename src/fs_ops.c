@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "swiftfs/fs.h"
+#include "swiftfs/fs_versions.h"
 #include "swiftfs/fs_xattr.h"
 #include "swiftfs/log.h"
 
@@ -45,11 +46,16 @@ static void reply_entry(fuse_req_t req, const struct swiftfs_entry *e)
 	fuse_reply_entry(req, &p);
 }
 
+/* The hidden versions tree (fs_versions.c) has inode numbers of its own:
+ * requests on them go there, and everything in it is read-only. */
+#define VINO(ino) fs_versions_ino(ino)
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct swiftfs_fs *fs = req_fs(req);
 	struct swiftfs_entry e;
-	int rc = fs_lookup(fs, parent, name, &e);
+	int rc = fs_versions_owns_lookup(fs, parent, name) ? fs_versions_lookup(fs, parent, name, &e)
+							    : fs_lookup(fs, parent, name, &e);
 	if (rc == -ENOENT && fs_negative_timeout(fs) > 0) {
 		struct fuse_entry_param p;
 		memset(&p, 0, sizeof(p));
@@ -66,15 +72,22 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	fs_forget(req_fs(req), ino, nlookup);
+	if (VINO(ino))
+		fs_versions_forget(req_fs(req), ino, nlookup);
+	else
+		fs_forget(req_fs(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	struct swiftfs_fs *fs = req_fs(req);
-	for (size_t i = 0; i < count; i++)
-		fs_forget(fs, forgets[i].ino, forgets[i].nlookup);
+	for (size_t i = 0; i < count; i++) {
+		if (VINO(forgets[i].ino))
+			fs_versions_forget(fs, forgets[i].ino, forgets[i].nlookup);
+		else
+			fs_forget(fs, forgets[i].ino, forgets[i].nlookup);
+	}
 	fuse_reply_none(req);
 }
 
@@ -83,7 +96,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 	double timeout;
 	(void)fi;
-	int rc = fs_getattr(req_fs(req), ino, &st, &timeout);
+	int rc = VINO(ino) ? fs_versions_getattr(req_fs(req), ino, &st, &timeout)
+			   : fs_getattr(req_fs(req), ino, &st, &timeout);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -93,7 +107,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char *target = NULL;
-	int rc = fs_readlink(req_fs(req), ino, &target);
+	int rc = VINO(ino) ? -EINVAL : fs_readlink(req_fs(req), ino, &target);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -103,6 +117,18 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (VINO(ino)) {
+		struct swiftfs_vdir *vd;
+		int rc = fs_versions_opendir(req_fs(req), ino, &vd);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = (uint64_t)(uintptr_t)vd;
+		if (fuse_reply_open(req, fi) == -ENOENT)
+			fs_versions_releasedir(req_fs(req), vd);
+		return;
+	}
 	struct swiftfs_dir *d;
 	int rc = fs_opendir(req_fs(req), ino, &d);
 	if (rc) {
@@ -115,10 +141,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fs_releasedir(req_fs(req), d); /* the opener was interrupted */
 }
 
-static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
 {
 	struct swiftfs_fs *fs = req_fs(req);
 	struct swiftfs_dir *d = (struct swiftfs_dir *)(uintptr_t)fi->fh;
+	struct swiftfs_vdir *vd = VINO(ino) ? (struct swiftfs_vdir *)(uintptr_t)fi->fh : NULL;
 	char *buf = calloc(1, size);
 	size_t pos = 0;
 	int err = 0;
@@ -130,7 +158,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	for (size_t idx = (size_t)off;; idx++) {
 		const char *name;
 		struct swiftfs_entry e;
-		int rc = fs_readdir(fs, d, idx, plus, &name, &e);
+		int rc = vd ? fs_versions_readdir(fs, vd, idx, plus, &name, &e)
+			    : fs_readdir(fs, d, idx, plus, &name, &e);
 		if (rc < 0) {
 			err = -rc;
 			break;
@@ -152,7 +181,9 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 						 (off_t)idx + 1);
 		}
 		if (need > size - pos) {
-			if (plus && idx >= 2)
+			if (plus && idx >= 2 && vd)
+				fs_versions_forget(fs, e.ino, 1);
+			else if (plus && idx >= 2)
 				fs_forget(fs, e.ino, 1); /* not sent: give the lookup back */
 			break;
 		}
@@ -168,21 +199,21 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)ino;
-	do_readdir(req, size, off, fi, false);
+	do_readdir(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	(void)ino;
-	do_readdir(req, size, off, fi, true);
+	do_readdir(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	fs_releasedir(req_fs(req), (struct swiftfs_dir *)(uintptr_t)fi->fh);
+	if (VINO(ino))
+		fs_versions_releasedir(req_fs(req), (struct swiftfs_vdir *)(uintptr_t)fi->fh);
+	else
+		fs_releasedir(req_fs(req), (struct swiftfs_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -190,6 +221,19 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct swiftfs_file *f;
 	struct swiftfs_fuse_ctx *ctx = fuse_req_userdata(req);
+	if (VINO(ino)) {
+		struct swiftfs_vfile *vf;
+		int rc = fs_versions_open(req_fs(req), ino, fi->flags, &vf);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = (uint64_t)(uintptr_t)vf;
+		fi->keep_cache = 1; /* a version never changes */
+		if (fuse_reply_open(req, fi) == -ENOENT)
+			fs_versions_release(req_fs(req), vf);
+		return;
+	}
 	if (ctx->readonly && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -219,7 +263,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct swiftfs_fs *fs = req_fs(req);
 	struct swiftfs_entry e;
 	struct swiftfs_file *f;
-	int rc = fs_create(fs, parent, name, mode, fi->flags, &e, &f);
+	int rc = fs_versions_owns_lookup(fs, parent, name) ? -EROFS
+							    : fs_create(fs, parent, name, mode, fi->flags, &e, &f);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -240,7 +285,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (VINO(ino)) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	ssize_t n = fs_write(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh, buf, size,
 			     (uint64_t)off);
 	if (n < 0)
@@ -251,14 +299,20 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (VINO(ino)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	fuse_reply_err(req, -fs_flush(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh));
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	(void)ino;
 	(void)datasync;
+	if (VINO(ino)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	fuse_reply_err(req, -fs_flush(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh));
 }
 
@@ -283,7 +337,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		set |= FS_SET_MTIME;
 	}
 	/* atime alone is not stored: succeed without a request */
-	int rc = fs_setattr(req_fs(req), ino, set, &in,
+	int rc = VINO(ino) ? -EROFS : fs_setattr(req_fs(req), ino, set, &in,
 			    fi ? (struct swiftfs_file *)(uintptr_t)fi->fh : NULL, &st, &timeout);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -293,18 +347,23 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -fs_unlink(req_fs(req), parent, name));
+	struct swiftfs_fs *fs = req_fs(req);
+	fuse_reply_err(req, fs_versions_owns_lookup(fs, parent, name) ? EROFS
+								 : -fs_unlink(fs, parent, name));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -fs_rmdir(req_fs(req), parent, name));
+	struct swiftfs_fs *fs = req_fs(req);
+	fuse_reply_err(req, fs_versions_owns_lookup(fs, parent, name) ? EROFS
+								 : -fs_rmdir(fs, parent, name));
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct swiftfs_entry e;
-	int rc = fs_mkdir(req_fs(req), parent, name, mode, &e);
+	int rc = fs_versions_owns_lookup(req_fs(req), parent, name)
+			 ? -EROFS : fs_mkdir(req_fs(req), parent, name, mode, &e);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -314,7 +373,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	struct swiftfs_entry e;
-	int rc = fs_symlink(req_fs(req), link, parent, name, &e);
+	int rc = fs_versions_owns_lookup(req_fs(req), parent, name)
+			 ? -EROFS : fs_symlink(req_fs(req), link, parent, name, &e);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -324,7 +384,8 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct swiftfs_entry e;
-	int rc = fs_link(req_fs(req), ino, newparent, newname, &e);
+	int rc = VINO(ino) || fs_versions_owns_lookup(req_fs(req), newparent, newname)
+			 ? -EROFS : fs_link(req_fs(req), ino, newparent, newname, &e);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -334,7 +395,13 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	fuse_reply_err(req, -fs_rename(req_fs(req), parent, name, newparent, newname, flags));
+	struct swiftfs_fs *fs = req_fs(req);
+	if (fs_versions_owns_lookup(fs, parent, name) ||
+	    fs_versions_owns_lookup(fs, newparent, newname)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fuse_reply_err(req, -fs_rename(fs, parent, name, newparent, newname, flags));
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -342,12 +409,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct swiftfs_file *f = (struct swiftfs_file *)(uintptr_t)fi->fh;
 	char *buf = malloc(size ? size : 1);
-	(void)ino;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ssize_t n = fs_read(req_fs(req), f, buf, size, (uint64_t)off);
+	ssize_t n = VINO(ino) ? fs_versions_read(req_fs(req), (struct swiftfs_vfile *)(uintptr_t)fi->fh,
+						 buf, size, (uint64_t)off)
+			      : fs_read(req_fs(req), f, buf, size, (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -357,8 +425,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	fs_release(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh);
+	if (VINO(ino))
+		fs_versions_release(req_fs(req), (struct swiftfs_vfile *)(uintptr_t)fi->fh);
+	else
+		fs_release(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -392,7 +462,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 {
 	char *v = NULL;
 	size_t len = 0;
-	int rc = fs_getxattr(req_fs(req), ino, name, &v, &len);
+	int rc = VINO(ino) ? -ENODATA : fs_getxattr(req_fs(req), ino, name, &v, &len);
 	reply_sized(req, rc, v, len, size);
 	free(v);
 }
@@ -401,7 +471,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *v = NULL;
 	size_t len = 0;
-	int rc = fs_listxattr(req_fs(req), ino, &v, &len);
+	int rc = VINO(ino) ? 0 : fs_listxattr(req_fs(req), ino, &v, &len);
 	reply_sized(req, rc, v, len, size);
 	free(v);
 }
@@ -409,12 +479,12 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
-	fuse_reply_err(req, -fs_setxattr(req_fs(req), ino, name, value, size, flags));
+	fuse_reply_err(req, VINO(ino) ? EROFS : -fs_setxattr(req_fs(req), ino, name, value, size, flags));
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, -fs_removexattr(req_fs(req), ino, name));
+	fuse_reply_err(req, VINO(ino) ? EROFS : -fs_removexattr(req_fs(req), ino, name));
 }
 
 static const struct fuse_lowlevel_ops ops = {

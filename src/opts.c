@@ -18,7 +18,8 @@
 #include "swiftfs/log.h"
 #include "swiftfs/util.h"
 
-enum opt_kind { OK_FLAG, OK_SECONDS, OK_SIZE, OK_UINT, OK_UID, OK_GID, OK_MODE, OK_STRING, OK_LOGLEVEL };
+enum opt_kind { OK_FLAG, OK_SECONDS, OK_SIZE, OK_UINT, OK_UID, OK_GID, OK_MODE, OK_STRING, OK_LOGLEVEL,
+	OK_STRING_EMPTY /* may be given empty */ };
 
 struct opt_spec {
 	const char *name;
@@ -50,6 +51,9 @@ static const struct opt_spec specs[] = {
 	{ "log_level", OK_LOGLEVEL, F(log_level) },
 	/* xattrs (fs_xattr.c) */
 	{ "tempurl_ttl", OK_SECONDS, F(tempurl_ttl) },
+	/* the hidden versions tree (fs_versions.c) */
+	{ "versions_dir", OK_STRING_EMPTY, F(versions_dir) },
+	{ "noversions_dir", OK_FLAG, F(noversions_dir) },
 };
 #undef F
 
@@ -164,6 +168,12 @@ static int set_value(struct swiftfs_opts *o, const struct opt_spec *s, const cha
 	}
 	case OK_STRING:
 		if (!val || !*val)
+			return -EINVAL;
+		free(*(char **)field);
+		*(char **)field = strdup(val);
+		return *(char **)field ? 0 : -ENOMEM;
+	case OK_STRING_EMPTY:
+		if (!val)
 			return -EINVAL;
 		free(*(char **)field);
 		*(char **)field = strdup(val);
@@ -314,6 +324,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->workers = 4;
 	o->log_level = -1;
 	o->tempurl_ttl = 86400;
+	o->versions_dir = strdup(".versions");
 
 	if (fuse_opt_parse(args, &st, fuse_table, opt_proc) == -1)
 		return -EINVAL;
@@ -328,6 +339,16 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	}
 	if (opts_split_source(o->source, &o->container, &o->prefix, msg, sizeof(msg))) {
 		fprintf(stderr, "swiftfs: %s\n", msg);
+		return -EINVAL;
+	}
+	if (!o->versions_dir) {
+		fprintf(stderr, "swiftfs: out of memory\n");
+		return -ENOMEM;
+	}
+	if (strchr(o->versions_dir, '/') || strcmp(o->versions_dir, ".") == 0 ||
+	    strcmp(o->versions_dir, "..") == 0 || strlen(o->versions_dir) > 255) {
+		fprintf(stderr, "swiftfs: invalid value for option 'versions_dir': one file name, "
+				"or empty to turn the versions tree off\n");
 		return -EINVAL;
 	}
 	if (o->tempurl_ttl < 1) {
@@ -383,6 +404,7 @@ void opts_free(struct swiftfs_opts *o)
 	free(o->cacert);
 	free(o->credentials);
 	free(o->cache_dir);
+	free(o->versions_dir);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -428,6 +450,9 @@ void opts_print_help(const char *progname)
 	       "    log_level=LEVEL        error, warning, info (default) or debug\n"
 	       "    tempurl_ttl=SECS       lifetime of the TempURLs user.swift.tempurl gives\n"
 	       "                           (default 86400)\n"
+	       "    versions_dir=NAME      hidden read-only tree of earlier object versions at\n"
+	       "                           the mount root (default .versions; empty: none)\n"
+	       "    noversions_dir         no versions tree\n"
 	       "\n"
 	       "Sizes take K, M, G suffixes (powers of 1024). fstab words (_netdev, nofail,\n"
 	       "auto, noauto, user, users, x-systemd.*) are accepted and ignored.\n",

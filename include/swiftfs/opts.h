@@ -52,6 +52,9 @@ struct swiftfs_opts {
 
 	/* xattrs (fs_xattr.c) */
 	double tempurl_ttl;    /* seconds a user.swift.tempurl URL is valid */
+	/* the hidden versions tree (fs_versions.c) */
+	char *versions_dir;    /* "" turns it off */
+	int noversions_dir;
 };
 
 /* Fill o with defaults, parse args (argv as given to main). The options
