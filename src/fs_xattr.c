@@ -163,6 +163,17 @@ static int check_digits(const char *name, const char *value, size_t size)
 	return -EINVAL;
 }
 
+/* A user.swift.meta.<name> that has another xattr name, or that swiftfs
+ * keeps for itself (objects: Mtime, Mode, ...; both: Xattr-*). */
+static bool meta_reserved(bool container, const char *name)
+{
+	if (!container)
+		return xattr_meta_reserved(name);
+	return xattr_container_meta_reserved(name) ||
+	       (strlen(name) > 6 && strncasecmp(name, "Xattr", 5) == 0 &&
+		(name[5] == '-' || name[5] == '_'));
+}
+
 static int list_add(struct swiftfs_buf *b, const char *a, const char *c)
 {
 	int rc = buf_append(b, a, strlen(a));
@@ -368,7 +379,7 @@ static int object_get(struct swiftfs_fs *fs, const struct xtarget *t, enum swift
 
 	if (x && !(x->flags & XF_OBJECT))
 		return -ENODATA;
-	if (kind == XK_META && (!xattr_meta_name_ok(rest) || xattr_meta_reserved(rest)))
+	if (kind == XK_META && (!xattr_meta_name_ok(rest) || meta_reserved(false, rest)))
 		return -ENODATA;
 	if (kind == XK_TEMPURL)
 		return t->kind == XT_FILE ? tempurl_value(fs, t, v, len) : -ENODATA;
@@ -437,8 +448,7 @@ static int container_get(struct swiftfs_fs *fs, enum swiftfs_xkind kind,
 
 	if (x && !(x->flags & XF_CONTAINER))
 		return -ENODATA;
-	if (kind == XK_META && (!xattr_meta_name_ok(rest) || xattr_container_meta_reserved(rest) ||
-				xattr_meta_reserved(rest)))
+	if (kind == XK_META && (!xattr_meta_name_ok(rest) || meta_reserved(true, rest)))
 		return -ENODATA;
 	if (kind == XK_TOKEN_EXPIRES) {
 		time_t e = swift_auth_expires(swift_client_auth(fs->c));
@@ -540,7 +550,7 @@ static int list_meta(const struct swiftfs_req *r, const char *pfx, bool containe
 			free(dec);
 			continue;
 		}
-		if (xattr_meta_reserved(m) || (container && xattr_container_meta_reserved(m)))
+		if (meta_reserved(container, m))
 			continue;
 		rc = list_add(b, XATTR_META_PREFIX, m);
 	}
@@ -824,7 +834,7 @@ static int write_plan(const struct xtarget *t, const char *name, const char *val
 			     name);
 			return -EINVAL;
 		}
-		if (xattr_meta_reserved(rest) || (cont && xattr_container_meta_reserved(rest))) {
+		if (meta_reserved(cont, rest)) {
 			LOGI("setxattr %s: swiftfs keeps this metadata itself", name);
 			return -EPERM;
 		}

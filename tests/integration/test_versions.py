@@ -53,8 +53,7 @@ def test_object_versioning_tree_and_restore(container, conn, mount):
     assert not os.path.exists(m.p("dir", "a.txt"))
     assert versions_of(m, "dir", "a.txt")[1] == bodies
     # restore by cp
-    subprocess.run(["cp", m.p(".versions", "dir", "a.txt", names[1]), m.p("dir", "a.txt")],
-                   check=True)
+    cp(m.p(".versions", "dir", "a.txt", names[1]), m.p("dir", "a.txt"))
     assert conn.get_object(container, "dir/a.txt")[1] == b"version 1\n"
     with open(m.p("dir", "a.txt"), "rb") as f:
         assert f.read() == b"version 1\n"
@@ -68,11 +67,21 @@ def test_object_versioning_tree_and_restore(container, conn, mount):
         with pytest.raises(OSError) as ei:
             fn(*args)
         assert ei.value.errno in (errno.EROFS, errno.EXDEV), (fn, ei.value)
+    # no xattrs in the tree, and getfattr says so quietly
+    for q in (m.p(".versions"), m.p(".versions", "dir", "a.txt"), v):
+        p = subprocess.run(["getfattr", "-d", "-m", "-", q], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        assert p.returncode == 0 and p.stdout == "" and p.stderr == "", (q, p)
     assert err_lookup(m.p(".versions", "nothing")) == errno.ENOENT
     assert err_lookup(m.p(".versions", "dir", "a.txt", "12345")) == errno.ENOENT
     # a file called like the tree cannot be made
     with pytest.raises(OSError):
         write(m.p(".versions"), b"x")
+
+
+def cp(src, dst):
+    p = subprocess.run(["cp", src, dst], stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
 
 
 def err_lookup(p):
@@ -97,7 +106,7 @@ def test_legacy_history_location(container, conn, mount):
         names, bodies = versions_of(m, "h.txt")
         assert bodies == [b"old 0", b"old 1", b"current"]
         assert versions_of(m, "sub", "s.txt")[1] == [b"s1"]
-        subprocess.run(["cp", m.p(".versions", "h.txt", names[1]), m.p("h.txt")], check=True)
+        cp(m.p(".versions", "h.txt", names[1]), m.p("h.txt"))
         assert conn.get_object(container, "h.txt")[1] == b"old 1"
     finally:
         conftest.delete_container(conn, arch)

@@ -420,6 +420,12 @@ def test_container_attributes(swift, container, conn, mount):
         assert n in names, (n, names)
     # the quota and key headers show under their own names only
     assert "user.swift.meta.Quota-Count" not in names
+    assert err_of(os.setxattr, r, "user.swift.meta.Quota-Bytes", b"5") == errno.EPERM
+    assert err_of(os.setxattr, r, "user.swift.meta.Xattr-x", b"5") == errno.EPERM
+    # names swiftfs keeps for itself on objects are free on the container
+    os.setxattr(r, "user.swift.meta.Mode", b"team")
+    assert os.getxattr(r, "user.swift.meta.Mode") == b"team"
+    assert conn.head_container(container)["x-container-meta-mode"] == "team"
     # legacy versioning headers
     arch = container + "-arch"
     conn.put_container(arch)
