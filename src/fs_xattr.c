@@ -14,6 +14,14 @@
  *                   object names) and has nowhere to keep metadata, so
  *                   listxattr is empty, getxattr ENODATA, setxattr ENOTSUP
  *
+ * What listxattr shows: stored metadata only (user.swift.meta.* of files
+ * and the generic user.* names). Swift's facts and settings (etag, ACLs,
+ * quotas, TempURLs, ...) are read and written by name and never listed,
+ * as CephFS does with its ceph.* virtual xattrs: `cp -a` and `rsync -X`
+ * copy what listxattr shows and remove at the destination what the
+ * source lacks, so listed facts would make them fail with EPERM on
+ * every file and, on the mount root, strip a container of its ACLs.
+ *
  * Writing object metadata: Swift's object POST replaces all of an
  * object's metadata and its X-Delete-At, X-Object-Manifest, Content-*
  * headers, so every POST sends the complete set as a HEAD just showed it,
@@ -529,7 +537,9 @@ out:
 
 /* The user.* names of the metadata headers with prefix pfx (generic
  * xattrs decoded, swiftfs's own and those with a name of their own left
- * out). */
+ * out). On the container only the generic ones: its X-Container-Meta-*
+ * hold settings (CORS, static web, ...) that `rsync -X` into the mount
+ * root would otherwise remove for not being in the source folder. */
 static int list_meta(const struct swiftfs_req *r, const char *pfx, bool container,
 		     struct swiftfs_buf *b)
 {
@@ -550,7 +560,7 @@ static int list_meta(const struct swiftfs_req *r, const char *pfx, bool containe
 			free(dec);
 			continue;
 		}
-		if (meta_reserved(container, m))
+		if (container || meta_reserved(container, m))
 			continue;
 		rc = list_add(b, XATTR_META_PREFIX, m);
 	}
@@ -562,8 +572,6 @@ int fs_listxattr(struct swiftfs_fs *fs, uint64_t ino, char **list, size_t *len)
 	struct swiftfs_buf b = { 0 };
 	struct swiftfs_req r;
 	struct xtarget t;
-	size_t nnames;
-	const struct swiftfs_xname *names = xattr_names(&nnames);
 	int rc;
 
 	*list = NULL;
@@ -578,25 +586,7 @@ int fs_listxattr(struct swiftfs_fs *fs, uint64_t ino, char **list, size_t *len)
 	rc = xhead(fs, fs->container, cont ? NULL : t.object, &r);
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < nnames && !rc; i++) {
-		const struct swiftfs_xname *x = &names[i];
-		if (!(x->flags & (cont ? XF_CONTAINER : XF_OBJECT)) || (x->flags & XF_UNLISTED))
-			continue;
-		bool present;
-		if (x->kind == XK_TOKEN_EXPIRES) {
-			present = swift_auth_expires(swift_client_auth(fs->c)) != 0;
-		} else if (x->kind == XK_MANIFEST) {
-			const char *s = swift_req_header(&r, "X-Static-Large-Object");
-			present = swift_req_header(&r, "X-Object-Manifest") ||
-				  (s && strcasecmp(s, "true") == 0);
-		} else {
-			present = swift_req_header(&r, x->header) != NULL;
-		}
-		if (present)
-			rc = list_add(&b, x->name, NULL);
-	}
-	if (!rc)
-		rc = list_meta(&r, cont ? CONT_META : OBJ_META, cont, &b);
+	rc = list_meta(&r, cont ? CONT_META : OBJ_META, cont, &b);
 	if (rc)
 		goto out;
 done:

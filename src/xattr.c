@@ -25,7 +25,7 @@ static const struct swiftfs_xname names[] = {
 	{ "user.swift.version_id", XK_VERSION_ID, "X-Object-Version-Id", XF_OBJECT | XF_RO },
 	{ "user.swift.content_type", XK_CONTENT_TYPE, "Content-Type", XF_OBJECT },
 	{ "user.swift.delete_at", XK_DELETE_AT, "X-Delete-At", XF_OBJECT },
-	{ "user.swift.tempurl", XK_TEMPURL, NULL, XF_OBJECT | XF_RO | XF_UNLISTED },
+	{ "user.swift.tempurl", XK_TEMPURL, NULL, XF_OBJECT | XF_RO },
 	/* the container */
 	{ "user.swift.read_acl", XK_READ_ACL, "X-Container-Read", XF_CONTAINER },
 	{ "user.swift.write_acl", XK_WRITE_ACL, "X-Container-Write", XF_CONTAINER },

@@ -68,7 +68,6 @@ enum {
 	XF_OBJECT = 1 << 0,    /* applies to objects (regular files) */
 	XF_CONTAINER = 1 << 1, /* applies to the container (mount root) */
 	XF_RO = 1 << 2,        /* read-only: setxattr/removexattr EPERM */
-	XF_UNLISTED = 1 << 3,  /* computed on request, never listed */
 };
 
 struct swiftfs_xname {
@@ -78,7 +77,8 @@ struct swiftfs_xname {
 	unsigned flags;
 };
 
-/* The fixed user.swift.* names, in listing order; *n gets the count. */
+/* The fixed user.swift.* names (read and written by name, never listed:
+ * see fs_xattr.c); *n gets the count. */
 const struct swiftfs_xname *xattr_names(size_t *n);
 
 /* Classify a full xattr name. For XK_META *rest is the metadata name, for
