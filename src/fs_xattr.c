@@ -182,6 +182,17 @@ static bool meta_reserved(bool container, const char *name)
 		(name[5] == '-' || name[5] == '_'));
 }
 
+/* Swift reads any other word as false: a typo must not switch versioning off. */
+static int check_bool(const char *name, const char *value, size_t size)
+{
+	static const char *const words[] = { "true", "false", "yes", "no", "on", "off", "1", "0" };
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+		if (size == strlen(words[i]) && strncasecmp(value, words[i], size) == 0)
+			return 0;
+	LOGI("setxattr %s: the value must be true or false", name);
+	return -EINVAL;
+}
+
 static int list_add(struct swiftfs_buf *b, const char *a, const char *c)
 {
 	int rc = buf_append(b, a, strlen(a));
@@ -844,6 +855,8 @@ static int write_plan(const struct xtarget *t, const char *name, const char *val
 		return xattr_encode_value(value, size, send);
 	if (kind == XK_DELETE_AT || kind == XK_QUOTA_BYTES || kind == XK_QUOTA_COUNT)
 		rc = check_digits(name, value, size);
+	else if (kind == XK_VERSIONS)
+		rc = check_bool(name, value, size);
 	else
 		rc = check_plain(name, value, size);
 	if (rc)

@@ -331,6 +331,19 @@ def test_tempurl(swift, container, conn, mount):
         conn.post_account({"X-Remove-Account-Meta-Temp-URL-Key": "x"})
 
 
+def test_secrets_never_logged_even_in_debug(container, conn, mount):
+    put(conn, container, "f", b"x")
+    m = mount(container, args=["-d"])
+    os.setxattr(m.path, "user.swift.tempurl_key", b"NotForTheLog42")
+    url = os.getxattr(m.p("f"), "user.swift.tempurl").decode()
+    sig = url.split("temp_url_sig=")[1].split("&")[0]
+    assert fetch(url) == (200, b"x")
+    assert os.getxattr(m.path, "user.swift.tempurl_key") == b"NotForTheLog42"
+    log = m.log()
+    assert "curl" in log and "Temp-U" in log  # the debug log did show the headers
+    assert "NotForTheLog42" not in log and sig[:16] not in log
+
+
 def test_public_read_acl(swift, container, conn, mount):
     put(conn, container, "pub.txt", b"public\n")
     m = mount(container)
@@ -443,6 +456,8 @@ def test_container_attributes(swift, container, conn, mount):
     os.setxattr(r, "user.swift.versions", b"true")
     assert conn.head_container(container)["x-versions-enabled"] == "True"
     assert os.getxattr(r, "user.swift.versions") == b"True"
+    assert err_of(os.setxattr, r, "user.swift.versions", b"ture") == errno.EINVAL
+    assert conn.head_container(container)["x-versions-enabled"] == "True"
     os.removexattr(r, "user.swift.versions")
     assert conn.head_container(container)["x-versions-enabled"] == "False"
     # the TempURL key: write, readable by the admin user, never logged
