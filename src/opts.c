@@ -54,6 +54,8 @@ static const struct opt_spec specs[] = {
 	/* the hidden versions tree (fs_versions.c) */
 	{ "versions_dir", OK_STRING_EMPTY, F(versions_dir) },
 	{ "noversions_dir", OK_FLAG, F(noversions_dir) },
+	/* account mounts (fs_account.c) */
+	{ "storage_policy", OK_STRING, F(storage_policy) },
 };
 #undef F
 
@@ -337,7 +339,14 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 				"CONTAINER[/PREFIX] MOUNTPOINT (see --help)\n");
 		return -EINVAL;
 	}
-	if (opts_split_source(o->source, &o->container, &o->prefix, msg, sizeof(msg))) {
+	if (o->source[strspn(o->source, "/")] == '\0') {
+		/* "/": the whole account (fs_account.c) */
+		o->account = 1;
+		o->container = strdup("");
+		o->prefix = strdup("");
+		if (!o->container || !o->prefix)
+			return -ENOMEM;
+	} else if (opts_split_source(o->source, &o->container, &o->prefix, msg, sizeof(msg))) {
 		fprintf(stderr, "swiftfs: %s\n", msg);
 		return -EINVAL;
 	}
@@ -405,12 +414,13 @@ void opts_free(struct swiftfs_opts *o)
 	free(o->credentials);
 	free(o->cache_dir);
 	free(o->versions_dir);
+	free(o->storage_policy);
 	memset(o, 0, sizeof(*o));
 }
 
 void opts_print_help(const char *progname)
 {
-	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] CONTAINER[/PREFIX] MOUNTPOINT\n"
+	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] CONTAINER[/PREFIX]|/ MOUNTPOINT\n"
 	       "\n"
 	       "Mount an OpenStack Swift container (or a prefix inside it) as a directory.\n"
 	       "\n"
@@ -453,6 +463,8 @@ void opts_print_help(const char *progname)
 	       "    versions_dir=NAME      hidden read-only tree of earlier object versions at\n"
 	       "                           the mount root (default .versions; empty: none)\n"
 	       "    noversions_dir         no versions tree\n"
+	       "    storage_policy=NAME    account mounts (source /): policy of the containers\n"
+	       "                           mkdir creates (default: the cluster's default)\n"
 	       "\n"
 	       "Sizes take K, M, G suffixes (powers of 1024). fstab words (_netdev, nofail,\n"
 	       "auto, noauto, user, users, x-systemd.*) are accepted and ignored.\n",

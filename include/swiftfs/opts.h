@@ -55,6 +55,9 @@ struct swiftfs_opts {
 	/* the hidden versions tree (fs_versions.c) */
 	char *versions_dir;    /* "" turns it off */
 	int noversions_dir;
+	/* account mounts (source "/", fs_account.c) */
+	int account;           /* container and prefix are "" */
+	char *storage_policy;  /* X-Storage-Policy of containers mkdir makes */
 };
 
 /* Fill o with defaults, parse args (argv as given to main). The options
