@@ -1,7 +1,8 @@
 /* Account mounts (see fs_account.h for the inode numbering).
  *
- * A container folder gets its filesystem core when it is first looked
- * up, with the mount's options and a cache folder of its own
+ * A container folder gets a slot (its inode numbers) when it is first
+ * looked up, and its filesystem core when something in it is first used
+ * (so `ls -l` of the account makes none), with the mount's options and a cache folder of its own
  * (<cache_dir>/account/<container>), so staged files of two containers
  * never meet. Cores live until unmount: their inodes may be in the
  * kernel's cache for as long. Each core has its own transfer threads
@@ -94,70 +95,42 @@ void fs_account_free(struct swiftfs_account *a)
 	free(a);
 }
 
-int fs_account_route(struct swiftfs_account *a, uint64_t gino, struct swiftfs_fs **fs,
-		     uint64_t *lino)
-{
-	*fs = NULL;
-	*lino = 0;
-	if (gino == SWIFTFS_ROOT_INO)
-		return 1;
-	uint64_t k = gino >> SLOT_SHIFT;
-	uint64_t local = gino & ((1ULL << SLOT_SHIFT) - 1);
-	pthread_mutex_lock(&a->lock);
-	if (k >= 1 && k <= a->nslots)
-		*fs = a->slots[k - 1].fs;
-	pthread_mutex_unlock(&a->lock);
-	if (!*fs)
-		return -ESTALE;
-	*lino = (local & VERSIONS_BIT) ? FS_VERSIONS_INO_BASE + (local & LOCAL_MASK) : local;
-	return 0;
-}
-
-uint64_t fs_account_ino(struct swiftfs_account *a, struct swiftfs_fs *fs, uint64_t lino)
-{
-	uint64_t k = 0;
-	if (lino == 0)
-		return 0;
-	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; i < a->nslots; i++) {
-		if (a->slots[i].fs == fs) {
-			k = i + 1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&a->lock);
-	uint64_t local = fs_versions_ino(lino) ? VERSIONS_BIT | ((lino - FS_VERSIONS_INO_BASE) &
-								 LOCAL_MASK)
-					       : (lino & LOCAL_MASK);
-	return k << SLOT_SHIFT | local;
-}
-
-/* The core of container name, made on first use. */
-static int slot_get(struct swiftfs_account *a, const char *name, struct swiftfs_fs **out)
+/* The core of slot k (from 1), made on first use. */
+static int slot_core(struct swiftfs_account *a, uint64_t k, struct swiftfs_fs **out)
 {
 	struct swiftfs_fs *fs = NULL;
-	char *cache = NULL;
-	int rc = 0;
+	char *name = NULL, *cache = NULL;
+	int rc;
 
 	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; i < a->nslots; i++) {
-		if (strcmp(a->slots[i].name, name) == 0) {
-			*out = a->slots[i].fs;
-			pthread_mutex_unlock(&a->lock);
-			return 0;
-		}
+	bool ok = k >= 1 && k <= a->nslots;
+	if (ok) {
+		*out = a->slots[k - 1].fs;
+		name = *out ? NULL : strdup(a->slots[k - 1].name);
 	}
 	pthread_mutex_unlock(&a->lock);
+	if (!ok)
+		return -ESTALE;
+	if (*out)
+		return 0;
+	if (!name)
+		return -ENOMEM;
 
 	struct swiftfs_opts co = *a->o;
-	co.container = (char *)name;
+	co.container = name;
 	co.prefix = (char *)"";
-	if (asprintf(&cache, "%s/account", a->o->cache_dir) < 0)
-		return -ENOMEM;
+	if (asprintf(&cache, "%s/account", a->o->cache_dir) < 0) {
+		cache = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
 	mkdir(cache, 0700);
 	free(cache);
-	if (asprintf(&cache, "%s/account/%s", a->o->cache_dir, name) < 0)
-		return -ENOMEM;
+	if (asprintf(&cache, "%s/account/%s", a->o->cache_dir, name) < 0) {
+		cache = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
 	if (mkdir(cache, 0700) != 0 && errno != EEXIST)
 		LOGW("account mount: cannot create %s: %s", cache, strerror(errno));
 	char *staging = fs_join(cache, "/staging", "");
@@ -166,16 +139,59 @@ static int slot_get(struct swiftfs_account *a, const char *name, struct swiftfs_
 	free(staging);
 	co.cache_dir = cache;
 	rc = fs_new(&co, a->c, &fs);
+	if (rc)
+		goto out;
+	fs->account_slot = k;
+	pthread_mutex_lock(&a->lock);
+	if (!a->slots[k - 1].fs) {
+		a->slots[k - 1].fs = fs;
+		fs = NULL;
+	}
+	*out = a->slots[k - 1].fs; /* ours, or another thread's that was first */
+	pthread_mutex_unlock(&a->lock);
+out:
+	fs_free(fs);
 	free(cache);
+	free(name);
+	return rc;
+}
+
+int fs_account_route(struct swiftfs_account *a, uint64_t gino, struct swiftfs_fs **fs,
+		     uint64_t *lino)
+{
+	*fs = NULL;
+	*lino = 0;
+	if (gino == SWIFTFS_ROOT_INO)
+		return 1;
+	uint64_t local = gino & ((1ULL << SLOT_SHIFT) - 1);
+	int rc = slot_core(a, gino >> SLOT_SHIFT, fs);
 	if (rc)
 		return rc;
+	*lino = (local & VERSIONS_BIT) ? FS_VERSIONS_INO_BASE + (local & LOCAL_MASK) : local;
+	return 0;
+}
+
+uint64_t fs_account_ino(struct swiftfs_account *a, struct swiftfs_fs *fs, uint64_t lino)
+{
+	(void)a;
+	if (lino == 0)
+		return 0;
+	uint64_t local = fs_versions_ino(lino) ? VERSIONS_BIT | ((lino - FS_VERSIONS_INO_BASE) &
+								 LOCAL_MASK)
+					       : (lino & LOCAL_MASK);
+	return (uint64_t)fs->account_slot << SLOT_SHIFT | local;
+}
+
+/* The slot number of container name (a new slot without a core when it
+ * has none yet: looking at the account root costs no core). */
+static int slot_get(struct swiftfs_account *a, const char *name, uint64_t *k)
+{
+	int rc = 0;
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->nslots; i++) {
-		if (strcmp(a->slots[i].name, name) == 0) { /* another thread was first */
-			*out = a->slots[i].fs;
-			pthread_mutex_unlock(&a->lock);
-			fs_free(fs);
-			return 0;
+		if (strcmp(a->slots[i].name, name) == 0) {
+			*k = i + 1;
+			goto unlock;
 		}
 	}
 	if (a->nslots == a->cap) {
@@ -193,17 +209,14 @@ static int slot_get(struct swiftfs_account *a, const char *name, struct swiftfs_
 		goto unlock;
 	}
 	a->slots[a->nslots].name = strdup(name);
+	a->slots[a->nslots].fs = NULL;
 	if (!a->slots[a->nslots].name) {
 		rc = -ENOMEM;
 		goto unlock;
 	}
-	a->slots[a->nslots].fs = fs;
-	a->nslots++;
-	*out = fs;
-	fs = NULL;
+	*k = ++a->nslots;
 unlock:
 	pthread_mutex_unlock(&a->lock);
-	fs_free(fs);
 	return rc;
 }
 
@@ -355,16 +368,13 @@ static void forget_names(struct swiftfs_account *a)
 
 static int container_entry(struct swiftfs_account *a, const char *name, struct swiftfs_entry *e)
 {
-	struct swiftfs_fs *fs;
-	double t;
-	int rc = slot_get(a, name, &fs);
+	uint64_t k;
+	int rc = slot_get(a, name, &k);
 	if (rc)
 		return rc;
 	memset(e, 0, sizeof(*e));
-	rc = fs_getattr(fs, SWIFTFS_ROOT_INO, &e->st, &t);
-	if (rc)
-		return rc;
-	e->ino = fs_account_ino(a, fs, SWIFTFS_ROOT_INO);
+	root_attr(a, &e->st); /* a container folder looks like the root */
+	e->ino = k << SLOT_SHIFT | SWIFTFS_ROOT_INO;
 	e->st.st_ino = e->ino;
 	e->attr_timeout = a->o->attr_timeout;
 	e->entry_timeout = a->o->entry_timeout;
@@ -533,9 +543,16 @@ int fs_account_statfs(struct swiftfs_account *a, struct statvfs *sv)
 void fs_account_log_stats(struct swiftfs_account *a)
 {
 	pthread_mutex_lock(&a->lock);
-	size_t n = a->nslots;
+	struct swiftfs_fs *any = NULL;
+	size_t used = 0;
+	for (size_t i = 0; i < a->nslots; i++) {
+		if (a->slots[i].fs) {
+			any = a->slots[i].fs;
+			used++;
+		}
+	}
 	pthread_mutex_unlock(&a->lock);
-	LOGI("account mount: %zu container(s) used", n);
-	if (n)
-		fs_log_stats(a->slots[0].fs); /* the counters are the shared client's */
+	LOGI("account mount: %zu container(s) used", used);
+	if (any)
+		fs_log_stats(any); /* the counters are the shared client's */
 }

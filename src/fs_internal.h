@@ -47,6 +47,7 @@ struct swiftfs_fs {
 	struct swiftfs_xinfo xinfo; /* /info metadata limits, TempURL digest */
 	double tempurl_ttl;
 	struct swiftfs_versions *versions; /* fs_versions.c; NULL: no versions tree */
+	uint64_t account_slot; /* fs_account.c: this container's slot; 0 outside account mounts */
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX

@@ -656,6 +656,13 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	uint64_t l;
 	char *v = NULL;
 	size_t len = 0;
+	/* only user.* exists anywhere: answer the kernel's and ls's questions
+	 * (security.capability on every write, ACLs) without routing, which
+	 * would make an account mount's container core */
+	if (strncmp(name, "user.", 5) != 0) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
 	int rc = route(req, ino, &fs, &l);
 	if (rc == 1 || (rc == 0 && VINO(l)))
 		rc = -ENODATA;

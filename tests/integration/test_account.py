@@ -60,6 +60,12 @@ def test_containers_are_folders(two_containers, conn, mount):
     assert ei.value.errno == errno.EPERM
     assert not os.path.exists(m.p("no-such-container-" + uuid.uuid4().hex[:6]))
     assert os.statvfs(m.path).f_bsize == 4096
+    # ls -l of the account makes no per-container core (threads, /info)
+    out = subprocess.run(["ls", "-l", m.path], stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    assert len(out.splitlines()) >= 3
+    m.unmount()
+    assert "account mount: 2 container(s) used" in m.log(), m.log()[-1000:]
 
 
 def test_mkdir_rmdir_with_policy(conn, mount):
