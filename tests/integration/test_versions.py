@@ -77,6 +77,10 @@ def test_object_versioning_tree_and_restore(container, conn, mount):
     # a file called like the tree cannot be made
     with pytest.raises(OSError):
         write(m.p(".versions"), b"x")
+    # a prefix mount shows the versions below its prefix, relative to it
+    mp = mount(container + "/dir", opts=["entry_timeout=0"])
+    assert os.listdir(mp.p(".versions")) == ["a.txt"]
+    assert len(os.listdir(mp.p(".versions", "a.txt"))) == 4
 
 
 def cp(src, dst):
