@@ -5,6 +5,7 @@
  * is fetched by one thread at a time (list_busy); others wait for it. */
 #include "swiftfs/fs.h"
 #include "fs_internal.h"
+#include "swiftfs/fs_versions.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@ static void read_info(struct swiftfs_fs *fs)
 		goto out;
 	}
 	buf_terminate(&r.resp_body);
+	xattr_info_parse(r.resp_body.data, &fs->xinfo); /* xattr limits, TempURL digest */
 	root = json_tokener_parse(r.resp_body.data ? r.resp_body.data : "");
 	if (!root)
 		goto out;
@@ -124,6 +126,8 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->max_file_size = 5ULL << 30;
 	fs->max_name = 1024;
 	pthread_mutex_init(&fs->open_lock, NULL);
+	xattr_info_default(&fs->xinfo);
+	fs->tempurl_ttl = o->tempurl_ttl;
 	if (asprintf(&fs->staging_dir, "%s/staging", o->cache_dir) < 0)
 		fs->staging_dir = NULL;
 	rc = inode_table_init(&fs->t);
@@ -145,6 +149,8 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		rc = -ENOMEM;
 	if (!rc && o->cache)
 		rc = open_block_cache(fs, o);
+	if (!rc)
+		rc = fs_versions_new(o->noversions_dir ? NULL : o->versions_dir, &fs->versions);
 	fs->upcfg.client = c;
 	fs->upcfg.pool = fs->pool;
 	fs->upcfg.container = fs->container;
@@ -201,6 +207,7 @@ void fs_free(struct swiftfs_fs *fs)
 	workpool_free(fs->pool);
 	block_cache_free(fs->bc);
 	free(fs->account);
+	fs_versions_free(fs->versions);
 	if (fs->t.by_ino)
 		inode_table_destroy(&fs->t);
 	free(fs->container);

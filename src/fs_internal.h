@@ -11,6 +11,7 @@
 #include "swiftfs/inode.h"
 #include "swiftfs/listing.h"
 #include "swiftfs/upload.h"
+#include "swiftfs/xattr.h"
 
 struct swiftfs_client;
 struct swiftfs_workpool;
@@ -62,6 +63,11 @@ struct swiftfs_fs {
 	pthread_mutex_t open_lock;
 	struct swiftfs_file *open_files;   /* open_lock */
 	struct swiftfs_dir *open_dirs;     /* open_lock */
+	/* xattrs (fs_xattr.c) */
+	struct swiftfs_xinfo xinfo; /* /info metadata limits, TempURL digest */
+	double tempurl_ttl;
+	struct swiftfs_versions *versions; /* fs_versions.c; NULL: no versions tree */
+	uint64_t account_slot; /* fs_account.c: this container's slot; 0 outside account mounts */
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX
@@ -148,6 +154,11 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_write_shutdown(struct swiftfs_fs *fs);
+
+/* fs_xattr.c: a header an object POST replaces and must send back as it
+ * is (X-Delete-At, Content-Encoding, ...; not X-Object-Meta-*, not the
+ * manifest, which callers handle themselves). */
+bool fs_xattr_post_keeps(const char *header);
 
 bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
 			  const struct swiftfs_dirent *d, struct swiftfs_attr *a);

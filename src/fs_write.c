@@ -964,6 +964,8 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 	size_t nmeta = 0;
 	const char **hdrs = NULL;
 	char *manifest = NULL, *linkhdr = NULL;
+	char **kept = NULL;
+	size_t nkept = 0;
 	int rc;
 
 	swift_req_init(&h, "HEAD");
@@ -995,7 +997,7 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 	size_t nset = 0;
 	while (set[nset])
 		nset++;
-	hdrs = calloc(nmeta + nset + 8, sizeof(*hdrs));
+	hdrs = calloc(nmeta + nset + 8 + h.resp_nheaders, sizeof(*hdrs));
 	if (!hdrs) {
 		rc = -ENOMEM;
 		goto out;
@@ -1023,6 +1025,22 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 		hdrs[nh++] = meta[i];
 	if (manifest)
 		hdrs[nh++] = manifest;
+	/* xattrs: the expiry and Content-* headers a POST would drop */
+	kept = calloc(h.resp_nheaders + 1, sizeof(*kept));
+	if (!kept) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < h.resp_nheaders && !is_link; i++) {
+		const struct swiftfs_header *e = &h.resp_headers[i];
+		if (!fs_xattr_post_keeps(e->name))
+			continue;
+		if (asprintf(&kept[nkept], "%s: %s", e->name, e->value) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		hdrs[nh++] = kept[nkept++];
+	}
 	if (is_link) {
 		hdrs[nh++] = "Content-Type: application/symlink";
 		if (linkhdr)
@@ -1051,6 +1069,9 @@ out:
 	free(hdrs);
 	free(manifest);
 	free(linkhdr);
+	for (size_t i = 0; i < nkept; i++)
+		free(kept[i]);
+	free(kept);
 	return rc;
 }
 

@@ -56,6 +56,15 @@ struct swiftfs_opts {
 	int writeback;         /* close() returns once data is staged (journaled) */
 
 	int log_level;
+
+	/* xattrs (fs_xattr.c) */
+	double tempurl_ttl;    /* seconds a user.swift.tempurl URL is valid */
+	/* the hidden versions tree (fs_versions.c) */
+	char *versions_dir;    /* "" turns it off */
+	int noversions_dir;
+	/* account mounts (source "/", fs_account.c) */
+	int account;           /* container and prefix are "" */
+	char *storage_policy;  /* X-Storage-Policy of containers mkdir makes */
 };
 
 /* Fill o with defaults, parse args (argv as given to main). The options
