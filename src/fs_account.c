@@ -34,8 +34,8 @@
 #include "swiftfs/util.h"
 
 #define SLOT_SHIFT 44
-#define LOCAL_MASK ((1ULL << 43) - 1)
-#define VERSIONS_BIT (1ULL << 43)
+#define LOCAL_MASK ((1ULL << SWIFTFS_INO_BITS) - 1)
+#define VERSIONS_BIT (1ULL << SWIFTFS_INO_BITS)
 #define PAGE 10000
 
 struct slot {

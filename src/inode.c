@@ -205,9 +205,10 @@ static uint64_t ino_for(struct swiftfs_itable *t, const struct swiftfs_inode *pa
 	h ^= h >> 27;
 	h *= 0x94d049bb133111ebULL;
 	h ^= h >> 31;
-	h &= 0x7fffffffffffffffULL; /* stays positive as a signed 64-bit off_t-like value */
+	const uint64_t mask = (1ULL << SWIFTFS_INO_BITS) - 1;
+	h &= mask;
 	while (h <= SWIFTFS_ROOT_INO || inode_find_locked(t, h))
-		h++;
+		h = (h + 1) & mask;
 	return h;
 }
 

@@ -20,6 +20,10 @@
 #include "swiftfs/listing.h"
 
 #define SWIFTFS_ROOT_INO 1
+/* The table's inode numbers stay below 1 << SWIFTFS_INO_BITS: account
+ * mounts put a container's slot above them, and the versions tree
+ * (fs_versions.h) numbers its nodes from 1 << 62. */
+#define SWIFTFS_INO_BITS 43
 
 /* A directory listing shared by the directory inode and open handles. */
 struct swiftfs_dlref {
