@@ -554,10 +554,11 @@ bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, cons
 		*a = old->attr;
 		return true;
 	}
-	if (!old || !old->attr.exact || old->attr.kind != d->kind || !d->etag ||
-	    strcmp(old->attr.list_etag, d->etag) != 0)
+	const struct swiftfs_attr *kept = old ? &old->attr : inode_ghost_find_locked(&fs->t, dir, name);
+	if (!kept || !kept->exact || kept->kind != d->kind || !d->etag ||
+	    strcmp(kept->list_etag, d->etag) != 0)
 		return false;
-	*a = old->attr;
+	*a = *kept;
 	return true;
 }
 

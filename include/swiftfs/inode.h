@@ -96,9 +96,17 @@ struct swiftfs_itable {
 	size_t nbuckets;
 	size_t count;
 	uint64_t next_ino;
+	struct swiftfs_ghost *ghosts;  /* table lock: see inode_ghost_find_locked */
 };
 
 int inode_table_init(struct swiftfs_itable *t);
+/* The exact attributes (from a HEAD, a GET or this mount's own changes) of
+ * a file the kernel forgot, kept in a bounded direct-mapped table: a path
+ * looked up again gets them back while its ETag is unchanged, instead of
+ * the listing's (memory pressure must not undo a chmod or a touch). NULL
+ * when none are kept. */
+const struct swiftfs_attr *inode_ghost_find_locked(struct swiftfs_itable *t,
+						   struct swiftfs_inode *parent, const char *name);
 void inode_table_destroy(struct swiftfs_itable *t);
 
 struct swiftfs_inode *inode_find_locked(struct swiftfs_itable *t, uint64_t ino);

@@ -267,3 +267,25 @@ def test_recursive_walk_lists_the_subtree_at_once(container, conn, mount):
     # second is the empty one that proves the end), nothing per directory
     assert c["listing"] <= 4, c
     assert c["head"] == 0 and c["get"] == 0, c
+
+
+def test_attributes_survive_the_kernel_forgetting_inodes(container, conn, mount):
+    """Memory pressure (here drop_caches) makes the kernel forget inodes;
+    a chmod or touch made through the mount must not revert to the
+    listing's attributes when the path is looked up again, and the inode
+    number must stay."""
+    m = mount(container)
+    os.makedirs(m.p("a", "b"))
+    for i in range(5):
+        p = m.p("a", "b", "f%d" % i)
+        with open(p, "wb") as f:
+            f.write(b"x" * (i + 1))
+        os.chmod(p, 0o600 + i)
+        os.utime(p, (1000000000 + i, 1000000000 + i))
+    before = {n: os.lstat(m.p("a", "b", n)) for n in os.listdir(m.p("a", "b"))}
+    for _ in range(3):
+        os.system("sync; echo 2 > /proc/sys/vm/drop_caches")
+        after = {n: os.lstat(m.p("a", "b", n)) for n in os.listdir(m.p("a", "b"))}
+        for n, st in before.items():
+            assert (after[n].st_mode, after[n].st_mtime, after[n].st_ino) == \
+                (st.st_mode, st.st_mtime, st.st_ino), n
