@@ -247,7 +247,7 @@ int main(int argc, char *argv[])
 		LOGW("TLS certificate verification is OFF (-o insecure): anyone on the network "
 		     "path can read and change your data and steal your token");
 	struct swiftfs_client_cfg ccfg = {
-		.cacert = o.cacert,
+		.cacert = o.cacert ? o.cacert : swift_auth_cacert(auth),
 		.insecure = o.insecure,
 		.connect_timeout = o.connect_timeout,
 		.retry_timeout = o.retry_timeout,
