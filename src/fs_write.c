@@ -630,8 +630,14 @@ static void wb_job_run(void *arg)
 	int rc;
 
 	for (unsigned attempt = 0;; attempt++) {
+		if (__atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST)) {
+			/* unmounting after the drain: the record stays, and the
+			 * next mount uploads it */
+			rc = -ECANCELED;
+			break;
+		}
 		rc = sync_file(fs, j->n, w);
-		if (!rc || attempt >= 3 || __atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST))
+		if (!rc || attempt >= 3)
 			break;
 		util_sleep((double)(2u << attempt));
 	}
@@ -639,6 +645,9 @@ static void wb_job_run(void *arg)
 	w->wb_queued = false;
 	if (!w->dirty || w->unlinked)
 		wb_drop_record_locked(w);
+	else if (rc == -ECANCELED)
+		LOGW("writeback: %s was not uploaded before the unmount; the next mount uploads "
+		     "it", w->wb_record ? w->wb_record : w->st->path);
 	else if (rc)
 		LOGE("writeback: the upload of %s failed (%s); it is tried again at unmount and "
 		     "by the next mount", w->wb_record ? w->wb_record : w->st->path,
