@@ -3,6 +3,7 @@
 #include "swiftfs/fs_ops.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,22 +199,57 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	free(target);
 }
 
+/* Every open handle is on the context's list, so that the handles the
+ * kernel never released (the session ended with files open) are closed
+ * and freed at the end: fs_ops_close_all(). */
+struct ops_link {
+	struct ops_link *prev, *next;
+	bool is_dir;
+};
+
+static void link_add(struct swiftfs_fuse_ctx *ctx, struct ops_link *l, bool is_dir)
+{
+	l->is_dir = is_dir;
+	pthread_mutex_lock(&ctx->hlock);
+	l->prev = NULL;
+	l->next = ctx->handles;
+	if (ctx->handles)
+		ctx->handles->prev = l;
+	ctx->handles = l;
+	pthread_mutex_unlock(&ctx->hlock);
+}
+
+static void link_del(struct swiftfs_fuse_ctx *ctx, struct ops_link *l)
+{
+	pthread_mutex_lock(&ctx->hlock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else if (ctx->handles == l)
+		ctx->handles = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	l->prev = l->next = NULL;
+	pthread_mutex_unlock(&ctx->hlock);
+}
+
 /* An open directory of either kind (fi->fh). */
 struct ops_dir {
+	struct ops_link link;           /* first */
 	struct swiftfs_fs *fs;          /* NULL for the account root */
 	struct swiftfs_dir *d;          /* a core's directory */
 	struct swiftfs_vdir *vd;        /* a versions tree directory */
 	struct swiftfs_adir *ad;        /* the account root */
 };
 
-static void ops_dir_close(fuse_req_t req, struct ops_dir *od)
+static void ops_dir_close(struct swiftfs_fuse_ctx *ctx, struct ops_dir *od)
 {
+	link_del(ctx, &od->link);
 	if (od->d)
 		fs_releasedir(od->fs, od->d);
 	else if (od->vd)
 		fs_versions_releasedir(od->fs, od->vd);
 	else if (od->ad)
-		fs_account_releasedir(req_ctx(req)->acct, od->ad);
+		fs_account_releasedir(ctx->acct, od->ad);
 	free(od);
 }
 
@@ -239,8 +275,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	fi->fh = (uint64_t)(uintptr_t)od;
 	fi->cache_readdir = 0;
+	link_add(req_ctx(req), &od->link, true);
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		ops_dir_close(req, od); /* the opener was interrupted */
+		ops_dir_close(req_ctx(req), od); /* the opener was interrupted */
 }
 
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
@@ -322,19 +359,21 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	ops_dir_close(req, (struct ops_dir *)(uintptr_t)fi->fh);
+	ops_dir_close(req_ctx(req), (struct ops_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 /* An open file of either kind (fi->fh). */
 struct ops_file {
+	struct ops_link link;           /* first */
 	struct swiftfs_fs *fs;
 	struct swiftfs_file *f;
 	struct swiftfs_vfile *vf;
 };
 
-static void ops_file_close(struct ops_file *of)
+static void ops_file_close(struct swiftfs_fuse_ctx *ctx, struct ops_file *of)
 {
+	link_del(ctx, &of->link);
 	if (of->f)
 		fs_release(of->fs, of->f);
 	else if (of->vf)
@@ -369,6 +408,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)of;
+	link_add(ctx, &of->link, false);
 	bool changed = false;
 	if (of->f) {
 		/* close-to-open: pages of an older version are dropped; pages
@@ -377,7 +417,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		changed = fs_file_changed(of->f);
 	}
 	if (fuse_reply_open(req, fi) == -ENOENT) {
-		ops_file_close(of);
+		ops_file_close(ctx, of);
 		return;
 	}
 	/* the kernel may hold the old size for attr_timeout: make it ask */
@@ -415,9 +455,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	p.attr_timeout = e.attr_timeout;
 	p.entry_timeout = e.entry_timeout;
 	fi->fh = (uint64_t)(uintptr_t)of;
+	link_add(req_ctx(req), &of->link, false);
 	if (fuse_reply_create(req, &p, fi) == -ENOENT) {
 		fs_flush(of->fs, of->f);
-		ops_file_close(of);
+		ops_file_close(req_ctx(req), of);
 	}
 }
 
@@ -614,7 +655,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	ops_file_close((struct ops_file *)(uintptr_t)fi->fh);
+	ops_file_close(req_ctx(req), (struct ops_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -737,6 +778,21 @@ static const struct fuse_lowlevel_ops ops = {
 	.setxattr = op_setxattr,
 	.removexattr = op_removexattr,
 };
+
+void fs_ops_close_all(struct swiftfs_fuse_ctx *ctx)
+{
+	for (;;) {
+		pthread_mutex_lock(&ctx->hlock);
+		struct ops_link *l = ctx->handles;
+		pthread_mutex_unlock(&ctx->hlock);
+		if (!l)
+			break;
+		if (l->is_dir)
+			ops_dir_close(ctx, (struct ops_dir *)l);
+		else
+			ops_file_close(ctx, (struct ops_file *)l);
+	}
+}
 
 const struct fuse_lowlevel_ops *fs_ops_get(void)
 {

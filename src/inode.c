@@ -152,6 +152,10 @@ struct swiftfs_ghost {
 	struct swiftfs_attr attr;
 };
 
+static uint64_t ino_hash(const struct swiftfs_inode *parent, const char *name);
+
+/* Ghosts are found by parent and name (a renamed inode's number is its
+ * old name's). */
 static void ghost_put(struct swiftfs_itable *t, const struct swiftfs_inode *n)
 {
 	if (!n->parent || !n->attr.exact || n->attr.kind == DK_DIR || !n->hashed)
@@ -160,7 +164,7 @@ static void ghost_put(struct swiftfs_itable *t, const struct swiftfs_inode *n)
 		t->ghosts = calloc(GHOST_SLOTS, sizeof(*t->ghosts));
 	if (!t->ghosts)
 		return;
-	struct swiftfs_ghost *g = &t->ghosts[n->ino % GHOST_SLOTS];
+	struct swiftfs_ghost *g = &t->ghosts[ino_hash(n->parent, n->name) % GHOST_SLOTS];
 	char *name = strdup(n->name);
 	if (!name)
 		return;
@@ -253,9 +257,8 @@ const struct swiftfs_attr *inode_ghost_find_locked(struct swiftfs_itable *t,
 {
 	if (!t->ghosts)
 		return NULL;
-	uint64_t h = ino_hash(parent, name);
-	const struct swiftfs_ghost *g = &t->ghosts[h % GHOST_SLOTS];
-	if (g->ino != h || g->parent_ino != parent->ino || !g->name || strcmp(g->name, name) != 0)
+	const struct swiftfs_ghost *g = &t->ghosts[ino_hash(parent, name) % GHOST_SLOTS];
+	if (!g->name || g->parent_ino != parent->ino || strcmp(g->name, name) != 0)
 		return NULL;
 	return &g->attr;
 }

@@ -214,6 +214,7 @@ int main(int argc, char *argv[])
 	int ret = 1;
 	bool mounted = false;
 
+	pthread_mutex_init(&ctx.hlock, NULL);
 	if (opts_parse(&args, &o) != 0)
 		goto out;
 	if (o.show_help) {
@@ -333,6 +334,7 @@ out:
 		fuse_session_destroy(se);
 	}
 	lifecycle_free(life);
+	fs_ops_close_all(&ctx); /* handles the kernel never released */
 	if (ctx.fs) {
 		fs_log_stats(ctx.fs);
 		fs_free(ctx.fs);

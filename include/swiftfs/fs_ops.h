@@ -10,13 +10,21 @@
 struct swiftfs_fs;
 struct swiftfs_account;
 
+#include <pthread.h>
+
+struct ops_link;
+
 struct swiftfs_fuse_ctx {
 	struct swiftfs_fs *fs; /* set before the session loop starts */
 	struct swiftfs_account *acct; /* account mounts: instead of fs */
 	struct fuse_session *se;
 	int readonly;
+	pthread_mutex_t hlock;          /* guards handles */
+	struct ops_link *handles;       /* open files and directories */
 };
 
 const struct fuse_lowlevel_ops *fs_ops_get(void);
+/* After the session loop: close the handles the kernel never released. */
+void fs_ops_close_all(struct swiftfs_fuse_ctx *ctx);
 
 #endif
