@@ -99,12 +99,16 @@ def register():
     common = ["--use-server-modtime"]
     B.TARGETS.update({
         "rclone-full": {"kind": "rclone", "opts": ["--vfs-cache-mode=full"] + common},
-        "rclone-off": {"kind": "rclone", "opts": ["--vfs-cache-mode=off"] + common},
+        "rclone-off": {"kind": "rclone", "opts": ["--vfs-cache-mode=off"] + common,
+                       "skip_rows": ["W6"],
+                       "skip_why": "the cache mode does not change rclone's listings"},
         # the other way: modification times by HEAD (W6 shows the cost)
         "rclone-full-mtime": {"kind": "rclone", "opts": ["--vfs-cache-mode=full"]},
         "rclone-full-wb0": {"kind": "rclone", "opts": ["--vfs-cache-mode=full",
                                                        "--vfs-write-back=0s"] + common},
         "s3fs": {"kind": "s3fs", "opts": []},
-        "s3fs-cache": {"kind": "s3fs", "opts": ["use_cache"]},
+        "s3fs-cache": {"kind": "s3fs", "opts": ["use_cache"], "skip_rows": ["W5", "W6", "W7w"],
+                       "skip_why": "use_cache changes where s3fs reads from, not its "
+                                   "uploads or listings: same requests as s3fs"},
         "swiftfs-wb": {"kind": "swiftfs", "opts": ["writeback"]},
     })

@@ -41,7 +41,7 @@ RAW1, RAWP = "raw 1", "raw par"
 DEFAULT_TARGETS = ["swiftfs", "swiftfs-wb", "rclone-full", "rclone-off", "s3fs", "s3fs-cache"]
 PEER_KINDS = ("rclone", "s3fs")
 PAR = 8                       # raw parallel streams
-W4_OPS = 2000             # 500 with --quick
+W4_OPS = 2000             # 200 with --quick
 W6_CONTAINER = "swiftfs-bench-w6-%d"
 W7_CONTAINER = "swiftfs-bench-zarr-%d"
 W7_CHUNK = 256
@@ -88,8 +88,10 @@ def suite(ctx):
     return ctx.suite
 
 
-def subjects(ctx):
-    return ctx.all_targets
+def subjects(ctx, row):
+    """The mount targets that run `row` (a target's "skip_rows" leaves out
+    rows where it would repeat another target's measurement)."""
+    return [t for t in ctx.all_targets if row not in t[1].get("skip_rows", ())]
 
 
 def is_peer(t):
@@ -351,7 +353,7 @@ def w_w1(ctx):
     src_md5 = md5_file(src)
     for run in range(ctx.runs):
         log("W1 run %d/%d (%d MiB)" % (run + 1, ctx.runs, size // MiB))
-        for t in subjects(ctx):
+        for t in subjects(ctx, "W1"):
             run_subject(ctx, "W1", ["W1"], t[0],
                         lambda t=t: w1_mount(ctx, t, src, size, src_md5,
                                              ctx.args.verify and run == 0))
@@ -453,7 +455,7 @@ def w_reads(ctx):
     st.labels["W2"] = ROWS["W2"][0] % ("%d MiB" % (size // MiB))
     st.labels["W3"] = ROWS["W3"][0]
     st.labels["W3r"] = ROWS["W3r"][0]
-    ctx.w4_ops = 500 if ctx.quick else W4_OPS
+    ctx.w4_ops = 200 if ctx.quick else W4_OPS
     st.labels["W4"] = ROWS["W4"][0] % (format(ctx.w4_ops, ","), "%d MiB" % (size // MiB))
     st.raw_desc["W2"] = ("curl GET", "curl x%d ranged GETs" % PAR)
     st.raw_desc["W3"] = ("local file, page cache", "")
@@ -465,7 +467,7 @@ def w_reads(ctx):
     for run in range(ctx.runs):
         log("W2-W4 run %d/%d (%d MiB)" % (run + 1, ctx.runs, size // MiB))
         rows = ["W2", "W3", "W3r", "W4"]
-        for t in subjects(ctx):
+        for t in subjects(ctx, "W2"):
             run_subject(ctx, "W2", rows, t[0],
                         lambda t=t: w2_mount(ctx, t, obj, size, etag,
                                              ctx.args.verify and run == 0))
@@ -536,7 +538,7 @@ def w5_raw(ctx, base, want, streams):
 
 
 def w_w5(ctx):
-    n = 100 if ctx.quick else 1000
+    n = 50 if ctx.quick else 1000
     base, tar, md5s = B.ensure_src_tree("w5a" if n == 1000 else "w5q", n, 4096)
     want = {k: (4096, v) for k, v in md5s.items()}
     st = suite(ctx)
@@ -544,7 +546,7 @@ def w_w5(ctx):
     st.raw_desc["W5"] = ("swiftclient, 1 stream", "swiftclient, 10 threads")
     for run in range(ctx.runs):
         log("W5 run %d/%d (%d files)" % (run + 1, ctx.runs, n))
-        for t in subjects(ctx):
+        for t in subjects(ctx, "W5"):
             run_subject(ctx, "W5", ["W5"], t[0], lambda t=t: w5_mount(ctx, t, tar, want))
         run_subject(ctx, "W5", ["W5"], RAW1, lambda: w5_raw(ctx, base, want, 1))
         run_subject(ctx, "W5", ["W5"], RAWP, lambda: w5_raw(ctx, base, want, 10))
@@ -617,7 +619,7 @@ def w_w6(ctx):
     ensure_tree(ctx, cont, names)
     for run in range(ctx.runs):
         log("W6 run %d/%d (%d objects)" % (run + 1, ctx.runs, n))
-        for t in subjects(ctx):
+        for t in subjects(ctx, "W6"):
             run_subject(ctx, "W6", ["W6"], t[0], lambda t=t: w6_mount(ctx, t, cont, n))
         run_subject(ctx, "W6", ["W6"], RAW1, lambda: w6_raw(ctx, cont, n, False))
         run_subject(ctx, "W6", ["W6"], RAWP, lambda: w6_raw(ctx, cont, n, True))
@@ -802,10 +804,12 @@ def w_w7(ctx):
     sel = w7_selection(side, nsel)
     for run in range(ctx.runs):
         log("W7 run %d/%d (%dx%d, %d chunks)" % (run + 1, ctx.runs, side, side, nchunks))
-        for t in subjects(ctx):
+        for t in subjects(ctx, "W7w"):
             run_subject(ctx, "W7w", ["W7w"], t[0], lambda t=t: w7w_mount(ctx, t, side, want))
+        for t in subjects(ctx, "W7r"):
             run_subject(ctx, "W7r", ["W7r"], t[0],
                         lambda t=t: w7r_mount(ctx, t, side, cont, "read", 0))
+        for t in subjects(ctx, "W7c"):
             run_subject(ctx, "W7c", ["W7c"], t[0],
                         lambda t=t: w7r_mount(ctx, t, side, cont, "chunks", nsel))
         for name, k in ((RAW1, 1), (RAWP, PAR)):
@@ -834,6 +838,8 @@ def speed(row, v):
 def cell(st, row, subj, fn):
     if (row, subj) in st.errors:
         return "ERR"
+    if subj in st.skips.get(row, ()):
+        return "n/r"
     if not st.samples.get(row, {}).get(subj):
         return "-"
     txt = fn()
@@ -866,6 +872,8 @@ def report(ctx):
     """Print the W tables; return the target Rows (PASS/FAIL)."""
     st = suite(ctx)
     st.expected_runs = ctx.runs
+    st.skips = {r: {t[0] for t in ctx.all_targets if r in t[1].get("skip_rows", ())}
+                for r in ROWS}
     order = [r for r in ROWS if r in st.samples or any(k[0] == r for k in st.errors)]
     if not order:
         return []
@@ -895,6 +903,11 @@ def report(ctx):
         lines.append(line)
     print_matrix("W1-W7: medians (* = fewer runs: --slow-cap or an error); ratios are "
                  "speed-ups (>1: swiftfs faster)", head, lines)
+    skipped = sorted({t[0] for t in ctx.all_targets if t[1].get("skip_rows")})
+    if skipped:
+        print("n/r = not run: " + "; ".join(
+            "%s skips %s (%s)" % (n, ",".join(c["skip_rows"]), c.get("skip_why", ""))
+            for n, c in ctx.all_targets if c.get("skip_rows")))
     print("raw API columns: " + "; ".join(
         "%s %s / %s" % (r, st.raw_desc[r][0], st.raw_desc[r][1] or "-")
         for r in order if r in st.raw_desc))
@@ -1009,8 +1022,8 @@ def resolve_targets(ctx, specs):
 WORKLOADS = {
     "W1": (w_w1, "write 256 MiB sequential until in Swift (64 MiB with --quick)"),
     "W2": (w_reads, "W2 cold read 256 MiB, W3 warm re-read (same mount, and after a remount), "
-                    "W4 2,000 random 4 KiB preads, cold (64 MiB, 500 with --quick)"),
-    "W5": (w_w5, "tar -x of 1,000 x 4 KiB files until all in Swift (100 with --quick)"),
+                    "W4 2,000 random 4 KiB preads, cold (64 MiB, 200 with --quick)"),
+    "W5": (w_w5, "tar -x of 1,000 x 4 KiB files until all in Swift (50 with --quick)"),
     "W6": (w_w6, "ls -lR of 10,000 objects in 100 dirs, cold (500 in 10 with --quick)"),
     "W7": (w_w7, "zarr 4096x4096 float32, 256x256 chunks: write, cold read, random chunks "
                  "(1024x1024 with --quick)"),
