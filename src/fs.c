@@ -122,6 +122,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->max_segments = 1000;
 	fs->max_file_size = 5ULL << 30;
 	fs->max_name = 1024;
+	pthread_mutex_init(&fs->open_lock, NULL);
 	if (asprintf(&fs->staging_dir, "%s/staging", o->cache_dir) < 0)
 		fs->staging_dir = NULL;
 	rc = inode_table_init(&fs->t);
@@ -163,6 +164,12 @@ void fs_free(struct swiftfs_fs *fs)
 {
 	if (!fs)
 		return;
+	/* handles still open when the session ended: the kernel will not
+	 * release them any more */
+	while (fs->open_files)
+		fs_release(fs, fs->open_files);
+	while (fs->open_dirs)
+		fs_releasedir(fs, fs->open_dirs);
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
@@ -174,6 +181,7 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->prefix_slash);
 	free(fs->staging_dir);
 	free(fs->journal_dir);
+	pthread_mutex_destroy(&fs->open_lock);
 	free(fs);
 }
 
@@ -295,6 +303,41 @@ static int parse_http_date(const char *s, struct timespec *out)
 	return 0;
 }
 
+/* Exact attributes from the headers of a HEAD or GET of an object (a's
+ * kind is left as it is). */
+void fs_attr_from_headers(const struct swiftfs_req *r, struct swiftfs_attr *a)
+{
+	const char *v = swift_req_header(r, "Content-Length");
+	a->size = v ? strtoull(v, NULL, 10) : 0;
+	v = swift_req_header(r, "ETag");
+	if (v) {
+		size_t n = strlen(v);
+		if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
+			snprintf(a->etag, sizeof(a->etag), "%.*s", (int)(n - 2), v + 1);
+		else
+			snprintf(a->etag, sizeof(a->etag), "%s", v);
+	}
+	a->is_dlo = swift_req_header(r, "X-Object-Manifest") != NULL;
+	v = swift_req_header(r, "X-Static-Large-Object");
+	a->is_slo = v && strcasecmp(v, "true") == 0;
+	a->have_mtime = true;
+	if (util_parse_float_time(swift_req_header(r, "X-Object-Meta-Mtime"), &a->mtime) != 0 &&
+	    parse_http_date(swift_req_header(r, "Last-Modified"), &a->mtime) != 0)
+		a->have_mtime = false;
+	a->exact = true;
+	a->maybe_dlo = false;
+	v = swift_req_header(r, "X-Object-Meta-Mode");
+	if (v && *v) {
+		a->have_mode = true;
+		a->mode = (unsigned)strtoul(v, NULL, 8) & 07777;
+	}
+	if (swift_req_header(r, "X-Object-Meta-Uid") && swift_req_header(r, "X-Object-Meta-Gid")) {
+		a->have_owner = true;
+		a->uid = (unsigned)strtoul(swift_req_header(r, "X-Object-Meta-Uid"), NULL, 10);
+		a->gid = (unsigned)strtoul(swift_req_header(r, "X-Object-Meta-Gid"), NULL, 10);
+	}
+}
+
 /* HEAD an object; fill a with exact attributes. With symlink, ask for the
  * link itself (symlink=get) and return its target. */
 int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
@@ -317,35 +360,8 @@ int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		}
 		goto out;
 	}
-	const char *v = swift_req_header(&r, "Content-Length");
-	a->size = v ? strtoull(v, NULL, 10) : 0;
-	v = swift_req_header(&r, "ETag");
-	if (v) {
-		size_t n = strlen(v);
-		if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
-			snprintf(a->etag, sizeof(a->etag), "%.*s", (int)(n - 2), v + 1);
-		else
-			snprintf(a->etag, sizeof(a->etag), "%s", v);
-	}
-	a->is_dlo = swift_req_header(&r, "X-Object-Manifest") != NULL;
-	v = swift_req_header(&r, "X-Static-Large-Object");
-	a->is_slo = v && strcasecmp(v, "true") == 0;
-	a->have_mtime = true;
-	if (util_parse_float_time(swift_req_header(&r, "X-Object-Meta-Mtime"), &a->mtime) != 0 &&
-	    parse_http_date(swift_req_header(&r, "Last-Modified"), &a->mtime) != 0)
-		a->have_mtime = false;
-	a->exact = true;
-	a->maybe_dlo = false;
-	v = swift_req_header(&r, "X-Object-Meta-Mode");
-	if (v && *v) {
-		a->have_mode = true;
-		a->mode = (unsigned)strtoul(v, NULL, 8) & 07777;
-	}
-	if (swift_req_header(&r, "X-Object-Meta-Uid") && swift_req_header(&r, "X-Object-Meta-Gid")) {
-		a->have_owner = true;
-		a->uid = (unsigned)strtoul(swift_req_header(&r, "X-Object-Meta-Uid"), NULL, 10);
-		a->gid = (unsigned)strtoul(swift_req_header(&r, "X-Object-Meta-Gid"), NULL, 10);
-	}
+	fs_attr_from_headers(&r, a);
+	const char *v;
 	if (symlink && target) {
 		/* the exact POSIX target a mount wrote wins; else Swift's
 		 * "container/object" (URL-encoded on the wire) */
@@ -705,7 +721,13 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 			goto out;
 		}
 		struct swiftfs_attr h = a;
-		rc = fs_head_object(fs, object, d->kind == DK_SYMLINK, &h, &target);
+		/* a small file comes whole instead of HEADed: one request for
+		 * the stat and the open (and read) that usually follow */
+		rc = -EAGAIN;
+		if (d->kind == DK_FILE)
+			rc = fs_lookup_small(fs, object, &h);
+		if (rc == -EAGAIN)
+			rc = fs_head_object(fs, object, d->kind == DK_SYMLINK, &h, &target);
 		if (rc)
 			goto out; /* ENOENT: deleted since the listing */
 		snprintf(h.list_etag, sizeof(h.list_etag), "%s", d->etag ? d->etag : "");
@@ -758,8 +780,7 @@ void fs_forget(struct swiftfs_fs *fs, uint64_t ino, uint64_t nlookup)
 /* Publish what a HEAD said about file n (table lock held). An object
  * unchanged since it was listed keeps the time, mode and owner a stat
  * already showed (default mode), so they do not change under a reader. */
-static void settle_head_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n,
-			       struct swiftfs_attr *a)
+void settle_head_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a)
 {
 	snprintf(a->list_etag, sizeof(a->list_etag), "%s", n->attr.list_etag);
 	if (!fs->exact_attrs && !n->attr.exact && n->attr.have_mtime &&
@@ -940,6 +961,12 @@ int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **out)
 	pthread_mutex_lock(&fs->t.lock);
 	d->parent_ino = n->parent ? n->parent->ino : n->ino;
 	pthread_mutex_unlock(&fs->t.lock);
+	pthread_mutex_lock(&fs->open_lock);
+	d->open_next = fs->open_dirs;
+	if (fs->open_dirs)
+		fs->open_dirs->open_prev = d;
+	fs->open_dirs = d;
+	pthread_mutex_unlock(&fs->open_lock);
 	*out = d;
 	return 0;
 fail:
@@ -995,6 +1022,14 @@ int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool pl
 
 void fs_releasedir(struct swiftfs_fs *fs, struct swiftfs_dir *d)
 {
+	pthread_mutex_lock(&fs->open_lock);
+	if (d->open_prev)
+		d->open_prev->open_next = d->open_next;
+	else if (fs->open_dirs == d)
+		fs->open_dirs = d->open_next;
+	if (d->open_next)
+		d->open_next->open_prev = d->open_prev;
+	pthread_mutex_unlock(&fs->open_lock);
 	pthread_mutex_lock(&fs->t.lock);
 	dlref_put_locked(d->list);
 	inode_unref_locked(&fs->t, d->inode);
@@ -1042,54 +1077,11 @@ int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file 
 	}
 	if (fs_open_local(fs, n, f))
 		goto done; /* read-after-write: through the local data */
-	/* close-to-open: what we read is the object as it is now. A HEAD the
-	 * lookup just made (the kernel looks up, then opens) counts. */
-	pthread_mutex_lock(&fs->t.lock);
-	bool recent = n->attr.exact && n->head_unused && util_now() - n->head_at < HEAD_REUSE_SECS;
-	n->head_unused = false; /* one open per lookup's HEAD */
-	pthread_mutex_unlock(&fs->t.lock);
-	if (!recent) {
-		rc = fs_head_object(fs, object, false, &a, NULL);
-		if (rc)
-			goto fail;
-		pthread_mutex_lock(&fs->t.lock);
-		if (strcmp(a.etag, n->attr.etag) != 0 || a.size != n->attr.size) {
-			LOGD("%s changed since it was listed (size %llu -> %llu)", object,
-			     (unsigned long long)n->attr.size, (unsigned long long)a.size);
-			f->changed = a.size != n->attr.size;
-		}
-		settle_head_locked(fs, n, &a);
-		pthread_mutex_unlock(&fs->t.lock);
-	}
-
-	/* the kernel's pages of this file stay valid while the ETag is the
-	 * one they were read at (not for a DLO: its ETag does not follow its
-	 * segments) */
-	pthread_mutex_lock(&fs->t.lock);
-	f->keep_cache = !a.is_dlo && a.etag[0] && strcmp(n->cached_etag, a.etag) == 0;
-	snprintf(n->cached_etag, sizeof(n->cached_etag), "%s", a.is_dlo ? "" : a.etag);
-	pthread_mutex_unlock(&fs->t.lock);
-
-	struct swiftfs_bc_key key;
-	if (fs->bc && !a.is_dlo && a.etag[0])
-		block_cache_key(fs->account, fs->container, object, a.etag, a.size, &key);
-	struct swiftfs_reader_cfg rc_cfg = {
-		.cache = fs->bc && !a.is_dlo && a.etag[0] ? fs->bc : NULL,
-		.key = &key,
-		.client = fs->c,
-		.pool = fs->pool,
-		.container = fs->container,
-		.object = object,
-		.size = a.size,
-		/* a DLO's ETag is not something If-Match can check */
-		.etag = a.is_dlo ? NULL : a.etag,
-		.chunk = fs->chunk,
-		.ahead = fs->ahead,
-	};
-	rc = reader_new(&rc_cfg, &f->reader);
+	rc = fs_open_read(fs, n, object, f);
 	if (rc)
 		goto fail;
 done:
+	fs_file_track(fs, f);
 	*out = f;
 	free(rel);
 	free(object);
@@ -1119,8 +1111,27 @@ bool fs_file_keep_cache(const struct swiftfs_file *f)
 	return f->keep_cache;
 }
 
+void fs_file_track(struct swiftfs_fs *fs, struct swiftfs_file *f)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	f->open_prev = NULL;
+	f->open_next = fs->open_files;
+	if (fs->open_files)
+		fs->open_files->open_prev = f;
+	fs->open_files = f;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
+	pthread_mutex_lock(&fs->open_lock);
+	if (f->open_prev)
+		f->open_prev->open_next = f->open_next;
+	else if (fs->open_files == f)
+		fs->open_files = f->open_next;
+	if (f->open_next)
+		f->open_next->open_prev = f->open_prev;
+	pthread_mutex_unlock(&fs->open_lock);
 	if (f->w)
 		fs_release_local(fs, f);
 	reader_free(f->reader);
@@ -1194,4 +1205,14 @@ void fs_log_stats(struct swiftfs_fs *fs)
 	     (unsigned long long)s.auth, (unsigned long long)s.retries,
 	     (unsigned long long)s.reauths, (unsigned long long)s.bytes_in,
 	     (unsigned long long)s.bytes_out);
+	if (fs->bc) {
+		struct swiftfs_block_cache_stats b;
+		block_cache_stats(fs->bc, &b);
+		LOGI("block cache: %llu hits, %llu misses, %llu evicted, %llu damaged, "
+		     "%llu not stored; %llu blocks, %llu bytes on disk",
+		     (unsigned long long)b.hits, (unsigned long long)b.misses,
+		     (unsigned long long)b.evictions, (unsigned long long)b.corrupt,
+		     (unsigned long long)b.store_skipped, (unsigned long long)b.blocks,
+		     (unsigned long long)b.bytes);
+	}
 }

@@ -45,6 +45,11 @@ struct swiftfs_fs {
 	struct swiftfs_block_cache *bc; /* NULL with -o cache=off */
 	char *account;           /* storage URL: part of every cache key */
 	uint64_t small_file;     /* objects up to this come whole at open */
+	/* Handles the kernel holds, so that an unmount with files still open
+	 * (a stop signal, a forced stop) can release them. */
+	pthread_mutex_t open_lock;
+	struct swiftfs_file *open_files;   /* open_lock */
+	struct swiftfs_dir *open_dirs;     /* open_lock */
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX
@@ -58,6 +63,7 @@ struct swiftfs_dir {
 	struct swiftfs_inode *inode;  /* referenced */
 	uint64_t parent_ino;
 	struct swiftfs_dlref *list;   /* referenced */
+	struct swiftfs_dir *open_prev, *open_next; /* fs->open_lock */
 };
 
 struct swiftfs_file {
@@ -67,7 +73,11 @@ struct swiftfs_file {
 	int flags;
 	bool changed;  /* open found a new version: the kernel's size is stale */
 	bool keep_cache; /* the kernel's cached pages are of this very version */
+	struct swiftfs_file *open_prev, *open_next; /* fs->open_lock */
 };
+
+/* Enter a handle given to the kernel in fs->open_files. */
+void fs_file_track(struct swiftfs_fs *fs, struct swiftfs_file *f);
 
 
 char *fs_join(const char *a, const char *b, const char *c);
@@ -81,6 +91,18 @@ void fs_put_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_fill_stat(struct swiftfs_fs *fs, uint64_t ino, const struct swiftfs_attr *a,
 		  struct stat *st);
 void fs_attr_from_dirent(const struct swiftfs_dirent *d, struct swiftfs_attr *a);
+/* Exact attributes from a HEAD or GET response's headers. */
+struct swiftfs_req;
+void fs_attr_from_headers(const struct swiftfs_req *r, struct swiftfs_attr *a);
+/* Publish what a HEAD (or GET) said about file n (table lock held). */
+void settle_head_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a);
+/* fs_read.c: open a clean file for reading (f->reader). */
+int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object,
+		 struct swiftfs_file *f);
+/* fs_read.c: a lookup's question about a small file, answered by a GET
+ * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
+ * HEAD it instead. */
+int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
 int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		   struct swiftfs_attr *a, char **target);
 int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out);

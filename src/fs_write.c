@@ -759,6 +759,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	f->inode = n;
 	f->w = w;
 	f->flags = flags;
+	fs_file_track(fs, f);
 	*out = f;
 	f = NULL;
 	w = NULL;
@@ -1055,4 +1056,119 @@ void fs_write_shutdown(struct swiftfs_fs *fs)
 		}
 	}
 	pthread_mutex_unlock(&fs->t.lock);
+}
+
+/* --- draining before unmount ---------------------------------------- */
+
+/* What a scan of the table found: uploads under way (a close or fsync
+ * holding the state's lock), files still open with data not in Swift,
+ * and closed files whose upload failed (candidates for one more try). */
+struct drain_scan {
+	unsigned busy;
+	unsigned open;
+	unsigned failed;               /* closed, upload failed */
+	size_t nclosed;
+	struct drain_item {
+		struct swiftfs_inode *n;   /* referenced */
+		struct swiftfs_wstate *w;  /* referenced */
+	} *closed;
+};
+
+static void drain_scan_table(struct swiftfs_fs *fs, struct drain_scan *d, bool collect)
+{
+	size_t cap = 0;
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_lock(&fs->t.lock);
+	for (size_t b = 0; b < fs->t.nbuckets; b++) {
+		for (struct swiftfs_inode *n = fs->t.by_ino[b]; n; n = n->ino_next) {
+			struct swiftfs_wstate *w = n->w;
+			if (!w)
+				continue;
+			if (pthread_mutex_trylock(&w->lock) != 0) {
+				d->busy++; /* an upload (or a write) is under way */
+				continue;
+			}
+			bool dirty = w->dirty && !w->unlinked && !w->poisoned;
+			pthread_mutex_unlock(&w->lock);
+			if (!dirty)
+				continue;
+			if (w->refs > 1) {
+				d->open++;
+				continue;
+			}
+			d->failed++;
+			if (!collect)
+				continue;
+			if (d->nclosed == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct drain_item *v = realloc(d->closed, nc * sizeof(*v));
+				if (!v)
+					continue; /* it stays staged, as at any unmount */
+				d->closed = v;
+				cap = nc;
+			}
+			inode_ref_locked(n);
+			w->refs++;
+			d->closed[d->nclosed].n = n;
+			d->closed[d->nclosed++].w = w;
+		}
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+}
+
+static bool drain_aborted(const volatile int *abort_flag)
+{
+	return abort_flag && __atomic_load_n(abort_flag, __ATOMIC_SEQ_CST);
+}
+
+int fs_drain(struct swiftfs_fs *fs, double timeout, const volatile int *abort_flag)
+{
+	struct drain_scan d;
+	double deadline = util_now() + timeout;
+	bool retried = false, announced = false;
+
+	if (fs->ro)
+		return 0;
+	for (;;) {
+		drain_scan_table(fs, &d, !retried);
+		if (d.nclosed) {
+			LOGI("uploading %zu closed file(s) whose earlier upload failed", d.nclosed);
+			for (size_t i = 0; i < d.nclosed; i++) {
+				struct swiftfs_inode *n = d.closed[i].n;
+				struct swiftfs_wstate *w = d.closed[i].w;
+				if (!drain_aborted(abort_flag) && util_now() < deadline)
+					sync_file(fs, n, w);
+				wstate_put(fs, n, w);
+				pthread_mutex_lock(&fs->t.lock);
+				inode_unref_locked(&fs->t, n);
+				pthread_mutex_unlock(&fs->t.lock);
+			}
+			free(d.closed);
+			retried = true;
+			continue; /* scan again: what is left now */
+		}
+		free(d.closed);
+		retried = true;
+		if (d.busy == 0 && d.open == 0)
+			break;
+		if (drain_aborted(abort_flag) || util_now() >= deadline) {
+			LOGW("stopped waiting for %u upload(s) under way and %u file(s) still open "
+			     "with data not in Swift", d.busy, d.open);
+			break;
+		}
+		if (!announced) {
+			LOGI("waiting up to %.0f s for %u upload(s) under way and %u file(s) still "
+			     "open with data not in Swift", timeout, d.busy, d.open);
+			announced = true;
+		}
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	unsigned left = d.busy + d.open + d.failed;
+	if (left)
+		LOGW("%u file(s) with data not in Swift: their staged data stays in %s",
+		     left, fs->staging_dir);
+	else if (announced)
+		LOGI("all uploads finished");
+	return (int)left;
 }

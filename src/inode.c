@@ -188,6 +188,29 @@ struct swiftfs_inode *inode_child_locked(struct swiftfs_itable *t, struct swiftf
 	return NULL;
 }
 
+/* Inode numbers are a hash of the parent's number and the name, so a
+ * path keeps its number when the kernel forgets the inode (memory
+ * pressure, drop_caches) and looks it up again: tar, rsync and find
+ * compare st_ino. A number taken by another live inode moves on to the
+ * next free one. */
+static uint64_t ino_for(struct swiftfs_itable *t, const struct swiftfs_inode *parent,
+			const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ parent->ino;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	/* splitmix64 finalizer */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	h &= 0x7fffffffffffffffULL; /* stays positive as a signed 64-bit off_t-like value */
+	while (h <= SWIFTFS_ROOT_INO || inode_find_locked(t, h))
+		h++;
+	return h;
+}
+
 struct swiftfs_inode *inode_link_locked(struct swiftfs_itable *t, struct swiftfs_inode *parent,
 					const char *name, const struct swiftfs_attr *attr)
 {
@@ -207,7 +230,7 @@ struct swiftfs_inode *inode_link_locked(struct swiftfs_itable *t, struct swiftfs
 			free(n);
 			return NULL;
 		}
-		n->ino = t->next_ino++;
+		n->ino = ino_for(t, parent, name);
 		n->parent = parent;
 		parent->refs++;
 		ino_insert(t, n);

@@ -18,6 +18,7 @@
 
 #include "swiftfs/fs.h"
 #include "swiftfs/fs_ops.h"
+#include "swiftfs/lifecycle.h"
 #include "swiftfs/log.h"
 #include "swiftfs/opts.h"
 #include "swiftfs/swift_auth.h"
@@ -89,6 +90,14 @@ static bool is_mounted(const char *path)
 static int check_mountpoint(const char *mp, char *resolved)
 {
 	struct stat st;
+	unsigned fd;
+	char end;
+	/* mount.fuse3 -o drop_privileges mounts itself and hands over the
+	 * /dev/fuse descriptor as /dev/fd/N (libfuse takes it from there) */
+	if (sscanf(mp, "/dev/fd/%u%c", &fd, &end) == 1) {
+		snprintf(resolved, PATH_MAX, "%s", mp);
+		return 0;
+	}
 	if (stat(mp, &st) != 0) {
 		if (errno == ENOTCONN)
 			die_msg("mount point %s is a dead FUSE mount (its daemon exited): "
@@ -198,6 +207,7 @@ int main(int argc, char *argv[])
 	struct swiftfs_client *client = NULL;
 	struct swiftfs_fuse_ctx ctx = { 0 };
 	struct fuse_session *se = NULL;
+	struct swiftfs_life *life = NULL;
 	char resolved[PATH_MAX];
 	char msg[512] = "";
 	int ret = 1;
@@ -278,8 +288,9 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	ctx.se = se;
-	if (fuse_set_signal_handlers(se) != 0) {
-		die_msg("could not install signal handlers");
+	/* from here on TERM, INT and HUP wait for the signal thread */
+	if (lifecycle_block_signals() != 0) {
+		die_msg("could not set up signal handling");
 		goto out;
 	}
 	if (fuse_session_mount(se, resolved) != 0) {
@@ -297,18 +308,29 @@ int main(int argc, char *argv[])
 		LOGE("could not start the filesystem: out of memory or threads");
 		goto out;
 	}
-	LOGI("mounted %s%s%s on %s", o.container, o.prefix[0] ? "/" : "", o.prefix, resolved);
+	char what[600];
+	snprintf(what, sizeof(what), "%s%s%s", o.container, o.prefix[0] ? "/" : "", o.prefix);
+	LOGI("mounted %s on %s", what, resolved);
+	struct swiftfs_life_cfg life_cfg = {
+		.se = se, .fs = ctx.fs, .auth = auth, .client = client,
+		.mountpoint = resolved, .what = what,
+		.drain_timeout = o.drain_timeout, .foreground = o.foreground,
+	};
+	if (lifecycle_start(&life_cfg, &life)) {
+		LOGE("could not start the signal thread");
+		goto out;
+	}
 
 	struct fuse_loop_config lcfg = { .clone_fd = 0, .max_idle_threads = 16 };
 	ret = fuse_session_loop_mt(se, &lcfg) == 0 ? 0 : 1;
-	LOGI("unmounting %s", resolved);
+	lifecycle_finish(life);
 out:
 	if (se) {
 		if (mounted)
-			fuse_session_unmount(se);
-		fuse_remove_signal_handlers(se);
+			lifecycle_unmount(se);
 		fuse_session_destroy(se);
 	}
+	lifecycle_free(life);
 	if (ctx.fs) {
 		fs_log_stats(ctx.fs);
 		fs_free(ctx.fs);

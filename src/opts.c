@@ -42,6 +42,7 @@ static const struct opt_spec specs[] = {
 	{ "negative_timeout", OK_SECONDS, F(negative_timeout) },
 	{ "retry_timeout", OK_SECONDS, F(retry_timeout) },
 	{ "connect_timeout", OK_SECONDS, F(connect_timeout) },
+	{ "drain_timeout", OK_SECONDS, F(drain_timeout) },
 	{ "cache_dir", OK_STRING, F(cache_dir) },
 	{ "segment_size", OK_SIZE, F(segment_size) },
 	{ "read_chunk", OK_SIZE, F(read_chunk) },
@@ -310,6 +311,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->negative_timeout = 2.0;
 	o->retry_timeout = 30.0;
 	o->connect_timeout = 10.0;
+	o->drain_timeout = 60.0;
 	o->segment_size = 64ULL << 20;
 	o->read_chunk = 8ULL << 20;
 	o->read_ahead = 24ULL << 20;
@@ -419,6 +421,11 @@ void opts_print_help(const char *progname)
 	       "Credentials (environment, or the same KEY=VALUE lines in -o credentials=FILE):\n"
 	       "    ST_AUTH, ST_USER, ST_KEY          TempAuth / v1.0 authentication\n"
 	       "    OS_STORAGE_URL, OS_AUTH_TOKEN     a pre-authenticated token\n"
+	       "    OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME\n"
+	       "        (OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME, OS_REGION_NAME,\n"
+	       "        OS_INTERFACE, OS_STORAGE_URL)  Keystone v3 password\n"
+	       "    OS_AUTH_URL, OS_APPLICATION_CREDENTIAL_ID, _SECRET\n"
+	       "                                      Keystone v3 application credential\n"
 	       "\n"
 	       "General options:\n"
 	       "    -h, --help             print this help and exit\n"
@@ -442,6 +449,8 @@ void opts_print_help(const char *progname)
 	       "    negative_timeout=SECS  cache lifetime of \"no such file\" (default 2)\n"
 	       "    retry_timeout=SECS     give up retrying one request after this (default 30)\n"
 	       "    connect_timeout=SECS   TCP/TLS connect timeout (default 10)\n"
+	       "    drain_timeout=SECS     on SIGTERM or unmount, wait at most this long for\n"
+	       "                           uploads and open files with unsaved data (default 60)\n"
 	       "    cache_dir=DIR          staging folder for written data (default\n"
 	       "                           /var/cache/swiftfs as root, else $XDG_CACHE_HOME/swiftfs)\n"
 	       "    segment_size=SIZE      files larger than this are uploaded as SLO segments\n"

@@ -49,6 +49,8 @@ struct swiftfs_reader {
 	struct swiftfs_block_cache *bc; /* NULL: slots */
 	struct swiftfs_bc_key key;
 	uint64_t bsize;       /* cache block size */
+	char *pre;            /* preloaded first bytes (no cache) */
+	size_t pre_len;
 };
 
 struct fetch_job {
@@ -368,8 +370,22 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 	return (ssize_t)copied;
 }
 
+void reader_preload(struct swiftfs_reader *r, char *data, size_t len)
+{
+	free(r->pre);
+	r->pre = data;
+	r->pre_len = len < r->size ? len : (size_t)r->size;
+}
+
 ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off)
 {
+	if (r->pre && off < r->size && off + size > r->size)
+		size = (size_t)(r->size - off);
+	if (r->pre && off + size <= r->pre_len) {
+		memcpy(buf, r->pre + off, size);
+		return (ssize_t)size;
+	}
+
 	size_t copied = 0;
 	int err = 0;
 
@@ -475,6 +491,7 @@ void reader_free(struct swiftfs_reader *r)
 	for (unsigned i = 0; r->slots && i < r->nslots; i++)
 		free(r->slots[i].data);
 	free(r->slots);
+	free(r->pre);
 	free(r->container);
 	free(r->object);
 	pthread_mutex_destroy(&r->lock);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "swiftfs/credentials.h"
+#include "swiftfs/keystone.h"
 #include "swiftfs/log.h"
 #include "swiftfs/swift_client.h"
 #include "swiftfs/util.h"
@@ -20,12 +21,26 @@ struct swiftfs_auth {
 	char *auth_url;       /* v1 */
 	char *user;           /* v1 */
 	char *key;            /* v1 (secret) */
+	struct swiftfs_keystone *ks;     /* Keystone */
+	struct swiftfs_client *client;   /* Keystone: for renewals in swift_auth_get */
 	pthread_mutex_t lock;
 	char *token;          /* guarded by lock (secret) */
 	char *storage_url;    /* guarded by lock */
 	unsigned gen;         /* guarded by lock */
 	time_t expires;       /* guarded by lock */
+	double refresh_at;    /* guarded by lock: util_now() time to renew (Keystone), 0 never */
 };
+
+/* One renewal at a time; a thread that waited finds gen moved on. Taken
+ * before auth->lock, never while holding it. */
+static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define SWAP_PTR(x, y)                                                         \
+	do {                                                                   \
+		char *tmp_ = (x);                                              \
+		(x) = (y);                                                     \
+		(y) = tmp_;                                                    \
+	} while (0)
 
 static void free_secret(char *s)
 {
@@ -68,19 +83,20 @@ int swift_auth_new(const char *creds_file, struct swiftfs_auth **out, char *msg,
 		a->auth_url = strdup(creds_get(&c, "ST_AUTH"));
 		a->user = strdup(creds_get(&c, "ST_USER"));
 		a->key = strdup(creds_get(&c, "ST_KEY"));
+	} else if (keystone_wanted(&c)) {
+		a->mode = SWIFTFS_AUTH_KEYSTONE;
+		rc = keystone_new(&c, &a->ks, msg, msglen);
+		if (rc)
+			goto out;
 	} else if (creds_get(&c, "OS_AUTH_TOKEN") || creds_get(&c, "OS_STORAGE_URL")) {
 		snprintf(msg, msglen, "%s has only one of OS_STORAGE_URL and OS_AUTH_TOKEN; "
 			 "a pre-authenticated token needs both", where);
 		rc = -EINVAL;
 		goto out;
-	} else if (creds_get(&c, "OS_AUTH_URL")) {
-		snprintf(msg, msglen, "Keystone credentials (OS_AUTH_URL) are not supported yet: "
-			 "use ST_AUTH/ST_USER/ST_KEY or OS_STORAGE_URL/OS_AUTH_TOKEN");
-		rc = -ENOTSUP;
-		goto out;
 	} else {
 		snprintf(msg, msglen, "no Swift credentials in %s: set ST_AUTH, ST_USER and ST_KEY "
-			 "(TempAuth) or OS_STORAGE_URL and OS_AUTH_TOKEN (pre-authenticated token)",
+			 "(TempAuth), OS_AUTH_URL with OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME "
+			 "(Keystone v3), or OS_STORAGE_URL and OS_AUTH_TOKEN (pre-authenticated token)",
 			 where);
 		rc = -EINVAL;
 		goto out;
@@ -107,6 +123,7 @@ void swift_auth_free(struct swiftfs_auth *a)
 	free(a->auth_url);
 	free(a->user);
 	free_secret(a->key);
+	keystone_free(a->ks);
 	free_secret(a->token);
 	free(a->storage_url);
 	pthread_mutex_destroy(&a->lock);
@@ -172,16 +189,89 @@ out:
 	return rc;
 }
 
+/* Keystone v3: a new token, and when to renew it: when a quarter of its
+ * life is left, at most 5 minutes before it expires. Times are counted
+ * from the local monotonic clock and the token's life as the server
+ * states it (expires_at - issued_at), so clock skew does not matter. */
+static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int flags,
+			  char *msg, size_t msglen)
+{
+	struct swiftfs_keystone_token t;
+	int rc = keystone_login(a->ks, c, flags, &t, msg, msglen);
+	if (rc)
+		return rc;
+	long life = (long)(t.expires_at - (t.issued_at ? t.issued_at : time(NULL)));
+	if (life < 1)
+		life = 1;
+	long margin = keystone_renew_margin(life);
+	if (t.region)
+		LOGI("authenticated with Keystone as %s; storage URL %s (region %s, %s "
+		     "interface); token valid for %lds, renewal after %lds",
+		     keystone_who(a->ks), t.storage_url, t.region, t.interface, life, life - margin);
+	else
+		LOGI("authenticated with Keystone as %s; storage URL %s (OS_STORAGE_URL); "
+		     "token valid for %lds, renewal after %lds", keystone_who(a->ks),
+		     t.storage_url, life, life - margin);
+	pthread_mutex_lock(&a->lock);
+	free_secret(a->token);
+	free(a->storage_url);
+	a->token = t.token;
+	a->storage_url = t.storage_url;
+	t.token = t.storage_url = NULL;
+	a->gen++;
+	a->expires = time(NULL) + life;
+	a->refresh_at = util_now() + (double)(life - margin);
+	pthread_mutex_unlock(&a->lock);
+	keystone_token_free(&t);
+	return 0;
+}
+
+/* The Keystone token is near its expiry: renew it now, before Swift
+ * refuses it. One attempt, without retries, by one thread: the others go
+ * on with the current token, which is still valid. On failure keep the
+ * old token and try again in 10 seconds rather than on every request. */
+static void refresh_keystone(struct swiftfs_auth *a)
+{
+	char msg[512] = "";
+	if (pthread_mutex_trylock(&renew_lock) != 0)
+		return;
+	pthread_mutex_lock(&a->lock);
+	bool due = a->refresh_at && util_now() >= a->refresh_at;
+	long left = (long)(a->expires - time(NULL));
+	pthread_mutex_unlock(&a->lock);
+	if (due) {
+		LOGI("Keystone token expires in %lds: renewing it", left);
+		if (login_keystone(a, a->client, KEYSTONE_LOGIN_ONCE, msg, sizeof(msg))) {
+			LOGW("renewing the Keystone token failed: %s; retrying in 10s", msg);
+			pthread_mutex_lock(&a->lock);
+			a->refresh_at = util_now() + 10;
+			pthread_mutex_unlock(&a->lock);
+		}
+	}
+	pthread_mutex_unlock(&renew_lock);
+}
+
 int swift_auth_login(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)
 {
 	if (a->mode == SWIFTFS_AUTH_V1)
 		return login_v1(a, c, msg, msglen);
+	if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
+		a->client = c;
+		return login_keystone(a, c, KEYSTONE_LOGIN_DIAGNOSE, msg, msglen);
+	}
 	return 0;
 }
 
 int swift_auth_get(struct swiftfs_auth *a, char **token, char **storage_url, unsigned *gen)
 {
 	int rc = 0;
+	if (a->mode == SWIFTFS_AUTH_KEYSTONE && a->client) {
+		pthread_mutex_lock(&a->lock);
+		bool due = a->refresh_at && util_now() >= a->refresh_at;
+		pthread_mutex_unlock(&a->lock);
+		if (due)
+			refresh_keystone(a);
+	}
 	pthread_mutex_lock(&a->lock);
 	if (!a->token || !a->storage_url) {
 		rc = -EACCES;
@@ -237,11 +327,9 @@ out:
 
 int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned gen)
 {
-	static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
 	char msg[512] = "";
 	int rc;
 
-	/* one renewal at a time; a thread that waited finds gen moved on */
 	pthread_mutex_lock(&renew_lock);
 	pthread_mutex_lock(&a->lock);
 	bool done = a->gen != gen;
@@ -255,6 +343,11 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 		rc = login_v1(a, c, msg, sizeof(msg));
 		if (rc)
 			LOGE("re-authentication failed: %s", msg);
+	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
+		LOGI("token refused (HTTP 401), authenticating with Keystone again");
+		rc = login_keystone(a, c, 0, msg, sizeof(msg));
+		if (rc)
+			LOGE("re-authentication with Keystone failed: %s", msg);
 	} else {
 		rc = renew_preauth(a);
 	}
@@ -269,4 +362,75 @@ time_t swift_auth_expires(struct swiftfs_auth *a)
 	time_t t = a->expires;
 	pthread_mutex_unlock(&a->lock);
 	return t;
+}
+
+/* SIGHUP: read the credentials file again. A pre-auth token (and storage
+ * URL) goes into use at once; new TempAuth credentials are used for a
+ * login made now. The mode itself cannot change without a remount. */
+int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)
+{
+	struct swiftfs_auth *fresh = NULL;
+	char why[512] = "";
+	int rc;
+
+	if (!a->creds_file) {
+		snprintf(msg, msglen, "the credentials come from the environment, which cannot "
+			 "be re-read: mount with -o credentials=FILE to renew them by SIGHUP");
+		return -EINVAL;
+	}
+	rc = swift_auth_new(a->creds_file, &fresh, why, sizeof(why));
+	if (rc) {
+		snprintf(msg, msglen, "keeping the current credentials: %s", why);
+		return rc;
+	}
+	pthread_mutex_lock(&renew_lock);
+	if (fresh->mode != a->mode) {
+		snprintf(msg, msglen, "keeping the current credentials: %s now holds another kind "
+			 "of credentials, which needs a remount", a->creds_file);
+		rc = -EINVAL;
+	} else if (a->mode == SWIFTFS_AUTH_PREAUTH) {
+		pthread_mutex_lock(&a->lock);
+		bool same = strcmp(fresh->token, a->token) == 0 &&
+			    strcmp(fresh->storage_url, a->storage_url) == 0;
+		if (!same) {
+			SWAP_PTR(a->token, fresh->token);
+			SWAP_PTR(a->storage_url, fresh->storage_url);
+			a->gen++;
+			a->expires = 0;
+		}
+		pthread_mutex_unlock(&a->lock);
+		snprintf(msg, msglen, same ? "%s holds the token already in use" :
+			 "using the renewed token from %s", a->creds_file);
+	} else if (a->mode == SWIFTFS_AUTH_V1) {
+		SWAP_PTR(a->auth_url, fresh->auth_url);
+		SWAP_PTR(a->user, fresh->user);
+		SWAP_PTR(a->key, fresh->key);
+		rc = login_v1(a, c, why, sizeof(why));
+		if (rc)
+			snprintf(msg, msglen, "re-read %s but the login failed: %s", a->creds_file, why);
+		else
+			snprintf(msg, msglen, "re-read %s and logged in again", a->creds_file);
+	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
+		struct swiftfs_keystone *ks = a->ks;
+		a->ks = fresh->ks;
+		fresh->ks = NULL;
+		rc = login_keystone(a, c, KEYSTONE_LOGIN_ONCE, why, sizeof(why));
+		if (rc) {
+			/* the old credentials stay in use */
+			fresh->ks = a->ks;
+			a->ks = ks;
+			snprintf(msg, msglen, "keeping the current credentials: the Keystone "
+				 "login with %s failed: %s", a->creds_file, why);
+		} else {
+			snprintf(msg, msglen, "re-read %s and logged in to Keystone again",
+				 a->creds_file);
+			keystone_free(ks);
+		}
+	} else {
+		snprintf(msg, msglen, "re-reading this kind of credentials is not supported");
+		rc = -ENOTSUP;
+	}
+	pthread_mutex_unlock(&renew_lock);
+	swift_auth_free(fresh);
+	return rc;
 }

@@ -93,6 +93,13 @@ int fs_symlink(struct swiftfs_fs *fs, const char *target, uint64_t parent, const
 int fs_link(struct swiftfs_fs *fs, uint64_t ino, uint64_t newparent, const char *newname,
 	    struct swiftfs_entry *e);
 
+/* Before unmounting: wait (at most timeout seconds, or until *abort_flag
+ * becomes non-zero) for uploads under way and for files still open with
+ * data not in Swift to be closed; try once more to upload closed files
+ * whose upload failed. Returns how many files still have data that is
+ * not in Swift (their staged data stays in <cache_dir>/staging). */
+int fs_drain(struct swiftfs_fs *fs, double timeout, const volatile int *abort_flag);
+
 /* One line of request counters, for logs at unmount and benchmarks. */
 void fs_log_stats(struct swiftfs_fs *fs);
 

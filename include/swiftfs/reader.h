@@ -42,6 +42,9 @@ struct swiftfs_reader_cfg {
 };
 
 int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out);
+/* Hand over the object's first len bytes (malloc'd; the reader owns them
+ * now), fetched at open: reads within them are served from memory. */
+void reader_preload(struct swiftfs_reader *r, char *data, size_t len);
 /* Bytes read (short only at the end of the object), or -errno. */
 ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off);
 /* Waits for this reader's fetches still in flight. */

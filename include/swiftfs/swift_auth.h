@@ -5,6 +5,9 @@
  *   pre-auth (OS_STORAGE_URL/OS_AUTH_TOKEN): the token is given; on 401,
  *     re-read the credentials file (sites renew tokens in a file) and use
  *     the new token if it differs, else fail with EACCES.
+ *   Keystone v3 (OS_AUTH_URL + password or application credential, see
+ *     keystone.h): log in at start; renew before the token expires (when a
+ *     quarter of its life, at most 5 minutes, is left) and on 401.
  * The current token is guarded by a mutex and carries a generation number
  * so that a burst of 401s from many threads causes one renewal, not many. */
 #ifndef SWIFTFS_SWIFT_AUTH_H
@@ -20,6 +23,7 @@ struct swiftfs_creds;
 enum swiftfs_auth_mode {
 	SWIFTFS_AUTH_V1,
 	SWIFTFS_AUTH_PREAUTH,
+	SWIFTFS_AUTH_KEYSTONE,
 };
 
 /* Pick the mode from the credentials (file if given, else environment).
@@ -33,12 +37,19 @@ enum swiftfs_auth_mode swift_auth_mode(const struct swiftfs_auth *a);
 int swift_auth_login(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen);
 
 /* Copy the current token and storage URL (caller frees both). gen gets
- * the generation the copies belong to. */
+ * the generation the copies belong to. A Keystone token near its expiry
+ * is renewed first (a failed renewal is logged; the old token is used
+ * while it lasts). */
 int swift_auth_get(struct swiftfs_auth *a, char **token, char **storage_url, unsigned *gen);
 
 /* A request made with generation gen got 401. Renew unless another
  * thread has already done so. 0 when a new token is in place. */
 int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned gen);
+
+/* Re-read the credentials file (SIGHUP): a pre-auth token goes into use
+ * at once, TempAuth credentials log in again. 0 with what happened in
+ * msg, or -errno with the reason in msg (the old credentials stay). */
+int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen);
 
 /* When the current token expires (0 when unknown). */
 time_t swift_auth_expires(struct swiftfs_auth *a);

@@ -12,6 +12,8 @@ PKGS=(
   swift swift-proxy swift-account swift-container swift-object memcached
   python3-swiftclient python3-pytest curl openssl attr procps
   rsync git tar python3-zarr python3-xarray python3-numcodecs python3-numpy
+  # test: Keystone v3 (tests/tools/keystone-aio.sh) and the Swift proxy middleware for it
+  keystone python3-keystone python3-keystonemiddleware python3-keystoneclient
 )
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps: run as root (apt-get install)" >&2

@@ -1,0 +1,246 @@
+"""The persistent block cache and the small-object path: counted requests
+(swiftfs's own counters, logged at unmount), bytes checked against what
+Swift holds, caches that survive remounts, damaged blocks, the size bound,
+many readers of one object, out-of-band changes."""
+import hashlib
+import os
+import random
+import re
+import threading
+
+import pytest
+
+from conftest import run_swiftfs
+
+MiB = 1 << 20
+
+
+def counts(m):
+    """Request counters of a mount that has exited."""
+    line = re.findall(r"requests: (\d+) listing, (\d+) GET, (\d+) HEAD, (\d+) PUT", m.log())
+    assert line, m.log()
+    lst, get, head, put = (int(x) for x in line[-1])
+    return {"listing": lst, "get": get, "head": head, "put": put}
+
+
+def cache_stats(m):
+    line = re.findall(r"block cache: (\d+) hits, (\d+) misses, (\d+) evicted, (\d+) damaged, "
+                      r"(\d+) not stored; (\d+) blocks, (\d+) bytes on disk", m.log())
+    assert line, m.log()
+    k = ("hits", "misses", "evicted", "damaged", "skipped", "blocks", "bytes")
+    return dict(zip(k, (int(x) for x in line[-1])))
+
+
+def block_files(cache_dir):
+    out = []
+    for root, _dirs, files in os.walk(os.path.join(cache_dir, "blocks")):
+        out += [os.path.join(root, f) for f in files if not f.startswith(".")]
+    return out
+
+
+def rand_bytes(n, seed):
+    return random.Random(seed).randbytes(n)
+
+
+def read_all(path, bs=MiB):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(bs)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def test_remount_reads_from_disk_without_data_get(container, conn, mount, tmp_path):
+    data = rand_bytes(5 * MiB + 123, 1)
+    conn.put_object(container, "big", data)
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["cache_dir=" + cache])
+    assert read_all(m.p("big")) == hashlib.sha256(data).hexdigest()
+    m.unmount()
+    assert counts(m)["get"] >= 1
+    assert len(block_files(cache)) == 6       # 5 whole blocks of 1 MiB and a tail
+
+    os.system("sync; echo 3 > /proc/sys/vm/drop_caches")
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    assert read_all(m2.p("big")) == hashlib.sha256(data).hexdigest()
+    m2.unmount()
+    c = counts(m2)
+    assert c["get"] == 0, m2.log()              # every byte from the cache folder
+    assert c["head"] == 1                       # the open still asks what the object is
+    assert cache_stats(m2)["hits"] >= 6
+
+
+def test_changed_object_is_never_served_from_old_blocks(container, conn, mount, tmp_path):
+    cache = str(tmp_path / "cache")
+    old = rand_bytes(3 * MiB, 2)
+    new = rand_bytes(3 * MiB, 3)                # same size: only the ETag differs
+    conn.put_object(container, "o", old)
+    m = mount(container, opts=["cache_dir=" + cache, "attr_timeout=30", "entry_timeout=30"])
+    with open(m.p("o"), "rb") as f:
+        assert f.read() == old
+    conn.put_object(container, "o", new)        # behind the mount's back
+    with open(m.p("o"), "rb") as f:
+        assert f.read() == new
+    m.unmount()
+    # and in a new mount that has the old version's blocks on disk
+    conn.put_object(container, "o", old)
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    with open(m2.p("o"), "rb") as f:
+        assert f.read() == old
+    conn.put_object(container, "o", new)
+    with open(m2.p("o"), "rb") as f:
+        assert f.read() == new
+
+
+def test_size_bound_holds_reading_twice_its_size(container, conn, mount, tmp_path):
+    cache = str(tmp_path / "cache")
+    data = rand_bytes(16 * MiB, 4)
+    conn.put_object(container, "o", data)
+    m = mount(container, opts=["cache_dir=" + cache, "cache_size=8M"])
+    h = hashlib.sha256()
+    seen = 0
+    with open(m.p("o"), "rb") as f:
+        while True:
+            b = f.read(MiB)
+            if not b:
+                break
+            h.update(b)
+            seen += len(b)
+            on_disk = sum(os.stat(p).st_blocks * 512 for p in block_files(cache))
+            assert on_disk <= 8 * MiB, (seen, on_disk)
+    assert h.hexdigest() == hashlib.sha256(data).hexdigest()
+    m.unmount()
+    st = cache_stats(m)
+    assert st["evicted"] >= 8 and st["bytes"] <= 8 * MiB
+
+
+def test_damaged_blocks_are_fetched_again(container, conn, mount, tmp_path):
+    cache = str(tmp_path / "cache")
+    data = rand_bytes(4 * MiB, 5)
+    conn.put_object(container, "o", data)
+    m = mount(container, opts=["cache_dir=" + cache])
+    assert read_all(m.p("o")) == hashlib.sha256(data).hexdigest()
+    m.unmount()
+    files = sorted(block_files(cache))
+    assert len(files) == 4
+    with open(files[0], "r+b") as f:            # a flipped bit in the data
+        f.seek(5000)
+        b = f.read(1)
+        f.seek(5000)
+        f.write(bytes([b[0] ^ 1]))
+    with open(files[1], "r+b") as f:            # a torn write
+        f.truncate(1000)
+    os.system("sync; echo 3 > /proc/sys/vm/drop_caches")
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    assert read_all(m2.p("o")) == hashlib.sha256(data).hexdigest()
+    m2.unmount()
+    assert cache_stats(m2)["damaged"] == 2
+    assert counts(m2)["get"] >= 1
+    assert "damaged" in m2.log()
+
+
+def test_many_readers_of_one_object(container, conn, mount, tmp_path):
+    data = rand_bytes(12 * MiB + 77, 6)
+    conn.put_object(container, "o", data)
+    m = mount(container)
+    errors = []
+
+    def reader(seed):
+        rnd = random.Random(seed)
+        try:
+            with open(m.p("o"), "rb", buffering=0) as f:
+                for _ in range(40):
+                    off = rnd.randrange(len(data))
+                    n = rnd.randrange(1, 300000)
+                    got = os.pread(f.fileno(), n, off)
+                    if got != data[off:off + n]:
+                        errors.append((seed, off, n))
+                if seed % 2 == 0:               # and some read it all in order
+                    f.seek(0)
+                    if f.read() != data:
+                        errors.append((seed, "whole"))
+        except OSError as ex:
+            errors.append((seed, ex))
+
+    ts = [threading.Thread(target=reader, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    m.unmount()
+    st = cache_stats(m)
+    # one fetch per block: 13 blocks, fetched alone or in runs, never twice
+    assert st["misses"] <= 13, st
+    assert counts(m)["get"] <= 13
+
+
+def test_cache_off_keeps_no_data(container, conn, mount, tmp_path):
+    cache = str(tmp_path / "cache")
+    data = rand_bytes(3 * MiB, 7)
+    conn.put_object(container, "o", data)
+    conn.put_object(container, "small", b"tiny")
+    m = mount(container, opts=["cache_dir=" + cache, "cache=off"])
+    assert read_all(m.p("o")) == hashlib.sha256(data).hexdigest()
+    with open(m.p("small"), "rb") as f:
+        assert f.read() == b"tiny"
+    m.unmount()
+    assert block_files(cache) == []
+    assert "block cache:" not in m.log()
+
+
+def test_small_files_cost_one_get_each(container, conn, mount):
+    for i in range(30):
+        conn.put_object(container, "d/f%02d" % i, b"%d" % i * 100,
+                        headers={"X-Object-Meta-Mtime": "1000000000.5"})
+    conn.put_object(container, "e/g", b"g" * 100, headers={"X-Object-Meta-Mtime": "1000000000.5"})
+    conn.put_object(container, "e/h", b"h" * 100, headers={"X-Object-Meta-Mtime": "1000000000.5"})
+    m = mount(container)
+    names = sorted(os.listdir(m.p("d")))
+    for name in names:
+        with open(m.p("d", name), "rb") as f:
+            assert f.read() == b"%d" % int(name[1:]) * 100
+    # looked up, not listed: the open's GET brings the stored mtime
+    with open(m.p("e", "g"), "rb") as f:
+        assert f.read() == b"g" * 100
+    assert os.stat(m.p("e", "g")).st_mtime == 1000000000.5
+    m.unmount()
+    c = counts(m)
+    assert c["get"] == 31 and c["head"] == 0, c
+    # a stat then a read: the lookup's GET serves both
+    m2 = mount(container)
+    assert os.stat(m2.p("e", "h")).st_mtime == 1000000000.5
+    with open(m2.p("e", "h"), "rb") as f:
+        assert f.read() == b"h" * 100
+    m2.unmount()
+    c = counts(m2)
+    assert c["get"] == 1 and c["head"] == 0, c
+
+
+def test_small_file_reopened_is_revalidated_not_refetched(container, conn, mount):
+    conn.put_object(container, "s", b"first")
+    m = mount(container)
+    for _ in range(5):
+        with open(m.p("s"), "rb") as f:
+            assert f.read() == b"first"
+    conn.put_object(container, "s", b"second!")
+    with open(m.p("s"), "rb") as f:
+        assert f.read() == b"second!"
+    m.unmount()
+    c = counts(m)
+    # first open: GET; four reopens: If-None-Match (304, counted as GET,
+    # no body); after the change: GET
+    assert c["get"] == 6 and c["head"] == 0, c
+    assert re.search(r"(\d+) bytes in", m.log())
+
+
+@pytest.mark.parametrize("opt,name", [("block_size=100K", "block_size"),
+                                      ("cache=maybe", "cache"),
+                                      ("cache_size=1K", "cache_size")])
+def test_bad_cache_options_are_refused(swift, container, tmp_path, opt, name):
+    p = run_swiftfs(["-o", opt, container, str(tmp_path)], swift.creds_env())
+    assert p.returncode != 0
+    assert "invalid value for option '%s'" % name in p.stderr, p.stderr
