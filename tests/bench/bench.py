@@ -934,7 +934,8 @@ class Ctx:
 
     def drop_scratch(self, name):
         """Delete a scratch container, its objects and its _segments
-        container (untimed)."""
+        container (untimed); +segments: s3api's multipart uploads (s3fs)."""
+        bulk_delete(self, name + "+segments")
         bulk_delete(self, name + "_segments")
         bulk_delete(self, name)
         self.scratch.discard(name)
