@@ -5,6 +5,7 @@
  * is fetched by one thread at a time (list_busy); others wait for it. */
 #include "swiftfs/fs.h"
 #include "fs_internal.h"
+#include "swiftfs/fs_versions.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "swiftfs/swift_client.h"
 #include "swiftfs/util.h"
 #include "swiftfs/workpool.h"
+#include "swiftfs/writeback.h"
 
 /* Cluster limits from /info (defaults are Swift's own when it is hidden). */
 static void read_info(struct swiftfs_fs *fs)
@@ -40,6 +42,7 @@ static void read_info(struct swiftfs_fs *fs)
 		goto out;
 	}
 	buf_terminate(&r.resp_body);
+	xattr_info_parse(r.resp_body.data, &fs->xinfo); /* xattr limits, TempURL digest */
 	root = json_tokener_parse(r.resp_body.data ? r.resp_body.data : "");
 	if (!root)
 		goto out;
@@ -123,6 +126,8 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->max_file_size = 5ULL << 30;
 	fs->max_name = 1024;
 	pthread_mutex_init(&fs->open_lock, NULL);
+	xattr_info_default(&fs->xinfo);
+	fs->tempurl_ttl = o->tempurl_ttl;
 	if (asprintf(&fs->staging_dir, "%s/staging", o->cache_dir) < 0)
 		fs->staging_dir = NULL;
 	rc = inode_table_init(&fs->t);
@@ -133,13 +138,19 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	if (!rc)
 		rc = workpool_new((unsigned)o->workers, &fs->pool);
 	fs->small_file = o->small_file;
-	fs->account = swift_client_storage_url(c);
-	if (!fs->account)
-		fs->account = strdup("");
+	/* the account is the storage URL's path: the same account reached
+	 * through another endpoint (a proxy, another region) is the same */
+	char *url = swift_client_storage_url(c);
+	const char *path = url ? strstr(url, "://") : NULL;
+	path = path ? strchr(path + 3, '/') : NULL;
+	fs->account = strdup(path ? path : url ? url : "");
+	free(url);
 	if (!rc && !fs->account)
 		rc = -ENOMEM;
 	if (!rc && o->cache)
 		rc = open_block_cache(fs, o);
+	if (!rc)
+		rc = fs_versions_new(o->noversions_dir ? NULL : o->versions_dir, &fs->versions);
 	fs->upcfg.client = c;
 	fs->upcfg.pool = fs->pool;
 	fs->upcfg.container = fs->container;
@@ -152,6 +163,25 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		fs->upcfg.journal_dir = fs->journal_dir;
 		upload_recover(&fs->upcfg);
 	}
+	pthread_mutex_init(&fs->subtree_lock, NULL);
+	pthread_mutex_init(&fs->wb_lock, NULL);
+	pthread_cond_init(&fs->wb_cond, NULL);
+	fs->writeback = o->writeback && !fs->ro;
+	fs->wb_max = 1ULL << 30;
+	if (asprintf(&fs->wb_dir, "%s/writeback", o->cache_dir) < 0)
+		fs->wb_dir = NULL;
+	if (!rc && !fs->wb_dir)
+		rc = -ENOMEM;
+	if (!rc && !fs->ro) {
+		mkdir(fs->wb_dir, 0700);
+		/* what an earlier mount closed but did not upload goes first */
+		int left = wb_recover(fs->wb_dir, fs->account, &fs->upcfg);
+		if (left)
+			LOGW("writeback: %d file(s) closed by an earlier mount are still not in "
+			     "Swift; their records stay in %s", left, fs->wb_dir);
+	}
+	if (!rc && fs->writeback)
+		rc = workpool_new((unsigned)o->workers * 2, &fs->wbpool);
 	if (rc) {
 		fs_free(fs);
 		return rc;
@@ -170,17 +200,25 @@ void fs_free(struct swiftfs_fs *fs)
 		fs_release(fs, fs->open_files);
 	while (fs->open_dirs)
 		fs_releasedir(fs, fs->open_dirs);
+	__atomic_store_n(&fs->wb_stopping, 1, __ATOMIC_SEQ_CST);
+	workpool_free(fs->wbpool); /* uploads under way finish */
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
 	block_cache_free(fs->bc);
 	free(fs->account);
+	fs_versions_free(fs->versions);
 	if (fs->t.by_ino)
 		inode_table_destroy(&fs->t);
 	free(fs->container);
 	free(fs->prefix_slash);
 	free(fs->staging_dir);
 	free(fs->journal_dir);
+	free(fs->wb_dir);
+	fs_subtree_free(fs);
+	pthread_mutex_destroy(&fs->subtree_lock);
+	pthread_mutex_destroy(&fs->wb_lock);
+	pthread_cond_destroy(&fs->wb_cond);
 	pthread_mutex_destroy(&fs->open_lock);
 	free(fs);
 }
@@ -468,14 +506,18 @@ int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swif
 		goto out;
 	}
 	double t0 = util_now();
-	rc = listing_fetch(fs->c, fs->container, prefix, true, 0, &page, &pages);
-	if (rc) {
-		LOGE("listing of '%s' in %s failed: %s", prefix, fs->container, strerror(-rc));
-		goto out;
+	rc = 0;
+	if (!fs_subtree_take(fs, prefix, &ref->dl)) {
+		rc = listing_fetch(fs->c, fs->container, prefix, true, 0, &page, &pages);
+		if (rc) {
+			LOGE("listing of '%s' in %s failed: %s", prefix, fs->container,
+			     strerror(-rc));
+			goto out;
+		}
+		rc = listing_to_dirlist(prefix, &page, &ref->dl);
+		if (rc)
+			goto out;
 	}
-	rc = listing_to_dirlist(prefix, &page, &ref->dl);
-	if (rc)
-		goto out;
 	verify_overlays(fs, dir, prefix, ref);
 	LOGD("listed '%s': %zu entries in %u request(s), %.3fs", prefix, ref->dl.n, pages,
 	     util_now() - t0);
@@ -512,10 +554,11 @@ bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, cons
 		*a = old->attr;
 		return true;
 	}
-	if (!old || !old->attr.exact || old->attr.kind != d->kind || !d->etag ||
-	    strcmp(old->attr.list_etag, d->etag) != 0)
+	const struct swiftfs_attr *kept = old ? &old->attr : inode_ghost_find_locked(&fs->t, dir, name);
+	if (!kept || !kept->exact || kept->kind != d->kind || !d->etag ||
+	    strcmp(kept->list_etag, d->etag) != 0)
 		return false;
-	*a = old->attr;
+	*a = *kept;
 	return true;
 }
 
@@ -954,6 +997,7 @@ int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **out)
 	}
 	/* a fresh listing on every opendir within the cache time is served
 	 * from the cache; `ls` after entry_timeout sees new objects */
+	fs_subtree_opendir(fs, n);
 	rc = fs_get_listing(fs, n, &d->list);
 	if (rc)
 		goto fail;

@@ -11,6 +11,7 @@
 #include "swiftfs/inode.h"
 #include "swiftfs/listing.h"
 #include "swiftfs/upload.h"
+#include "swiftfs/xattr.h"
 
 struct swiftfs_client;
 struct swiftfs_workpool;
@@ -43,13 +44,30 @@ struct swiftfs_fs {
 	unsigned max_name;       /* /info swift.max_object_name_length */
 	struct swiftfs_upload_cfg upcfg;
 	struct swiftfs_block_cache *bc; /* NULL with -o cache=off */
-	char *account;           /* storage URL: part of every cache key */
+	char *account;           /* storage URL's path: part of every cache key */
 	uint64_t small_file;     /* objects up to this come whole at open */
+	/* -o writeback: uploads after close() on their own threads */
+	bool writeback;
+	char *wb_dir;            /* <cache_dir>/writeback: the journal */
+	struct swiftfs_workpool *wbpool;
+	pthread_mutex_t wb_lock;
+	pthread_cond_t wb_cond;
+	uint64_t wb_dirty;       /* wb_lock: bytes closed and not uploaded */
+	uint64_t wb_max;         /* bound on wb_dirty: close() waits beyond it */
+	int wb_stopping;         /* atomic: unmounting, no more retries */
+	/* listings of directories below a walked one (fs_subtree.c) */
+	pthread_mutex_t subtree_lock;
+	struct swiftfs_subtree *subtree;
 	/* Handles the kernel holds, so that an unmount with files still open
 	 * (a stop signal, a forced stop) can release them. */
 	pthread_mutex_t open_lock;
 	struct swiftfs_file *open_files;   /* open_lock */
 	struct swiftfs_dir *open_dirs;     /* open_lock */
+	/* xattrs (fs_xattr.c) */
+	struct swiftfs_xinfo xinfo; /* /info metadata limits, TempURL digest */
+	double tempurl_ttl;
+	struct swiftfs_versions *versions; /* fs_versions.c; NULL: no versions tree */
+	uint64_t account_slot; /* fs_account.c: this container's slot; 0 outside account mounts */
 };
 
 /* inode->symlink_target starting with this byte holds the exact POSIX
@@ -103,6 +121,12 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
  * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
  * HEAD it instead. */
 int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
+/* fs_subtree.c: an opendir (a walk may list a whole subtree at once). */
+void fs_subtree_opendir(struct swiftfs_fs *fs, struct swiftfs_inode *dir);
+/* A listing of prefix kept from a subtree listing, taken (once). */
+struct swiftfs_dirlist;
+bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_dirlist *dl);
+void fs_subtree_free(struct swiftfs_fs *fs);
 int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		   struct swiftfs_attr *a, char **target);
 int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out);
@@ -130,6 +154,11 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_write_shutdown(struct swiftfs_fs *fs);
+
+/* fs_xattr.c: a header an object POST replaces and must send back as it
+ * is (X-Delete-At, Content-Encoding, ...; not X-Object-Meta-*, not the
+ * manifest, which callers handle themselves). */
+bool fs_xattr_post_keeps(const char *header);
 
 bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
 			  const struct swiftfs_dirent *d, struct swiftfs_attr *a);

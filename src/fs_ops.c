@@ -9,12 +9,59 @@
 #include <time.h>
 
 #include "swiftfs/fs.h"
+#include "swiftfs/fs_account.h"
+#include "swiftfs/fs_versions.h"
+#include "swiftfs/fs_xattr.h"
 #include "swiftfs/log.h"
 
-static struct swiftfs_fs *req_fs(fuse_req_t req)
+static struct swiftfs_fuse_ctx *req_ctx(fuse_req_t req)
 {
-	struct swiftfs_fuse_ctx *ctx = fuse_req_userdata(req);
-	return ctx->fs;
+	return fuse_req_userdata(req);
+}
+
+/* Account mounts (fs_account.c) serve each container from a core of its
+ * own; the kernel's inode numbers are translated here. route() gives the
+ * core of a kernel inode and the core's own number for it (1 for the
+ * account root, with *fs NULL); out_entry() and out_stat() translate back.
+ * A container mount has one core and identical numbers. */
+static int route(fuse_req_t req, fuse_ino_t ino, struct swiftfs_fs **fs, uint64_t *lino)
+{
+	struct swiftfs_fuse_ctx *ctx = req_ctx(req);
+	if (!ctx->acct) {
+		*fs = ctx->fs;
+		*lino = ino;
+		return 0;
+	}
+	return fs_account_route(ctx->acct, ino, fs, lino);
+}
+
+static void out_entry(fuse_req_t req, struct swiftfs_fs *fs, struct swiftfs_entry *e)
+{
+	struct swiftfs_fuse_ctx *ctx = req_ctx(req);
+	if (ctx->acct && e->ino) {
+		e->ino = fs_account_ino(ctx->acct, fs, e->ino);
+		e->st.st_ino = e->ino;
+	}
+}
+
+static void out_stat(fuse_req_t req, struct swiftfs_fs *fs, struct stat *st)
+{
+	struct swiftfs_fuse_ctx *ctx = req_ctx(req);
+	if (ctx->acct)
+		st->st_ino = fs_account_ino(ctx->acct, fs, st->st_ino);
+}
+
+/* route() for a request that changes something: the account root takes
+ * only mkdir and rmdir (handled by the callers), so anything else on it
+ * fails with err (after a reply) and returns false. */
+static bool route_or_reply(fuse_req_t req, fuse_ino_t ino, struct swiftfs_fs **fs, uint64_t *lino,
+			   int err)
+{
+	int rc = route(req, ino, fs, lino);
+	if (rc == 0)
+		return true;
+	fuse_reply_err(req, rc < 0 ? -rc : err);
+	return false;
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -44,15 +91,14 @@ static void reply_entry(fuse_req_t req, const struct swiftfs_entry *e)
 	fuse_reply_entry(req, &p);
 }
 
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* A lookup result: an entry, a cached absence, or an error. */
+static void reply_lookup(fuse_req_t req, struct swiftfs_fs *fs, int rc, struct swiftfs_entry *e)
 {
-	struct swiftfs_fs *fs = req_fs(req);
-	struct swiftfs_entry e;
-	int rc = fs_lookup(fs, parent, name, &e);
-	if (rc == -ENOENT && fs_negative_timeout(fs) > 0) {
+	double neg = fs ? fs_negative_timeout(fs) : 0;
+	if (rc == -ENOENT && neg > 0) {
 		struct fuse_entry_param p;
 		memset(&p, 0, sizeof(p));
-		p.entry_timeout = fs_negative_timeout(fs);
+		p.entry_timeout = neg;
 		fuse_reply_entry(req, &p);
 		return;
 	}
@@ -60,64 +106,147 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	reply_entry(req, &e);
+	out_entry(req, fs, e);
+	reply_entry(req, e);
+}
+
+/* The hidden versions tree (fs_versions.c) has inode numbers of its own:
+ * requests on them go there, and everything in it is read-only. */
+#define VINO(ino) fs_versions_ino(ino)
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct swiftfs_fs *fs;
+	uint64_t lp;
+	struct swiftfs_entry e;
+	int rc = route(req, parent, &fs, &lp);
+	if (rc == 1) {
+		rc = fs_account_lookup(req_ctx(req)->acct, name, &e);
+		if (rc)
+			fuse_reply_err(req, -rc); /* containers come and go: no negative entry */
+		else
+			reply_entry(req, &e); /* numbered by fs_account already */
+		return;
+	}
+	if (rc == 0)
+		rc = fs_versions_owns_lookup(fs, lp, name) ? fs_versions_lookup(fs, lp, name, &e)
+							   : fs_lookup(fs, lp, name, &e);
+	reply_lookup(req, fs, rc, &e);
+}
+
+static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct swiftfs_fs *fs;
+	uint64_t l;
+	if (route(req, ino, &fs, &l) != 0)
+		return; /* the account root, or gone */
+	if (VINO(l))
+		fs_versions_forget(fs, l, nlookup);
+	else
+		fs_forget(fs, l, nlookup);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	fs_forget(req_fs(req), ino, nlookup);
+	do_forget(req, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	struct swiftfs_fs *fs = req_fs(req);
 	for (size_t i = 0; i < count; i++)
-		fs_forget(fs, forgets[i].ino, forgets[i].nlookup);
+		do_forget(req, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct swiftfs_fs *fs;
+	uint64_t l;
 	struct stat st;
 	double timeout;
 	(void)fi;
-	int rc = fs_getattr(req_fs(req), ino, &st, &timeout);
-	if (rc)
+	int rc = route(req, ino, &fs, &l);
+	if (rc == 1) {
+		fs_account_root_stat(req_ctx(req)->acct, &st);
+		fuse_reply_attr(req, &st, fs_account_timeout(req_ctx(req)->acct));
+		return;
+	}
+	if (rc == 0)
+		rc = VINO(l) ? fs_versions_getattr(fs, l, &st, &timeout)
+			     : fs_getattr(fs, l, &st, &timeout);
+	if (rc) {
 		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, timeout);
+		return;
+	}
+	out_stat(req, fs, &st);
+	fuse_reply_attr(req, &st, timeout);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	struct swiftfs_fs *fs;
+	uint64_t l;
 	char *target = NULL;
-	int rc = fs_readlink(req_fs(req), ino, &target);
+	int rc = route(req, ino, &fs, &l);
+	if (rc == 0)
+		rc = VINO(l) ? -EINVAL : fs_readlink(fs, l, &target);
 	if (rc)
-		fuse_reply_err(req, -rc);
+		fuse_reply_err(req, rc == 1 ? EINVAL : -rc);
 	else
 		fuse_reply_readlink(req, target);
 	free(target);
 }
 
+/* An open directory of either kind (fi->fh). */
+struct ops_dir {
+	struct swiftfs_fs *fs;          /* NULL for the account root */
+	struct swiftfs_dir *d;          /* a core's directory */
+	struct swiftfs_vdir *vd;        /* a versions tree directory */
+	struct swiftfs_adir *ad;        /* the account root */
+};
+
+static void ops_dir_close(fuse_req_t req, struct ops_dir *od)
+{
+	if (od->d)
+		fs_releasedir(od->fs, od->d);
+	else if (od->vd)
+		fs_versions_releasedir(od->fs, od->vd);
+	else if (od->ad)
+		fs_account_releasedir(req_ctx(req)->acct, od->ad);
+	free(od);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct swiftfs_dir *d;
-	int rc = fs_opendir(req_fs(req), ino, &d);
+	struct ops_dir *od = calloc(1, sizeof(*od));
+	uint64_t l;
+	if (!od) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int rc = route(req, ino, &od->fs, &l);
+	if (rc == 1)
+		rc = fs_account_opendir(req_ctx(req)->acct, &od->ad);
+	else if (rc == 0 && VINO(l))
+		rc = fs_versions_opendir(od->fs, l, &od->vd);
+	else if (rc == 0)
+		rc = fs_opendir(od->fs, l, &od->d);
 	if (rc) {
+		free(od);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->fh = (uint64_t)(uintptr_t)od;
 	fi->cache_readdir = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		fs_releasedir(req_fs(req), d); /* the opener was interrupted */
+		ops_dir_close(req, od); /* the opener was interrupted */
 }
 
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
-	struct swiftfs_fs *fs = req_fs(req);
-	struct swiftfs_dir *d = (struct swiftfs_dir *)(uintptr_t)fi->fh;
+	struct ops_dir *od = (struct ops_dir *)(uintptr_t)fi->fh;
+	struct swiftfs_fs *fs = od->fs;
 	char *buf = calloc(1, size);
 	size_t pos = 0;
 	int err = 0;
@@ -129,13 +258,23 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	for (size_t idx = (size_t)off;; idx++) {
 		const char *name;
 		struct swiftfs_entry e;
-		int rc = fs_readdir(fs, d, idx, plus, &name, &e);
+		int rc;
+		if (od->ad)
+			rc = fs_account_readdir(req_ctx(req)->acct, od->ad, idx, &name, &e);
+		else if (od->vd)
+			rc = fs_versions_readdir(fs, od->vd, idx, plus, &name, &e);
+		else
+			rc = fs_readdir(fs, od->d, idx, plus, &name, &e);
 		if (rc < 0) {
 			err = -rc;
 			break;
 		}
 		if (rc == 0)
 			break;
+		/* the lookup a readdirplus entry took, in the core's numbers */
+		uint64_t taken = plus && idx >= 2 && !od->ad ? e.ino : 0;
+		if (!od->ad)
+			out_entry(req, fs, &e);
 		size_t need;
 		if (plus) {
 			struct fuse_entry_param p;
@@ -151,8 +290,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 						 (off_t)idx + 1);
 		}
 		if (need > size - pos) {
-			if (plus && idx >= 2)
-				fs_forget(fs, e.ino, 1); /* not sent: give the lookup back */
+			if (taken && od->vd)
+				fs_versions_forget(fs, taken, 1);
+			else if (taken)
+				fs_forget(fs, taken, 1); /* not sent: give the lookup back */
 			break;
 		}
 		pos += need;
@@ -181,30 +322,62 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fs_releasedir(req_fs(req), (struct swiftfs_dir *)(uintptr_t)fi->fh);
+	ops_dir_close(req, (struct ops_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
+}
+
+/* An open file of either kind (fi->fh). */
+struct ops_file {
+	struct swiftfs_fs *fs;
+	struct swiftfs_file *f;
+	struct swiftfs_vfile *vf;
+};
+
+static void ops_file_close(struct ops_file *of)
+{
+	if (of->f)
+		fs_release(of->fs, of->f);
+	else if (of->vf)
+		fs_versions_release(of->fs, of->vf);
+	free(of);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct swiftfs_file *f;
-	struct swiftfs_fuse_ctx *ctx = fuse_req_userdata(req);
-	if (ctx->readonly && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) {
-		fuse_reply_err(req, EROFS);
+	struct swiftfs_fuse_ctx *ctx = req_ctx(req);
+	struct ops_file *of = calloc(1, sizeof(*of));
+	uint64_t l;
+	if (!of) {
+		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int rc = fs_open(req_fs(req), ino, fi->flags, &f);
+	int rc = route(req, ino, &of->fs, &l);
+	if (rc == 1)
+		rc = -EISDIR;
+	bool writes = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	if (rc == 0 && VINO(l)) {
+		rc = fs_versions_open(of->fs, l, fi->flags, &of->vf);
+		fi->keep_cache = 1; /* a version never changes */
+	} else if (rc == 0 && ctx->readonly && writes) {
+		rc = -EROFS;
+	} else if (rc == 0) {
+		rc = fs_open(of->fs, l, fi->flags, &of->f);
+	}
 	if (rc) {
+		free(of);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)f;
-	/* close-to-open: pages of an older version are dropped; pages of
-	 * this very version (same ETag) are kept, so re-reads are free */
-	fi->keep_cache = fs_file_keep_cache(f);
-	bool changed = fs_file_changed(f);
+	fi->fh = (uint64_t)(uintptr_t)of;
+	bool changed = false;
+	if (of->f) {
+		/* close-to-open: pages of an older version are dropped; pages
+		 * of this very version (same ETag) are kept, so re-reads are free */
+		fi->keep_cache = fs_file_keep_cache(of->f);
+		changed = fs_file_changed(of->f);
+	}
 	if (fuse_reply_open(req, fi) == -ENOENT) {
-		fs_release(req_fs(req), f);
+		ops_file_close(of);
 		return;
 	}
 	/* the kernel may hold the old size for attr_timeout: make it ask */
@@ -215,33 +388,49 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	struct swiftfs_fs *fs = req_fs(req);
 	struct swiftfs_entry e;
-	struct swiftfs_file *f;
-	int rc = fs_create(fs, parent, name, mode, fi->flags, &e, &f);
+	struct ops_file *of = calloc(1, sizeof(*of));
+	uint64_t lp;
+	if (!of) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int rc = route(req, parent, &of->fs, &lp);
+	if (rc == 1)
+		rc = -EPERM; /* only folders (containers) in an account's root */
+	else if (rc == 0 && fs_versions_owns_lookup(of->fs, lp, name))
+		rc = -EROFS;
+	else if (rc == 0)
+		rc = fs_create(of->fs, lp, name, mode, fi->flags, &e, &of->f);
 	if (rc) {
+		free(of);
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	out_entry(req, of->fs, &e);
 	struct fuse_entry_param p;
 	memset(&p, 0, sizeof(p));
 	p.ino = e.ino;
 	p.attr = e.st;
 	p.attr_timeout = e.attr_timeout;
 	p.entry_timeout = e.entry_timeout;
-	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->fh = (uint64_t)(uintptr_t)of;
 	if (fuse_reply_create(req, &p, fi) == -ENOENT) {
-		fs_flush(fs, f);
-		fs_release(fs, f);
+		fs_flush(of->fs, of->f);
+		ops_file_close(of);
 	}
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	struct ops_file *of = (struct ops_file *)(uintptr_t)fi->fh;
 	(void)ino;
-	ssize_t n = fs_write(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh, buf, size,
-			     (uint64_t)off);
+	if (!of->f) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	ssize_t n = fs_write(of->fs, of->f, buf, size, (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -250,23 +439,29 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct ops_file *of = (struct ops_file *)(uintptr_t)fi->fh;
 	(void)ino;
-	fuse_reply_err(req, -fs_flush(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh));
+	fuse_reply_err(req, of->f ? -fs_flush(of->fs, of->f) : 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	struct ops_file *of = (struct ops_file *)(uintptr_t)fi->fh;
 	(void)ino;
 	(void)datasync;
-	fuse_reply_err(req, -fs_flush(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh));
+	fuse_reply_err(req, of->f ? -fs_fsync(of->fs, of->f) : 0);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
+	struct swiftfs_fs *fs;
+	uint64_t l;
 	struct stat st, in = *attr;
 	double timeout;
 	int set = 0;
+	if (!route_or_reply(req, ino, &fs, &l, EPERM))
+		return;
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		set |= FS_SET_SIZE;
 	if (to_set & FUSE_SET_ATTR_MODE)
@@ -281,72 +476,134 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	} else if (to_set & FUSE_SET_ATTR_MTIME) {
 		set |= FS_SET_MTIME;
 	}
+	struct ops_file *of = fi ? (struct ops_file *)(uintptr_t)fi->fh : NULL;
 	/* atime alone is not stored: succeed without a request */
-	int rc = fs_setattr(req_fs(req), ino, set, &in,
-			    fi ? (struct swiftfs_file *)(uintptr_t)fi->fh : NULL, &st, &timeout);
-	if (rc)
+	int rc = VINO(l) ? -EROFS : fs_setattr(fs, l, set, &in, of ? of->f : NULL, &st, &timeout);
+	if (rc) {
 		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, timeout);
+		return;
+	}
+	out_stat(req, fs, &st);
+	fuse_reply_attr(req, &st, timeout);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -fs_unlink(req_fs(req), parent, name));
+	struct swiftfs_fs *fs;
+	uint64_t lp;
+	if (!route_or_reply(req, parent, &fs, &lp, EISDIR))
+		return;
+	fuse_reply_err(req, fs_versions_owns_lookup(fs, lp, name) ? EROFS
+								 : -fs_unlink(fs, lp, name));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -fs_rmdir(req_fs(req), parent, name));
+	struct swiftfs_fs *fs;
+	uint64_t lp;
+	int rc = route(req, parent, &fs, &lp);
+	if (rc == 1)
+		rc = fs_account_rmdir(req_ctx(req)->acct, name);
+	else if (rc == 0 && fs_versions_owns_lookup(fs, lp, name))
+		rc = -EROFS;
+	else if (rc == 0)
+		rc = fs_rmdir(fs, lp, name);
+	fuse_reply_err(req, -rc);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	struct swiftfs_fs *fs;
+	uint64_t lp;
 	struct swiftfs_entry e;
-	int rc = fs_mkdir(req_fs(req), parent, name, mode, &e);
-	if (rc)
+	int rc = route(req, parent, &fs, &lp);
+	if (rc == 1) {
+		rc = fs_account_mkdir(req_ctx(req)->acct, name, &e);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else
+			reply_entry(req, &e); /* numbered by fs_account already */
+		return;
+	}
+	if (rc == 0)
+		rc = fs_versions_owns_lookup(fs, lp, name) ? -EROFS
+							   : fs_mkdir(fs, lp, name, mode, &e);
+	if (rc) {
 		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, &e);
+		return;
+	}
+	out_entry(req, fs, &e);
+	reply_entry(req, &e);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+	struct swiftfs_fs *fs;
+	uint64_t lp;
 	struct swiftfs_entry e;
-	int rc = fs_symlink(req_fs(req), link, parent, name, &e);
-	if (rc)
+	if (!route_or_reply(req, parent, &fs, &lp, EPERM))
+		return;
+	int rc = fs_versions_owns_lookup(fs, lp, name) ? -EROFS
+						       : fs_symlink(fs, link, lp, name, &e);
+	if (rc) {
 		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, &e);
+		return;
+	}
+	out_entry(req, fs, &e);
+	reply_entry(req, &e);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
+	struct swiftfs_fs *fs, *nfs;
+	uint64_t l, lp;
 	struct swiftfs_entry e;
-	int rc = fs_link(req_fs(req), ino, newparent, newname, &e);
-	if (rc)
+	if (!route_or_reply(req, ino, &fs, &l, EPERM) ||
+	    !route_or_reply(req, newparent, &nfs, &lp, EPERM))
+		return;
+	int rc = fs != nfs ? -EXDEV
+		 : VINO(l) || fs_versions_owns_lookup(fs, lp, newname)
+			 ? -EROFS : fs_link(fs, l, lp, newname, &e);
+	if (rc) {
 		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, &e);
+		return;
+	}
+	out_entry(req, fs, &e);
+	reply_entry(req, &e);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	fuse_reply_err(req, -fs_rename(req_fs(req), parent, name, newparent, newname, flags));
+	struct swiftfs_fs *fs, *nfs;
+	uint64_t lp, lnp;
+	/* containers are not renamed (Swift cannot) */
+	if (!route_or_reply(req, parent, &fs, &lp, EPERM) ||
+	    !route_or_reply(req, newparent, &nfs, &lnp, EPERM))
+		return;
+	if (fs != nfs) {
+		fuse_reply_err(req, EXDEV); /* mv copies across containers */
+		return;
+	}
+	if (fs_versions_owns_lookup(fs, lp, name) || fs_versions_owns_lookup(fs, lnp, newname)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fuse_reply_err(req, -fs_rename(fs, lp, name, lnp, newname, flags));
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct swiftfs_file *f = (struct swiftfs_file *)(uintptr_t)fi->fh;
+	struct ops_file *of = (struct ops_file *)(uintptr_t)fi->fh;
 	char *buf = malloc(size ? size : 1);
 	(void)ino;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ssize_t n = fs_read(req_fs(req), f, buf, size, (uint64_t)off);
+	ssize_t n = of->vf ? fs_versions_read(of->fs, of->vf, buf, size, (uint64_t)off)
+			   : fs_read(of->fs, of->f, buf, size, (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -357,19 +614,96 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fs_release(req_fs(req), (struct swiftfs_file *)(uintptr_t)fi->fh);
+	ops_file_close((struct ops_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct swiftfs_fs *fs;
+	uint64_t l;
 	struct statvfs sv;
-	(void)ino;
-	int rc = fs_statfs(req_fs(req), &sv);
+	int rc = route(req, ino, &fs, &l);
+	if (rc == 1)
+		rc = fs_account_statfs(req_ctx(req)->acct, &sv);
+	else if (rc == 0)
+		rc = fs_statfs(fs, &sv);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_statfs(req, &sv);
+}
+
+/* --- extended attributes (fs_xattr.c) --- */
+
+/* size 0 asks for the length; a buffer too small is ERANGE. */
+static void reply_sized(fuse_req_t req, int rc, const char *v, size_t len, size_t size)
+{
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+}
+
+/* The account root and the versions tree have no xattrs. */
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct swiftfs_fs *fs;
+	uint64_t l;
+	char *v = NULL;
+	size_t len = 0;
+	/* only user.* exists anywhere: answer the kernel's and ls's questions
+	 * (security.capability on every write, ACLs) without routing, which
+	 * would make an account mount's container core */
+	if (strncmp(name, "user.", 5) != 0) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	int rc = route(req, ino, &fs, &l);
+	if (rc == 1 || (rc == 0 && VINO(l)))
+		rc = -ENODATA;
+	else if (rc == 0)
+		rc = fs_getxattr(fs, l, name, &v, &len);
+	reply_sized(req, rc, v, len, size);
+	free(v);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct swiftfs_fs *fs;
+	uint64_t l;
+	char *v = NULL;
+	size_t len = 0;
+	int rc = route(req, ino, &fs, &l);
+	if (rc == 1 || (rc == 0 && VINO(l)))
+		rc = 0;
+	else if (rc == 0)
+		rc = fs_listxattr(fs, l, &v, &len);
+	reply_sized(req, rc, v, len, size);
+	free(v);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct swiftfs_fs *fs;
+	uint64_t l;
+	if (!route_or_reply(req, ino, &fs, &l, ENOTSUP))
+		return;
+	fuse_reply_err(req, VINO(l) ? EROFS : -fs_setxattr(fs, l, name, value, size, flags));
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct swiftfs_fs *fs;
+	uint64_t l;
+	if (!route_or_reply(req, ino, &fs, &l, ENODATA))
+		return;
+	fuse_reply_err(req, VINO(l) ? EROFS : -fs_removexattr(fs, l, name));
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -398,6 +732,10 @@ static const struct fuse_lowlevel_ops ops = {
 	.symlink = op_symlink,
 	.link = op_link,
 	.rename = op_rename,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
 };
 
 const struct fuse_lowlevel_ops *fs_ops_get(void)

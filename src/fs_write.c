@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -29,6 +30,8 @@
 #include "swiftfs/swift_client.h"
 #include "swiftfs/upload.h"
 #include "swiftfs/util.h"
+#include "swiftfs/workpool.h"
+#include "swiftfs/writeback.h"
 
 struct swiftfs_wstate {
 	pthread_mutex_t lock;
@@ -52,6 +55,9 @@ struct swiftfs_wstate {
 	struct swiftfs_slo_stream *stream; /* lock */
 	EVP_MD_CTX *seg_md5;        /* lock: MD5 of [streamed, seq_end) as written */
 	bool seg_md5_ok;            /* lock: false after a rewrite inside it */
+	/* writeback */
+	char *wb_record;            /* lock: journal record of the closed data */
+	bool wb_queued;             /* lock: a background upload is queued */
 };
 
 static void meta_free(char **meta, size_t n)
@@ -72,6 +78,7 @@ static void wstate_free(struct swiftfs_wstate *w, bool keep)
 	staging_free(w->st, keep);
 	meta_free(w->meta, w->nmeta);
 	free(w->content_type);
+	free(w->wb_record); /* the record stays: the next mount uploads it */
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -425,13 +432,48 @@ static int fill_gaps_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 }
 
 /* Upload the staged file as object. w->lock held. */
+/* The headers an upload of w carries: X-Object-Meta-Mtime, mode and
+ * owner when set, and the object's other metadata, kept. */
+struct upload_hdrs {
+	char mtime_str[40];
+	char hmtime[64], hmode[48], huid[48], hgid[48];
+};
+
+static int upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
+				 struct upload_hdrs *h, const char ***out)
+{
+	size_t nh = 0;
+	const char **hdrs = calloc(w->nmeta + 6, sizeof(*hdrs));
+	if (!hdrs)
+		return -ENOMEM;
+	snprintf(h->mtime_str, sizeof(h->mtime_str), "%lld.%06ld", (long long)w->mtime.tv_sec,
+		 w->mtime.tv_nsec / 1000);
+	snprintf(h->hmtime, sizeof(h->hmtime), "X-Object-Meta-Mtime: %s", h->mtime_str);
+	hdrs[nh++] = h->hmtime;
+	if (a->have_mode) {
+		snprintf(h->hmode, sizeof(h->hmode), "X-Object-Meta-Mode: %o", a->mode & 07777);
+		hdrs[nh++] = h->hmode;
+	}
+	if (a->have_owner) {
+		snprintf(h->huid, sizeof(h->huid), "X-Object-Meta-Uid: %u", a->uid);
+		snprintf(h->hgid, sizeof(h->hgid), "X-Object-Meta-Gid: %u", a->gid);
+		hdrs[nh++] = h->huid;
+		hdrs[nh++] = h->hgid;
+	}
+	for (size_t i = 0; i < w->nmeta; i++)
+		hdrs[nh++] = w->meta[i];
+	hdrs[nh] = NULL;
+	*out = hdrs;
+	return 0;
+}
+
 static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const char *object,
 			 const struct swiftfs_attr *a, struct swiftfs_upload_result *res)
 {
 	struct swiftfs_seglist old = { 0 };
-	char hmtime[64], mtime_str[40], hmode[48], huid[48], hgid[48];
+	struct upload_hdrs hh;
 	const char **hdrs = NULL;
-	size_t nh = 0;
+	const char *mtime_str = hh.mtime_str;
 	int rc;
 
 	if (w->unlinked) {
@@ -446,28 +488,9 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	rc = fill_gaps_locked(fs, w, object, 0, w->st->size);
 	if (rc)
 		goto out;
-	hdrs = calloc(w->nmeta + 6, sizeof(*hdrs));
-	if (!hdrs) {
-		rc = -ENOMEM;
+	rc = upload_headers_locked(w, a, &hh, &hdrs);
+	if (rc)
 		goto out;
-	}
-	snprintf(mtime_str, sizeof(mtime_str), "%lld.%06ld", (long long)w->mtime.tv_sec,
-		 w->mtime.tv_nsec / 1000);
-	snprintf(hmtime, sizeof(hmtime), "X-Object-Meta-Mtime: %s", mtime_str);
-	hdrs[nh++] = hmtime;
-	if (a->have_mode) {
-		snprintf(hmode, sizeof(hmode), "X-Object-Meta-Mode: %o", a->mode & 07777);
-		hdrs[nh++] = hmode;
-	}
-	if (a->have_owner) {
-		snprintf(huid, sizeof(huid), "X-Object-Meta-Uid: %u", a->uid);
-		snprintf(hgid, sizeof(hgid), "X-Object-Meta-Gid: %u", a->gid);
-		hdrs[nh++] = huid;
-		hdrs[nh++] = hgid;
-	}
-	for (size_t i = 0; i < w->nmeta; i++)
-		hdrs[nh++] = w->meta[i];
-	hdrs[nh] = NULL;
 	if (w->exists && w->base_slo)
 		upload_slo_segments(&fs->upcfg, object, &old); /* best effort */
 	if (w->stream && w->seq && w->st->size >= w->streamed) {
@@ -580,6 +603,162 @@ out:
 	return rc;
 }
 
+/* --- writeback (-o writeback, see writeback.h) ----------------------- */
+
+/* The journal record no longer describes data to upload. */
+static void wb_drop_record_locked(struct swiftfs_wstate *w)
+{
+	if (!w->wb_record)
+		return;
+	unlink(w->wb_record);
+	free(w->wb_record);
+	w->wb_record = NULL;
+}
+
+struct wb_job {
+	struct swiftfs_fs *fs;
+	struct swiftfs_inode *n;   /* referenced */
+	struct swiftfs_wstate *w;  /* referenced */
+	uint64_t bytes;
+};
+
+static void wb_job_run(void *arg)
+{
+	struct wb_job *j = arg;
+	struct swiftfs_fs *fs = j->fs;
+	struct swiftfs_wstate *w = j->w;
+	int rc;
+
+	for (unsigned attempt = 0;; attempt++) {
+		if (__atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST)) {
+			/* unmounting after the drain: the record stays, and the
+			 * next mount uploads it */
+			rc = -ECANCELED;
+			break;
+		}
+		rc = sync_file(fs, j->n, w);
+		if (!rc || attempt >= 3)
+			break;
+		util_sleep((double)(2u << attempt));
+	}
+	pthread_mutex_lock(&w->lock);
+	w->wb_queued = false;
+	if (!w->dirty || w->unlinked)
+		wb_drop_record_locked(w);
+	else if (rc == -ECANCELED)
+		LOGW("writeback: %s was not uploaded before the unmount; the next mount uploads "
+		     "it", w->wb_record ? w->wb_record : w->st->path);
+	else if (rc)
+		LOGE("writeback: the upload of %s failed (%s); it is tried again at unmount and "
+		     "by the next mount", w->wb_record ? w->wb_record : w->st->path,
+		     strerror(-rc));
+	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_lock(&fs->wb_lock);
+	fs->wb_dirty -= j->bytes;
+	pthread_cond_broadcast(&fs->wb_cond);
+	pthread_mutex_unlock(&fs->wb_lock);
+	wstate_put(fs, j->n, w);
+	pthread_mutex_lock(&fs->t.lock);
+	inode_unref_locked(&fs->t, j->n);
+	pthread_mutex_unlock(&fs->t.lock);
+	free(j);
+}
+
+/* close() with writeback: make the staged data durable, record it, and
+ * queue its upload. -EAGAIN: upload now instead (not all of the data is
+ * local: parts of the old object would have to be fetched first). */
+static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+{
+	struct swiftfs_wb_record rec = { 0 };
+	struct upload_hdrs hh;
+	const char **hdrs = NULL;
+	char *path = NULL;
+	struct swiftfs_attr a;
+	int rc;
+
+	pthread_mutex_lock(&fs->t.lock);
+	char *rel = inode_path_locked(&fs->t, n);
+	a = n->attr;
+	pthread_mutex_unlock(&fs->t.lock);
+	char *object = rel ? fs_object_name(fs, rel) : NULL;
+	free(rel);
+	if (!object)
+		return -ENOMEM;
+
+	pthread_mutex_lock(&w->lock);
+	if (!w->dirty || w->unlinked || w->wb_queued) {
+		pthread_mutex_unlock(&w->lock);
+		free(object);
+		return 0; /* nothing to upload, or a queued upload takes it */
+	}
+	if (w->poisoned || staging_valid_bytes(w->st) < w->st->size) {
+		pthread_mutex_unlock(&w->lock);
+		free(object);
+		return -EAGAIN;
+	}
+	uint64_t bytes = w->st->size;
+	rc = upload_headers_locked(w, &a, &hh, &hdrs);
+	if (!rc && fdatasync(w->st->fd))
+		rc = -errno;
+	if (!rc) {
+		rec.account = fs->account;
+		rec.container = fs->container;
+		rec.object = object;
+		rec.staged = w->st->path;
+		rec.size = bytes;
+		rec.mtime = hh.mtime_str;
+		rec.content_type = w->content_type;
+		rec.headers = (char **)hdrs;
+		while (hdrs[rec.nheaders])
+			rec.nheaders++;
+		rc = wb_record_write(fs->wb_dir, &rec, &path);
+	}
+	if (rc) {
+		pthread_mutex_unlock(&w->lock);
+		LOGW("writeback: cannot record %s in %s (%s); uploading it now", object,
+		     fs->wb_dir, strerror(-rc));
+		free(hdrs);
+		free(object);
+		return -EAGAIN;
+	}
+	free(w->wb_record);
+	w->wb_record = path;
+	w->wb_queued = true;
+	pthread_mutex_unlock(&w->lock);
+	free(hdrs);
+	free(object);
+
+	/* bounded dirty bytes: wait for uploads before queueing more */
+	pthread_mutex_lock(&fs->wb_lock);
+	while (fs->wb_dirty > 0 && fs->wb_dirty + bytes > fs->wb_max)
+		pthread_cond_wait(&fs->wb_cond, &fs->wb_lock);
+	fs->wb_dirty += bytes;
+	pthread_mutex_unlock(&fs->wb_lock);
+
+	struct wb_job *j = calloc(1, sizeof(*j));
+	if (j) {
+		j->fs = fs;
+		j->n = n;
+		j->w = w;
+		j->bytes = bytes;
+		pthread_mutex_lock(&fs->t.lock);
+		inode_ref_locked(n);
+		w->refs++;
+		pthread_mutex_unlock(&fs->t.lock);
+		if (workpool_submit(fs->wbpool, wb_job_run, j) == 0)
+			return 0;
+		wb_job_run(j); /* no thread: upload now, then report as usual */
+		return 0;
+	}
+	pthread_mutex_lock(&fs->wb_lock);
+	fs->wb_dirty -= bytes;
+	pthread_mutex_unlock(&fs->wb_lock);
+	pthread_mutex_lock(&w->lock);
+	w->wb_queued = false;
+	pthread_mutex_unlock(&w->lock);
+	return -EAGAIN;
+}
+
 /* --- operations ------------------------------------------------------ */
 
 int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object, int flags,
@@ -641,6 +820,7 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	if (!object)
 		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
+	wb_drop_record_locked(w); /* open for writing again: no longer closed data */
 	ssize_t n = staging_write(w->st, buf, size, off);
 	if (n >= 0) {
 		w->dirty = true;
@@ -686,6 +866,18 @@ ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, 
 }
 
 int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f)
+{
+	if (!f->w)
+		return 0;
+	if (fs->writeback && (f->flags & O_ACCMODE) != O_RDONLY) {
+		int rc = wb_enqueue(fs, f->inode, f->w);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	return sync_file(fs, f->inode, f->w);
+}
+
+int fs_fsync(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
 	if (!f->w)
 		return 0;
@@ -735,6 +927,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 		/* a local state still under this name loses it: a new inode */
 		pthread_mutex_lock(&old->w->lock);
 		old->w->unlinked = true;
+		wb_drop_record_locked(old->w);
 		pthread_mutex_unlock(&old->w->lock);
 		inode_unhash_locked(&fs->t, old);
 	}
@@ -780,6 +973,8 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 	size_t nmeta = 0;
 	const char **hdrs = NULL;
 	char *manifest = NULL, *linkhdr = NULL;
+	char **kept = NULL;
+	size_t nkept = 0;
 	int rc;
 
 	swift_req_init(&h, "HEAD");
@@ -811,7 +1006,7 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 	size_t nset = 0;
 	while (set[nset])
 		nset++;
-	hdrs = calloc(nmeta + nset + 8, sizeof(*hdrs));
+	hdrs = calloc(nmeta + nset + 8 + h.resp_nheaders, sizeof(*hdrs));
 	if (!hdrs) {
 		rc = -ENOMEM;
 		goto out;
@@ -839,6 +1034,22 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 		hdrs[nh++] = meta[i];
 	if (manifest)
 		hdrs[nh++] = manifest;
+	/* xattrs: the expiry and Content-* headers a POST would drop */
+	kept = calloc(h.resp_nheaders + 1, sizeof(*kept));
+	if (!kept) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < h.resp_nheaders && !is_link; i++) {
+		const struct swiftfs_header *e = &h.resp_headers[i];
+		if (!fs_xattr_post_keeps(e->name))
+			continue;
+		if (asprintf(&kept[nkept], "%s: %s", e->name, e->value) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		hdrs[nh++] = kept[nkept++];
+	}
 	if (is_link) {
 		hdrs[nh++] = "Content-Type: application/symlink";
 		if (linkhdr)
@@ -867,6 +1078,9 @@ out:
 	free(hdrs);
 	free(manifest);
 	free(linkhdr);
+	for (size_t i = 0; i < nkept; i++)
+		free(kept[i]);
+	free(kept);
 	return rc;
 }
 
@@ -1011,6 +1225,7 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->unlinked = true;
+	wb_drop_record_locked(w);
 	pthread_mutex_unlock(&w->lock);
 	wstate_put(fs, n, w);
 }

@@ -143,6 +143,34 @@ void overlay_free(struct swiftfs_overlay *o)
 	}
 }
 
+#define GHOST_SLOTS 16384
+
+struct swiftfs_ghost {
+	uint64_t ino;          /* 0: empty */
+	uint64_t parent_ino;
+	char *name;
+	struct swiftfs_attr attr;
+};
+
+static void ghost_put(struct swiftfs_itable *t, const struct swiftfs_inode *n)
+{
+	if (!n->parent || !n->attr.exact || n->attr.kind == DK_DIR || !n->hashed)
+		return;
+	if (!t->ghosts)
+		t->ghosts = calloc(GHOST_SLOTS, sizeof(*t->ghosts));
+	if (!t->ghosts)
+		return;
+	struct swiftfs_ghost *g = &t->ghosts[n->ino % GHOST_SLOTS];
+	char *name = strdup(n->name);
+	if (!name)
+		return;
+	free(g->name);
+	g->ino = n->ino;
+	g->parent_ino = n->parent->ino;
+	g->name = name;
+	g->attr = n->attr;
+}
+
 static void inode_free(struct swiftfs_inode *n)
 {
 	overlay_free(n->overlay);
@@ -162,6 +190,9 @@ void inode_table_destroy(struct swiftfs_itable *t)
 			n = next;
 		}
 	}
+	for (size_t i = 0; t->ghosts && i < GHOST_SLOTS; i++)
+		free(t->ghosts[i].name);
+	free(t->ghosts);
 	free(t->by_ino);
 	free(t->by_name);
 	pthread_mutex_destroy(&t->lock);
@@ -193,8 +224,7 @@ struct swiftfs_inode *inode_child_locked(struct swiftfs_itable *t, struct swiftf
  * pressure, drop_caches) and looks it up again: tar, rsync and find
  * compare st_ino. A number taken by another live inode moves on to the
  * next free one. */
-static uint64_t ino_for(struct swiftfs_itable *t, const struct swiftfs_inode *parent,
-			const char *name)
+static uint64_t ino_hash(const struct swiftfs_inode *parent, const char *name)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ parent->ino;
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
@@ -205,10 +235,29 @@ static uint64_t ino_for(struct swiftfs_itable *t, const struct swiftfs_inode *pa
 	h ^= h >> 27;
 	h *= 0x94d049bb133111ebULL;
 	h ^= h >> 31;
-	h &= 0x7fffffffffffffffULL; /* stays positive as a signed 64-bit off_t-like value */
+	return h & ((1ULL << SWIFTFS_INO_BITS) - 1);
+}
+
+static uint64_t ino_for(struct swiftfs_itable *t, const struct swiftfs_inode *parent,
+			const char *name)
+{
+	const uint64_t mask = (1ULL << SWIFTFS_INO_BITS) - 1;
+	uint64_t h = ino_hash(parent, name);
 	while (h <= SWIFTFS_ROOT_INO || inode_find_locked(t, h))
-		h++;
+		h = (h + 1) & mask;
 	return h;
+}
+
+const struct swiftfs_attr *inode_ghost_find_locked(struct swiftfs_itable *t,
+						   struct swiftfs_inode *parent, const char *name)
+{
+	if (!t->ghosts)
+		return NULL;
+	uint64_t h = ino_hash(parent, name);
+	const struct swiftfs_ghost *g = &t->ghosts[h % GHOST_SLOTS];
+	if (g->ino != h || g->parent_ino != parent->ino || !g->name || strcmp(g->name, name) != 0)
+		return NULL;
+	return &g->attr;
 }
 
 struct swiftfs_inode *inode_link_locked(struct swiftfs_itable *t, struct swiftfs_inode *parent,
@@ -246,6 +295,7 @@ static void maybe_free_locked(struct swiftfs_itable *t, struct swiftfs_inode *n)
 {
 	while (n && n->ino != SWIFTFS_ROOT_INO && n->nlookup == 0 && n->refs == 0) {
 		struct swiftfs_inode *parent = n->parent;
+		ghost_put(t, n);
 		name_remove(t, n);
 		ino_remove(t, n);
 		t->count--;

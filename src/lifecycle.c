@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "swiftfs/fs.h"
+#include "swiftfs/fs_account.h"
 #include "swiftfs/log.h"
 #include "swiftfs/notify.h"
 #include "swiftfs/swift_auth.h"
@@ -105,11 +106,19 @@ static void sleep_ms(long ms)
 }
 
 /* Drain, then end the session loop and wait until it has ended. */
+static void drain(struct swiftfs_life *l)
+{
+	if (l->cfg.fs)
+		fs_drain(l->cfg.fs, l->cfg.drain_timeout, &l->abort_drain);
+	else if (l->cfg.acct)
+		fs_account_drain(l->cfg.acct, l->cfg.drain_timeout, &l->abort_drain);
+}
+
 static void *stopper_main(void *arg)
 {
 	struct swiftfs_life *l = arg;
 
-	fs_drain(l->cfg.fs, l->cfg.drain_timeout, &l->abort_drain);
+	drain(l);
 	LOGI("unmounting %s", l->mountpoint);
 	fuse_session_exit(l->cfg.se);
 	for (;;) {
@@ -297,7 +306,7 @@ void lifecycle_finish(struct swiftfs_life *l)
 		/* unmounted from outside (umount, fusermount3 -u) */
 		notify_send("STOPPING=1");
 		LOGI("%s was unmounted", l->mountpoint);
-		fs_drain(l->cfg.fs, l->cfg.drain_timeout, &l->abort_drain);
+		drain(l);
 	}
 	pthread_mutex_lock(&l->lock);
 	bool join_stopper = l->stopper_started;

@@ -21,6 +21,7 @@
 #include "swiftfs/lifecycle.h"
 #include "swiftfs/log.h"
 #include "swiftfs/opts.h"
+#include "swiftfs/fs_account.h"
 #include "swiftfs/swift_auth.h"
 #include "swiftfs/swift_client.h"
 
@@ -246,7 +247,7 @@ int main(int argc, char *argv[])
 		LOGW("TLS certificate verification is OFF (-o insecure): anyone on the network "
 		     "path can read and change your data and steal your token");
 	struct swiftfs_client_cfg ccfg = {
-		.cacert = o.cacert,
+		.cacert = o.cacert ? o.cacert : swift_auth_cacert(auth),
 		.insecure = o.insecure,
 		.connect_timeout = o.connect_timeout,
 		.retry_timeout = o.retry_timeout,
@@ -261,12 +262,12 @@ int main(int argc, char *argv[])
 		die_msg("%s", msg);
 		goto out;
 	}
-	if (check_container(client, o.container))
+	if (!o.account && check_container(client, o.container))
 		goto out;
 	swift_client_stats_reset(client); /* count what the filesystem does */
 
 	char fsname[600];
-	snprintf(fsname, sizeof(fsname), "-ofsname=swiftfs:%s%s%s", o.container,
+	snprintf(fsname, sizeof(fsname), "-ofsname=swiftfs:%s%s%s", o.account ? "/" : o.container,
 		 o.prefix[0] ? "/" : "", o.prefix);
 	/* commas would split the option: replace them in the displayed name */
 	for (char *p = fsname + 9; *p; p++)
@@ -304,15 +305,16 @@ int main(int argc, char *argv[])
 	}
 	if (!o.foreground)
 		log_use_syslog(true);
-	if (fs_new(&o, client, &ctx.fs)) {
+	if (o.account ? fs_account_new(&o, client, &ctx.acct) : fs_new(&o, client, &ctx.fs)) {
 		LOGE("could not start the filesystem: out of memory or threads");
 		goto out;
 	}
 	char what[600];
-	snprintf(what, sizeof(what), "%s%s%s", o.container, o.prefix[0] ? "/" : "", o.prefix);
+	snprintf(what, sizeof(what), "%s%s%s", o.account ? "the account" : o.container,
+		 o.prefix[0] ? "/" : "", o.prefix);
 	LOGI("mounted %s on %s", what, resolved);
 	struct swiftfs_life_cfg life_cfg = {
-		.se = se, .fs = ctx.fs, .auth = auth, .client = client,
+		.se = se, .fs = ctx.fs, .acct = ctx.acct, .auth = auth, .client = client,
 		.mountpoint = resolved, .what = what,
 		.drain_timeout = o.drain_timeout, .foreground = o.foreground,
 	};
@@ -334,6 +336,10 @@ out:
 	if (ctx.fs) {
 		fs_log_stats(ctx.fs);
 		fs_free(ctx.fs);
+	}
+	if (ctx.acct) {
+		fs_account_log_stats(ctx.acct);
+		fs_account_free(ctx.acct);
 	}
 	swift_client_free(client);
 	swift_auth_free(auth);

@@ -18,7 +18,8 @@
 #include "swiftfs/log.h"
 #include "swiftfs/util.h"
 
-enum opt_kind { OK_FLAG, OK_SECONDS, OK_SIZE, OK_UINT, OK_UID, OK_GID, OK_MODE, OK_STRING, OK_LOGLEVEL };
+enum opt_kind { OK_FLAG, OK_SECONDS, OK_SIZE, OK_UINT, OK_UID, OK_GID, OK_MODE, OK_STRING, OK_LOGLEVEL,
+	OK_STRING_EMPTY /* may be given empty */ };
 
 struct opt_spec {
 	const char *name;
@@ -52,7 +53,15 @@ static const struct opt_spec specs[] = {
 	{ "block_size", OK_SIZE, F(block_size) },
 	{ "cache_size", OK_SIZE, F(cache_size) },
 	{ "small_file", OK_SIZE, F(small_file) },
+	{ "writeback", OK_FLAG, F(writeback) },
 	{ "log_level", OK_LOGLEVEL, F(log_level) },
+	/* xattrs (fs_xattr.c) */
+	{ "tempurl_ttl", OK_SECONDS, F(tempurl_ttl) },
+	/* the hidden versions tree (fs_versions.c) */
+	{ "versions_dir", OK_STRING_EMPTY, F(versions_dir) },
+	{ "noversions_dir", OK_FLAG, F(noversions_dir) },
+	/* account mounts (fs_account.c) */
+	{ "storage_policy", OK_STRING, F(storage_policy) },
 };
 #undef F
 
@@ -167,6 +176,12 @@ static int set_value(struct swiftfs_opts *o, const struct opt_spec *s, const cha
 	}
 	case OK_STRING:
 		if (!val || !*val)
+			return -EINVAL;
+		free(*(char **)field);
+		*(char **)field = strdup(val);
+		return *(char **)field ? 0 : -ENOMEM;
+	case OK_STRING_EMPTY:
+		if (!val)
 			return -EINVAL;
 		free(*(char **)field);
 		*(char **)field = strdup(val);
@@ -319,6 +334,8 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->block_size = 1ULL << 20;
 	o->small_file = 1ULL << 20;
 	o->log_level = -1;
+	o->tempurl_ttl = 86400;
+	o->versions_dir = strdup(".versions");
 
 	if (fuse_opt_parse(args, &st, fuse_table, opt_proc) == -1)
 		return -EINVAL;
@@ -331,8 +348,29 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 				"CONTAINER[/PREFIX] MOUNTPOINT (see --help)\n");
 		return -EINVAL;
 	}
-	if (opts_split_source(o->source, &o->container, &o->prefix, msg, sizeof(msg))) {
+	if (o->source[strspn(o->source, "/")] == '\0') {
+		/* "/": the whole account (fs_account.c) */
+		o->account = 1;
+		o->container = strdup("");
+		o->prefix = strdup("");
+		if (!o->container || !o->prefix)
+			return -ENOMEM;
+	} else if (opts_split_source(o->source, &o->container, &o->prefix, msg, sizeof(msg))) {
 		fprintf(stderr, "swiftfs: %s\n", msg);
+		return -EINVAL;
+	}
+	if (!o->versions_dir) {
+		fprintf(stderr, "swiftfs: out of memory\n");
+		return -ENOMEM;
+	}
+	if (strchr(o->versions_dir, '/') || strcmp(o->versions_dir, ".") == 0 ||
+	    strcmp(o->versions_dir, "..") == 0 || strlen(o->versions_dir) > 255) {
+		fprintf(stderr, "swiftfs: invalid value for option 'versions_dir': one file name, "
+				"or empty to turn the versions tree off\n");
+		return -EINVAL;
+	}
+	if (o->tempurl_ttl < 1) {
+		fprintf(stderr, "swiftfs: invalid value for option 'tempurl_ttl': at least 1 second\n");
 		return -EINVAL;
 	}
 	if (o->read_chunk < 64 * 1024 || o->read_chunk > (256ULL << 20)) {
@@ -409,12 +447,14 @@ void opts_free(struct swiftfs_opts *o)
 	free(o->credentials);
 	free(o->cache_dir);
 	free(o->cache_mode);
+	free(o->versions_dir);
+	free(o->storage_policy);
 	memset(o, 0, sizeof(*o));
 }
 
 void opts_print_help(const char *progname)
 {
-	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] CONTAINER[/PREFIX] MOUNTPOINT\n"
+	printf("usage: %s [-f] [-d] [-o OPT[,OPT...]] CONTAINER[/PREFIX]|/ MOUNTPOINT\n"
 	       "\n"
 	       "Mount an OpenStack Swift container (or a prefix inside it) as a directory.\n"
 	       "\n"
@@ -464,7 +504,17 @@ void opts_print_help(const char *progname)
 	       "                           10%% of the cache folder's file system, at most 10G)\n"
 	       "    small_file=SIZE        objects up to this size are read whole in one GET\n"
 	       "                           at open (default 1M; 0 turns it off)\n"
+	       "    writeback              close() returns once the data is staged and journaled\n"
+	       "                           on local disk; uploads follow in the background\n"
+	       "                           (fsync() still waits for Swift)\n"
 	       "    log_level=LEVEL        error, warning, info (default) or debug\n"
+	       "    tempurl_ttl=SECS       lifetime of the TempURLs user.swift.tempurl gives\n"
+	       "                           (default 86400)\n"
+	       "    versions_dir=NAME      hidden read-only tree of earlier object versions at\n"
+	       "                           the mount root (default .versions; empty: none)\n"
+	       "    noversions_dir         no versions tree\n"
+	       "    storage_policy=NAME    account mounts (source /): policy of the containers\n"
+	       "                           mkdir creates (default: the cluster's default)\n"
 	       "\n"
 	       "Sizes take K, M, G suffixes (powers of 1024). fstab words (_netdev, nofail,\n"
 	       "auto, noauto, user, users, x-systemd.*) are accepted and ignored.\n",

@@ -51,6 +51,8 @@ struct swiftfs_reader {
 	uint64_t bsize;       /* cache block size */
 	char *pre;            /* preloaded first bytes (no cache) */
 	size_t pre_len;
+	char **spare;         /* lock: chunk buffers of finished fetches, reused */
+	unsigned nspare;
 };
 
 struct fetch_job {
@@ -77,6 +79,7 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 	if (r->nslots < 3)
 		r->nslots = 3;
 	r->slots = calloc(r->nslots, sizeof(*r->slots));
+	r->spare = calloc(r->nslots, sizeof(*r->spare));
 	if (cfg->etag && cfg->etag[0])
 		snprintf(r->if_match, sizeof(r->if_match), "If-Match: \"%s\"", cfg->etag);
 	if (cfg->cache && cfg->key && r->if_match[0]) {
@@ -84,7 +87,7 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 		r->key = *cfg->key;
 		r->bsize = block_cache_block_size(cfg->cache);
 	}
-	if (!r->container || !r->object || !r->slots) {
+	if (!r->container || !r->object || !r->slots || !r->spare) {
 		reader_free(r);
 		return -ENOMEM;
 	}
@@ -189,7 +192,13 @@ static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, c
 	if (end > r->size)
 		end = r->size;
 	size_t tot = end > off ? (size_t)(end - off) : 0;
-	char *data = malloc(tot ? tot : 1);
+	char *data = NULL;
+	pthread_mutex_lock(&r->lock);
+	if (r->nspare)
+		data = r->spare[--r->nspare];
+	pthread_mutex_unlock(&r->lock);
+	if (!data)
+		data = malloc(r->chunk > tot ? r->chunk : tot);
 	ssize_t got = !data ? -ENOMEM : tot ? fetch_range(r, data, off, tot) : 0;
 	ssize_t rc = got;
 
@@ -207,6 +216,13 @@ static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, c
 		else
 			block_cache_unclaim(r->bc, &r->key, b0 + i);
 	}
+	/* fresh multi-MiB buffers cost a page fault per 4 KiB: keep a few */
+	pthread_mutex_lock(&r->lock);
+	if (data && tot <= r->chunk && r->nspare < r->nslots) {
+		r->spare[r->nspare++] = data;
+		data = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
 	free(data);
 	return rc;
 }
@@ -491,6 +507,9 @@ void reader_free(struct swiftfs_reader *r)
 	for (unsigned i = 0; r->slots && i < r->nslots; i++)
 		free(r->slots[i].data);
 	free(r->slots);
+	for (unsigned i = 0; r->spare && i < r->nspare; i++)
+		free(r->spare[i]);
+	free(r->spare);
 	free(r->pre);
 	free(r->container);
 	free(r->object);

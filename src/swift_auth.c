@@ -18,6 +18,7 @@
 struct swiftfs_auth {
 	enum swiftfs_auth_mode mode;
 	char *creds_file;     /* NULL: environment */
+	char *cacert;         /* OS_CACERT, or NULL */
 	char *auth_url;       /* v1 */
 	char *user;           /* v1 */
 	char *key;            /* v1 (secret) */
@@ -73,6 +74,7 @@ int swift_auth_new(const char *creds_file, struct swiftfs_auth **out, char *msg,
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	a->creds_file = util_strdup0(creds_file);
+	a->cacert = util_strdup0(creds_get(&c, "OS_CACERT"));
 	const char *where = creds_file ? "the credentials file" : "the environment";
 	if (creds_get(&c, "OS_STORAGE_URL") && creds_get(&c, "OS_AUTH_TOKEN")) {
 		a->mode = SWIFTFS_AUTH_PREAUTH;
@@ -120,6 +122,7 @@ void swift_auth_free(struct swiftfs_auth *a)
 	if (!a)
 		return;
 	free(a->creds_file);
+	free(a->cacert);
 	free(a->auth_url);
 	free(a->user);
 	free_secret(a->key);
@@ -249,6 +252,11 @@ static void refresh_keystone(struct swiftfs_auth *a)
 		}
 	}
 	pthread_mutex_unlock(&renew_lock);
+}
+
+const char *swift_auth_cacert(const struct swiftfs_auth *a)
+{
+	return a->cacert;
 }
 
 int swift_auth_login(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)

@@ -156,6 +156,11 @@ void swift_client_set_auth(struct swiftfs_client *c, struct swiftfs_auth *auth)
 	c->auth = auth;
 }
 
+struct swiftfs_auth *swift_client_auth(struct swiftfs_client *c)
+{
+	return c->auth;
+}
+
 static CURL *thread_handle(struct swiftfs_client *c)
 {
 	struct handle_node *n = pthread_getspecific(c->key);

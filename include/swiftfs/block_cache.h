@@ -4,7 +4,7 @@
  * size) and its number, so a block of an object that changed is never
  * found: the new version has another id, and the old version's blocks age
  * out. Each block is one file under <dir>/<2 hex>/<32 hex>.<n>: a header
- * (magic, id, number, length, CRC-32 of the data) and the data. Files are
+ * (magic, id, number, length, CRC-32C of the data) and the data. Files are
  * written to a temporary name and renamed, never fsync'ed: after a crash
  * a block may be torn, and the CRC, checked the first time a block is
  * used in a daemon's life, catches it (the block is dropped and fetched

@@ -76,8 +76,11 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	      struct swiftfs_entry *e, struct swiftfs_file **f);
 ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf, size_t size,
 		 uint64_t off);
-/* close() and fsync(): upload what is staged; -EIO when it cannot be. */
+/* close(): upload what is staged (with -o writeback: record it and queue
+ * its upload); -EIO when it cannot be. */
 int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f);
+/* fsync(): upload what is staged and wait for it, writeback or not. */
+int fs_fsync(struct swiftfs_fs *fs, struct swiftfs_file *f);
 int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct stat *in,
 	       struct swiftfs_file *f, struct stat *out, double *timeout);
 

@@ -8,9 +8,11 @@
 #include <fuse_lowlevel.h>
 
 struct swiftfs_fs;
+struct swiftfs_account;
 
 struct swiftfs_fuse_ctx {
 	struct swiftfs_fs *fs; /* set before the session loop starts */
+	struct swiftfs_account *acct; /* account mounts: instead of fs */
 	struct fuse_session *se;
 	int readonly;
 };

@@ -20,6 +20,10 @@
 #include "swiftfs/listing.h"
 
 #define SWIFTFS_ROOT_INO 1
+/* The table's inode numbers stay below 1 << SWIFTFS_INO_BITS: account
+ * mounts put a container's slot above them, and the versions tree
+ * (fs_versions.h) numbers its nodes from 1 << 62. */
+#define SWIFTFS_INO_BITS 43
 
 /* A directory listing shared by the directory inode and open handles. */
 struct swiftfs_dlref {
@@ -74,6 +78,8 @@ struct swiftfs_inode {
 	struct swiftfs_dlref *list;    /* table lock */
 	double list_expire;            /* table lock */
 	bool list_busy;                /* table lock: a fetch is under way */
+	double walked_at;              /* table lock: last opendir (fs_subtree.c) */
+	double subtree_at;             /* table lock: last subtree listing below */
 	struct swiftfs_overlay *overlay; /* table lock */
 	/* files: local data being written (fs_write.c) */
 	struct swiftfs_wstate *w;      /* table lock (the pointer) */
@@ -90,9 +96,17 @@ struct swiftfs_itable {
 	size_t nbuckets;
 	size_t count;
 	uint64_t next_ino;
+	struct swiftfs_ghost *ghosts;  /* table lock: see inode_ghost_find_locked */
 };
 
 int inode_table_init(struct swiftfs_itable *t);
+/* The exact attributes (from a HEAD, a GET or this mount's own changes) of
+ * a file the kernel forgot, kept in a bounded direct-mapped table: a path
+ * looked up again gets them back while its ETag is unchanged, instead of
+ * the listing's (memory pressure must not undo a chmod or a touch). NULL
+ * when none are kept. */
+const struct swiftfs_attr *inode_ghost_find_locked(struct swiftfs_itable *t,
+						   struct swiftfs_inode *parent, const char *name);
 void inode_table_destroy(struct swiftfs_itable *t);
 
 struct swiftfs_inode *inode_find_locked(struct swiftfs_itable *t, uint64_t ino);

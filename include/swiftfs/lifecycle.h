@@ -17,13 +17,15 @@
 
 struct fuse_session;
 struct swiftfs_fs;
+struct swiftfs_account;
 struct swiftfs_auth;
 struct swiftfs_client;
 struct swiftfs_life;
 
 struct swiftfs_life_cfg {
 	struct fuse_session *se;
-	struct swiftfs_fs *fs;
+	struct swiftfs_fs *fs;        /* a container mount, or */
+	struct swiftfs_account *acct; /* an account mount */
 	struct swiftfs_auth *auth;
 	struct swiftfs_client *client;
 	const char *mountpoint;  /* resolved path */

@@ -53,8 +53,18 @@ struct swiftfs_opts {
 	uint64_t block_size;   /* block cache block size */
 	uint64_t cache_size;   /* bound of the block cache; 0: automatic */
 	uint64_t small_file;   /* objects up to this come whole in one GET at open */
+	int writeback;         /* close() returns once data is staged (journaled) */
 
 	int log_level;
+
+	/* xattrs (fs_xattr.c) */
+	double tempurl_ttl;    /* seconds a user.swift.tempurl URL is valid */
+	/* the hidden versions tree (fs_versions.c) */
+	char *versions_dir;    /* "" turns it off */
+	int noversions_dir;
+	/* account mounts (source "/", fs_account.c) */
+	int account;           /* container and prefix are "" */
+	char *storage_policy;  /* X-Storage-Policy of containers mkdir makes */
 };
 
 /* Fill o with defaults, parse args (argv as given to main). The options

@@ -51,6 +51,9 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
  * msg, or -errno with the reason in msg (the old credentials stay). */
 int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen);
 
+/* OS_CACERT from the credentials (a CA bundle), or NULL. */
+const char *swift_auth_cacert(const struct swiftfs_auth *a);
+
 /* When the current token expires (0 when unknown). */
 time_t swift_auth_expires(struct swiftfs_auth *a);
 

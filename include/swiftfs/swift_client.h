@@ -89,6 +89,9 @@ int swift_client_new(const struct swiftfs_client_cfg *cfg, struct swiftfs_client
 void swift_client_free(struct swiftfs_client *c);
 /* The client uses auth for tokens; set once before any request. */
 void swift_client_set_auth(struct swiftfs_client *c, struct swiftfs_auth *auth);
+/* The auth set above (TempURLs need the storage URL, xattrs the token's
+ * expiry). */
+struct swiftfs_auth *swift_client_auth(struct swiftfs_client *c);
 
 /* The account's storage URL as of now (malloc'd; NULL before login). */
 char *swift_client_storage_url(struct swiftfs_client *c);

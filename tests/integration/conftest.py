@@ -311,6 +311,21 @@ def mount(swift, tmp_path, request):
         pytest.fail("\n".join(failures))
 
 
+@pytest.fixture
+def proxy(swift):
+    """A fault-injecting HTTP proxy (tests/tools/faultproxy.py) in front of
+    the session's real Swift."""
+    from faultproxy import FaultProxy
+    fp = FaultProxy().start("127.0.0.1", swift.port)
+    yield fp
+    fp.stop()
+
+
+def proxied_env(swift, fp):
+    """Credentials that reach Swift through the fault proxy fp."""
+    return dict(swift.creds_env(), ST_AUTH="%s/auth/v1.0" % fp.url)
+
+
 def sha256_file(path, bufsize=1 << 20):
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from faultproxy import FaultProxy
 
 SEG = 1 << 20
 MAX_SIZE = 5 * SEG + 12345       # a few MiB: several SLO segments
@@ -319,13 +318,6 @@ def test_random_operations_on_one_file(container, conn, mount):
 
 
 # ------------------------------------------------------------------ faults
-
-@pytest.fixture
-def proxy(swift):
-    fp = FaultProxy().start("127.0.0.1", swift.port)
-    yield fp
-    fp.stop()
-
 
 def proxied_mount(swift, mount, container, fp, cache_dir):
     # a cache folder of the test's own: the data kept after a failed

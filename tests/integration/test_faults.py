@@ -7,18 +7,8 @@ import random
 
 import pytest
 
-from faultproxy import FaultProxy
+from conftest import proxied_env
 
-
-@pytest.fixture
-def proxy(swift):
-    fp = FaultProxy().start("127.0.0.1", swift.port)
-    yield fp
-    fp.stop()
-
-
-def proxied_env(swift, fp):
-    return dict(swift.creds_env(), ST_AUTH="%s/auth/v1.0" % fp.url)
 
 
 def test_transient_503_and_resets_are_retried(swift, container, conn, proxy, mount):

@@ -14,7 +14,6 @@ import time
 import pytest
 
 from conftest import ROOT, swiftfs_bin, wait_mounted
-from faultproxy import FaultProxy
 
 # Every secret a test here hands to swiftfs, and every log it wrote:
 # test_no_secret_in_any_log (last in this file) checks them all.
@@ -59,13 +58,6 @@ def staged_files(cache_dir):
 
 
 # --- SIGTERM / SIGINT ------------------------------------------------------
-
-@pytest.fixture
-def proxy(swift):
-    fp = FaultProxy().start("127.0.0.1", swift.port)
-    yield fp
-    fp.stop()
-
 
 def test_sigterm_waits_for_an_upload_in_flight(swift, container, conn, proxy, mount):
     data = os.urandom(3 << 20) + b"tail"

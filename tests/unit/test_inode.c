@@ -55,6 +55,23 @@ int main(void)
 	inode_forget_locked(&t, b2, 1);
 	CHECK(inode_find_locked(&t, aino) == NULL);
 	CHECK_INT(t.count, 1);
+
+	/* a path forgotten and looked up again keeps its number; numbers stay
+	 * in the table's range */
+	struct swiftfs_inode *x = inode_link_locked(&t, root, "x", &dir);
+	struct swiftfs_inode *y = inode_link_locked(&t, x, "y", &file);
+	uint64_t xino = x->ino, yino = y->ino;
+	CHECK(xino < (1ULL << SWIFTFS_INO_BITS) && yino < (1ULL << SWIFTFS_INO_BITS));
+	CHECK(xino > SWIFTFS_ROOT_INO && yino > SWIFTFS_ROOT_INO);
+	inode_forget_locked(&t, y, 1);
+	inode_forget_locked(&t, x, 1);
+	CHECK(inode_find_locked(&t, xino) == NULL);
+	x = inode_link_locked(&t, root, "x", &dir);
+	y = inode_link_locked(&t, x, "y", &file);
+	CHECK_INT(x->ino, xino);
+	CHECK_INT(y->ino, yino);
+	inode_forget_locked(&t, y, 1);
+	inode_forget_locked(&t, x, 1);
 	inode_table_destroy(&t);
 	CHECK_DONE();
 }

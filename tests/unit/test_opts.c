@@ -49,6 +49,40 @@ int main(void)
 	opts_free(&o);
 	fuse_opt_free_args(&args);
 
+	/* xattrs, the versions tree, account mounts */
+	CHECK(o.tempurl_ttl == 0); /* opts_free cleared it */
+	char *va[] = { "swiftfs", "-o", "tempurl_ttl=2,versions_dir=.snap,storage_policy=gold", "/",
+		       "/mnt", NULL };
+	CHECK_INT(parse(5, va, &o, &args), 0);
+	CHECK_INT(o.account, 1);
+	CHECK_STR(o.container, "");
+	CHECK_STR(o.prefix, "");
+	CHECK(o.tempurl_ttl == 2);
+	CHECK_STR(o.versions_dir, ".snap");
+	CHECK_STR(o.storage_policy, "gold");
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+	char *vb[] = { "swiftfs", "-o", "versions_dir=", "c", "/mnt", NULL };
+	CHECK_INT(parse(5, vb, &o, &args), 0);
+	CHECK_INT(o.account, 0);
+	CHECK_STR(o.versions_dir, "");
+	CHECK(o.tempurl_ttl == 86400);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+	char *vc[] = { "swiftfs", "c", "/mnt", NULL };
+	CHECK_INT(parse(3, vc, &o, &args), 0);
+	CHECK_STR(o.versions_dir, ".versions");
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+	char *vd[] = { "swiftfs", "-o", "versions_dir=a/b", "c", "/mnt", NULL };
+	CHECK_INT(parse(5, vd, &o, &args), -EINVAL);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+	char *ve[] = { "swiftfs", "-o", "tempurl_ttl=0", "c", "/mnt", NULL };
+	CHECK_INT(parse(5, ve, &o, &args), -EINVAL);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
 	char *v2[] = { "swiftfs", "-o", "attr_timeout=soon", "c", "/mnt", NULL };
 	CHECK_INT(parse(5, v2, &o, &args), -EINVAL);
 	opts_free(&o);

@@ -1,0 +1,318 @@
+/* The writeback journal (see writeback.h). */
+#include "swiftfs/writeback.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "swiftfs/log.h"
+#include "swiftfs/upload.h"
+#include "swiftfs/util.h"
+
+#define WB_MAGIC "swiftfs-writeback 1"
+
+static int put(struct swiftfs_buf *b, const char *key, const char *val)
+{
+	if (!val)
+		return 0;
+	char *enc = util_url_encode(val, true);
+	if (!enc)
+		return -ENOMEM;
+	int rc = buf_printf(b, "%s %s\n", key, enc);
+	free(enc);
+	return rc;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+int wb_record_write(const char *dir, const struct swiftfs_wb_record *rec, char **path)
+{
+	struct swiftfs_buf b = { 0 };
+	char *tmp = NULL, *final = NULL;
+	const char *base = strrchr(rec->staged, '/');
+	int fd = -1, rc;
+
+	base = base ? base + 1 : rec->staged;
+	rc = buf_printf(&b, "%s\nsize %" PRIu64 "\n", WB_MAGIC, rec->size);
+	if (!rc)
+		rc = put(&b, "account", rec->account);
+	if (!rc)
+		rc = put(&b, "container", rec->container);
+	if (!rc)
+		rc = put(&b, "object", rec->object);
+	if (!rc)
+		rc = put(&b, "staged", rec->staged);
+	if (!rc)
+		rc = put(&b, "mtime", rec->mtime);
+	if (!rc)
+		rc = put(&b, "content_type", rec->content_type);
+	for (size_t i = 0; !rc && i < rec->nheaders; i++)
+		rc = put(&b, "header", rec->headers[i]);
+	if (!rc)
+		rc = buf_printf(&b, "end\n");
+	if (rc)
+		goto out;
+	if (asprintf(&tmp, "%s/.%s.wb.tmp", dir, base) < 0 ||
+	    asprintf(&final, "%s/%s.wb", dir, base) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (write(fd, b.data, b.len) != (ssize_t)b.len) {
+		rc = errno ? -errno : -ENOSPC;
+		goto out;
+	}
+	if (fdatasync(fd)) {
+		rc = -errno;
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	if (rename(tmp, final)) {
+		rc = -errno;
+		goto out;
+	}
+	rc = sync_dir(dir);
+	if (!rc) {
+		*path = final;
+		final = NULL;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(final);
+	buf_free(&b);
+	return rc;
+}
+
+void wb_record_free(struct swiftfs_wb_record *rec)
+{
+	free(rec->account);
+	free(rec->container);
+	free(rec->object);
+	free(rec->staged);
+	free(rec->mtime);
+	free(rec->content_type);
+	for (size_t i = 0; i < rec->nheaders; i++)
+		free(rec->headers[i]);
+	free(rec->headers);
+	memset(rec, 0, sizeof(*rec));
+}
+
+int wb_record_read(const char *path, struct swiftfs_wb_record *rec)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = -EINVAL;
+	bool magic = false, end = false;
+
+	memset(rec, 0, sizeof(*rec));
+	if (!f)
+		return -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (!magic) {
+			magic = strcmp(line, WB_MAGIC) == 0;
+			if (!magic)
+				break;
+			continue;
+		}
+		if (strcmp(line, "end") == 0) {
+			end = true;
+			break;
+		}
+		char *sp = strchr(line, ' ');
+		if (!sp)
+			break;
+		*sp = '\0';
+		char *val = util_url_decode(sp + 1);
+		if (!val) {
+			rc = -ENOMEM;
+			break;
+		}
+		char **slot = NULL;
+		if (strcmp(line, "size") == 0) {
+			rec->size = strtoull(val, NULL, 10);
+			free(val);
+			continue;
+		} else if (strcmp(line, "account") == 0) {
+			slot = &rec->account;
+		} else if (strcmp(line, "container") == 0) {
+			slot = &rec->container;
+		} else if (strcmp(line, "object") == 0) {
+			slot = &rec->object;
+		} else if (strcmp(line, "staged") == 0) {
+			slot = &rec->staged;
+		} else if (strcmp(line, "mtime") == 0) {
+			slot = &rec->mtime;
+		} else if (strcmp(line, "content_type") == 0) {
+			slot = &rec->content_type;
+		} else if (strcmp(line, "header") == 0) {
+			char **nh = realloc(rec->headers, (rec->nheaders + 1) * sizeof(*nh));
+			if (!nh) {
+				free(val);
+				rc = -ENOMEM;
+				break;
+			}
+			rec->headers = nh;
+			rec->headers[rec->nheaders++] = val;
+			continue;
+		}
+		if (slot) {
+			free(*slot);
+			*slot = val;
+		} else {
+			free(val); /* a key from a newer version: ignored */
+		}
+	}
+	if (end && rec->container && rec->object && rec->staged && rec->mtime)
+		rc = 0;
+	free(line);
+	fclose(f);
+	if (rc)
+		wb_record_free(rec);
+	return rc;
+}
+
+struct wb_item {
+	char *path;
+	time_t t;
+};
+
+static int cmp_mtime(const void *a, const void *b)
+{
+	const struct wb_item *x = a, *y = b;
+	return (x->t > y->t) - (x->t < y->t);
+}
+
+/* Upload one record's object; 0 when it is in Swift (record and staged
+ * file then removed). */
+static int recover_one(const char *path, struct swiftfs_wb_record *rec,
+		       const struct swiftfs_upload_cfg *cfg)
+{
+	struct swiftfs_upload_result res;
+	const char **hdrs = NULL;
+	struct stat sb;
+	int rc, fd = open(rec->staged, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		rc = -errno;
+		LOGE("writeback: the staged data of %s (%s) is gone: %s; it cannot be uploaded",
+		     rec->object, rec->staged, strerror(errno));
+		if (rc == -ENOENT)
+			unlink(path); /* nothing left to upload */
+		return rc;
+	}
+	if (fstat(fd, &sb) || (uint64_t)sb.st_size < rec->size) {
+		LOGE("writeback: the staged data of %s (%s) is shorter than recorded; kept, not "
+		     "uploaded", rec->object, rec->staged);
+		rc = -EIO;
+		goto out;
+	}
+	hdrs = calloc(rec->nheaders + 1, sizeof(*hdrs));
+	if (!hdrs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < rec->nheaders; i++)
+		hdrs[i] = rec->headers[i];
+	rc = upload_object(cfg, rec->object, fd, rec->size, rec->content_type, hdrs, rec->mtime,
+			   &res);
+	if (rc) {
+		LOGE("writeback: upload of %s after a restart failed: %s; its data stays in %s",
+		     rec->object, strerror(-rc), rec->staged);
+		goto out;
+	}
+	LOGI("writeback: uploaded %s (%" PRIu64 " bytes), left pending by an earlier mount",
+	     rec->object, rec->size);
+	unlink(rec->staged);
+	unlink(path);
+out:
+	free(hdrs);
+	close(fd);
+	return rc;
+}
+
+int wb_recover(const char *dir, const char *account, const struct swiftfs_upload_cfg *cfg)
+{
+	struct wb_item *v = NULL;
+	size_t n = 0, cap = 0;
+	int pending = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct stat sb;
+		char *p = NULL;
+		if (de->d_name[0] == '.' || len < 4 || strcmp(de->d_name + len - 3, ".wb") != 0)
+			continue;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+			continue;
+		if (stat(p, &sb)) {
+			free(p);
+			continue;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct wb_item *nv = realloc(v, nc * sizeof(*v));
+			if (!nv) {
+				free(p);
+				continue;
+			}
+			v = nv;
+			cap = nc;
+		}
+		v[n].path = p;
+		v[n].t = sb.st_mtime;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_mtime);
+	for (size_t i = 0; i < n; i++) {
+		struct swiftfs_wb_record rec;
+		if (wb_record_read(v[i].path, &rec)) {
+			LOGW("writeback: %s is not a whole record (torn by a crash before it was "
+			     "complete?); its file was never reported written, so it is removed",
+			     v[i].path);
+			unlink(v[i].path);
+		} else {
+			if (strcmp(rec.container, cfg->container) == 0 &&
+			    (!rec.account || !account || strcmp(rec.account, account) == 0) &&
+			    recover_one(v[i].path, &rec, cfg))
+				pending++;
+			wb_record_free(&rec);
+		}
+		free(v[i].path);
+	}
+	free(v);
+	return pending;
+}

@@ -1,0 +1,186 @@
+"""Account mounts (source "/"): containers are the top-level folders,
+mkdir/rmdir create and delete containers, container xattrs apply to each
+folder, and the account listing is paginated."""
+import errno
+import json
+import os
+import subprocess
+import time
+import urllib.parse
+import uuid
+
+import pytest
+
+import conftest
+
+
+def new_name():
+    return "acct-" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def two_containers(conn):
+    names = [new_name(), new_name()]
+    for n in names:
+        conn.put_container(n)
+    yield names
+    for n in names:
+        conftest.delete_container(conn, n)
+
+
+def test_containers_are_folders(two_containers, conn, mount):
+    a, b = two_containers
+    conn.put_object(a, "dir/x.txt", b"in a\n")
+    conn.put_object(b, "y.txt", b"in b\n")
+    m = mount("/")
+    top = os.listdir(m.path)
+    assert a in top and b in top
+    assert os.listdir(m.p(a)) == ["dir"]
+    with open(m.p(a, "dir", "x.txt"), "rb") as f:
+        assert f.read() == b"in a\n"
+    # write through a container folder
+    with open(m.p(b, "new.txt"), "wb") as f:
+        f.write(b"written\n")
+    assert conn.get_object(b, "new.txt")[1] == b"written\n"
+    # inode numbers are distinct across containers (find, du, cp -a rely on it)
+    inos = {os.stat(p).st_ino for p in (m.p(a), m.p(b), m.p(a, "dir"), m.p(a, "dir", "x.txt"),
+                                        m.p(b, "y.txt"), m.p(b, "new.txt"))}
+    assert len(inos) == 6
+    # mv between containers copies (rename is EXDEV there)
+    subprocess.run(["mv", m.p(a, "dir", "x.txt"), m.p(b, "moved.txt")], check=True)
+    assert conn.get_object(b, "moved.txt")[1] == b"in a\n"
+    with pytest.raises(conftest.swiftclient.ClientException):
+        conn.head_object(a, "dir/x.txt")
+    # only folders in the root
+    with pytest.raises(OSError) as ei:
+        open(m.p("file-in-root"), "wb")
+    assert ei.value.errno == errno.EPERM
+    with pytest.raises(OSError) as ei:
+        os.rename(m.p(a), m.p(a + "-renamed"))
+    assert ei.value.errno == errno.EPERM
+    assert not os.path.exists(m.p("no-such-container-" + uuid.uuid4().hex[:6]))
+    assert os.statvfs(m.path).f_bsize == 4096
+    # ls -l of the account makes no per-container core (threads, /info)
+    out = subprocess.run(["ls", "-l", m.path], stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    assert len(out.splitlines()) >= 3
+    m.unmount()
+    assert "account mount: 2 container(s) used" in m.log(), m.log()[-1000:]
+
+
+def test_mkdir_rmdir_with_policy(conn, mount):
+    name = new_name()
+    m = mount("/", opts=["storage_policy=Policy-0"])
+    try:
+        os.mkdir(m.p(name))
+        h = conn.head_container(name)
+        assert h["x-storage-policy"] == "Policy-0"
+        assert name in os.listdir(m.path)
+        with pytest.raises(FileExistsError):
+            os.mkdir(m.p(name))
+        with open(m.p(name, "f"), "wb") as f:
+            f.write(b"x")
+        with pytest.raises(OSError) as ei:
+            os.rmdir(m.p(name))
+        assert ei.value.errno == errno.ENOTEMPTY
+        os.unlink(m.p(name, "f"))
+        os.rmdir(m.p(name))
+        with pytest.raises(conftest.swiftclient.ClientException) as ce:
+            conn.head_container(name)
+        assert ce.value.http_status == 404
+        assert name not in os.listdir(m.path)
+    finally:
+        conftest.delete_container(conn, name)
+    # a policy the cluster does not have: Swift refuses, nothing is made
+    m2 = mount("/", opts=["storage_policy=NoSuchPolicy"])
+    with pytest.raises(OSError) as ei:
+        os.mkdir(m2.p(name))
+    assert ei.value.errno == errno.EINVAL
+    with pytest.raises(conftest.swiftclient.ClientException):
+        conn.head_container(name)
+    assert "NoSuchPolicy" in m2.log() or "400" in m2.log()
+
+
+def test_container_xattrs_and_versions_on_folders(two_containers, conn, mount, swift):
+    a, _ = two_containers
+    conn.put_object(a, "pub.txt", b"public\n")
+    m = mount("/")
+    os.setxattr(m.p(a), "user.swift.read_acl", b".r:*")
+    assert conn.head_container(a)["x-container-read"] == ".r:*"
+    assert os.getxattr(m.p(a), "user.swift.storage_policy") == b"Policy-0"
+    assert os.getxattr(m.p(a), "user.swift.object_count") == b"1"
+    p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        "%s/v1/AUTH_test/%s/pub.txt" % (swift.url, a)],
+                       stdout=subprocess.PIPE, text=True, check=True)
+    assert p.stdout == "200"
+    os.removexattr(m.p(a), "user.swift.read_acl")
+    assert "x-container-read" not in conn.head_container(a)
+    # no xattrs on the account root itself
+    assert os.listxattr(m.path) == []
+    with pytest.raises(OSError) as ei:
+        os.setxattr(m.path, "user.x", b"1")
+    assert ei.value.errno in (errno.ENOTSUP, errno.EOPNOTSUPP)
+    # the versions tree of each container folder
+    os.setxattr(m.p(a), "user.swift.versions", b"true")
+    for i in range(2):
+        with open(m.p(a, "v.txt"), "wb") as f:
+            f.write(b"v%d" % i)
+    time.sleep(5.5)  # the versions listing is cached for entry_timeout
+    assert len(os.listdir(m.p(a, ".versions", "v.txt"))) == 2
+
+
+def account_row(swift, account, container):
+    etc = os.path.join(swift.dir, "etc")
+    code = ("import json,sys\n"
+            "from swift.common import utils\n"
+            "utils.set_swift_dir(sys.argv[1])\n"
+            "from swift.common.ring import Ring\n"
+            "part, nodes = Ring(sys.argv[1], ring_name='account').get_nodes(sys.argv[2])\n"
+            "print(json.dumps([part, nodes[0]['port'], nodes[0]['device']]))\n")
+    out = subprocess.run(["/usr/bin/python3", "-c", code, etc, account],
+                         stdout=subprocess.PIPE, check=True, text=True).stdout
+    return json.loads(out)
+
+
+def test_account_listing_paginates(swift, mount):
+    """10,050 containers in the account test2 (rows recorded through the
+    account server's container-update API, as container servers do; kept
+    between runs): all are listed, past Swift's 10,000-row page."""
+    import http.client
+    import threading
+    n = 10050
+    conn2 = swift.conn(user="test2:tester3", key="testing3")
+    url, _ = conn2.get_auth()
+    account = url.rsplit("/", 1)[1]
+    hdr = conn2.head_account()
+    if int(hdr.get("x-account-container-count", 0)) < n:
+        conn2.put_container("pg-00000")  # a real one: the account database exists
+        part, port, dev = account_row(swift, account, None)
+        errors = []
+
+        def worker(chunk):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            for i in chunk:
+                if i == 0:
+                    continue
+                path = "/%s/%s/%s/%s" % (dev, part, account, urllib.parse.quote("pg-%05d" % i))
+                c.request("PUT", path, headers={
+                    "X-Put-Timestamp": "%.5f" % time.time(), "X-Delete-Timestamp": "0",
+                    "X-Object-Count": "0", "X-Bytes-Used": "0",
+                    "X-Backend-Storage-Policy-Index": "0", "Content-Length": "0"})
+                r = c.getresponse()
+                r.read()
+                if r.status // 100 != 2:
+                    errors.append((i, r.status))
+            c.close()
+
+        ts = [threading.Thread(target=worker, args=(range(k, n, 8),)) for k in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors[:5]
+    m = mount("/", env=swift.creds_env("test2:tester3", "testing3"))
+    names = [x for x in os.listdir(m.path) if x.startswith("pg-")]
+    assert len(names) == n
+    assert "pg-00000" in names and "pg-10049" in names

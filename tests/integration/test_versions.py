@@ -1,0 +1,159 @@
+"""The hidden, read-only versions tree (.versions/<path>/<version>): object
+versioning (X-Versions-Enabled, JSON ?versions listings) and the legacy
+X-History-Location / X-Versions-Location archives; restore by cp."""
+import errno
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import conftest
+
+
+def versions_of(m, *path):
+    d = m.p(".versions", *path)
+    names = sorted(os.listdir(d))
+    out = []
+    for n in names:
+        with open(os.path.join(d, n), "rb") as f:
+            out.append(f.read())
+    return names, out
+
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def test_object_versioning_tree_and_restore(container, conn, mount):
+    m = mount(container, opts=["entry_timeout=0"])
+    os.setxattr(m.path, "user.swift.versions", b"true")
+    assert conn.head_container(container)["x-versions-enabled"] == "True"
+    os.makedirs(m.p("dir"))
+    for i in range(3):
+        write(m.p("dir", "a.txt"), b"version %d\n" % i)
+    write(m.p("b.txt"), b"bee\n")
+    # hidden from readdir, reachable by path
+    assert ".versions" not in os.listdir(m.path)
+    assert os.path.isdir(m.p(".versions"))
+    assert sorted(os.listdir(m.p(".versions"))) == ["b.txt", "dir"]
+    assert os.listdir(m.p(".versions", "dir")) == ["a.txt"]
+    names, bodies = versions_of(m, "dir", "a.txt")
+    assert bodies == [b"version 0\n", b"version 1\n", b"version 2\n"]
+    # the names are Swift's version ids
+    _, listing = conn.get_container(container, query_string="versions")
+    ids = sorted(o["version_id"] for o in listing if o["name"] == "dir/a.txt")
+    assert names == ids
+    st = os.stat(m.p(".versions", "dir", "a.txt", names[0]))
+    assert st.st_size == len(b"version 0\n") and st.st_mode & 0o222 == 0
+    # deleted: the versions stay
+    os.unlink(m.p("dir", "a.txt"))
+    assert not os.path.exists(m.p("dir", "a.txt"))
+    assert versions_of(m, "dir", "a.txt")[1] == bodies
+    # restore by cp
+    cp(m.p(".versions", "dir", "a.txt", names[1]), m.p("dir", "a.txt"))
+    assert conn.get_object(container, "dir/a.txt")[1] == b"version 1\n"
+    with open(m.p("dir", "a.txt"), "rb") as f:
+        assert f.read() == b"version 1\n"
+    # the restore is one more version
+    assert len(versions_of(m, "dir", "a.txt")[0]) == 4
+    # read-only
+    v = m.p(".versions", "dir", "a.txt", names[0])
+    for fn, args in ((open, (v, "wb")), (os.unlink, (v,)), (os.mkdir, (m.p(".versions", "x"),)),
+                     (os.rename, (v, m.p("stolen"))), (os.chmod, (v, 0o777)),
+                     (os.setxattr, (v, "user.x", b"1")), (shutil.rmtree, (m.p(".versions"),))):
+        with pytest.raises(OSError) as ei:
+            fn(*args)
+        assert ei.value.errno in (errno.EROFS, errno.EXDEV), (fn, ei.value)
+    # no xattrs in the tree, and getfattr says so quietly
+    for q in (m.p(".versions"), m.p(".versions", "dir", "a.txt"), v):
+        p = subprocess.run(["getfattr", "-d", "-m", "-", q], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        assert p.returncode == 0 and p.stdout == "" and p.stderr == "", (q, p)
+    assert err_lookup(m.p(".versions", "nothing")) == errno.ENOENT
+    assert err_lookup(m.p(".versions", "dir", "a.txt", "12345")) == errno.ENOENT
+    # a file called like the tree cannot be made
+    with pytest.raises(OSError):
+        write(m.p(".versions"), b"x")
+    # a prefix mount shows the versions below its prefix, relative to it
+    mp = mount(container + "/dir", opts=["entry_timeout=0"])
+    assert os.listdir(mp.p(".versions")) == ["a.txt"]
+    assert len(os.listdir(mp.p(".versions", "a.txt"))) == 4
+
+
+def cp(src, dst):
+    p = subprocess.run(["cp", src, dst], stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def err_lookup(p):
+    with pytest.raises(OSError) as ei:
+        os.stat(p)
+    return ei.value.errno
+
+
+def test_legacy_history_location(container, conn, mount):
+    arch = container + "-hist"
+    conn.put_container(arch)
+    try:
+        conn.post_container(container, {"X-History-Location": arch})
+        for i in range(2):
+            conn.put_object(container, "h.txt", b"old %d" % i)
+        conn.put_object(container, "h.txt", b"current")
+        conn.delete_object(container, "h.txt")
+        conn.put_object(container, "sub/s.txt", b"s1")
+        conn.put_object(container, "sub/s.txt", b"s2")
+        m = mount(container, opts=["entry_timeout=0"])
+        assert sorted(os.listdir(m.p(".versions"))) == ["h.txt", "sub"]
+        names, bodies = versions_of(m, "h.txt")
+        assert bodies == [b"old 0", b"old 1", b"current"]
+        assert versions_of(m, "sub", "s.txt")[1] == [b"s1"]
+        cp(m.p(".versions", "h.txt", names[1]), m.p("h.txt"))
+        assert conn.get_object(container, "h.txt")[1] == b"old 1"
+    finally:
+        conftest.delete_container(conn, arch)
+
+
+def test_legacy_versions_location(container, conn, mount):
+    arch = container + "-vers"
+    conn.put_container(arch)
+    try:
+        m = mount(container, opts=["entry_timeout=0"])
+        os.setxattr(m.path, "user.swift.versions_location", arch.encode())
+        for i in range(3):
+            write(m.p("v.txt"), b"v%d" % i)
+        names, bodies = versions_of(m, "v.txt")
+        assert bodies == [b"v0", b"v1"]  # the archive holds the overwritten ones
+        with open(m.p("v.txt"), "rb") as f:
+            assert f.read() == b"v2"
+    finally:
+        conftest.delete_container(conn, arch)
+
+
+def test_no_versioning_is_an_empty_tree(container, conn, mount):
+    conn.put_object(container, "f", b"x")
+    m = mount(container)
+    assert os.listdir(m.p(".versions")) == []
+    assert err_lookup(m.p(".versions", "f")) == errno.ENOENT
+
+
+def test_versions_dir_option(container, conn, mount, tmp_path):
+    conn.post_container(container, {"X-Versions-Enabled": "true"})
+    conn.put_object(container, "f", b"1")
+    conn.put_object(container, "f", b"2")
+    m = mount(container, opts=["versions_dir=.snap"])
+    assert len(os.listdir(m.p(".snap", "f"))) == 2
+    assert err_lookup(m.p(".versions")) == errno.ENOENT
+    for opt in ("versions_dir=", "noversions_dir"):
+        m2 = mount(container, opts=[opt])
+        assert err_lookup(m2.p(".versions")) == errno.ENOENT
+    # a real object of that name is reachable once the tree is off
+    conn.put_object(container, ".versions", b"mine")
+    m3 = mount(container, opts=["noversions_dir"])
+    with open(m3.p(".versions"), "rb") as f:
+        assert f.read() == b"mine"
+    p = conftest.run_swiftfs(["-f", "-o", "versions_dir=a/b", container, str(tmp_path)],
+                             env=conftest.Swift("main", 1).creds_env())
+    assert p.returncode != 0 and "versions_dir" in p.stderr

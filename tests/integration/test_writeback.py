@@ -1,0 +1,114 @@
+"""-o writeback: close() returns once data is staged and journaled; uploads
+follow in the background; a kill -9 before they finish loses nothing (the
+next mount uploads first); fsync() still waits for Swift."""
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import proxied_env
+
+
+
+def wait_objects(conn, container, want, timeout=60):
+    """Wait until every name in want is in Swift with its bytes."""
+    t0 = time.time()
+    while True:
+        missing = []
+        for name, data in want.items():
+            try:
+                h = conn.head_object(container, name)
+            except Exception:
+                missing.append(name)
+                continue
+            if h.get("etag") != hashlib.md5(data).hexdigest():
+                missing.append(name)
+        if not missing:
+            return
+        if time.time() - t0 > timeout:
+            raise AssertionError("not in Swift after %ss: %s" % (timeout, missing[:10]))
+        time.sleep(0.2)
+
+
+def test_close_returns_before_upload_and_all_land(swift, container, conn, proxy, mount, tmp_path):
+    m = mount(container, opts=["writeback"], use_env_creds=False, env=proxied_env(swift, proxy))
+    # every PUT takes 1 s at the proxy: a synchronous close would too
+    proxy.add_rule(method="PUT", action="delay", seconds=1.0, times=-1)
+    want = {}
+    t0 = time.time()
+    for i in range(20):
+        data = random.Random(i).randbytes(1000 + i)
+        with open(m.p("f%02d" % i), "wb") as f:
+            f.write(data)
+        want["f%02d" % i] = data
+    took = time.time() - t0
+    assert took < 10, took                         # 20 closes, far less than 20 x 1 s
+    # read-after-write in the mount before anything is in Swift
+    assert open(m.p("f05"), "rb").read() == want["f05"]
+    assert sorted(os.listdir(m.path)) == sorted(want)
+    proxy.clear()
+    wait_objects(conn, container, want)
+    m.unmount()
+    assert os.listdir(os.path.join(str(tmp_path), "cache-0", "writeback")) == []
+
+
+def test_fsync_waits_for_swift(swift, container, conn, mount):
+    m = mount(container, opts=["writeback"])
+    with open(m.p("synced"), "wb") as f:
+        f.write(b"durable")
+        f.flush()
+        os.fsync(f.fileno())
+        # in Swift before close
+        assert conn.get_object(container, "synced")[1] == b"durable"
+
+
+def test_kill9_after_close_then_remount_uploads_first(swift, container, conn, proxy, mount,
+                                                      tmp_path):
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    os.mkdir(m.p("d"))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
+    big = random.Random(9).randbytes(3 * 1024 * 1024)
+    want = {"a.txt": b"alpha\n", "d/b.bin": big}
+    for name, data in want.items():
+        with open(m.p(name), "wb") as f:
+            f.write(data)
+    recs = os.listdir(os.path.join(cache, "writeback"))
+    assert len(recs) == 2, recs
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait()
+    subprocess.run(["fusermount3", "-u", m.path], check=False)
+    m.expect_rc = None                                 # killed on purpose
+    for name in want:
+        with pytest.raises(Exception):
+            conn.head_object(container, name)
+    # the next mount (straight to Swift) uploads them before it serves
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    for name, data in want.items():
+        assert conn.get_object(container, name)[1] == data
+        assert open(m2.p(name), "rb").read() == data
+    assert os.listdir(os.path.join(cache, "writeback")) == []
+    assert "left pending by an earlier mount" in m2.log()
+
+
+def test_unlink_before_upload_never_resurrects(swift, container, conn, proxy, mount, tmp_path):
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)
+    with open(m.p("gone"), "wb") as f:
+        f.write(b"x")
+    os.unlink(m.p("gone"))
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait()
+    subprocess.run(["fusermount3", "-u", m.path], check=False)
+    m.expect_rc = None
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    assert os.listdir(m2.path) == []
+    with pytest.raises(Exception):
+        conn.head_object(container, "gone")

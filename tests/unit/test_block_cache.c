@@ -1,0 +1,245 @@
+/* The block cache on a temporary folder: claims and fills, the size
+ * bound, persistence across instances, damaged files, many threads. */
+#include <errno.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "swiftfs/block_cache.h"
+
+#define BS 65536u
+
+static char dir[256];
+
+static void fill_pattern(char *b, uint32_t len, uint64_t idx)
+{
+	for (uint32_t i = 0; i < len; i++)
+		b[i] = (char)((idx * 131 + i * 7) & 0xff);
+}
+
+static struct swiftfs_block_cache *open_cache(uint64_t max)
+{
+	struct swiftfs_block_cache *bc = NULL;
+	struct swiftfs_block_cache_cfg cfg = { .dir = dir, .block_size = BS, .max_bytes = max };
+	CHECK_INT(block_cache_new(&cfg, &bc), 0);
+	return bc;
+}
+
+/* Read block idx; fetch (fill with the pattern) when absent. */
+static int get_block(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k, uint64_t idx,
+		     char *out, int *fetched)
+{
+	ssize_t n = block_cache_read(bc, k, idx, BS, out, 0, BS);
+	if (n == -ENOENT) {
+		fill_pattern(out, BS, idx);
+		block_cache_fill(bc, k, idx, out, BS);
+		if (fetched)
+			(*fetched)++;
+		return 0;
+	}
+	return n == BS ? 0 : -1;
+}
+
+static void test_basic_and_persistence(void)
+{
+	struct swiftfs_bc_key k, k2;
+	char buf[BS], want[BS];
+	block_cache_key("/v1/AUTH_a", "c", "o", "etag1", 5 * BS, &k);
+	block_cache_key("/v1/AUTH_a", "c", "o", "etag2", 5 * BS, &k2);
+	CHECK(memcmp(k.id, k2.id, sizeof(k.id)) != 0);
+
+	struct swiftfs_block_cache *bc = open_cache(100 * BS);
+	int fetched = 0;
+	for (uint64_t i = 0; i < 5; i++)
+		CHECK_INT(get_block(bc, &k, i, buf, &fetched), 0);
+	CHECK_INT(fetched, 5);
+	for (uint64_t i = 0; i < 5; i++) {
+		CHECK_INT(get_block(bc, &k, i, buf, &fetched), 0);
+		fill_pattern(want, BS, i);
+		CHECK(memcmp(buf, want, BS) == 0);
+	}
+	CHECK_INT(fetched, 5);
+	/* another version of the object: nothing of the first is served */
+	CHECK_INT(block_cache_read(bc, &k2, 0, BS, buf, 0, BS), -ENOENT);
+	block_cache_unclaim(bc, &k2, 0);
+	/* a part of a block */
+	CHECK_INT(block_cache_read(bc, &k, 3, BS, buf, 100, 50), 50);
+	fill_pattern(want, BS, 3);
+	CHECK(memcmp(buf, want + 100, 50) == 0);
+	block_cache_free(bc);
+
+	/* a new instance finds the blocks on disk */
+	bc = open_cache(100 * BS);
+	struct swiftfs_block_cache_stats st;
+	block_cache_stats(bc, &st);
+	CHECK_INT(st.blocks, 5);
+	for (uint64_t i = 0; i < 5; i++)
+		CHECK_INT(get_block(bc, &k, i, buf, &fetched), 0);
+	CHECK_INT(fetched, 5);
+	block_cache_free(bc);
+}
+
+static void damage(const char *needle_suffix, int how)
+{
+	char sub[512], path[1024];
+	for (int i = 0; i < 256; i++) {
+		snprintf(sub, sizeof(sub), "%s/%02x", dir, i);
+		DIR *d = opendir(sub);
+		if (!d)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name), ls = strlen(needle_suffix);
+			if (l < ls || strcmp(de->d_name + l - ls, needle_suffix) != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
+			FILE *f = fopen(path, "r+b");
+			if (how == 0) {       /* flip a data byte */
+				fseek(f, 64 + 1000, SEEK_SET);
+				int c = fgetc(f);
+				fseek(f, 64 + 1000, SEEK_SET);
+				fputc(c ^ 0x20, f);
+			}
+			fclose(f);
+			if (how == 1)         /* torn */
+				CHECK_INT(truncate(path, 64 + 10), 0);
+		}
+		closedir(d);
+	}
+}
+
+static void test_damaged_blocks(void)
+{
+	struct swiftfs_bc_key k;
+	char buf[BS], want[BS];
+	int fetched = 0;
+	block_cache_key("/v1/AUTH_a", "c", "o", "etag1", 5 * BS, &k);
+	damage(".1", 0);
+	damage(".2", 1);
+	struct swiftfs_block_cache *bc = open_cache(100 * BS);
+	for (uint64_t i = 0; i < 5; i++) {
+		CHECK_INT(get_block(bc, &k, i, buf, &fetched), 0);
+		fill_pattern(want, BS, i);
+		CHECK(memcmp(buf, want, BS) == 0);
+	}
+	CHECK_INT(fetched, 2);  /* exactly the two damaged ones */
+	struct swiftfs_block_cache_stats st;
+	block_cache_stats(bc, &st);
+	CHECK_INT(st.corrupt, 2);
+	block_cache_free(bc);
+}
+
+static uint64_t bytes_on_disk(void)
+{
+	char sub[512], path[1024];
+	uint64_t total = 0;
+	for (int i = 0; i < 256; i++) {
+		snprintf(sub, sizeof(sub), "%s/%02x", dir, i);
+		DIR *d = opendir(sub);
+		if (!d)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			struct stat sb;
+			snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
+			if (de->d_name[0] != '.' && stat(path, &sb) == 0)
+				total += (uint64_t)sb.st_blocks * 512;
+		}
+		closedir(d);
+	}
+	return total;
+}
+
+static void test_bound(void)
+{
+	struct swiftfs_bc_key k;
+	char buf[BS];
+	block_cache_key("/v1/AUTH_a", "c", "big", "e", 64 * BS, &k);
+	uint64_t max = 10 * (BS + 4096);
+	struct swiftfs_block_cache *bc = open_cache(max);
+	for (uint64_t i = 0; i < 64; i++) {
+		CHECK_INT(get_block(bc, &k, i, buf, NULL), 0);
+		CHECK(bytes_on_disk() <= max);
+	}
+	struct swiftfs_block_cache_stats st;
+	block_cache_stats(bc, &st);
+	CHECK(st.bytes <= max);
+	CHECK(st.evictions >= 54);
+	/* the most recent blocks are the ones kept */
+	CHECK(block_cache_has(bc, &k, 63));
+	CHECK(!block_cache_has(bc, &k, 0));
+	block_cache_free(bc);
+}
+
+struct thr {
+	struct swiftfs_block_cache *bc;
+	struct swiftfs_bc_key k;
+	int fetched;
+	int bad;
+};
+
+static void *reader(void *arg)
+{
+	struct thr *t = arg;
+	char *buf = malloc(BS), *want = malloc(BS);
+	for (int round = 0; round < 3; round++) {
+		for (uint64_t i = 0; i < 16; i++) {
+			if (get_block(t->bc, &t->k, i, buf, &t->fetched)) {
+				t->bad++;
+				continue;
+			}
+			fill_pattern(want, BS, i);
+			if (memcmp(buf, want, BS) != 0)
+				t->bad++;
+		}
+	}
+	free(buf);
+	free(want);
+	return NULL;
+}
+
+static void test_threads_share_fetches(void)
+{
+	struct thr t[8];
+	pthread_t th[8];
+	struct swiftfs_block_cache *bc = open_cache(1000 * BS);
+	for (int i = 0; i < 8; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].bc = bc;
+		block_cache_key("/v1/AUTH_a", "c", "shared", "e", 16 * BS, &t[i].k);
+		pthread_create(&th[i], NULL, reader, &t[i]);
+	}
+	int fetched = 0, bad = 0;
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		fetched += t[i].fetched;
+		bad += t[i].bad;
+	}
+	CHECK_INT(bad, 0);
+	CHECK_INT(fetched, 16); /* one fetch per block, whoever needed it first */
+	block_cache_free(bc);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/swiftfs-test-bc-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	strcat(dir, "/blocks");
+	test_basic_and_persistence();
+	test_damaged_blocks();
+	test_bound();
+	test_threads_share_fetches();
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(dir) - 7), dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	printf("%d checks, %d failed\n", check_count, check_failures);
+	return check_failures ? 1 : 0;
+}
