@@ -60,6 +60,10 @@ try:
 except ImportError:  # reported in main()
     swiftclient = None
 
+# helper modules (peers.py, suite.py) `import bench`: let them find this
+# module when it runs as a script instead of loading a second copy
+sys.modules.setdefault("bench", sys.modules[__name__])
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 AIO = os.path.join(ROOT, "tests", "tools", "swift-aio.sh")
@@ -81,6 +85,9 @@ SRC_DIR = os.environ.get("SWIFTFS_BENCH_SRC", "/var/tmp/swiftfs-bench-src")
 CACHE_BASE = os.environ.get("SWIFTFS_BENCH_CACHE", "/var/tmp/swiftfs-bench-cache")
 SCRATCH_CONTAINER = "swiftfs-bench-%s-%d-%d"   # one per write run: tag, pid, seq
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+# User-Agent of the bench's own check requests (listings and HEADs that wait
+# for objects to land): left out of the request counts of the subject
+CHECK_AGENT = "swiftfs-bench-check"
 
 
 class BenchError(Exception):
@@ -278,6 +285,15 @@ class Swift:
     def stop(self):
         log(self.aio("stop"))
 
+    def backend_workers(self):
+        out = set()
+        for kind in ("object", "container", "account"):
+            with contextlib.suppress(OSError):
+                with open(os.path.join(self.dir, "etc", "%s-server.conf" % kind)) as f:
+                    m = re.search(r"^workers\s*=\s*(\d+)", f.read(), re.M)
+                out.add(m.group(1) if m else "?")
+        return "/".join(sorted(out)) or "?"
+
     def authenticate(self):
         url, token = swiftclient.client.get_auth(self.auth_url, USER, KEY)
         host = urllib.parse.urlsplit(url).hostname
@@ -319,10 +335,16 @@ class Swift:
             if not line.startswith("proxy-server: "):
                 continue
             parts = line.split()
-            # proxy-server: client remote date METHOD path proto status ...
-            if len(parts) < 8 or parts[1] == "-" or not parts[5].startswith(("/v1/", "/auth/")):
+            # proxy-server: client remote date METHOD path proto status
+            # referer agent ...; S3 (s3api) requests are logged with their
+            # S3 path /BUCKET/KEY: counted as /v1/S3/BUCKET/KEY
+            if len(parts) < 8 or parts[1] == "-" or not parts[5].startswith("/"):
+                continue
+            if len(parts) > 9 and CHECK_AGENT in parts[9]:
                 continue
             full = urllib.parse.unquote(parts[5])
+            if not full.startswith(("/v1/", "/auth/")):
+                full = "/v1/S3" + full
             path, _, q = full.partition("?")
             out.append((parts[4], path, urllib.parse.parse_qs(q), parts[7]))
         return out
@@ -360,27 +382,26 @@ class SwiftfsMount:
     kind = "swiftfs"
     _seq = 0
 
-    def __init__(self, ctx, source, opts=(), env=None):
+    def __init__(self, ctx, source, opts=(), env=None, cache_dir=None):
         self.ctx = ctx
         self.source = source
         self.opts = list(opts)
         self.extra_env = dict(env or {})
         SwiftfsMount._seq += 1
         self.path = os.path.join(MNT_BASE, "%d-%d" % (os.getpid(), SwiftfsMount._seq))
-        self.log_path = os.path.join(ctx.workdir, "swiftfs-%d.log" % SwiftfsMount._seq)
+        self.log_path = os.path.join(ctx.workdir, "%s-%d.log" % (self.kind, SwiftfsMount._seq))
         self.proc = None
         self.stats = None
         self.cache_dir = None       # fresh per mount, removed at unmount
+        self.given_cache_dir = cache_dir  # the caller's: kept (remount tests)
         self.leftover_staged = None  # files left in cache_dir/staging at exit
 
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def __enter__(self):
-        os.makedirs(self.path, exist_ok=True)
+    def command(self):
+        """argv and environment of the daemon (in the foreground)."""
         opts = list(self.opts)
-        if self.ctx.has_cache_dir and not any(o.startswith("cache_dir=") for o in opts):
+        if self.given_cache_dir:
+            opts.append("cache_dir=" + self.given_cache_dir)
+        elif self.ctx.has_cache_dir and not any(o.startswith("cache_dir=") for o in opts):
             self.cache_dir = os.path.join(self.ctx.cache_base, os.path.basename(self.path))
             shutil.rmtree(self.cache_dir, ignore_errors=True)
             os.makedirs(self.cache_dir)
@@ -392,6 +413,15 @@ class SwiftfsMount:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_"))}
         env.update(self.ctx.swift.creds_env())
         env.update(self.extra_env)
+        return cmd, env
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def __enter__(self):
+        os.makedirs(self.path, exist_ok=True)
+        cmd, env = self.command()
         with open(self.log_path, "wb") as lf:
             # own session: a Ctrl-C in the terminal reaches the bench only,
             # which then unmounts (and so still gets the request counters)
@@ -402,12 +432,12 @@ class SwiftfsMount:
         while not os.path.ismount(self.path):
             if self.proc.poll() is not None:
                 self.cleanup()
-                raise BenchError("swiftfs exited with %s before mounting:\n%s"
-                                 % (self.proc.returncode, self.log_text()))
+                raise BenchError("%s exited with %s before mounting:\n%s"
+                                 % (self.kind, self.proc.returncode, self.log_text()))
             if time.monotonic() - t0 > 30:
                 self.cleanup()
-                raise BenchError("swiftfs did not mount %s in 30 s:\n%s"
-                                 % (self.path, self.log_text()))
+                raise BenchError("%s did not mount %s in 30 s:\n%s"
+                                 % (self.kind, self.path, self.log_text()))
             time.sleep(0.02)
         return self
 
@@ -435,7 +465,7 @@ class SwiftfsMount:
                 try:
                     self.proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    log("swiftfs pid %d did not exit after unmount: killing it" % self.pid)
+                    log("%s pid %d did not exit after unmount: killing it" % (self.kind, self.pid))
                     self.proc.kill()
                     self.proc.wait()
         finally:
@@ -445,7 +475,8 @@ class SwiftfsMount:
             log("warning: %d staged file(s) left in swiftfs's cache_dir after unmount"
                 % self.leftover_staged)
         if self.proc.returncode not in (0, None):
-            log("warning: swiftfs exited with %s (log %s)" % (self.proc.returncode, self.log_path))
+            log("warning: %s exited with %s (log %s)" % (self.kind, self.proc.returncode,
+                                                        self.log_path))
         return self.stats
 
     def cleanup(self):
@@ -597,10 +628,10 @@ def kill_strays():
         except OSError:
             continue
         argv = [a.decode(errors="replace") for a in argv if a]
-        if (argv and os.path.basename(argv[0]) == "swiftfs"
-                and argv[-1].startswith(MNT_BASE + "/")
-                and not owner_alive(os.path.basename(argv[-1]))):
-            log("killing stray swiftfs pid %s (%s)" % (d, argv[-1]))
+        mps = [a for a in argv if a.startswith(MNT_BASE + "/")]
+        if (argv and os.path.basename(argv[0]) in ("swiftfs", "rclone", "s3fs") and mps
+                and not owner_alive(os.path.basename(mps[0]))):
+            log("killing stray %s pid %s (%s)" % (os.path.basename(argv[0]), d, mps[0]))
             with contextlib.suppress(OSError):
                 os.kill(int(d), signal.SIGTERM)
                 time.sleep(1)
@@ -903,14 +934,18 @@ class Ctx:
 
     def drop_scratch(self, name):
         """Delete a scratch container, its objects and its _segments
-        container (untimed)."""
+        container (untimed); +segments: s3api's multipart uploads (s3fs)."""
+        bulk_delete(self, name + "+segments")
         bulk_delete(self, name + "_segments")
         bulk_delete(self, name)
         self.scratch.discard(name)
 
-    def mount(self, target, source):
+    def mount(self, target, source, cache_dir=None):
+        """A mount of `target` (name, config); cache_dir: the caller's
+        cache folder, kept at unmount (a remount reuses it)."""
         name, cfg = target
-        return MOUNT_KINDS[cfg["kind"]](self, source, cfg["opts"], cfg.get("env"))
+        return MOUNT_KINDS[cfg["kind"]](self, source, cfg["opts"], cfg.get("env"),
+                                        cache_dir=cache_dir)
 
     def record(self, workload, **sample):
         self.samples.setdefault(workload, []).append(sample)
@@ -1615,16 +1650,25 @@ def w_w5b(ctx):
     return w5(ctx, "W5b", "w5b", 100, MiB)
 
 
+# The W rows of issue 4 (suite.py: every subject, peers and raw API), then
+# the older swiftfs-only workloads (run with --only).
+import peers  # noqa: E402 - needs the definitions above
+import suite  # noqa: E402
+
+peers.register()
+
 # name -> (function, one-line description). Order = run order.
-WORKLOADS = {
+WORKLOADS = dict(suite.WORKLOADS)
+DEFAULT_WORKLOADS = list(suite.WORKLOADS)
+WORKLOADS.update({
     "R1": (w_r1, "cold sequential read vs curl single / parallel ranged GETs"),
     "L1": (w_l1, "ls -l of a 10,000-object directory: time and requests"),
     "M1": (w_m1, "daemon peak RSS and CPU per MB over a long sequential read"),
-    "W1": (w_w1, "sequential write of 1 GiB (an SLO) until close() vs swift upload --use-slo"),
+    "S1": (w_w1, "sequential write of 1 GiB (an SLO) until close() vs swift upload --use-slo"),
     "M2": (w_m2, "daemon peak RSS and CPU per MB over that write (reuses W1's runs)"),
     "W5a": (w_w5a, "tar -x of 1,000 x 4 KiB files into the mount vs swift upload"),
     "W5b": (w_w5b, "tar -x of 100 x 1 MiB files into the mount vs swift upload"),
-}
+})
 
 
 # --------------------------------------------------------------- main ----
@@ -1633,7 +1677,9 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="swiftfs benchmarks against a local Swift (see tests/bench/README.md)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="workloads:\n" + "\n".join("  %-4s %s" % (k, v[1]) for k, v in WORKLOADS.items())
+        epilog="workloads (default %s; the others are swiftfs-only, by --only):\n"
+        % ",".join(DEFAULT_WORKLOADS)
+        + "\n".join("  %-4s %s" % (k, v[1]) for k, v in WORKLOADS.items())
         + "\ntargets:\n" + "\n".join(
             "  %-19s %s%s" % (k, ",".join(v["opts"]) or "(default options)",
                               "".join(" %s=%s" % e for e in v.get("env", {}).items()))
@@ -1643,8 +1689,12 @@ def parse_args(argv):
     ap.add_argument("--runs", type=int, help="measured runs per subject (default 3, 1 with --quick)")
     ap.add_argument("--only", help="comma-separated workloads to run (default: all)")
     ap.add_argument("--target", action="append", dest="target_specs", metavar="SPEC",
-                    help="mount configuration: a name from TARGETS or NAME=swiftfs:OPT,OPT "
-                         "(repeatable; default: swiftfs)")
+                    help="mount configuration: a name from TARGETS or NAME=KIND:OPT,OPT, KIND "
+                         "swiftfs, rclone or s3fs (repeatable; default: %s for the W "
+                         "workloads, swiftfs for the others)" % ",".join(suite.DEFAULT_TARGETS))
+    ap.add_argument("--slow-cap", type=float, default=20.0, metavar="S",
+                    help="a subject whose run of a workload takes longer than S seconds is "
+                         "not repeated in that workload (default %(default)s)")
     ap.add_argument("--parallel", default="4,8",
                     help="R1 parallel ranged GET stream counts (default 4,8)")
     ap.add_argument("--l1-objects", type=int, default=10000, help="L1 directory size")
@@ -1664,7 +1714,8 @@ def parse_args(argv):
     a = ap.parse_args(argv)
     a.parallel = [int(x) for x in a.parallel.split(",") if x.strip()]
     names = {k.upper(): k for k in WORKLOADS}   # --only w5a,W5B: any case
-    a.only = [w.strip() for w in a.only.split(",") if w.strip()] if a.only else list(WORKLOADS)
+    a.only = ([w.strip() for w in a.only.split(",") if w.strip()] if a.only
+              else list(DEFAULT_WORKLOADS))
     for w in a.only:
         if w.upper() not in names:
             ap.error("unknown workload %s (have: %s)" % (w, ", ".join(WORKLOADS)))
@@ -1680,7 +1731,7 @@ def preflight(args):
         problems.append("python3-swiftclient is not installed (apt-get install python3-swiftclient)")
     if os.geteuid() != 0:
         problems.append("run as root (drop_caches, FUSE mounts, Swift's servers)")
-    for b in ("fusermount3", "curl", "ls", "tar", "swift"):
+    for b in ("fusermount3", "curl", "ls", "tar", "swift", "rclone", "s3fs"):
         if not shutil.which(b):
             problems.append("%s not found" % b)
     if not os.access(args.swiftfs, os.X_OK):
@@ -1696,7 +1747,9 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     install_signals()
     preflight(args)
-    args.targets = [parse_target(s) for s in (args.target_specs or ["swiftfs"])]
+    specs = args.target_specs
+    args.targets = [parse_target(s) for s in (specs or ["swiftfs"])]
+    args.targets = [t for t in args.targets if t[1]["kind"] == "swiftfs"]
     os.makedirs(MNT_BASE, exist_ok=True)
     lock = open(os.path.join(MNT_BASE, ".lock"), "w")
     try:
@@ -1714,6 +1767,10 @@ def main(argv=None):
     try:
         swift.start()
         ctx = Ctx(args, swift, workdir)
+        ctx.all_targets = suite.resolve_targets(ctx, specs)
+        if not args.targets and any(w not in DEFAULT_WORKLOADS for w in args.only):
+            raise BenchError("workloads %s need a swiftfs --target"
+                             % ",".join(w for w in args.only if w not in DEFAULT_WORKLOADS))
         log("swiftfs %s (repository at %s), Swift proxy workers %s, %d cores, %d run(s)%s"
             % (args.swiftfs, git_describe(), swift.workers, os.cpu_count(), ctx.runs,
                ", quick" if args.quick else ""))
@@ -1762,7 +1819,7 @@ def main(argv=None):
         "quick": args.quick, "runs": ctx.runs,
         "cores": os.cpu_count(), "swift_proxy_workers": swift.workers,
         "kernel": platform.release(), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
-        "targets": {n: c for n, c in args.targets}, "seconds": time.monotonic() - t_start,
+        "targets": {n: c for n, c in ctx.all_targets}, "seconds": time.monotonic() - t_start,
     }
     print()
     print("swiftfs bench: %s, %d run(s) each (median)%s"
@@ -1771,16 +1828,26 @@ def main(argv=None):
     print("machine: %d cores, load %.2f at start / %.2f at end; Swift proxy workers: %s; "
           "Swift one replica on loopback" % (meta["cores"], load0[0], meta["loadavg_end"][0],
                                              swift.workers))
-    for n, c in args.targets:
+    for n, c in ctx.all_targets:
         print("target %s: %s %s%s" % (n, c["kind"], ",".join(c["opts"]) or "(default options)",
                                       "".join(" %s=%s" % kv for kv in c.get("env", {}).items())))
     print()
+    for note in getattr(getattr(ctx, "suite", None), "notes", []):
+        print(note)
+    print("Swift: proxy workers %s; object, container and account servers %s worker(s) each"
+          % (swift.workers, swift.backend_workers()))
+    print()
+    target_rows = suite.report(ctx)
+    rows = [r for r in rows if r.label == "ERROR" or r.workload not in suite.ROWS] + target_rows
     print_table(rows)
     print("\ntotal %.0f s" % meta["seconds"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": [r.as_json() for r in rows],
-                       "samples": ctx.samples},
+                       "samples": ctx.samples,
+                       "w_samples": getattr(getattr(ctx, "suite", None), "samples", {}),
+                       "w_errors": {"%s %s" % k: v for k, v in
+                                    getattr(getattr(ctx, "suite", None), "errors", {}).items()}},
                       f, indent=2, default=str)
         print("results written to %s" % args.json)
     if failed:
