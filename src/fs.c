@@ -182,6 +182,8 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	}
 	if (!rc && fs->writeback)
 		rc = workpool_new((unsigned)o->workers * 2, &fs->wbpool);
+	if (!rc && fs->writeback)
+		rc = fs_wb_start(fs);
 	if (rc) {
 		fs_free(fs);
 		return rc;
@@ -201,6 +203,7 @@ void fs_free(struct swiftfs_fs *fs)
 	while (fs->open_dirs)
 		fs_releasedir(fs, fs->open_dirs);
 	__atomic_store_n(&fs->wb_stopping, 1, __ATOMIC_SEQ_CST);
+	fs_wb_stop(fs);            /* delayed jobs go to the pool (and stop there) */
 	workpool_free(fs->wbpool); /* uploads under way finish */
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);

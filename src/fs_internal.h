@@ -55,6 +55,10 @@ struct swiftfs_fs {
 	uint64_t wb_dirty;       /* wb_lock: bytes closed and not uploaded */
 	uint64_t wb_max;         /* bound on wb_dirty: close() waits beyond it */
 	int wb_stopping;         /* atomic: unmounting, no more retries */
+	struct wb_job *wb_delayed, *wb_delayed_tail; /* wb_lock: waiting for WB_DELAY */
+	pthread_cond_t wb_tcond; /* the delay timer's */
+	pthread_t wb_timer;
+	bool wb_timer_started;
 	/* listings of directories below a walked one (fs_subtree.c) */
 	pthread_mutex_t subtree_lock;
 	struct swiftfs_subtree *subtree;
@@ -117,6 +121,10 @@ void settle_head_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct s
 /* fs_read.c: open a clean file for reading (f->reader). */
 int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object,
 		 struct swiftfs_file *f);
+/* fs_write.c: writeback's delay timer, and a pending file's rename. */
+int fs_wb_start(struct swiftfs_fs *fs);
+void fs_wb_stop(struct swiftfs_fs *fs);
+void fs_wb_renamed(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 /* fs_read.c: a lookup's question about a small file, answered by a GET
  * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
  * HEAD it instead. */

@@ -415,6 +415,7 @@ out:
 int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t newparent,
 	      const char *newname, unsigned flags)
 {
+	bool local_only = false;
 	struct swiftfs_inode *p = NULL, *np = NULL, *c = NULL;
 	char *rel = NULL, *object = NULL, *nrel = NULL, *nobject = NULL;
 	struct swiftfs_seglist oldsegs = { 0 };
@@ -474,7 +475,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		if (c)
 			inode_ref_locked(c);
 		pthread_mutex_unlock(&fs->t.lock);
-		bool local_only = c && fs_local_only(fs, c);
+		local_only = c && fs_local_only(fs, c);
 		if (!local_only) {
 			/* the replaced object's segments are its own: find them first */
 			if (dst_exists && da.is_slo)
@@ -510,6 +511,8 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	if (c)
 		rc = inode_move_locked(&fs->t, c, np, newname);
 	pthread_mutex_unlock(&fs->t.lock);
+	if (!rc && c && local_only)
+		fs_wb_renamed(fs, c); /* a pending writeback upload's record follows */
 out:
 	upload_seglist_free(&oldsegs);
 	if (c)

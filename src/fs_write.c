@@ -616,10 +616,12 @@ static void wb_drop_record_locked(struct swiftfs_wstate *w)
 }
 
 struct wb_job {
+	struct wb_job *next;       /* fs->wb_delayed, wb_lock */
 	struct swiftfs_fs *fs;
 	struct swiftfs_inode *n;   /* referenced */
 	struct swiftfs_wstate *w;  /* referenced */
 	uint64_t bytes;
+	double due;                /* not uploaded before (see WB_DELAY) */
 };
 
 static void wb_job_run(void *arg)
@@ -667,12 +669,109 @@ static void wb_job_run(void *arg)
 /* close() with writeback: make the staged data durable, record it, and
  * queue its upload. -EAGAIN: upload now instead (not all of the data is
  * local: parts of the old object would have to be fetched first). */
-static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+/* Write (or rewrite) w's journal record for object, after making the
+ * staged data durable. w->lock held. */
+static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const char *object,
+			    const struct swiftfs_attr *a)
 {
 	struct swiftfs_wb_record rec = { 0 };
 	struct upload_hdrs hh;
 	const char **hdrs = NULL;
 	char *path = NULL;
+	int rc = upload_headers_locked(w, a, &hh, &hdrs);
+	if (!rc && fdatasync(w->st->fd))
+		rc = -errno;
+	if (!rc) {
+		rec.account = fs->account;
+		rec.container = fs->container;
+		rec.object = (char *)object;
+		rec.staged = w->st->path;
+		rec.size = w->st->size;
+		rec.mtime = hh.mtime_str;
+		rec.content_type = w->content_type;
+		rec.headers = (char **)hdrs;
+		while (hdrs[rec.nheaders])
+			rec.nheaders++;
+		rc = wb_record_write(fs->wb_dir, &rec, &path);
+	}
+	free(hdrs);
+	if (!rc) {
+		free(w->wb_record);
+		w->wb_record = path;
+	}
+	return rc;
+}
+
+/* Jobs wait WB_DELAY after close() before their upload starts: a file
+ * written to a temporary name and renamed right after (zarr, editors,
+ * atomic writers) is then uploaded once, under its final name, instead
+ * of PUT, COPY and DELETE. One timer thread hands due jobs to the pool. */
+#define WB_DELAY 0.5
+
+static void *wb_timer_main(void *arg)
+{
+	struct swiftfs_fs *fs = arg;
+	pthread_mutex_lock(&fs->wb_lock);
+	for (;;) {
+		struct wb_job *j = fs->wb_delayed;
+		bool stopping = __atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST);
+		if (!j && stopping)
+			break;
+		if (!j) {
+			pthread_cond_wait(&fs->wb_tcond, &fs->wb_lock);
+			continue;
+		}
+		double now = util_now();
+		if (!stopping && j->due > now) {
+			struct timespec ts;
+			double until = j->due;
+			ts.tv_sec = (time_t)until;
+			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+			pthread_cond_timedwait(&fs->wb_tcond, &fs->wb_lock, &ts);
+			continue;
+		}
+		fs->wb_delayed = j->next;
+		if (!fs->wb_delayed)
+			fs->wb_delayed_tail = NULL;
+		pthread_mutex_unlock(&fs->wb_lock);
+		if (workpool_submit(fs->wbpool, wb_job_run, j))
+			wb_job_run(j); /* no thread: upload here */
+		pthread_mutex_lock(&fs->wb_lock);
+	}
+	pthread_mutex_unlock(&fs->wb_lock);
+	return NULL;
+}
+
+int fs_wb_start(struct swiftfs_fs *fs)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* util_now() */
+	pthread_cond_init(&fs->wb_tcond, &ca);
+	pthread_condattr_destroy(&ca);
+	int rc = -pthread_create(&fs->wb_timer, NULL, wb_timer_main, fs);
+	fs->wb_timer_started = rc == 0;
+	return rc;
+}
+
+void fs_wb_stop(struct swiftfs_fs *fs)
+{
+	if (!fs->wb_timer_started)
+		return;
+	pthread_mutex_lock(&fs->wb_lock);
+	__atomic_store_n(&fs->wb_stopping, 1, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&fs->wb_tcond);
+	pthread_mutex_unlock(&fs->wb_lock);
+	pthread_join(fs->wb_timer, NULL);
+	fs->wb_timer_started = false;
+	pthread_cond_destroy(&fs->wb_tcond);
+}
+
+/* close() with writeback: make the staged data durable, record it, and
+ * queue its upload. -EAGAIN: upload now instead (not all of the data is
+ * local: parts of the old object would have to be fetched first). */
+static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+{
 	struct swiftfs_attr a;
 	int rc;
 
@@ -697,35 +796,16 @@ static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 		return -EAGAIN;
 	}
 	uint64_t bytes = w->st->size;
-	rc = upload_headers_locked(w, &a, &hh, &hdrs);
-	if (!rc && fdatasync(w->st->fd))
-		rc = -errno;
-	if (!rc) {
-		rec.account = fs->account;
-		rec.container = fs->container;
-		rec.object = object;
-		rec.staged = w->st->path;
-		rec.size = bytes;
-		rec.mtime = hh.mtime_str;
-		rec.content_type = w->content_type;
-		rec.headers = (char **)hdrs;
-		while (hdrs[rec.nheaders])
-			rec.nheaders++;
-		rc = wb_record_write(fs->wb_dir, &rec, &path);
-	}
+	rc = wb_record_locked(fs, w, object, &a);
 	if (rc) {
 		pthread_mutex_unlock(&w->lock);
 		LOGW("writeback: cannot record %s in %s (%s); uploading it now", object,
 		     fs->wb_dir, strerror(-rc));
-		free(hdrs);
 		free(object);
 		return -EAGAIN;
 	}
-	free(w->wb_record);
-	w->wb_record = path;
 	w->wb_queued = true;
 	pthread_mutex_unlock(&w->lock);
-	free(hdrs);
 	free(object);
 
 	/* bounded dirty bytes: wait for uploads before queueing more */
@@ -741,13 +821,19 @@ static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 		j->n = n;
 		j->w = w;
 		j->bytes = bytes;
+		j->due = util_now() + WB_DELAY;
 		pthread_mutex_lock(&fs->t.lock);
 		inode_ref_locked(n);
 		w->refs++;
 		pthread_mutex_unlock(&fs->t.lock);
-		if (workpool_submit(fs->wbpool, wb_job_run, j) == 0)
-			return 0;
-		wb_job_run(j); /* no thread: upload now, then report as usual */
+		pthread_mutex_lock(&fs->wb_lock);
+		if (fs->wb_delayed_tail)
+			fs->wb_delayed_tail->next = j;
+		else
+			fs->wb_delayed = j;
+		fs->wb_delayed_tail = j;
+		pthread_cond_broadcast(&fs->wb_tcond);
+		pthread_mutex_unlock(&fs->wb_lock);
 		return 0;
 	}
 	pthread_mutex_lock(&fs->wb_lock);
@@ -757,6 +843,27 @@ static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 	w->wb_queued = false;
 	pthread_mutex_unlock(&w->lock);
 	return -EAGAIN;
+}
+
+/* A file renamed before its upload: its record names the new object. */
+void fs_wb_renamed(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
+	if (!w)
+		return;
+	pthread_mutex_lock(&fs->t.lock);
+	char *rel = inode_path_locked(&fs->t, n);
+	struct swiftfs_attr a = n->attr;
+	pthread_mutex_unlock(&fs->t.lock);
+	char *object = rel ? fs_object_name(fs, rel) : NULL;
+	pthread_mutex_lock(&w->lock);
+	if (object && w->wb_record && wb_record_locked(fs, w, object, &a))
+		LOGW("writeback: could not rename the record of %s; after a crash it would be "
+		     "uploaded under its old name", object);
+	pthread_mutex_unlock(&w->lock);
+	free(rel);
+	free(object);
+	wstate_put(fs, n, w);
 }
 
 /* --- operations ------------------------------------------------------ */

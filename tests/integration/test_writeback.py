@@ -4,6 +4,7 @@ next mount uploads first); fsync() still waits for Swift."""
 import hashlib
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -112,3 +113,44 @@ def test_unlink_before_upload_never_resurrects(swift, container, conn, proxy, mo
     assert os.listdir(m2.path) == []
     with pytest.raises(Exception):
         conn.head_object(container, "gone")
+
+
+def test_write_then_rename_is_uploaded_once(swift, container, conn, mount, tmp_path):
+    """zarr and atomic writers write a temporary file, close it, and rename
+    it: with writeback the upload waits a moment, so the rename is free and
+    the object is PUT once under its final name (no COPY, no DELETE)."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache])
+    want = {}
+    for i in range(10):
+        data = b"chunk %d\n" % i * 100
+        tmp = m.p(".tmp.c%d" % i)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, m.p("c%d" % i))
+        want["c%d" % i] = data
+    wait_objects(conn, container, want)
+    m.unmount()
+    line = re.findall(r"requests: \d+ listing, \d+ GET, \d+ HEAD, (\d+) PUT, \d+ POST, "
+                      r"(\d+) DELETE, (\d+) COPY", m.log())[-1]
+    put, delete, copy = (int(x) for x in line)
+    assert (put, delete, copy) == (10, 0, 0), line
+    assert sorted(o["name"] for o in conn.get_container(container)[1]) == sorted(want)
+
+
+def test_kill9_after_rename_lands_under_the_new_name(swift, container, conn, proxy, mount,
+                                                     tmp_path):
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)
+    with open(m.p(".tmp.x"), "wb") as f:
+        f.write(b"final bytes")
+    os.rename(m.p(".tmp.x"), m.p("x"))
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait()
+    subprocess.run(["fusermount3", "-u", m.path], check=False)
+    m.expect_rc = None
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    assert conn.get_object(container, "x")[1] == b"final bytes"
+    assert sorted(os.listdir(m2.path)) == ["x"]
