@@ -150,31 +150,39 @@ static int mkdirs(const char *dir)
 
 /* The staging folder (and with the block cache, its folder) must exist
  * and be writable before any write. */
-static int prepare_cache_dir(const char *cache_dir, bool blocks)
+static int prepare_cache_dir(const char *cache_dir, const char *sub)
 {
-	char *staging = NULL;
+	char *dir = NULL;
 	int rc = 0;
-	if (asprintf(&staging, "%s/%s", cache_dir, blocks ? "blocks" : "staging") < 0)
+	if (asprintf(&dir, "%s/%s", cache_dir, sub) < 0)
 		return -ENOMEM;
-	rc = mkdirs(staging);
-	if (!rc && access(staging, W_OK) != 0)
+	rc = mkdirs(dir);
+	if (!rc && access(dir, W_OK) != 0)
 		rc = -errno;
-	if (rc) {
+	if (rc)
 		die_msg("cannot use the cache folder %s: %s (choose another with -o cache_dir=DIR)",
-			staging, strerror(-rc));
-	} else {
-		DIR *d = opendir(staging);
-		int kept = 0;
-		for (struct dirent *de = d ? readdir(d) : NULL; de; de = readdir(d))
-			kept += strncmp(de->d_name, "staged-", 7) == 0;
-		if (d)
-			closedir(d);
-		if (kept)
-			LOGW("%d file(s) of written data that did not reach Swift are kept in %s",
-			     kept, staging);
-	}
-	free(staging);
+			dir, strerror(-rc));
+	free(dir);
 	return rc;
+}
+
+/* Staged files left by earlier mounts: uploaded first when a writeback
+ * record names them, else kept for the user (their paths are logged). */
+static void report_staged(const char *cache_dir)
+{
+	char *dir = NULL;
+	if (asprintf(&dir, "%s/staging", cache_dir) < 0)
+		return;
+	DIR *d = opendir(dir);
+	int kept = 0;
+	for (struct dirent *de = d ? readdir(d) : NULL; de; de = readdir(d))
+		kept += strncmp(de->d_name, "staged-", 7) == 0;
+	if (d)
+		closedir(d);
+	if (kept)
+		LOGW("%d file(s) of written data from earlier mounts are in %s (those closed under "
+		     "-o writeback are uploaded now)", kept, dir);
+	free(dir);
 }
 
 /* HEAD the container: the last check before mounting. */
@@ -236,10 +244,12 @@ int main(int argc, char *argv[])
 
 	if (check_mountpoint(o.mountpoint, resolved))
 		goto out;
-	if (!o.ro && prepare_cache_dir(o.cache_dir, false))
+	if (!o.ro && prepare_cache_dir(o.cache_dir, "staging"))
 		goto out;
-	if (o.cache && prepare_cache_dir(o.cache_dir, true))
+	if (o.cache && prepare_cache_dir(o.cache_dir, "blocks"))
 		goto out;
+	if (!o.ro)
+		report_staged(o.cache_dir);
 	if (swift_auth_new(o.credentials, &auth, msg, sizeof(msg))) {
 		die_msg("%s", msg);
 		goto out;
