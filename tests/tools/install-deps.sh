@@ -14,6 +14,11 @@ PKGS=(
   rsync git tar python3-zarr python3-xarray python3-numcodecs python3-numpy
   # test: Keystone v3 (tests/tools/keystone-aio.sh) and the Swift proxy middleware for it
   keystone python3-keystone python3-keystonemiddleware python3-keystoneclient
+  # test: packaging (the .deb is built and installed, the RPM spec parsed), systemd units
+  # verified, the man page rendered
+  debhelper dpkg-dev fakeroot rpm systemd man-db groff-base
+  # benchmark peers (tests/bench)
+  rclone s3fs
 )
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps: run as root (apt-get install)" >&2
