@@ -68,6 +68,8 @@ struct swiftfs_block_cache {
 	struct swiftfs_block_cache_stats st;
 	atomic_uint tmp_seq;
 	bool warned_full;
+	uint64_t avail;       /* free bytes on the cache's disk, as of avail_at */
+	double avail_at;      /* 0: never asked */
 };
 
 /* CRC-32C of block data: the SSE4.2 instruction where the CPU has it
@@ -263,20 +265,29 @@ static bool make_room_locked(struct swiftfs_block_cache *bc, uint64_t need, uint
 }
 
 /* The bound for the next store: max_bytes, less whatever the disk lacks
- * of min_free. */
+ * of min_free. The disk's free space is asked at most once a second (not
+ * once per block), and counted down by what is stored meanwhile. */
 static uint64_t limit_now_locked(struct swiftfs_block_cache *bc, uint64_t need)
 {
+	struct timespec ts;
 	struct statvfs sv;
 	uint64_t limit = bc->max_bytes;
-	if (statvfs(bc->dir, &sv) == 0) {
-		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-		if (avail < bc->min_free + need) {
-			uint64_t lack = bc->min_free + need - avail;
-			uint64_t cap = bc->st.bytes + need > lack ? bc->st.bytes + need - lack : 0;
-			if (cap < limit)
-				limit = cap;
-		}
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (!bc->avail_at || now - bc->avail_at >= 1.0) {
+		if (statvfs(bc->dir, &sv) != 0)
+			return limit;
+		bc->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		bc->avail_at = now;
 	}
+	if (bc->avail < bc->min_free + need) {
+		uint64_t lack = bc->min_free + need - bc->avail;
+		uint64_t cap = bc->st.bytes + need > lack ? bc->st.bytes + need - lack : 0;
+		if (cap < limit)
+			limit = cap;
+	}
+	bc->avail = bc->avail > need ? bc->avail - need : 0;
 	return limit;
 }
 

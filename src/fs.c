@@ -1192,11 +1192,30 @@ static uint64_t header_u64(const struct swiftfs_req *r, const char *name, uint64
 	return v && *v ? strtoull(v, NULL, 10) : dflt;
 }
 
+/* statfs figures from what Swift says: with no quota, 1 PiB (and as
+ * many 4 KiB files) beyond what is used. */
+void fs_fill_statvfs(struct statvfs *sv, uint64_t used, uint64_t objects, uint64_t qbytes,
+		     uint64_t qcount)
+{
+	const uint64_t bsize = 4096;
+	const uint64_t unlimited = 1ULL << 50;
+	uint64_t total = qbytes ? qbytes : used + unlimited;
+	uint64_t files = qcount ? qcount : objects + unlimited / bsize;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = bsize;
+	sv->f_frsize = bsize;
+	sv->f_blocks = total / bsize;
+	sv->f_bfree = total > used ? (total - used) / bsize : 0;
+	sv->f_bavail = sv->f_bfree;
+	sv->f_files = files;
+	sv->f_ffree = files > objects ? files - objects : 0;
+	sv->f_favail = sv->f_ffree;
+	sv->f_namemax = 255;
+}
+
 int fs_statfs(struct swiftfs_fs *fs, struct statvfs *sv)
 {
 	struct swiftfs_req r;
-	const uint64_t bsize = 4096;
-	const uint64_t unlimited = 1ULL << 50; /* 1 PiB shown when no quota */
 	int rc;
 
 	swift_req_init(&r, "HEAD");
@@ -1222,18 +1241,7 @@ int fs_statfs(struct swiftfs_fs *fs, struct statvfs *sv)
 				qbytes = cap;
 		}
 	}
-	uint64_t total = qbytes ? qbytes : used + unlimited;
-	uint64_t files = qcount ? qcount : objects + unlimited / bsize;
-	memset(sv, 0, sizeof(*sv));
-	sv->f_bsize = bsize;
-	sv->f_frsize = bsize;
-	sv->f_blocks = total / bsize;
-	sv->f_bfree = total > used ? (total - used) / bsize : 0;
-	sv->f_bavail = sv->f_bfree;
-	sv->f_files = files;
-	sv->f_ffree = files > objects ? files - objects : 0;
-	sv->f_favail = sv->f_ffree;
-	sv->f_namemax = 255;
+	fs_fill_statvfs(sv, used, objects, qbytes, qcount);
 out:
 	swift_req_cleanup(&r);
 	return rc;

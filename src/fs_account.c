@@ -530,7 +530,6 @@ int fs_account_rmdir(struct swiftfs_account *a, const char *name)
 int fs_account_statfs(struct swiftfs_account *a, struct statvfs *sv)
 {
 	struct swiftfs_req r;
-	const uint64_t bsize = 4096, unlimited = 1ULL << 50;
 	swift_req_init(&r, "HEAD");
 	int rc = swift_request(a->c, &r);
 	if (rc) {
@@ -544,17 +543,7 @@ int fs_account_statfs(struct swiftfs_account *a, struct statvfs *sv)
 	v = swift_req_header(&r, "X-Account-Meta-Quota-Bytes");
 	uint64_t quota = v ? strtoull(v, NULL, 10) : 0;
 	swift_req_cleanup(&r);
-	uint64_t total = quota ? quota : used + unlimited;
-	memset(sv, 0, sizeof(*sv));
-	sv->f_bsize = bsize;
-	sv->f_frsize = bsize;
-	sv->f_blocks = total / bsize;
-	sv->f_bfree = total > used ? (total - used) / bsize : 0;
-	sv->f_bavail = sv->f_bfree;
-	sv->f_files = objects + unlimited / bsize;
-	sv->f_ffree = sv->f_files - objects;
-	sv->f_favail = sv->f_ffree;
-	sv->f_namemax = 255;
+	fs_fill_statvfs(sv, used, objects, quota, 0);
 	return 0;
 }
 

@@ -121,6 +121,9 @@ void settle_head_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct s
 /* fs_read.c: open a clean file for reading (f->reader). */
 int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object,
 		 struct swiftfs_file *f);
+/* statfs figures from a container's or account's usage and quotas. */
+void fs_fill_statvfs(struct statvfs *sv, uint64_t used, uint64_t objects, uint64_t qbytes,
+		     uint64_t qcount);
 /* fs_write.c: writeback's delay timer, and a pending file's rename. */
 int fs_wb_start(struct swiftfs_fs *fs);
 void fs_wb_stop(struct swiftfs_fs *fs);

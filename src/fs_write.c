@@ -569,19 +569,28 @@ static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64
 	pthread_mutex_unlock(&fs->t.lock);
 }
 
+/* The object name of inode n as of now (malloc'd; NULL: out of memory),
+ * and, with a, a copy of its attributes taken at the same moment. */
+static char *object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	char *rel = inode_path_locked(&fs->t, n);
+	if (a)
+		*a = n->attr;
+	pthread_mutex_unlock(&fs->t.lock);
+	char *object = rel ? fs_object_name(fs, rel) : NULL;
+	free(rel);
+	return object;
+}
+
 /* Upload if dirty; then publish. Caller holds a reference on w. */
 static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
 	struct swiftfs_upload_result res;
 	struct swiftfs_attr a;
-	char *rel = NULL, *object = NULL;
+	char *object = object_of(fs, n, &a);
 	int rc = 0;
 
-	pthread_mutex_lock(&fs->t.lock);
-	rel = inode_path_locked(&fs->t, n);
-	a = n->attr;
-	pthread_mutex_unlock(&fs->t.lock);
-	object = rel ? fs_object_name(fs, rel) : NULL;
 	if (!object) {
 		rc = -ENOMEM;
 		goto out;
@@ -598,7 +607,6 @@ static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swif
 	if (was_dirty && !rc)
 		publish_attrs(fs, n, size, &mt, res.etag, res.slo);
 out:
-	free(rel);
 	free(object);
 	return rc;
 }
@@ -774,13 +782,7 @@ static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 {
 	struct swiftfs_attr a;
 	int rc;
-
-	pthread_mutex_lock(&fs->t.lock);
-	char *rel = inode_path_locked(&fs->t, n);
-	a = n->attr;
-	pthread_mutex_unlock(&fs->t.lock);
-	char *object = rel ? fs_object_name(fs, rel) : NULL;
-	free(rel);
+	char *object = object_of(fs, n, &a);
 	if (!object)
 		return -ENOMEM;
 
@@ -851,17 +853,13 @@ void fs_wb_renamed(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
 		return;
-	pthread_mutex_lock(&fs->t.lock);
-	char *rel = inode_path_locked(&fs->t, n);
-	struct swiftfs_attr a = n->attr;
-	pthread_mutex_unlock(&fs->t.lock);
-	char *object = rel ? fs_object_name(fs, rel) : NULL;
+	struct swiftfs_attr a;
+	char *object = object_of(fs, n, &a);
 	pthread_mutex_lock(&w->lock);
 	if (object && w->wb_record && wb_record_locked(fs, w, object, &a))
 		LOGW("writeback: could not rename the record of %s; after a crash it would be "
 		     "uploaded under its old name", object);
 	pthread_mutex_unlock(&w->lock);
-	free(rel);
 	free(object);
 	wstate_put(fs, n, w);
 }
@@ -918,12 +916,7 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 		return -EBADF;
 	if (off + size > fs->max_file_size * (uint64_t)fs->max_segments)
 		return -EFBIG;
-	char *object = NULL;
-	pthread_mutex_lock(&fs->t.lock);
-	char *rel = inode_path_locked(&fs->t, f->inode);
-	pthread_mutex_unlock(&fs->t.lock);
-	object = rel ? fs_object_name(fs, rel) : NULL;
-	free(rel);
+	char *object = object_of(fs, f->inode, NULL);
 	if (!object)
 		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
@@ -951,23 +944,15 @@ ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, 
 		      uint64_t off)
 {
 	struct swiftfs_wstate *w = f->w;
-	char *rel = NULL, *object = NULL;
 	ssize_t n;
-
-	pthread_mutex_lock(&fs->t.lock);
-	rel = inode_path_locked(&fs->t, f->inode);
-	pthread_mutex_unlock(&fs->t.lock);
-	object = rel ? fs_object_name(fs, rel) : NULL;
-	if (!object) {
-		free(rel);
+	char *object = object_of(fs, f->inode, NULL);
+	if (!object)
 		return -ENOMEM;
-	}
 	pthread_mutex_lock(&w->lock);
 	n = fill_gaps_locked(fs, w, object, off, size);
 	if (n == 0)
 		n = staging_read(w->st, buf, size, off);
 	pthread_mutex_unlock(&w->lock);
-	free(rel);
 	free(object);
 	return n;
 }

@@ -117,7 +117,6 @@ int inode_table_init(struct swiftfs_itable *t)
 	}
 	ino_insert(t, root);
 	t->count = 1;
-	t->next_ino = SWIFTFS_ROOT_INO + 1;
 	return 0;
 }
 
@@ -146,7 +145,6 @@ void overlay_free(struct swiftfs_overlay *o)
 #define GHOST_SLOTS 16384
 
 struct swiftfs_ghost {
-	uint64_t ino;          /* 0: empty */
 	uint64_t parent_ino;
 	char *name;
 	struct swiftfs_attr attr;
@@ -169,7 +167,6 @@ static void ghost_put(struct swiftfs_itable *t, const struct swiftfs_inode *n)
 	if (!name)
 		return;
 	free(g->name);
-	g->ino = n->ino;
 	g->parent_ino = n->parent->ino;
 	g->name = name;
 	g->attr = n->attr;

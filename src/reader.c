@@ -128,13 +128,15 @@ static ssize_t fetch_range(struct swiftfs_reader *r, char *buf, uint64_t off, si
 	return rc;
 }
 
-static size_t chunk_len(struct swiftfs_reader *r, uint64_t idx)
+/* Length of piece idx when the object is cut in pieces of unit bytes
+ * (chunks, or cache blocks): short at the end, 0 past it. */
+static uint64_t piece_len(const struct swiftfs_reader *r, uint64_t idx, uint64_t unit)
 {
-	uint64_t off = idx * r->chunk;
+	uint64_t off = idx * unit;
 	if (off >= r->size)
 		return 0;
 	uint64_t left = r->size - off;
-	return (size_t)(left < r->chunk ? left : r->chunk);
+	return left < unit ? left : unit;
 }
 
 /* Fetch slot s (state BUSY, owned by the caller); lock not held. The
@@ -143,7 +145,7 @@ static size_t chunk_len(struct swiftfs_reader *r, uint64_t idx)
  * per-thread arenas grow far past the read-ahead bound. */
 static void fill_slot(struct swiftfs_reader *r, struct slot *s, uint64_t idx)
 {
-	size_t len = chunk_len(r, idx);
+	size_t len = (size_t)piece_len(r, idx, r->chunk);
 	if (len && !s->data)
 		s->data = malloc(r->chunk);
 	ssize_t got = len ? (s->data ? fetch_range(r, s->data, idx * r->chunk, len) : -ENOMEM) : 0;
@@ -162,13 +164,9 @@ static void fill_slot(struct swiftfs_reader *r, struct slot *s, uint64_t idx)
 
 /* --- the cache path --- */
 
-static uint32_t block_len(struct swiftfs_reader *r, uint64_t b)
+static uint32_t block_len(const struct swiftfs_reader *r, uint64_t b)
 {
-	uint64_t off = b * r->bsize;
-	if (off >= r->size)
-		return 0;
-	uint64_t left = r->size - off;
-	return (uint32_t)(left < r->bsize ? left : r->bsize);
+	return (uint32_t)piece_len(r, b, r->bsize);
 }
 
 /* Claim up to max absent blocks from `from` on, stopping at the first

@@ -95,7 +95,6 @@ struct swiftfs_itable {
 	struct swiftfs_inode **by_name;
 	size_t nbuckets;
 	size_t count;
-	uint64_t next_ino;
 	struct swiftfs_ghost *ghosts;  /* table lock: see inode_ghost_find_locked */
 };
 

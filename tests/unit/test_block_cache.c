@@ -85,7 +85,9 @@ static void test_basic_and_persistence(void)
 	block_cache_free(bc);
 }
 
-static void damage(const char *needle_suffix, int how)
+/* Call fn on the path of every block file (not temporaries). */
+static void for_each_block_file(void (*fn)(const char *path, const char *name, void *arg),
+				void *arg)
 {
 	char sub[512], path[1024];
 	for (int i = 0; i < 256; i++) {
@@ -95,23 +97,42 @@ static void damage(const char *needle_suffix, int how)
 			continue;
 		struct dirent *de;
 		while ((de = readdir(d)) != NULL) {
-			size_t l = strlen(de->d_name), ls = strlen(needle_suffix);
-			if (l < ls || strcmp(de->d_name + l - ls, needle_suffix) != 0)
+			if (de->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
-			FILE *f = fopen(path, "r+b");
-			if (how == 0) {       /* flip a data byte */
-				fseek(f, 64 + 1000, SEEK_SET);
-				int c = fgetc(f);
-				fseek(f, 64 + 1000, SEEK_SET);
-				fputc(c ^ 0x20, f);
-			}
-			fclose(f);
-			if (how == 1)         /* torn */
-				CHECK_INT(truncate(path, 64 + 10), 0);
+			fn(path, de->d_name, arg);
 		}
 		closedir(d);
 	}
+}
+
+struct damage_spec {
+	const char *suffix; /* block files whose name ends so */
+	int how;            /* 0: flip a data byte; 1: tear (truncate) */
+};
+
+static void damage_one(const char *path, const char *name, void *arg)
+{
+	const struct damage_spec *d = arg;
+	size_t l = strlen(name), ls = strlen(d->suffix);
+	if (l < ls || strcmp(name + l - ls, d->suffix) != 0)
+		return;
+	if (d->how == 1) {
+		CHECK_INT(truncate(path, 64 + 10), 0);
+		return;
+	}
+	FILE *f = fopen(path, "r+b");
+	fseek(f, 64 + 1000, SEEK_SET);
+	int c = fgetc(f);
+	fseek(f, 64 + 1000, SEEK_SET);
+	fputc(c ^ 0x20, f);
+	fclose(f);
+}
+
+static void damage(const char *suffix, int how)
+{
+	struct damage_spec d = { suffix, how };
+	for_each_block_file(damage_one, &d);
 }
 
 static void test_damaged_blocks(void)
@@ -135,24 +156,18 @@ static void test_damaged_blocks(void)
 	block_cache_free(bc);
 }
 
+static void add_bytes(const char *path, const char *name, void *arg)
+{
+	struct stat sb;
+	(void)name;
+	if (stat(path, &sb) == 0)
+		*(uint64_t *)arg += (uint64_t)sb.st_blocks * 512;
+}
+
 static uint64_t bytes_on_disk(void)
 {
-	char sub[512], path[1024];
 	uint64_t total = 0;
-	for (int i = 0; i < 256; i++) {
-		snprintf(sub, sizeof(sub), "%s/%02x", dir, i);
-		DIR *d = opendir(sub);
-		if (!d)
-			continue;
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			struct stat sb;
-			snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
-			if (de->d_name[0] != '.' && stat(path, &sb) == 0)
-				total += (uint64_t)sb.st_blocks * 512;
-		}
-		closedir(d);
-	}
+	for_each_block_file(add_bytes, &total);
 	return total;
 }
 
