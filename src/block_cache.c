@@ -51,6 +51,7 @@ struct bc_entry {
 	time_t mtime;       /* scan order only */
 	enum bc_state st;
 	unsigned pins;      /* readers in the file: not evicted */
+	bool abandoned;     /* FETCHING, but its fetcher gave up while it was pinned */
 	bool verified;      /* CRC checked (or written) in this daemon's life */
 };
 
@@ -414,6 +415,12 @@ ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc
 			rc = e ? -ENOENT : -ENOMEM;
 			break;
 		}
+		if (e->st == BC_FETCHING && e->abandoned) {
+			e->abandoned = false; /* this reader fetches it instead */
+			bc->st.misses++;
+			rc = -ENOENT;
+			break;
+		}
 		if (e->st == BC_FETCHING) {
 			pthread_cond_wait(&bc->cond, &bc->lock);
 			continue;
@@ -462,10 +469,15 @@ bool block_cache_claim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_k
 {
 	bool claimed = false;
 	pthread_mutex_lock(&bc->lock);
-	if (!find_locked(bc, k->id, idx)) {
+	struct bc_entry *e = find_locked(bc, k->id, idx);
+	if (!e) {
 		claimed = insert_locked(bc, k->id, idx, BC_FETCHING) != NULL;
 		if (claimed)
 			bc->st.misses++;
+	} else if (e->st == BC_FETCHING && e->abandoned) {
+		e->abandoned = false;
+		bc->st.misses++;
+		claimed = true;
 	}
 	pthread_mutex_unlock(&bc->lock);
 	return claimed;
@@ -481,13 +493,70 @@ bool block_cache_has(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key
 	return has;
 }
 
+void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		      uint64_t idx, uint32_t blen)
+{
+	pthread_mutex_lock(&bc->lock);
+	struct bc_entry *e = find_locked(bc, k->id, idx);
+	bool ready = e && e->st == BC_READY;
+	bool verified = ready && e->verified;
+	if (ready)
+		bc->st.warmed++;
+	pthread_mutex_unlock(&bc->lock);
+	if (!ready)
+		return;
+	if (verified) {
+		char path[PATH_MAX];
+		block_path(bc, k->id, idx, path, sizeof(path));
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+			close(fd);
+		}
+		return;
+	}
+	/* the first use in this daemon reads the whole block and checks it */
+	char one;
+	pthread_mutex_lock(&bc->lock);
+	e = find_locked(bc, k->id, idx);
+	if (!e || e->st != BC_READY) {
+		pthread_mutex_unlock(&bc->lock);
+		return;
+	}
+	e->pins++;
+	pthread_mutex_unlock(&bc->lock);
+	ssize_t rc = read_block(bc, k->id, idx, blen, false, &one, 0, 1);
+	pthread_mutex_lock(&bc->lock);
+	e->pins--;
+	if (rc >= 0) {
+		e->verified = true;
+	} else if ((rc == -EBADMSG || rc == -ENOENT) && e->st == BC_READY && e->pins == 0) {
+		/* dropped: the reader that wants it fetches it (a pinned one
+		 * finds the damage itself) */
+		char path[PATH_MAX];
+		block_path(bc, k->id, idx, path, sizeof(path));
+		if (rc == -EBADMSG) {
+			bc->st.corrupt++;
+			LOGW("cache: block %s is damaged (torn write or disk error); it will be "
+			     "fetched again", path);
+			unlink(path);
+		}
+		remove_locked(bc, e);
+	}
+	pthread_mutex_unlock(&bc->lock);
+}
+
 void block_cache_unclaim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 			 uint64_t idx)
 {
 	pthread_mutex_lock(&bc->lock);
 	struct bc_entry *e = find_locked(bc, k->id, idx);
+	/* a pinned entry cannot be freed under its reader: the next reader
+	 * of it becomes its fetcher instead of waiting forever */
 	if (e && e->st == BC_FETCHING && e->pins == 0)
 		remove_locked(bc, e);
+	else if (e && e->st == BC_FETCHING)
+		e->abandoned = true;
 	pthread_cond_broadcast(&bc->cond);
 	pthread_mutex_unlock(&bc->lock);
 }
@@ -707,6 +776,11 @@ void block_cache_free(struct swiftfs_block_cache *bc)
 	pthread_mutex_destroy(&bc->lock);
 	pthread_cond_destroy(&bc->cond);
 	free(bc);
+}
+
+uint64_t block_cache_capacity(const struct swiftfs_block_cache *bc)
+{
+	return bc->max_bytes;
 }
 
 uint64_t block_cache_block_size(const struct swiftfs_block_cache *bc)

@@ -1264,10 +1264,10 @@ void fs_log_stats(struct swiftfs_fs *fs)
 		struct swiftfs_block_cache_stats b;
 		block_cache_stats(fs->bc, &b);
 		LOGI("block cache: %llu hits, %llu misses, %llu evicted, %llu damaged, "
-		     "%llu not stored; %llu blocks, %llu bytes on disk",
+		     "%llu not stored; %llu blocks, %llu bytes on disk; %llu read ahead from disk",
 		     (unsigned long long)b.hits, (unsigned long long)b.misses,
 		     (unsigned long long)b.evictions, (unsigned long long)b.corrupt,
 		     (unsigned long long)b.store_skipped, (unsigned long long)b.blocks,
-		     (unsigned long long)b.bytes);
+		     (unsigned long long)b.bytes, (unsigned long long)b.warmed);
 	}
 }

@@ -7,6 +7,7 @@
 #include "swiftfs/reader.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,12 @@ struct swiftfs_reader {
 	size_t pre_len;
 	char **spare;         /* lock: chunk buffers of finished fetches, reused */
 	unsigned nspare;
+	uint64_t warm_to;     /* lock: blocks below this were warmed from disk */
+	unsigned rand_misses; /* lock: blocks fetched by random reads */
+	bool filling;         /* lock: fetching the whole object (dense random reads) */
+	bool filled;          /* lock: that was started once already */
+	uint64_t fill_next;   /* lock: the next block the fill considers */
+	bool closing;         /* lock: reader_free() waits: start nothing new */
 };
 
 struct fetch_job {
@@ -60,7 +67,10 @@ struct fetch_job {
 	struct slot *s;       /* slot path */
 	uint64_t b0;          /* cache path: blocks [b0, b0 + n) */
 	unsigned n;
+	bool warm;            /* cached blocks to bring in from disk, not fetch */
 };
+
+static void fill_more_locked(struct swiftfs_reader *r);
 
 int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out)
 {
@@ -229,12 +239,18 @@ static void fetch_job_run(void *arg)
 {
 	struct fetch_job *j = arg;
 	struct swiftfs_reader *r = j->r;
-	if (r->bc)
+	if (r->bc && j->warm) {
+		for (unsigned i = 0; i < j->n; i++)
+			block_cache_warm(r->bc, &r->key, j->b0 + i, block_len(r, j->b0 + i));
+	} else if (r->bc) {
 		fetch_blocks(r, j->b0, j->n, NULL, 0, 0);
-	else
+	} else {
 		fill_slot(r, j->s, j->s->idx);
+	}
 	pthread_mutex_lock(&r->lock);
 	r->inflight--;
+	if (r->filling)
+		fill_more_locked(r);
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	free(j);
@@ -303,14 +319,49 @@ static void read_ahead_locked(struct swiftfs_reader *r, uint64_t first, uint64_t
 	}
 }
 
+static uint64_t blocks_per_run(const struct swiftfs_reader *r)
+{
+	return r->chunk / r->bsize ? r->chunk / r->bsize : 1;
+}
+
+static unsigned max_jobs(const struct swiftfs_reader *r)
+{
+	return r->nslots - 2 ? r->nslots - 2 : 1;
+}
+
+/* Queue a pool job for blocks [b0, b0 + n): a fetch (the blocks are
+ * claimed: given back on failure) or a warm-up. False on failure. */
+static bool submit_run_locked(struct swiftfs_reader *r, uint64_t b0, unsigned n, bool warm)
+{
+	struct fetch_job *j = calloc(1, sizeof(*j));
+	if (j) {
+		j->r = r;
+		j->b0 = b0;
+		j->n = n;
+		j->warm = warm;
+		r->inflight++;
+	}
+	if (!j || workpool_submit(r->pool, fetch_job_run, j)) {
+		if (j)
+			r->inflight--;
+		free(j);
+		for (unsigned i = 0; !warm && i < n; i++)
+			block_cache_unclaim(r->bc, &r->key, b0 + i);
+		return false;
+	}
+	return true;
+}
+
 /* Read-ahead into the cache: runs of up to a chunk of absent blocks from
- * block b on, within the window, one pool job per run. */
+ * block b on, within the window, one pool job per run. Blocks already on
+ * disk are warmed (read into the page cache) by pool jobs too: after a
+ * remount or drop_caches a cached block costs a disk read, which would
+ * otherwise come one block at a time, when the reader reaches it. */
 static void read_ahead_cached(struct swiftfs_reader *r, uint64_t b, unsigned streak)
 {
 	uint64_t window = r->chunk << (streak < 6 ? streak : 6);
 	uint64_t max_ahead = (uint64_t)(r->nslots - 2) * r->chunk;
-	uint64_t per_run = r->chunk / r->bsize ? r->chunk / r->bsize : 1;
-	unsigned max_jobs = r->nslots - 2 ? r->nslots - 2 : 1;
+	uint64_t per_run = blocks_per_run(r);
 	if (window > max_ahead)
 		window = max_ahead;
 	uint64_t end = b * r->bsize + window;
@@ -318,30 +369,72 @@ static void read_ahead_cached(struct swiftfs_reader *r, uint64_t b, unsigned str
 		end = r->size;
 
 	pthread_mutex_lock(&r->lock);
-	while (b * r->bsize < end && r->inflight < max_jobs) {
+	while (b * r->bsize < end && r->inflight < max_jobs(r) && !r->closing) {
+		uint64_t room = (end - b * r->bsize + r->bsize - 1) / r->bsize;
+		uint64_t max = per_run < room ? per_run : room;
 		if (!block_cache_claim(r->bc, &r->key, b)) {
-			b++;
+			if (b < r->warm_to || !block_cache_has(r->bc, &r->key, b)) {
+				b++;
+				continue;
+			}
+			unsigned n = 1;
+			while (n < max && block_cache_has(r->bc, &r->key, b + n))
+				n++;
+			if (!submit_run_locked(r, b, n, true))
+				break;
+			b += n;
+			r->warm_to = b;
 			continue;
 		}
-		uint64_t room = (end - b * r->bsize + r->bsize - 1) / r->bsize;
-		uint64_t max = (per_run < room ? per_run : room) - 1;
-		unsigned n = 1 + claim_run(r, b + 1, max);
-		struct fetch_job *j = calloc(1, sizeof(*j));
-		if (j) {
-			j->r = r;
-			j->b0 = b;
-			j->n = n;
-			r->inflight++;
-		}
-		if (!j || workpool_submit(r->pool, fetch_job_run, j)) {
-			if (j)
-				r->inflight--;
-			free(j);
-			for (unsigned i = 0; i < n; i++)
-				block_cache_unclaim(r->bc, &r->key, b + i);
+		unsigned n = 1 + claim_run(r, b + 1, max - 1);
+		if (!submit_run_locked(r, b, n, false))
+			break;
+		b += n;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The whole object in the background, runs of blocks on the pool, a few
+ * at a time; each finished run queues the next. */
+static void fill_more_locked(struct swiftfs_reader *r)
+{
+	uint64_t per_run = blocks_per_run(r);
+	while (r->filling && !r->closing && r->inflight < max_jobs(r)) {
+		uint64_t b = r->fill_next;
+		if (b * r->bsize >= r->size) {
+			r->filling = false;
 			break;
 		}
-		b += n;
+		if (!block_cache_claim(r->bc, &r->key, b)) {
+			r->fill_next = b + 1;
+			continue;
+		}
+		unsigned n = 1 + claim_run(r, b + 1, per_run - 1);
+		r->fill_next = b + n;
+		if (!submit_run_locked(r, b, n, false))
+			r->filling = false;
+	}
+}
+
+/* Random reads that keep missing over an object that fits the cache well
+ * are not random for long: a zarr shard, a database file, an index, a
+ * 4 KiB benchmark. Once they have fetched a sixteenth of its blocks (at
+ * least 4), the rest comes in the background with large parallel GETs
+ * instead of a GET per block when touched. Sparse reads of a big object
+ * never reach that, and fetch one block per miss. */
+static void random_miss(struct swiftfs_reader *r)
+{
+	uint64_t nblocks = (r->size + r->bsize - 1) / r->bsize;
+	pthread_mutex_lock(&r->lock);
+	r->rand_misses++;
+	if (!r->filled && r->rand_misses >= 4 && (uint64_t)r->rand_misses * 16 >= nblocks &&
+	    r->size <= block_cache_capacity(r->bc) / 2) {
+		LOGD("%s: random reads over %u of its %" PRIu64 " blocks: fetching the rest "
+		     "in the background", r->object, r->rand_misses, nblocks);
+		r->filled = true;
+		r->filling = true;
+		r->fill_next = 0;
+		fill_more_locked(r);
 	}
 	pthread_mutex_unlock(&r->lock);
 }
@@ -351,7 +444,7 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 {
 	size_t copied = 0;
 	int err = 0;
-	uint64_t per_run = r->chunk / r->bsize ? r->chunk / r->bsize : 1;
+	uint64_t per_run = blocks_per_run(r);
 
 	while (copied < size) {
 		uint64_t cur = off + copied;
@@ -368,6 +461,8 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 			/* ours to fetch: with the blocks after it when streaming */
 			unsigned nb = 1 + (seq ? claim_run(r, b + 1, per_run - 1) : 0);
 			got = fetch_blocks(r, b, nb, buf + copied, in, n);
+			if (!seq && got >= 0)
+				random_miss(r);
 		}
 		if (got < 0) {
 			err = (int)-got;
@@ -417,6 +512,7 @@ ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t o
 			r->streak++;
 	} else {
 		r->streak = 0;
+		r->warm_to = 0;
 	}
 	if (r->bc) {
 		unsigned streak = r->streak;
@@ -499,6 +595,7 @@ void reader_free(struct swiftfs_reader *r)
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->lock);
+	r->closing = true;
 	while (r->inflight)
 		pthread_cond_wait(&r->cond, &r->lock);
 	pthread_mutex_unlock(&r->lock);

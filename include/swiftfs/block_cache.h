@@ -64,6 +64,14 @@ void block_cache_fill(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 /* The fetcher gives up without data (the fetch failed). */
 void block_cache_unclaim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 			 uint64_t idx);
+/* Read-ahead from disk: bring a cached block into the page cache (and
+ * check its CRC if this daemon has not yet), so that the read that follows
+ * does not wait on the disk. A damaged block is dropped, to be fetched
+ * again. Absent blocks are left alone. */
+void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		      uint64_t idx, uint32_t blen);
+/* The bound on bytes on disk. */
+uint64_t block_cache_capacity(const struct swiftfs_block_cache *bc);
 /* Is the block cached (no wait, no claim)? */
 bool block_cache_has(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 		     uint64_t idx);
@@ -72,6 +80,7 @@ struct swiftfs_block_cache_stats {
 	uint64_t bytes;        /* on disk now */
 	uint64_t blocks;
 	uint64_t hits, misses, evictions, corrupt, store_skipped;
+	uint64_t warmed;       /* blocks read ahead from disk */
 };
 void block_cache_stats(struct swiftfs_block_cache *bc, struct swiftfs_block_cache_stats *out);
 

@@ -7,6 +7,7 @@ import os
 import random
 import re
 import threading
+import time
 
 import pytest
 
@@ -25,9 +26,10 @@ def counts(m):
 
 def cache_stats(m):
     line = re.findall(r"block cache: (\d+) hits, (\d+) misses, (\d+) evicted, (\d+) damaged, "
-                      r"(\d+) not stored; (\d+) blocks, (\d+) bytes on disk", m.log())
+                      r"(\d+) not stored; (\d+) blocks, (\d+) bytes on disk; (\d+) read ahead from disk",
+                      m.log())
     assert line, m.log()
-    k = ("hits", "misses", "evicted", "damaged", "skipped", "blocks", "bytes")
+    k = ("hits", "misses", "evicted", "damaged", "skipped", "blocks", "bytes", "warmed")
     return dict(zip(k, (int(x) for x in line[-1])))
 
 
@@ -173,6 +175,90 @@ def test_many_readers_of_one_object(container, conn, mount, tmp_path):
     # one fetch per block: 13 blocks, fetched alone or in runs, never twice
     assert st["misses"] <= 13, st
     assert counts(m)["get"] <= 13
+
+
+def wait_for(pred, timeout=20.0):
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def test_dense_random_reads_fetch_the_rest_in_large_gets(container, conn, mount, tmp_path):
+    """Random reads that keep missing over an object that fits the cache:
+    after 4 misses (a sixteenth of the blocks, at least 4) the rest comes in
+    the background in runs of read_chunk, not a GET per block."""
+    data = rand_bytes(24 * MiB + 5, 7)
+    conn.put_object(container, "dense", data)
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["cache_dir=" + cache, "debug"])
+    with open(m.p("dense"), "rb", buffering=0) as f:
+        for blk in (17, 3, 22, 9, 14):        # five random 4 KiB reads, five blocks
+            off = blk * MiB + 4096
+            assert os.pread(f.fileno(), 4096, off) == data[off:off + 4096]
+        # the handle stays open: the rest arrives without a read asking
+        assert wait_for(lambda: len(block_files(cache)) == 25), len(block_files(cache))
+        rnd = random.Random(8)
+        for _ in range(200):
+            off = rnd.randrange(len(data) - 4096)
+            assert os.pread(f.fileno(), 4096, off) == data[off:off + 4096]
+    m.unmount()
+    assert "fetching the rest in the background" in m.log()
+    # 4 or 5 one-block GETs, then runs of 8 blocks (read_chunk 8M): far
+    # fewer than the 25 a GET per block would take, and nothing twice
+    assert counts(m)["get"] <= 5 + 5, m.log()
+    assert cache_stats(m)["misses"] == 25
+
+
+@pytest.mark.parametrize("case", ["sparse", "too_big_for_the_cache"])
+def test_random_reads_that_stay_sparse_fetch_only_what_they_read(container, conn, mount,
+                                                                 tmp_path, case):
+    """No prefetch waste: a few random reads over many blocks, or over an
+    object larger than half the cache bound, fetch only their blocks."""
+    data = rand_bytes(8 * MiB, 9)
+    conn.put_object(container, "sparse", data)
+    cache = str(tmp_path / "cache")
+    # read_chunk of one block: reads a few blocks apart are not taken for
+    # a stream (which reads ahead, by design)
+    if case == "sparse":       # 128 blocks of 64 KiB: 7 misses are not a sixteenth
+        opts, blocks = ["block_size=64K", "read_chunk=64K"], (100, 3, 77, 50, 21, 90, 64)
+    else:                       # 8 blocks, but the bound is 4 MiB
+        opts, blocks = ["cache_size=4M", "read_chunk=1M"], (6, 1, 4, 7, 2)
+    m = mount(container, opts=["cache_dir=" + cache] + opts)
+    bs = 64 * 1024 if case == "sparse" else MiB
+    with open(m.p("sparse"), "rb", buffering=0) as f:
+        # no kernel read-ahead around each read: the daemon sees the reads
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
+        for blk in blocks:
+            off = blk * bs + 100
+            assert os.pread(f.fileno(), 100, off) == data[off:off + 100]
+        time.sleep(1.0)                # room for a prefetch that must not happen
+    m.unmount()
+    assert counts(m)["get"] == len(blocks), m.log()
+    if case == "sparse":
+        assert len(block_files(cache)) == len(blocks)
+
+
+def test_remount_warms_cached_blocks_ahead_of_the_reader(container, conn, mount, tmp_path):
+    """After a remount and drop_caches, a sequential read of cached blocks
+    reads them from disk ahead of the reader (and checks them), with no GET."""
+    data = rand_bytes(40 * MiB + 1, 10)
+    conn.put_object(container, "warm", data)
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["cache_dir=" + cache])
+    assert read_all(m.p("warm")) == hashlib.sha256(data).hexdigest()
+    m.unmount()
+    os.system("sync; echo 3 > /proc/sys/vm/drop_caches")
+    m2 = mount(container, opts=["cache_dir=" + cache, "debug"])
+    assert read_all(m2.p("warm")) == hashlib.sha256(data).hexdigest()
+    m2.unmount()
+    assert counts(m2)["get"] == 0, m2.log()
+    st = cache_stats(m2)
+    assert st["damaged"] == 0
+    # all but the first few blocks were read from disk by pool jobs ahead
+    assert st["warmed"] >= 30, st
 
 
 def test_cache_off_keeps_no_data(container, conn, mount, tmp_path):
