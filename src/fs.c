@@ -149,6 +149,8 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		rc = -ENOMEM;
 	if (!rc && o->cache)
 		rc = open_block_cache(fs, o);
+	if (!rc && fs->bc && fs->small_file)
+		rc = fs_prefetch_new(fs);
 	if (!rc)
 		rc = fs_versions_new(o->noversions_dir ? NULL : o->versions_dir, &fs->versions);
 	fs->upcfg.client = c;
@@ -208,6 +210,7 @@ void fs_free(struct swiftfs_fs *fs)
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
 	workpool_free(fs->pool);
+	fs_prefetch_free(fs);
 	block_cache_free(fs->bc);
 	free(fs->account);
 	fs_versions_free(fs->versions);
@@ -522,6 +525,7 @@ int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swif
 			goto out;
 	}
 	verify_overlays(fs, dir, prefix, ref);
+	fs_prefetch_listing(fs, prefix, &ref->dl);
 	LOGD("listed '%s': %zu entries in %u request(s), %.3fs", prefix, ref->dl.n, pages,
 	     util_now() - t0);
 	ref->refs = 1;
@@ -735,6 +739,7 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 	struct swiftfs_dlref *lr = NULL;
 	struct swiftfs_attr a;
 	char *prel = NULL, *object = NULL, *target = NULL;
+	double checked_at = util_now();
 	int rc;
 
 	if (strlen(name) > 255)
@@ -770,8 +775,13 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		/* a small file comes whole instead of HEADed: one request for
 		 * the stat and the open (and read) that usually follow */
 		rc = -EAGAIN;
-		if (d->kind == DK_FILE)
-			rc = fs_lookup_small(fs, object, &h);
+		if (d->kind == DK_FILE) {
+			size_t lo = strlen(object), ln = strlen(name);
+			char *dprefix = lo >= ln ? strndup(object, lo - ln) : NULL;
+			rc = dprefix ? fs_prefetch_lookup(fs, dprefix, &lr->dl, object, &h, &checked_at)
+				     : -ENOMEM;
+			free(dprefix);
+		}
 		if (rc == -EAGAIN)
 			rc = fs_head_object(fs, object, d->kind == DK_SYMLINK, &h, &target);
 		if (rc)
@@ -792,7 +802,7 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		target = NULL;
 	}
 	if (!have_exact && d->kind != DK_DIR) {
-		n->head_at = util_now();
+		n->head_at = checked_at;
 		n->head_unused = true;
 	}
 	n->attr_expire = util_now() + fs->attr_timeout;

@@ -62,6 +62,7 @@ struct swiftfs_fs {
 	/* listings of directories below a walked one (fs_subtree.c) */
 	pthread_mutex_t subtree_lock;
 	struct swiftfs_subtree *subtree;
+	struct swiftfs_prefetch *prefetch; /* fs_prefetch.c; NULL without a block cache */
 	/* Handles the kernel holds, so that an unmount with files still open
 	 * (a stop signal, a forced stop) can release them. */
 	pthread_mutex_t open_lock;
@@ -132,6 +133,27 @@ void fs_wb_renamed(struct swiftfs_fs *fs, struct swiftfs_inode *n);
  * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
  * HEAD it instead. */
 int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
+/* The same with If-None-Match when the blocks of *a (exact attributes)
+ * are cached: a 304 leaves *a as it is. */
+int fs_revalidate_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
+/* Would a come whole at open (-o small_file)? Are all its blocks cached? */
+bool fs_small_file_p(struct swiftfs_fs *fs, const struct swiftfs_attr *a);
+bool fs_small_cached_p(struct swiftfs_fs *fs, const char *object, const struct swiftfs_attr *a);
+/* fs_prefetch.c: small objects fetched before they are asked for. */
+struct swiftfs_dirlist;
+int fs_prefetch_new(struct swiftfs_fs *fs);
+void fs_prefetch_free(struct swiftfs_fs *fs);
+/* A listing of prefix came from Swift: fetch its zarr metadata files. */
+void fs_prefetch_listing(struct swiftfs_fs *fs, const char *prefix,
+			 const struct swiftfs_dirlist *dl);
+/* fs_lookup_small() for object, a child of the directory listed as dl
+ * under prefix, answered by a prefetch when there is one; *checked_at is
+ * when Swift was last asked. */
+int fs_prefetch_lookup(struct swiftfs_fs *fs, const char *prefix, const struct swiftfs_dirlist *dl,
+		       const char *object, struct swiftfs_attr *a, double *checked_at);
+/* An open with no lookup before it: true with *a (exact) when object was
+ * fetched ahead within HEAD_REUSE_SECS, its blocks cached. */
+bool fs_prefetch_open(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
 /* fs_subtree.c: an opendir (a walk may list a whole subtree at once). */
 void fs_subtree_opendir(struct swiftfs_fs *fs, struct swiftfs_inode *dir);
 /* A listing of prefix kept from a subtree listing, taken (once). */

@@ -132,17 +132,43 @@ static bool is_small(struct swiftfs_fs *fs, const struct swiftfs_attr *a)
 	       a->size <= fs->small_file;
 }
 
-int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a)
+bool fs_small_file_p(struct swiftfs_fs *fs, const struct swiftfs_attr *a)
+{
+	return fs->bc && is_small(fs, a);
+}
+
+bool fs_small_cached_p(struct swiftfs_fs *fs, const char *object, const struct swiftfs_attr *a)
+{
+	struct swiftfs_bc_key key;
+	if (!fs->bc || !a->etag[0])
+		return false;
+	block_cache_key(fs->account, fs->container, object, a->etag, a->size, &key);
+	return small_cached(fs, &key, a->size);
+}
+
+static int fetch_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a,
+		       bool conditional)
 {
 	char *data = NULL;
 	size_t len = 0;
 	if (!fs->bc || !is_small(fs, a))
 		return -EAGAIN;
-	int rc = get_small(fs, object, NULL, a, &data, &len);
+	bool cached = conditional && fs_small_cached_p(fs, object, a);
+	int rc = get_small(fs, object, cached ? a->etag : NULL, a, &data, &len);
 	if (rc == 0 && data)
 		store_small(fs, object, a, data, len);
 	free(data);
 	return rc;
+}
+
+int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a)
+{
+	return fetch_small(fs, object, a, false);
+}
+
+int fs_revalidate_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a)
+{
+	return fetch_small(fs, object, a, true);
 }
 
 int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object,
@@ -168,6 +194,13 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 	}
 	bool checked = recent;
 	bool got_attrs = false; /* a is what a HEAD or GET just said */
+	struct swiftfs_attr pa;
+	if (small && !(checked && cached) && fs_prefetch_open(fs, object, &pa)) {
+		a = pa;
+		block_cache_key(fs->account, fs->container, object, a.etag, a.size, &key);
+		cached = small_cached(fs, &key, a.size);
+		checked = got_attrs = cached;
+	}
 	if (small && !(checked && cached)) {
 		rc = get_small(fs, object, cached ? a.etag : NULL, &a, &pre, &pre_len);
 		if (rc == 0) {
