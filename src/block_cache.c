@@ -493,6 +493,18 @@ bool block_cache_has(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key
 	return has;
 }
 
+void block_cache_hint(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		      uint64_t idx)
+{
+	char path[PATH_MAX];
+	block_path(bc, k->id, idx, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		close(fd);
+	}
+}
+
 void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 		      uint64_t idx, uint32_t blen)
 {
@@ -506,13 +518,7 @@ void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 	if (!ready)
 		return;
 	if (verified) {
-		char path[PATH_MAX];
-		block_path(bc, k->id, idx, path, sizeof(path));
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
-			close(fd);
-		}
+		block_cache_hint(bc, k, idx);
 		return;
 	}
 	/* the first use in this daemon reads the whole block and checks it */

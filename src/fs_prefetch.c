@@ -278,17 +278,22 @@ out:
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Take object's entry (waiting for its fetch). True with *a when it is
- * fresh; a stale entry is dropped. */
-static bool take(struct swiftfs_prefetch *p, const char *object, struct swiftfs_attr *a,
-		 double *at)
+/* Take object's entry (waiting for its fetch): true with *a and when it
+ * was fetched. Only an entry of the version this mount knows counts: after
+ * a write, rename or delete through the mount, or a change seen in a newer
+ * listing, the entry is another version's and is dropped. */
+static bool take(struct swiftfs_prefetch *p, const char *object, const struct swiftfs_attr *expect,
+		 struct swiftfs_attr *a, double *at)
 {
 	bool have = false;
 	pthread_mutex_lock(&p->lock);
 	struct pf_entry *e;
 	while ((e = find_locked(p, object)) && e->st == PF_BUSY)
 		pthread_cond_wait(&p->cond, &p->lock);
-	if (e && e->st == PF_DONE) {
+	if (e && e->st == PF_DONE && strcmp(e->a.etag, expect->etag) == 0 &&
+	    e->a.size == expect->size &&
+	    (!expect->exact || (e->a.mtime.tv_sec == expect->mtime.tv_sec &&
+				e->a.mtime.tv_nsec == expect->mtime.tv_nsec))) {
 		*a = e->a;
 		*at = e->at;
 		have = true;
@@ -304,7 +309,7 @@ bool fs_prefetch_open(struct swiftfs_fs *fs, const char *object, struct swiftfs_
 {
 	struct swiftfs_attr known;
 	double at;
-	if (!fs->prefetch || !take(fs->prefetch, object, &known, &at))
+	if (!fs->prefetch || !take(fs->prefetch, object, a, &known, &at))
 		return false;
 	if (util_now() - at >= HEAD_REUSE_SECS)
 		return false; /* the open asks Swift itself, with If-None-Match */
@@ -323,7 +328,7 @@ int fs_prefetch_lookup(struct swiftfs_fs *fs, const char *prefix, const struct s
 
 	if (!p)
 		return fs_lookup_small(fs, object, a);
-	have = take(p, object, &known, &at);
+	have = take(p, object, a, &known, &at);
 	if (have && util_now() - at < HEAD_REUSE_SECS) {
 		*a = known;
 		*checked_at = at;

@@ -194,7 +194,7 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 	}
 	bool checked = recent;
 	bool got_attrs = false; /* a is what a HEAD or GET just said */
-	struct swiftfs_attr pa;
+	struct swiftfs_attr pa = a;
 	if (small && !(checked && cached) && fs_prefetch_open(fs, object, &pa)) {
 		a = pa;
 		block_cache_key(fs->account, fs->container, object, a.etag, a.size, &key);

@@ -241,6 +241,8 @@ static void fetch_job_run(void *arg)
 	struct swiftfs_reader *r = j->r;
 	if (r->bc && j->warm) {
 		for (unsigned i = 0; i < j->n; i++)
+			block_cache_hint(r->bc, &r->key, j->b0 + i);
+		for (unsigned i = 0; i < j->n; i++)
 			block_cache_warm(r->bc, &r->key, j->b0 + i, block_len(r, j->b0 + i));
 	} else if (r->bc) {
 		fetch_blocks(r, j->b0, j->n, NULL, 0, 0);

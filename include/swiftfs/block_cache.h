@@ -70,6 +70,11 @@ void block_cache_unclaim(struct swiftfs_block_cache *bc, const struct swiftfs_bc
  * again. Absent blocks are left alone. */
 void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 		      uint64_t idx, uint32_t blen);
+/* Ask the kernel to start reading block idx's file (no wait, no check):
+ * hints for a run of blocks first, then block_cache_warm() each, keeps
+ * the disk's queue full. */
+void block_cache_hint(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		      uint64_t idx);
 /* The bound on bytes on disk. */
 uint64_t block_cache_capacity(const struct swiftfs_block_cache *bc);
 /* Is the block cached (no wait, no claim)? */
