@@ -54,6 +54,8 @@ struct pf_dir {
 	unsigned lookups;                /* small files looked up, not prefetched */
 	double last;
 	bool burst;                      /* its siblings were fetched */
+	const void *counted;             /* the listing `small` was counted in */
+	size_t small;                    /* its small files */
 };
 
 struct swiftfs_prefetch {
@@ -257,13 +259,17 @@ static void note_lookup(struct swiftfs_fs *fs, const char *prefix, const struct 
 	d->lookups++;
 	if (d->burst || d->lookups < PF_SIBLING_MIN)
 		goto out;
-	size_t small = 0;
-	for (size_t i = 0; i < dl->n; i++) {
-		struct swiftfs_attr a;
-		fs_attr_from_dirent(&dl->v[i], &a);
-		if (fs_small_file_p(fs, &a))
-			small++;
+	if (d->counted != dl->v) { /* once per listing, not per lookup */
+		d->counted = dl->v;
+		d->small = 0;
+		for (size_t i = 0; i < dl->n; i++) {
+			struct swiftfs_attr a;
+			fs_attr_from_dirent(&dl->v[i], &a);
+			if (fs_small_file_p(fs, &a))
+				d->small++;
+		}
 	}
+	size_t small = d->small;
 	if ((size_t)d->lookups * 2 < small)
 		goto out;
 	d->burst = true;
