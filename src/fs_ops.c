@@ -67,7 +67,7 @@ static bool route_or_reply(fuse_req_t req, fuse_ino_t ino, struct swiftfs_fs **f
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct swiftfs_fuse_ctx *ctx = userdata;
 	/* readdirplus always: `ls -l` and `find` get attributes with names */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
@@ -78,7 +78,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
-	conn->max_readahead = conn->max_readahead > (1u << 20) ? conn->max_readahead : (1u << 20);
+	/* the kernel keeps the smaller of this and its bdi's read_ahead_kb,
+	 * which main() raised to kernel_read_ahead (as root) */
+	uint64_t ra = ctx->kernel_read_ahead > (1u << 20) ? ctx->kernel_read_ahead : (1u << 20);
+	if (ra > UINT32_MAX)
+		ra = UINT32_MAX;
+	if (conn->max_readahead < ra)
+		conn->max_readahead = (unsigned)ra;
 }
 
 static void reply_entry(fuse_req_t req, const struct swiftfs_entry *e)

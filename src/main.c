@@ -24,6 +24,7 @@
 #include "swiftfs/fs_account.h"
 #include "swiftfs/swift_auth.h"
 #include "swiftfs/swift_client.h"
+#include "swiftfs/util.h"
 
 static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
 {
@@ -294,6 +295,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	ctx.readonly = o.ro;
+	ctx.kernel_read_ahead = o.kernel_read_ahead;
 	se = fuse_session_new(&args, fs_ops_get(), sizeof(struct fuse_lowlevel_ops), &ctx);
 	if (!se) {
 		die_msg("could not create the FUSE session (bad mount options?)");
@@ -310,6 +312,14 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	mounted = true;
+	if (o.kernel_read_ahead) {
+		/* fewer, larger read requests from the kernel (it offers 128K
+		 * at most at init; only its bdi setting goes higher) */
+		int ra = util_set_read_ahead(resolved, o.kernel_read_ahead);
+		if (ra)
+			LOGD("could not set the kernel read-ahead of %s: %s", resolved,
+			     strerror(-ra));
+	}
 	if (fuse_daemonize(o.foreground) != 0) {
 		die_msg("could not daemonize");
 		goto out;

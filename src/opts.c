@@ -48,6 +48,7 @@ static const struct opt_spec specs[] = {
 	{ "segment_size", OK_SIZE, F(segment_size) },
 	{ "read_chunk", OK_SIZE, F(read_chunk) },
 	{ "read_ahead", OK_SIZE, F(read_ahead) },
+	{ "kernel_read_ahead", OK_SIZE, F(kernel_read_ahead) },
 	{ "workers", OK_UINT, F(workers) },
 	{ "cache", OK_STRING, F(cache_mode) },
 	{ "block_size", OK_SIZE, F(block_size) },
@@ -400,6 +401,10 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 			return -ENOMEM;
 		}
 	}
+	if (o->kernel_read_ahead > (1ULL << 30)) {
+		fprintf(stderr, "swiftfs: invalid value for option 'kernel_read_ahead': at most 1G\n");
+		return -EINVAL;
+	}
 	if (o->read_ahead > (1ULL << 30)) {
 		fprintf(stderr, "swiftfs: invalid value for option 'read_ahead': at most 1G\n");
 		return -EINVAL;
@@ -497,6 +502,8 @@ void opts_print_help(const char *progname)
 	       "                           of this size (default 64M)\n"
 	       "    read_chunk=SIZE        bytes per ranged GET when reading ahead (default 8M)\n"
 	       "    read_ahead=SIZE        most bytes read ahead per open file (default 24M)\n"
+	       "    kernel_read_ahead=SIZE the kernel's read-ahead on the mount, as root\n"
+	       "                           (default 0: leave the kernel's, 128K)\n"
 	       "    workers=N              parallel transfer threads (default 4)\n"
 	       "    cache=on|off           persistent block cache in cache_dir/blocks (default on)\n"
 	       "    block_size=SIZE        block cache block size (default 1M)\n"

@@ -446,8 +446,6 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 {
 	size_t copied = 0;
 	int err = 0;
-	uint64_t per_run = blocks_per_run(r);
-
 	while (copied < size) {
 		uint64_t cur = off + copied;
 		uint64_t b = cur / r->bsize;
@@ -460,9 +458,12 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 			n = (uint32_t)(size - copied);
 		ssize_t got = block_cache_read(r->bc, &r->key, b, blen, buf + copied, in, n);
 		if (got == -ENOENT) {
-			/* ours to fetch: with the blocks after it when streaming */
-			unsigned nb = 1 + (seq ? claim_run(r, b + 1, per_run - 1) : 0);
-			got = fetch_blocks(r, b, nb, buf + copied, in, n);
+			/* ours to fetch, alone: when streaming, the blocks after it
+			 * go to the pool first, so that they come in parallel
+			 * with it rather than in one long GET the reader waits on */
+			if (seq)
+				read_ahead_cached(r, b + 1, streak);
+			got = fetch_blocks(r, b, 1, buf + copied, in, n);
 			if (!seq && got >= 0)
 				random_miss(r);
 		}

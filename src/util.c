@@ -268,3 +268,59 @@ char *util_strdup0(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
+
+/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+int util_mount_dev(const char *mountpoint, char *majmin, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = -ENOENT;
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		char dev[32], mp[PATH_MAX];
+		/* id parent maj:min root mountpoint ... (the last match wins:
+		 * the newest mount over that path) */
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", dev, mp) != 2)
+			continue;
+		unescape_mountinfo(mp);
+		if (strcmp(mp, mountpoint) == 0) {
+			snprintf(majmin, len, "%s", dev);
+			rc = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+int util_set_read_ahead(const char *mountpoint, uint64_t bytes)
+{
+	char dev[32], path[96];
+	int rc = util_mount_dev(mountpoint, dev, sizeof(dev));
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%llu\n", (unsigned long long)(bytes / 1024));
+	rc = fclose(f) ? -errno : 0;
+	return rc;
+}

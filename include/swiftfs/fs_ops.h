@@ -19,6 +19,7 @@ struct swiftfs_fuse_ctx {
 	struct swiftfs_account *acct; /* account mounts: instead of fs */
 	struct fuse_session *se;
 	int readonly;
+	uint64_t kernel_read_ahead;     /* -o kernel_read_ahead: offered at init */
 	pthread_mutex_t hlock;          /* guards handles */
 	struct ops_link *handles;       /* open files and directories */
 };

@@ -47,6 +47,7 @@ struct swiftfs_opts {
 	uint64_t segment_size; /* larger files become SLOs of such segments */
 	uint64_t read_chunk;   /* bytes per ranged GET while reading ahead */
 	uint64_t read_ahead;   /* most bytes read ahead per open file */
+	uint64_t kernel_read_ahead; /* the mount's read_ahead_kb (root); 0: the kernel's */
 	unsigned long workers; /* background transfer threads */
 	char *cache_mode;      /* "on" (default) or "off": the block cache */
 	bool cache;            /* cache_mode is on */

@@ -53,5 +53,12 @@ int util_parse_float_time(const char *s, struct timespec *out);
 
 /* strdup that treats NULL as NULL. */
 char *util_strdup0(const char *s);
+/* "major:minor" of the file system mounted on mountpoint (the newest
+ * mount there), from /proc/self/mountinfo: no stat of the mount itself,
+ * which would wait on a FUSE daemon not serving yet. */
+int util_mount_dev(const char *mountpoint, char *majmin, size_t len);
+/* The kernel's read-ahead for the mount (its bdi's read_ahead_kb).
+ * Needs root; -errno otherwise. */
+int util_set_read_ahead(const char *mountpoint, uint64_t bytes);
 
 #endif

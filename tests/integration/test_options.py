@@ -73,3 +73,22 @@ def test_tempauth_key_never_logged(swift, container, mount):
     log = m.log()
     assert "X-Auth-Key: ****" in log
     assert "testing" not in log.replace("test:tester", "")
+
+
+@pytest.mark.parametrize("opt,want_kb", [(None, None), ("kernel_read_ahead=4M", 4096),
+                                         ("kernel_read_ahead=1M", 1024)])
+def test_kernel_read_ahead_of_the_mount(container, conn, mount, opt, want_kb):
+    """The mount's bdi read_ahead_kb: the kernel's own by default, or as
+    asked; reads still return the object's bytes."""
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    conn.put_object(container, "o", data)
+    m = mount(container, opts=[opt] if opt else [])
+    dev = os.stat(m.path).st_dev
+    with open("/sys/class/bdi/%d:%d/read_ahead_kb" % (os.major(dev), os.minor(dev))) as f:
+        kb = int(f.read())
+    if want_kb is None:
+        assert kb == 128      # this kernel's default for a FUSE mount
+    else:
+        assert kb == want_kb
+    with open(m.p("o"), "rb") as f:
+        assert f.read() == data

@@ -2,7 +2,10 @@
 #include "check.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "swiftfs/util.h"
 
@@ -59,5 +62,14 @@ int main(void)
 	CHECK_STR(b.data, "12345678");
 	CHECK_INT(buf_append(&b, "9", 1), -EOVERFLOW);
 	buf_free(&b);
+
+	/* the device of a mount point, from /proc/self/mountinfo */
+	struct stat st;
+	char dev[32], want[32];
+	CHECK_INT(stat("/proc", &st), 0);
+	snprintf(want, sizeof(want), "%u:%u", major(st.st_dev), minor(st.st_dev));
+	CHECK_INT(util_mount_dev("/proc", dev, sizeof(dev)), 0);
+	CHECK_STR(dev, want);
+	CHECK_INT(util_mount_dev("/no/such/mount point", dev, sizeof(dev)), -ENOENT);
 	CHECK_DONE();
 }
