@@ -458,12 +458,17 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 			n = (uint32_t)(size - copied);
 		ssize_t got = block_cache_read(r->bc, &r->key, b, blen, buf + copied, in, n);
 		if (got == -ENOENT) {
-			/* ours to fetch, alone: when streaming, the blocks after it
-			 * go to the pool first, so that they come in parallel
-			 * with it rather than in one long GET the reader waits on */
-			if (seq)
+			/* ours to fetch. Streaming: the rest of an object within
+			 * one chunk comes in this GET; further on, this block
+			 * comes alone and the blocks after it go to the pool
+			 * first, in parallel rather than in one long GET the
+			 * reader waits on */
+			unsigned nb = 1;
+			if (seq && r->size - b * r->bsize <= r->chunk)
+				nb += claim_run(r, b + 1, blocks_per_run(r) - 1);
+			else if (seq)
 				read_ahead_cached(r, b + 1, streak);
-			got = fetch_blocks(r, b, 1, buf + copied, in, n);
+			got = fetch_blocks(r, b, nb, buf + copied, in, n);
 			if (!seq && got >= 0)
 				random_miss(r);
 		}
