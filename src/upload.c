@@ -571,14 +571,18 @@ static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
 
 int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
 			 uint64_t covered, uint64_t size, const char *content_type,
-			 const char *const *headers, struct swiftfs_upload_result *res)
+			 const char *const *headers, const char *tail_md5,
+			 struct swiftfs_upload_result *res)
 {
 	int rc = 0;
 	memset(res, 0, sizeof(*res));
-	/* what was not streamed yet */
+	/* what was not streamed yet (tail_md5: of all of it, when it is one
+	 * segment) */
+	if (size - covered > s->segsz)
+		tail_md5 = NULL;
 	for (uint64_t off = covered; off < size && !rc; off += s->segsz)
 		rc = upload_stream_add(s, fd, off, size - off < s->segsz ? size - off : s->segsz,
-				       NULL);
+				       tail_md5);
 	int wrc = stream_wait(s);
 	if (!rc)
 		rc = wrc;
@@ -631,12 +635,12 @@ static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, 
 	int rc = upload_stream_new(cfg, object, mtime_str, size, segsz, &s);
 	if (rc)
 		return rc;
-	return upload_stream_finish(s, object, fd, 0, size, content_type, headers, res);
+	return upload_stream_finish(s, object, fd, 0, size, content_type, headers, NULL, res);
 }
 
 int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
 		  uint64_t size, const char *content_type, const char *const *headers,
-		  const char *mtime_str, struct swiftfs_upload_result *res)
+		  const char *mtime_str, const char *md5, struct swiftfs_upload_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	if (!content_type)
@@ -644,7 +648,7 @@ int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int 
 	if (size > cfg->segment_size)
 		return upload_slo(cfg, object, fd, size, content_type, headers, mtime_str, res);
 	int rc = put_range(cfg->client, cfg->container, object, NULL, fd, 0, size, content_type,
-			   headers, NULL, res->etag);
+			   headers, md5, res->etag);
 	strip_quotes(res->etag);
 	return rc;
 }
