@@ -10,6 +10,13 @@
  *     is PUT on the worker pool (bounded), under python-swiftclient's
  *     streaming layout; close() then uploads only the tail and the
  *     manifest. The object itself appears only at close (close-to-open).
+ *   - Live segments: from the second segment on, a segment's PUT starts
+ *     while it is being written (chunked, fed as the writes come, see
+ *     upload_stream_live), so close() finds even the tail mostly sent.
+ *     Swift's ETag for it must equal the MD5 hashed as written; anything
+ *     else re-sends the segment from the staged file. Only segments are
+ *     sent this way, never the object: an abandoned chunked PUT (no
+ *     terminating chunk) stores nothing.
  * Anything else (a gap, a write into data already uploaded, a truncate
  * other than to 0) gives up: the uploaded segments are deleted and close()
  * uploads the staged file the ordinary way, hashing it from disk. A
@@ -120,10 +127,13 @@ void fs_stream_after_write_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *
 	if (!w->seq)
 		return;
 	if (off != w->seq_end) {
-		if (off >= w->streamed && off + len <= w->seq_end)
+		if (off >= w->streamed && off + len <= w->seq_end) {
 			w->seg_md5_ok = false; /* rewritten before upload: hash the file */
-		else
+			if (w->stream)
+				upload_stream_live_cancel(w->stream);
+		} else {
 			fs_stream_stop_locked(w);
+		}
 		return;
 	}
 	uint64_t pos = off;
@@ -142,6 +152,10 @@ void fs_stream_after_write_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *
 		pos += take;
 		w->seq_end = pos;
 	}
+	/* the segment being written goes up as it is written (from the second
+	 * on: a file within one segment stays one PUT, made at close) */
+	if (w->stream && w->seg_md5_ok)
+		upload_stream_live(w->stream, w->st->fd, w->streamed, w->seq_end - w->streamed);
 }
 
 /* The MD5 of the tail [streamed, size) as it was written, when the whole

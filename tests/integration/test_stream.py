@@ -58,6 +58,16 @@ def segment_puts(log):
             and e["path"].rstrip("/").count("/") > 3]
 
 
+def wait_live(proxy, seg, timeout=10):
+    """The proxy's segment PUTs once the one of segment seg has started."""
+    deadline = time.time() + timeout
+    while True:
+        puts = segment_puts(proxy.log())
+        if any(e["path"].endswith("/" + seg) for e in puts) or time.time() > deadline:
+            return puts
+        time.sleep(0.05)
+
+
 def test_three_segments_upload_before_close(swift, container, conn, proxy, mount, tmp_path):
     """2.5 segments written and the file kept open: the two completed
     segments are PUT (seen at the proxy and in the segment container)
@@ -71,13 +81,17 @@ def test_three_segments_upload_before_close(swift, container, conn, proxy, mount
     segs = wait_segments(conn, container, 2)
     assert len(segs) == 2, segs
     assert all(re.match(r"three\.bin/slo/\d+\.\d{6}/1048576/0000000[01]$", s) for s in segs), segs
-    before_close = segment_puts(proxy.log())
-    assert len(before_close) == 2 and all(e["status"] == 201 for e in before_close), before_close
+    # segments 0 and 1 are in; the PUT of segment 2 (half written) is under way
+    before_close = wait_live(proxy, "00000002")
+    assert sorted((e["path"][-8:], e["status"] or 0) for e in before_close) == \
+        [("00000000", 201), ("00000001", 201), ("00000002", 0)], before_close
     assert object_missing(conn, container, "three.bin")    # close-to-open
     write_in(f, data[5 * MiB // 2:])
     f.close()
-    log = proxy.log()
-    assert len(segment_puts(log)) == 3, segment_puts(log)  # only the tail at close
+    # the live PUT of segment 2 was ended and used: no segment PUT again
+    puts = segment_puts(proxy.log())
+    assert sorted((e["path"][-8:], e["status"]) for e in puts) == \
+        [("00000000", 201), ("00000001", 201), ("00000002", 201)], puts
     h, body = conn.get_object(container, "three.bin")
     assert body == data
     assert h["x-static-large-object"] == "True"
@@ -222,3 +236,67 @@ def test_writeback_streams_and_uploads_after_close(container, conn, mount):
         time.sleep(0.1)
     assert conn.get_object(container, "wb.bin")[1] == data
     assert manifest_segments(conn, container, "wb.bin") == sorted(seg_names(conn, container))
+
+
+def test_abandoned_live_put_stores_nothing(swift, container, conn, proxy, mount, tmp_path):
+    """A live segment PUT dropped without its terminating chunk leaves
+    nothing in Swift: when its data is rewritten (the segment then goes up
+    from the staged file, and the object is right), and when the daemon is
+    killed mid-PUT (only the completed segments exist)."""
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["segment_size=1M", "log_level=debug"])
+    data = bytearray(random.Random(20).randbytes(2 * MiB + 300))
+    f = open(m.p("re.bin"), "wb", buffering=0)
+    write_in(f, data[:3 * MiB // 2])
+    puts = wait_live(proxy, "00000001")
+    assert sorted(e["path"][-8:] for e in puts) == ["00000000", "00000001"], puts
+    f.seek(MiB + 1000)                        # inside segment 1, under its live PUT
+    f.write(b"again")
+    data[MiB + 1000:MiB + 1005] = b"again"
+    deadline = time.time() + 10                # every segment PUT has ended
+    while any(e["status"] is None for e in segment_puts(proxy.log())) and time.time() < deadline:
+        time.sleep(0.05)
+    puts = sorted(segment_puts(proxy.log()), key=lambda e: e["path"])
+    assert [e["path"][-8:] for e in puts] == ["00000000", "00000001"], puts
+    assert puts[1]["status"] != 201, puts      # the live PUT was dropped...
+    assert [s[-8:] for s in seg_names(conn, container)] == ["00000000"]  # ...and stored nothing
+    f.seek(3 * MiB // 2)
+    write_in(f, data[3 * MiB // 2:])          # in order again
+    f.close()
+    assert conn.get_object(container, "re.bin")[1] == bytes(data)
+    assert "live upload not used" in m.log()
+    assert manifest_segments(conn, container, "re.bin") == sorted(seg_names(conn, container))
+
+    # kill -9 while segment 1's PUT is live: it must not be stored
+    proxy.clear_log()
+    m2 = mount(container, opts=["segment_size=1M", "cache_dir=" + str(tmp_path / "c2")])
+    g = open(m2.p("killed.bin"), "wb", buffering=0)
+    write_in(g, random.Random(21).randbytes(3 * MiB // 2))
+    segs = wait_segments(conn, container, len(seg_names(conn, container)) + 1)
+    time.sleep(0.5)                           # the live PUT has sent its half
+    m2.proc.kill()
+    m2.proc.wait()
+    m2.proc.returncode = 0                    # killed on purpose
+    try:
+        g.close()
+    except OSError:
+        pass
+    subprocess.run(["fusermount3", "-u", m2.path], check=True)
+    time.sleep(1)
+    killed = [s for s in seg_names(conn, container) if s.startswith("killed.bin/")]
+    assert [s[-8:] for s in killed] == ["00000000"], killed
+    assert object_missing(conn, container, "killed.bin")
+
+
+def test_live_put_of_a_paused_writer_gives_up(container, conn, mount):
+    """A writer that pauses in the middle of a segment: the live PUT stops
+    after a few seconds without data, and the segment goes up complete."""
+    m = mount(container, opts=["segment_size=1M", "log_level=debug"])
+    data = random.Random(22).randbytes(2 * MiB + 1)
+    with open(m.p("slow.bin"), "wb", buffering=0) as f:
+        write_in(f, data[:3 * MiB // 2])
+        time.sleep(6.5)
+        write_in(f, data[3 * MiB // 2:])
+    assert conn.get_object(container, "slow.bin")[1] == data
+    assert "no data for 5 s, the live upload stops" in m.log()
+    assert manifest_segments(conn, container, "slow.bin") == sorted(seg_names(conn, container))
