@@ -300,3 +300,30 @@ def test_live_put_of_a_paused_writer_gives_up(container, conn, mount):
     assert conn.get_object(container, "slow.bin")[1] == data
     assert "no data for 5 s, the live upload stops" in m.log()
     assert manifest_segments(conn, container, "slow.bin") == sorted(seg_names(conn, container))
+
+
+def test_fsync_and_rename_while_a_segment_is_live(container, conn, mount):
+    """fsync() while a segment's PUT is live ends it and publishes the
+    object (the writes then go on as an ordinary upload at close); a file
+    renamed while streamed lands under its new name, whole."""
+    m = mount(container, opts=["segment_size=1M", "log_level=debug"])
+    data = random.Random(23).randbytes(3 * MiB + 17)
+    f = open(m.p("sync.bin"), "wb", buffering=0)
+    write_in(f, data[:3 * MiB // 2])
+    os.fsync(f.fileno())                        # segment 1 half written, its PUT live
+    assert conn.get_object(container, "sync.bin")[1] == data[:3 * MiB // 2]
+    write_in(f, data[3 * MiB // 2:])
+    f.close()
+    assert conn.get_object(container, "sync.bin")[1] == data
+    assert manifest_segments(conn, container, "sync.bin") == \
+        sorted(s for s in seg_names(conn, container) if s.startswith("sync.bin/"))
+
+    data2 = random.Random(24).randbytes(3 * MiB + 5)
+    g = open(m.p("tmp.part"), "wb", buffering=0)
+    write_in(g, data2[:5 * MiB // 2])
+    os.rename(m.p("tmp.part"), m.p("final.bin"))
+    write_in(g, data2[5 * MiB // 2:])
+    g.close()
+    assert conn.get_object(container, "final.bin")[1] == data2
+    assert object_missing(conn, container, "tmp.part")
+    assert sorted(os.listdir(m.path)) == ["final.bin", "sync.bin"]
