@@ -1,8 +1,11 @@
 /* Upload of staged data (see upload.h for the layout and guarantees). The
- * MD5 of every body is computed from the staging file before it is sent,
- * and sent as ETag: Swift checks it on arrival. Segments are streamed from
- * the file with pread by the request path's read callback, so memory does
- * not grow with the object. */
+ * MD5 of every body is known before it is sent (hashed as the file was
+ * written, or read from the staging file) and sent as ETag: Swift checks
+ * it on arrival. The one exception is a live segment PUT (sent while the
+ * segment is written, chunked): there Swift's ETag is compared with the
+ * MD5 afterwards, and the segment is sent again on any difference.
+ * Bodies are streamed from the file with pread by the request path's read
+ * callback, so memory does not grow with the object. */
 #include "swiftfs/upload.h"
 
 #include <ctype.h>
