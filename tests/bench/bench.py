@@ -74,7 +74,9 @@ MiB = 1024 * 1024
 AIO_DIR = os.environ.get("SWIFTFS_AIO_DIR", "/var/tmp/swiftfs-bench")
 AIO_PORT = int(os.environ.get("SWIFTFS_AIO_PORT", "18680"))
 USER, KEY = "test:tester", "testing"
-MNT_BASE = "/tmp/swiftfs-bench-mnt"      # every bench mount point lives here
+# every bench mount point lives here (and the lock that keeps one bench per
+# folder): another folder lets two benches run side by side
+MNT_BASE = os.environ.get("SWIFTFS_BENCH_MNT", "/tmp/swiftfs-bench-mnt")
 DATA_CONTAINER = "swiftfs-bench-data"     # large random objects (R1, M1)
 L1_CONTAINER = "swiftfs-bench-l1-%d"      # L1's directory of N small objects
 L1_DIR = "dir"
@@ -117,17 +119,72 @@ def install_signals():
     signal.signal(signal.SIGHUP, _to_interrupt)
 
 
+# --------------------------------------------------------- wall clock ----
+
+class WallClock:
+    """Where the bench's wall-clock time goes: seconds per (workload,
+    subject) and phase. A workload's setup (fixtures) is the subject
+    "setup"; a subject's "total" is its whole turn in run_subject. Phases
+    (mount, unmount, wait, drop_caches, scratch, verify) are counted where
+    they happen; a phase inside another one counts for the outer one only,
+    so the phases of a turn never add up to more than its total."""
+
+    PHASES = ("mount", "unmount", "wait", "drop_caches", "scratch", "verify")
+
+    def __init__(self):
+        self.cur = ("-", "-")
+        self.t = {}          # (workload, subject) -> {phase: seconds}
+        self.depth = 0
+
+    def add(self, key, phase, dt):
+        d = self.t.setdefault(key, {})
+        d[phase] = d.get(phase, 0.0) + dt
+
+    @contextlib.contextmanager
+    def phase(self, name):
+        if self.depth:
+            yield
+            return
+        self.depth += 1
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            self.add(self.cur, name, time.monotonic() - t0)
+
+    @contextlib.contextmanager
+    def turn(self, workload, subject):
+        """A subject's turn (or a workload's setup): sets the key phases go to."""
+        prev = self.cur
+        self.cur = (workload, subject)
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(self.cur, "total", time.monotonic() - t0)
+            self.add(self.cur, "turns", 1)
+            self.cur = prev
+
+    def as_json(self):
+        return {"%s %s" % k: v for k, v in self.t.items()}
+
+
+CLOCK = WallClock()
+
+
 # --------------------------------------------------------------- host ----
 
 def drop_caches():
     """Write back and drop the page cache (and dentries/inodes). Root only."""
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
-        return True
-    except OSError as e:
-        raise BenchError("cannot drop caches (%s): run as root" % e)
+    with CLOCK.phase("drop_caches"):
+        os.sync()
+        try:
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("3\n")
+            return True
+        except OSError as e:
+            raise BenchError("cannot drop caches (%s): run as root" % e)
 
 
 def proc_cpu_seconds(pid):
@@ -420,6 +477,10 @@ class SwiftfsMount:
         return self.proc.pid
 
     def __enter__(self):
+        with CLOCK.phase("mount"):
+            return self._mount()
+
+    def _mount(self):
         os.makedirs(self.path, exist_ok=True)
         cmd, env = self.command()
         with open(self.log_path, "wb") as lf:
@@ -454,6 +515,10 @@ class SwiftfsMount:
 
     def unmount(self):
         """Unmount, wait for the daemon, parse its request counters."""
+        with CLOCK.phase("unmount"):
+            return self._unmount()
+
+    def _unmount(self):
         try:
             if self.proc and self.proc.poll() is None:
                 for i in range(10):
@@ -929,15 +994,17 @@ class Ctx:
         self._scratch_seq += 1
         name = SCRATCH_CONTAINER % (tag, os.getpid(), self._scratch_seq)
         self.scratch.add(name)
-        self.conn.put_container(name)
+        with CLOCK.phase("scratch"):
+            self.conn.put_container(name)
         return name
 
     def drop_scratch(self, name):
         """Delete a scratch container, its objects and its _segments
         container (untimed); +segments: s3api's multipart uploads (s3fs)."""
-        bulk_delete(self, name + "+segments")
-        bulk_delete(self, name + "_segments")
-        bulk_delete(self, name)
+        with CLOCK.phase("scratch"):
+            bulk_delete(self, name + "+segments")
+            bulk_delete(self, name + "_segments")
+            bulk_delete(self, name)
         self.scratch.discard(name)
 
     def mount(self, target, source, cache_dir=None):
@@ -1765,7 +1832,8 @@ def main(argv=None):
     os.makedirs(workdir, exist_ok=True)
     rows, ctx, failed = [], None, None
     try:
-        swift.start()
+        with CLOCK.turn("start", "swift"):
+            swift.start()
         ctx = Ctx(args, swift, workdir)
         ctx.all_targets = suite.resolve_targets(ctx, specs)
         if not args.targets and any(w not in DEFAULT_WORKLOADS for w in args.only):
@@ -1784,8 +1852,10 @@ def main(argv=None):
                 log("%s failed: %s" % (w, e))
                 rows.append(Row(w, "ERROR", "-", str(e).splitlines()[0][:60], passed=False))
             log("%s done in %.0f s" % (w, time.monotonic() - t0))
+            CLOCK.add((w, "all"), "total", time.monotonic() - t0)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # cleanup must finish
+        t_clean = time.monotonic()
         for m in list(_active_mounts):
             m.cleanup()
         if ctx:
@@ -1802,6 +1872,7 @@ def main(argv=None):
                     bulk_delete(ctx, c)
                 except Exception as e:  # noqa: BLE001 - best effort
                     log("  could not delete %s: %s" % (c, e))
+        CLOCK.add(("end", "cleanup"), "total", time.monotonic() - t_clean)
         if args.stop_swift:
             with contextlib.suppress(BenchError):
                 swift.stop()
@@ -1840,11 +1911,13 @@ def main(argv=None):
     target_rows = suite.report(ctx)
     rows = [r for r in rows if r.label == "ERROR" or r.workload not in suite.ROWS] + target_rows
     print_table(rows)
-    print("\ntotal %.0f s" % meta["seconds"])
+    print()
+    suite.print_wallclock(CLOCK, args.only)
+    print("total %.0f s" % meta["seconds"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": [r.as_json() for r in rows],
-                       "samples": ctx.samples,
+                       "samples": ctx.samples, "wallclock": CLOCK.as_json(),
                        "w_samples": getattr(getattr(ctx, "suite", None), "samples", {}),
                        "w_errors": {"%s %s" % k: v for k, v in
                                     getattr(getattr(ctx, "suite", None), "errors", {}).items()}},

@@ -153,14 +153,19 @@ def run_subject(ctx, wid, rows, subject, fn):
     if (wid, subject) in st.capped or any((r, subject) in st.errors for r in rows):
         return
     t0 = time.monotonic()
-    try:
-        out = fn()
-    except Exception as e:  # noqa: BLE001 - any failure of one subject: its cell
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else repr(e)
+    with B.CLOCK.turn(wid, subject):
+        try:
+            out = fn()
+        except Exception as e:  # noqa: BLE001 - any failure of one subject: its cell
+            out = None
+            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else repr(e)
+    if out is None:
         log("  %s %s: ERROR %s" % (wid, subject, msg))
         for r in rows:
             st.errors[(r, subject)] = msg
         return
+    B.CLOCK.add((wid, subject), "timed",
+                sum(s.get("seconds") or 0 for s in out.values() if s))
     for r, s in out.items():
         if s is None:
             continue
@@ -174,9 +179,15 @@ def run_subject(ctx, wid, rows, subject, fn):
         st.capped.add((wid, subject))
 
 
-def wait_listed(ctx, container, want, timeout=120):
+def wait_listed(ctx, container, want, timeout=120, phase="wait"):
     """Poll the listing until every name in want {name: (bytes, md5|None)}
-    is there with that size (and md5). Returns the epoch time it was."""
+    is there with that size (and md5). Returns the epoch time it was.
+    phase: "wait" inside a timed part (a mount's write), "check" after it."""
+    with B.CLOCK.phase(phase):
+        return _wait_listed(ctx, container, want, timeout)
+
+
+def _wait_listed(ctx, container, want, timeout):
     conn = check_conn(ctx)
     deadline = time.time() + timeout
     while True:
@@ -208,6 +219,11 @@ def md5_file(path):
 
 
 def md5_object(ctx, container, name):
+    with B.CLOCK.phase("verify"):
+        return _md5_object(ctx, container, name)
+
+
+def _md5_object(ctx, container, name):
     _, body = check_conn(ctx).get_object(container, name, resp_chunk_size=MiB,
                                          headers=CHECK_HDR)
     h = hashlib.md5()
@@ -302,7 +318,7 @@ def w1_raw1(ctx, src, size):
         if p.returncode:
             raise BenchError("curl PUT failed (%d): %s" % (p.returncode, p.stderr.strip()))
         s = rp()
-        wait_listed(ctx, cont, {"w1.bin": (size, None)}, timeout=30)
+        wait_listed(ctx, cont, {"w1.bin": (size, None)}, timeout=30, phase="check")
     finally:
         ctx.drop_scratch(cont)
     s.update(value=size / dt / MB, seconds=dt)
@@ -349,8 +365,9 @@ def w_w1(ctx):
     st = suite(ctx)
     st.labels["W1"] = ROWS["W1"][0] % ("%d MiB" % (size // MiB))
     st.raw_desc["W1"] = ("curl PUT", "swiftclient SLO %d x %d MiB segments" % (PAR, size // PAR // MiB))
-    src = B.ensure_src_file(size)
-    src_md5 = md5_file(src)
+    with B.CLOCK.turn("W1", "setup"):
+        src = B.ensure_src_file(size)
+        src_md5 = md5_file(src)
     for run in range(ctx.runs):
         log("W1 run %d/%d (%d MiB)" % (run + 1, ctx.runs, size // MiB))
         for t in subjects(ctx, "W1"):
@@ -394,7 +411,8 @@ def w2_mount(ctx, t, obj, size, etag, verify):
             dt = timed_read(path, size, "W3")
             out["W3"] = dict(pr.done(), value=size / dt / MB, seconds=dt, mb=size / MB)
             if verify:
-                _, md5 = B.read_file(path, md5=True)
+                with B.CLOCK.phase("verify"):
+                    _, md5 = B.read_file(path, md5=True)
                 if md5 != etag:
                     raise BenchError("md5 of %s read through the mount %s != ETag %s"
                                      % (obj, md5, etag))
@@ -461,8 +479,9 @@ def w_reads(ctx):
     st.raw_desc["W3"] = ("local file, page cache", "")
     st.raw_desc["W4"] = ("1 connection", "%d connections" % PAR)
     ctx.created.add(B.DATA_CONTAINER)
-    etag = B.ensure_object(ctx, B.DATA_CONTAINER, obj, size)
-    src = B.ensure_src_file(size)
+    with B.CLOCK.turn("W2", "setup"):
+        etag = B.ensure_object(ctx, B.DATA_CONTAINER, obj, size)
+        src = B.ensure_src_file(size)
     url = ctx.swift.object_url(B.DATA_CONTAINER, obj)
     for run in range(ctx.runs):
         log("W2-W4 run %d/%d (%d MiB)" % (run + 1, ctx.runs, size // MiB))
@@ -530,7 +549,7 @@ def w5_raw(ctx, base, want, streams):
         parallel(lambda n: conns.c.put_object(cont, n, data[n]), sorted(want), streams)
         dt = time.perf_counter() - t0
         s = rp()
-        wait_listed(ctx, cont, want, timeout=30)
+        wait_listed(ctx, cont, want, timeout=30, phase="check")
     finally:
         ctx.drop_scratch(cont)
     s.update(value=len(want) / dt, seconds=dt)
@@ -539,7 +558,8 @@ def w5_raw(ctx, base, want, streams):
 
 def w_w5(ctx):
     n = 50 if ctx.quick else 1000
-    base, tar, md5s = B.ensure_src_tree("w5a" if n == 1000 else "w5q", n, 4096)
+    with B.CLOCK.turn("W5", "setup"):
+        base, tar, md5s = B.ensure_src_tree("w5a" if n == 1000 else "w5q", n, 4096)
     want = {k: (4096, v) for k, v in md5s.items()}
     st = suite(ctx)
     st.labels["W5"] = ROWS["W5"][0] % format(n, ",")
@@ -616,7 +636,8 @@ def w_w6(ctx):
     st = suite(ctx)
     st.labels["W6"] = ROWS["W6"][0] % (format(n, ","), dirs)
     st.raw_desc["W6"] = ("one listing of the tree", "%d dir listings, %d threads" % (dirs, PAR))
-    ensure_tree(ctx, cont, names)
+    with B.CLOCK.turn("W6", "setup"):
+        ensure_tree(ctx, cont, names)
     for run in range(ctx.runs):
         log("W6 run %d/%d (%d objects)" % (run + 1, ctx.runs, n))
         for t in subjects(ctx, "W6"):
@@ -765,7 +786,7 @@ def w7_raw(ctx, base, want, cont, streams, sel, side):
         parallel(lambda n: conns.c.put_object(scratch, n, data[n]), sorted(want), streams)
         dt = time.perf_counter() - t0
         out["W7w"] = dict(rp(), value=side * side * 4 / MB / dt, seconds=dt)
-        wait_listed(ctx, scratch, want, timeout=30)
+        wait_listed(ctx, scratch, want, timeout=30, phase="check")
     finally:
         ctx.drop_scratch(scratch)
 
@@ -800,7 +821,8 @@ def w_w7(ctx):
     st.raw_desc["W7w"] = ("swiftclient PUTs, 1 stream", "%d threads" % PAR)
     st.raw_desc["W7r"] = ("swiftclient GETs, 1 stream", "%d threads" % PAR)
     st.raw_desc["W7c"] = st.raw_desc["W7r"]
-    base, cont, want = ensure_zarr_fixture(ctx, side)
+    with B.CLOCK.turn("W7", "setup"):
+        base, cont, want = ensure_zarr_fixture(ctx, side)
     sel = w7_selection(side, nsel)
     for run in range(ctx.runs):
         log("W7 run %d/%d (%dx%d, %d chunks)" % (run + 1, ctx.runs, side, side, nchunks))
@@ -943,6 +965,36 @@ def report(ctx):
     print_matrix("Mount daemons: peak RSS (VmHWM, max of runs; W3 shares W2's mount) and CPU "
                  "seconds of the timed part (median)", ["row"] + names, lines)
     return targets(ctx, st, order, mine, peers)
+
+
+def print_wallclock(clock, order):
+    """Where the run's wall-clock time went (bench.WallClock), by workload
+    (in run order) and subject."""
+    cols = ("timed", "wait", "mount", "unmount", "drop_caches", "scratch", "verify", "check")
+    head = ["workload", "subject", "turns", "total"] + list(cols) + ["other"]
+    lines = []
+    for w in order:
+        keys = [k for k in clock.t if k[0] == w or k[0].startswith(w) and k[0][len(w):] in
+                ("w", "r", "c")]
+        for k in sorted(keys, key=lambda k: (k[1] != "setup", k[1] == "all")):
+            d = clock.t[k]
+            if k[1] == "all":
+                lines.append([w, "(workload)", "", "%.0f" % d.get("total", 0)]
+                             + [""] * (len(cols) + 1))
+                continue
+            known = sum(d.get(c, 0) for c in cols if c != "wait")  # wait is in timed
+            lines.append([k[0], k[1], "%d" % d.get("turns", 0), "%.1f" % d.get("total", 0)]
+                         + ["%.1f" % d[c] if d.get(c) else "-" for c in cols]
+                         + ["%.1f" % (d.get("total", 0) - known)])
+    extra = [k for k in clock.t if k[0] in ("start", "end")]
+    for k in extra:
+        lines.append([k[0], k[1], "", "%.1f" % clock.t[k].get("total", 0)]
+                     + [""] * (len(cols) + 1))
+    if lines:
+        print_matrix("Wall-clock time (s), turns summed over runs: timed = the measured parts "
+                     "(for mount writes including wait = polling until the data is in Swift); "
+                     "check = the same poll after a raw write; other = the rest (daemon and "
+                     "zarr start-up, local reads, request counting)", head, lines)
 
 
 def targets(ctx, st, order, mine, peers):
