@@ -175,8 +175,25 @@ CLOCK = WallClock()
 
 # --------------------------------------------------------------- host ----
 
+JANITOR = None   # the bench run's Janitor (scratch deletion in the background)
+
+
+def quiet():
+    """A timed part starts: no background deletion from now on."""
+    if JANITOR:
+        JANITOR.quiet()
+
+
+def unquiet():
+    """The timed part is over: background deletion may go on."""
+    if JANITOR:
+        JANITOR.resume()
+
+
 def drop_caches():
-    """Write back and drop the page cache (and dentries/inodes). Root only."""
+    """Write back and drop the page cache (and dentries/inodes). Root only.
+    Called right before a cold timed part: stops background deletion first."""
+    quiet()
     with CLOCK.phase("drop_caches"):
         os.sync()
         try:
@@ -378,12 +395,16 @@ class Swift:
         except OSError:
             return None
 
-    def requests_since(self, offset):
+    def requests_since(self, offset, t0=None, t1=None):
         """Client requests (not middleware subrequests) logged since offset:
-        list of (method, path, query dict, status)."""
+        list of (method, path, query dict, status). With t0/t1 (epoch) only
+        the requests that started in [t0, t1] (the log's start_time; the
+        caller waits until their lines are written), else every line up to
+        the end of the log 0.3 s from now."""
         if offset is None:
             return None
-        time.sleep(0.3)  # the access line is written when the response ends
+        if t1 is None:
+            time.sleep(0.3)  # the access line is written when the response ends
         out = []
         with open(self.proxy_log, "rb") as f:
             f.seek(offset)
@@ -399,6 +420,10 @@ class Swift:
                 continue
             if len(parts) > 9 and CHECK_AGENT in parts[9]:
                 continue
+            if t1 is not None and len(parts) > 20:
+                with contextlib.suppress(ValueError):
+                    if not t0 <= float(parts[19]) <= t1:
+                        continue
             full = urllib.parse.unquote(parts[5])
             if not full.startswith(("/v1/", "/auth/")):
                 full = "/v1/S3" + full
@@ -750,14 +775,16 @@ def ensure_object(ctx, container, name, size):
     return etag
 
 
-def _bulk(ctx, method, path, body, content_type):
+def _bulk(ctx, method, path, body, content_type, agent=None):
     """One bulk middleware request; returns its JSON result."""
     u = urllib.parse.urlsplit(ctx.swift.storage_url)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=1800)
+    hdr = {"X-Auth-Token": ctx.swift.token, "Accept": "application/json",
+           "Content-Type": content_type, "Content-Length": str(len(body))}
+    if agent:
+        hdr["User-Agent"] = agent
     try:
-        c.request(method, path, body=body, headers={
-            "X-Auth-Token": ctx.swift.token, "Accept": "application/json",
-            "Content-Type": content_type, "Content-Length": str(len(body))})
+        c.request(method, path, body=body, headers=hdr)
         r = c.getresponse()
         data = r.read()
         if r.status // 100 != 2:
@@ -863,6 +890,121 @@ def bulk_delete(ctx, container, streams=4):
         raise BenchError("bulk delete failed: %s" % errors[0])
     with contextlib.suppress(swiftclient.ClientException):
         conn.delete_container(container)
+
+
+class Janitor:
+    """Deletes the write runs' scratch containers in a background thread,
+    never while something is measured: quiet() (called by drop_caches()
+    and when a timed part starts) waits for the one request in flight and
+    holds the rest until resume() (when the timed part has ended). The work
+    goes in steps of one request each (a listing, a bulk-delete of at most
+    BATCH objects, a container DELETE), so quiet() waits a second at most.
+    Its requests carry CHECK_AGENT: never counted as a subject's."""
+
+    BATCH = 40
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.cv = threading.Condition()
+        self.queue = []          # containers to delete, in order
+        self.paused = False
+        self.busy = False        # a step is in flight
+        self.failed = []         # (container, message): deleted again at exit
+        self.busy_s = 0.0        # seconds of work done in the background
+        self.deleted = 0         # objects deleted
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, name="janitor", daemon=True)
+        self.thread.start()
+
+    def put(self, *containers):
+        with self.cv:
+            self.queue.extend(containers)
+            self.cv.notify_all()
+
+    def quiet(self):
+        with CLOCK.phase("janitor"):
+            with self.cv:
+                self.paused = True
+                while self.busy:
+                    self.cv.wait()
+
+    def resume(self):
+        with self.cv:
+            self.paused = False
+            self.cv.notify_all()
+
+    def drain(self):
+        """Resume and wait until every queued container is deleted."""
+        with self.cv:
+            self.paused = False
+            self.cv.notify_all()
+            while self.queue or self.busy:
+                self.cv.wait()
+
+    def close(self):
+        with self.cv:
+            self.stop = True
+            self.cv.notify_all()
+        self.thread.join(timeout=5)
+
+    def _step(self):
+        """Wait until allowed, then claim the next step: (container, names|None)."""
+        with self.cv:
+            while not self.stop and (self.paused or not self.queue):
+                self.cv.wait()
+            if self.stop:
+                return None
+            self.busy = True
+            return self.queue[0]
+
+    def _done(self, t0, finished):
+        with self.cv:
+            self.busy_s += time.monotonic() - t0
+            if finished:
+                self.queue.pop(0)
+            self.busy = False
+            self.cv.notify_all()
+
+    def _run(self):
+        conn = self.ctx.swift.conn()
+        hdr = {"User-Agent": CHECK_AGENT}
+        acct = urllib.parse.urlsplit(self.ctx.swift.storage_url).path
+        pending = {}   # container -> names still to delete (after its listing)
+        while True:
+            item = self._step()
+            if item is None:
+                return
+            t0 = time.monotonic()
+            finished = False
+            try:
+                names = pending.get(item)
+                if names is None:   # step 1: the listing
+                    try:
+                        _, objs = conn.get_container(item, full_listing=True, headers=hdr)
+                        pending[item] = ["/%s/%s" % (urllib.parse.quote(item),
+                                                     urllib.parse.quote(o["name"]))
+                                         for o in objs]
+                    except swiftclient.ClientException as e:
+                        if e.http_status != 404:
+                            raise
+                        finished = True
+                elif names:         # step 2..: one bulk-delete batch
+                    batch, pending[item] = names[:self.BATCH], names[self.BATCH:]
+                    r = _bulk(self.ctx, "POST", acct + "?bulk-delete",
+                              "\n".join(batch).encode(), "text/plain", agent=CHECK_AGENT)
+                    if r.get("Errors"):
+                        raise BenchError("bulk delete: %s" % r["Errors"][:2])
+                    self.deleted += len(batch)
+                else:               # last step: the container itself
+                    with contextlib.suppress(swiftclient.ClientException):
+                        conn.delete_container(item, headers=hdr)
+                    finished = True
+            except Exception as e:  # noqa: BLE001 - retried at exit, synchronously
+                self.failed.append((item, str(e)[:200]))
+                finished = True
+            if finished:
+                pending.pop(item, None)
+            self._done(t0, finished)
 
 
 def ensure_src_file(size):
@@ -1000,11 +1142,16 @@ class Ctx:
 
     def drop_scratch(self, name):
         """Delete a scratch container, its objects and its _segments
-        container (untimed); +segments: s3api's multipart uploads (s3fs)."""
-        with CLOCK.phase("scratch"):
-            bulk_delete(self, name + "+segments")
-            bulk_delete(self, name + "_segments")
-            bulk_delete(self, name)
+        container (+segments: s3api's multipart uploads, s3fs): in the
+        background (JANITOR: never during a timed part), or at once
+        without one."""
+        parts = (name + "+segments", name + "_segments", name)
+        if JANITOR:
+            JANITOR.put(*parts)
+        else:
+            with CLOCK.phase("scratch"):
+                for c in parts:
+                    bulk_delete(self, c)
         self.scratch.discard(name)
 
     def mount(self, target, source, cache_dir=None):
@@ -1775,6 +1922,9 @@ def parse_args(argv):
     ap.add_argument("--swift-workers", type=int,
                     help="Swift proxy workers (restarts the bench Swift if it differs; "
                          "default: as running, or SWIFTFS_AIO_WORKERS, or 1)")
+    ap.add_argument("--sync-cleanup", action="store_true",
+                    help="delete each write run's scratch container right after the run "
+                         "instead of in the background between timed parts")
     ap.add_argument("--stop-swift", action="store_true", help="stop the bench Swift at the end")
     ap.add_argument("--no-verify", dest="verify", action="store_false",
                     help="skip the untimed md5 check of what swiftfs reads")
@@ -1835,6 +1985,9 @@ def main(argv=None):
         with CLOCK.turn("start", "swift"):
             swift.start()
         ctx = Ctx(args, swift, workdir)
+        if not args.sync_cleanup:
+            global JANITOR
+            JANITOR = Janitor(ctx)
         ctx.all_targets = suite.resolve_targets(ctx, specs)
         if not args.targets and any(w not in DEFAULT_WORKLOADS for w in args.only):
             raise BenchError("workloads %s need a swiftfs --target"
@@ -1858,6 +2011,17 @@ def main(argv=None):
         t_clean = time.monotonic()
         for m in list(_active_mounts):
             m.cleanup()
+        if JANITOR:
+            log("deleting the scratch containers still queued (%.0f s of deletion ran in "
+                "the background so far)" % JANITOR.busy_s)
+            JANITOR.drain()
+            JANITOR.close()
+            log("  background deletion: %d objects, %.0f s in all"
+                % (JANITOR.deleted, JANITOR.busy_s))
+            for c, msg in JANITOR.failed:
+                log("  background deletion of %s failed (%s): again now" % (c, msg))
+                ctx.scratch.add(c)
+            CLOCK.add(("end", "janitor (background)"), "total", JANITOR.busy_s)
         if ctx:
             for c in sorted(ctx.scratch):
                 log("deleting scratch container %s" % c)
