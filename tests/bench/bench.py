@@ -33,6 +33,7 @@ SwiftfsMount registered in MOUNT_KINDS.
 Run as root (drop_caches, FUSE, Swift's servers): see tests/bench/README.md.
 """
 import argparse
+import concurrent.futures
 import contextlib
 import fcntl
 import hashlib
@@ -734,6 +735,12 @@ def kill_strays():
             else:
                 with contextlib.suppress(OSError):
                     os.rmdir(p)
+    with contextlib.suppress(OSError):   # write sources copied by dead runs
+        for name in os.listdir("/dev/shm"):
+            m = re.match(r"swiftfs-bench-(\d+)-", name)
+            if m and not owner_alive(m.group(1)):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join("/dev/shm", name))
     if os.path.isdir(CACHE_BASE):   # cache_dirs of dead runs' mounts
         for name in os.listdir(CACHE_BASE):
             if not owner_alive(name):
@@ -758,12 +765,19 @@ class RandomReader:
 
 
 def ensure_object(ctx, container, name, size):
-    """A `size`-byte random object; reused when already there. Returns etag."""
+    """A `size`-byte random object; reused when already there with its size
+    and the ETag recorded when the bench uploaded it (SRC_DIR/*.etag; an
+    object from before that record is trusted by size). Returns etag."""
     conn = ctx.conn
     conn.put_container(container)
+    rec = os.path.join(SRC_DIR, "%s--%s.etag" % (container, name))
+    want = None
+    with contextlib.suppress(OSError):
+        with open(rec) as f:
+            want = f.read().strip()
     with contextlib.suppress(swiftclient.ClientException):
         h = conn.head_object(container, name)
-        if int(h.get("content-length", -1)) == size:
+        if int(h.get("content-length", -1)) == size and want in (None, h["etag"]):
             return h["etag"]
     log("uploading %s/%s (%d MiB of random bytes)" % (container, name, size // MiB))
     t0 = time.monotonic()
@@ -771,6 +785,9 @@ def ensure_object(ctx, container, name, size):
     etag = conn.put_object(container, name, rr, content_length=size, chunk_size=MiB)
     if etag != rr.md5.hexdigest():
         raise BenchError("upload of %s: etag %s != md5 %s" % (name, etag, rr.md5.hexdigest()))
+    os.makedirs(SRC_DIR, exist_ok=True)
+    with open(rec, "w") as f:
+        f.write(etag + "\n")
     log("  uploaded in %.1f s" % (time.monotonic() - t0))
     return etag
 
@@ -897,11 +914,15 @@ class Janitor:
     never while something is measured: quiet() (called by drop_caches()
     and when a timed part starts) waits for the one request in flight and
     holds the rest until resume() (when the timed part has ended). The work
-    goes in steps of one request each (a listing, a bulk-delete of at most
-    BATCH objects, a container DELETE), so quiet() waits a second at most.
-    Its requests carry CHECK_AGENT: never counted as a subject's."""
+    goes in short steps (a listing; STREAMS parallel bulk-deletes of at most
+    BATCH objects each; a container DELETE), so quiet() waits a second or
+    so at most. Its requests carry CHECK_AGENT: never counted as a
+    subject's. A DELETE costs Swift about what a PUT does (a tombstone, a
+    container update): tens of ms each on a loaded machine, so a W5 run's
+    1,000 objects take long enough to matter."""
 
-    BATCH = 40
+    BATCH = 25
+    STREAMS = 4
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -913,6 +934,7 @@ class Janitor:
         self.busy_s = 0.0        # seconds of work done in the background
         self.deleted = 0         # objects deleted
         self.stop = False
+        self.pool = concurrent.futures.ThreadPoolExecutor(self.STREAMS)
         self.thread = threading.Thread(target=self._run, name="janitor", daemon=True)
         self.thread.start()
 
@@ -946,6 +968,7 @@ class Janitor:
             self.stop = True
             self.cv.notify_all()
         self.thread.join(timeout=5)
+        self.pool.shutdown(wait=False)
 
     def _step(self):
         """Wait until allowed, then claim the next step: (container, names|None)."""
@@ -988,13 +1011,16 @@ class Janitor:
                         if e.http_status != 404:
                             raise
                         finished = True
-                elif names:         # step 2..: one bulk-delete batch
-                    batch, pending[item] = names[:self.BATCH], names[self.BATCH:]
-                    r = _bulk(self.ctx, "POST", acct + "?bulk-delete",
-                              "\n".join(batch).encode(), "text/plain", agent=CHECK_AGENT)
-                    if r.get("Errors"):
-                        raise BenchError("bulk delete: %s" % r["Errors"][:2])
-                    self.deleted += len(batch)
+                elif names:         # step 2..: STREAMS bulk-delete batches at once
+                    n = self.BATCH * self.STREAMS
+                    step, pending[item] = names[:n], names[n:]
+                    batches = [step[i:i + self.BATCH] for i in range(0, len(step), self.BATCH)]
+                    for r in self.pool.map(lambda b: _bulk(
+                            self.ctx, "POST", acct + "?bulk-delete", "\n".join(b).encode(),
+                            "text/plain", agent=CHECK_AGENT), batches):
+                        if r.get("Errors"):
+                            raise BenchError("bulk delete: %s" % r["Errors"][:2])
+                    self.deleted += len(step)
                 else:               # last step: the container itself
                     with contextlib.suppress(swiftclient.ClientException):
                         conn.delete_container(item, headers=hdr)
@@ -1117,6 +1143,7 @@ class Ctx:
         self.samples = {}             # workload -> list of per-run dicts
         self.created = set()          # containers to delete unless --keep
         self.scratch = set()          # write runs' containers: always deleted
+        self.shm_files = []           # copies of write sources in /dev/shm: removed at exit
         self._scratch_seq = 0
         self.write_samples = {}       # (target name, size) -> W1 samples, for M2
         self.cache_base = args.cache_base
@@ -2037,6 +2064,9 @@ def main(argv=None):
                 except Exception as e:  # noqa: BLE001 - best effort
                     log("  could not delete %s: %s" % (c, e))
         CLOCK.add(("end", "cleanup"), "total", time.monotonic() - t_clean)
+        for f in (ctx.shm_files if ctx else []):
+            with contextlib.suppress(OSError):
+                os.unlink(f)
         if args.stop_swift:
             with contextlib.suppress(BenchError):
                 swift.stop()
