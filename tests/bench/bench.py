@@ -33,6 +33,7 @@ SwiftfsMount registered in MOUNT_KINDS.
 Run as root (drop_caches, FUSE, Swift's servers): see tests/bench/README.md.
 """
 import argparse
+import concurrent.futures
 import contextlib
 import fcntl
 import hashlib
@@ -74,7 +75,9 @@ MiB = 1024 * 1024
 AIO_DIR = os.environ.get("SWIFTFS_AIO_DIR", "/var/tmp/swiftfs-bench")
 AIO_PORT = int(os.environ.get("SWIFTFS_AIO_PORT", "18680"))
 USER, KEY = "test:tester", "testing"
-MNT_BASE = "/tmp/swiftfs-bench-mnt"      # every bench mount point lives here
+# every bench mount point lives here (and the lock that keeps one bench per
+# folder): another folder lets two benches run side by side
+MNT_BASE = os.environ.get("SWIFTFS_BENCH_MNT", "/tmp/swiftfs-bench-mnt")
 DATA_CONTAINER = "swiftfs-bench-data"     # large random objects (R1, M1)
 L1_CONTAINER = "swiftfs-bench-l1-%d"      # L1's directory of N small objects
 L1_DIR = "dir"
@@ -117,17 +120,89 @@ def install_signals():
     signal.signal(signal.SIGHUP, _to_interrupt)
 
 
+# --------------------------------------------------------- wall clock ----
+
+class WallClock:
+    """Where the bench's wall-clock time goes: seconds per (workload,
+    subject) and phase. A workload's setup (fixtures) is the subject
+    "setup"; a subject's "total" is its whole turn in run_subject. Phases
+    (mount, unmount, wait, drop_caches, scratch, verify) are counted where
+    they happen; a phase inside another one counts for the outer one only,
+    so the phases of a turn never add up to more than its total."""
+
+    PHASES = ("mount", "unmount", "wait", "drop_caches", "scratch", "verify")
+
+    def __init__(self):
+        self.cur = ("-", "-")
+        self.t = {}          # (workload, subject) -> {phase: seconds}
+        self.depth = 0
+
+    def add(self, key, phase, dt):
+        d = self.t.setdefault(key, {})
+        d[phase] = d.get(phase, 0.0) + dt
+
+    @contextlib.contextmanager
+    def phase(self, name):
+        if self.depth:
+            yield
+            return
+        self.depth += 1
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            self.add(self.cur, name, time.monotonic() - t0)
+
+    @contextlib.contextmanager
+    def turn(self, workload, subject):
+        """A subject's turn (or a workload's setup): sets the key phases go to."""
+        prev = self.cur
+        self.cur = (workload, subject)
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(self.cur, "total", time.monotonic() - t0)
+            self.add(self.cur, "turns", 1)
+            self.cur = prev
+
+    def as_json(self):
+        return {"%s %s" % k: v for k, v in self.t.items()}
+
+
+CLOCK = WallClock()
+
+
 # --------------------------------------------------------------- host ----
 
+JANITOR = None   # the bench run's Janitor (scratch deletion in the background)
+
+
+def quiet():
+    """A timed part starts: no background deletion from now on."""
+    if JANITOR:
+        JANITOR.quiet()
+
+
+def unquiet():
+    """The timed part is over: background deletion may go on."""
+    if JANITOR:
+        JANITOR.resume()
+
+
 def drop_caches():
-    """Write back and drop the page cache (and dentries/inodes). Root only."""
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
-        return True
-    except OSError as e:
-        raise BenchError("cannot drop caches (%s): run as root" % e)
+    """Write back and drop the page cache (and dentries/inodes). Root only.
+    Called right before a cold timed part: stops background deletion first."""
+    quiet()
+    with CLOCK.phase("drop_caches"):
+        os.sync()
+        try:
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("3\n")
+            return True
+        except OSError as e:
+            raise BenchError("cannot drop caches (%s): run as root" % e)
 
 
 def proc_cpu_seconds(pid):
@@ -321,12 +396,16 @@ class Swift:
         except OSError:
             return None
 
-    def requests_since(self, offset):
+    def requests_since(self, offset, t0=None, t1=None):
         """Client requests (not middleware subrequests) logged since offset:
-        list of (method, path, query dict, status)."""
+        list of (method, path, query dict, status). With t0/t1 (epoch) only
+        the requests that started in [t0, t1] (the log's start_time; the
+        caller waits until their lines are written), else every line up to
+        the end of the log 0.3 s from now."""
         if offset is None:
             return None
-        time.sleep(0.3)  # the access line is written when the response ends
+        if t1 is None:
+            time.sleep(0.3)  # the access line is written when the response ends
         out = []
         with open(self.proxy_log, "rb") as f:
             f.seek(offset)
@@ -342,6 +421,10 @@ class Swift:
                 continue
             if len(parts) > 9 and CHECK_AGENT in parts[9]:
                 continue
+            if t1 is not None and len(parts) > 20:
+                with contextlib.suppress(ValueError):
+                    if not t0 <= float(parts[19]) <= t1:
+                        continue
             full = urllib.parse.unquote(parts[5])
             if not full.startswith(("/v1/", "/auth/")):
                 full = "/v1/S3" + full
@@ -420,6 +503,10 @@ class SwiftfsMount:
         return self.proc.pid
 
     def __enter__(self):
+        with CLOCK.phase("mount"):
+            return self._mount()
+
+    def _mount(self):
         os.makedirs(self.path, exist_ok=True)
         cmd, env = self.command()
         with open(self.log_path, "wb") as lf:
@@ -454,6 +541,10 @@ class SwiftfsMount:
 
     def unmount(self):
         """Unmount, wait for the daemon, parse its request counters."""
+        with CLOCK.phase("unmount"):
+            return self._unmount()
+
+    def _unmount(self):
         try:
             if self.proc and self.proc.poll() is None:
                 for i in range(10):
@@ -644,6 +735,12 @@ def kill_strays():
             else:
                 with contextlib.suppress(OSError):
                     os.rmdir(p)
+    with contextlib.suppress(OSError):   # write sources copied by dead runs
+        for name in os.listdir("/dev/shm"):
+            m = re.match(r"swiftfs-bench-(\d+)-", name)
+            if m and not owner_alive(m.group(1)):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join("/dev/shm", name))
     if os.path.isdir(CACHE_BASE):   # cache_dirs of dead runs' mounts
         for name in os.listdir(CACHE_BASE):
             if not owner_alive(name):
@@ -668,12 +765,19 @@ class RandomReader:
 
 
 def ensure_object(ctx, container, name, size):
-    """A `size`-byte random object; reused when already there. Returns etag."""
+    """A `size`-byte random object; reused when already there with its size
+    and the ETag recorded when the bench uploaded it (SRC_DIR/*.etag; an
+    object from before that record is trusted by size). Returns etag."""
     conn = ctx.conn
     conn.put_container(container)
+    rec = os.path.join(SRC_DIR, "%s--%s.etag" % (container, name))
+    want = None
+    with contextlib.suppress(OSError):
+        with open(rec) as f:
+            want = f.read().strip()
     with contextlib.suppress(swiftclient.ClientException):
         h = conn.head_object(container, name)
-        if int(h.get("content-length", -1)) == size:
+        if int(h.get("content-length", -1)) == size and want in (None, h["etag"]):
             return h["etag"]
     log("uploading %s/%s (%d MiB of random bytes)" % (container, name, size // MiB))
     t0 = time.monotonic()
@@ -681,18 +785,23 @@ def ensure_object(ctx, container, name, size):
     etag = conn.put_object(container, name, rr, content_length=size, chunk_size=MiB)
     if etag != rr.md5.hexdigest():
         raise BenchError("upload of %s: etag %s != md5 %s" % (name, etag, rr.md5.hexdigest()))
+    os.makedirs(SRC_DIR, exist_ok=True)
+    with open(rec, "w") as f:
+        f.write(etag + "\n")
     log("  uploaded in %.1f s" % (time.monotonic() - t0))
     return etag
 
 
-def _bulk(ctx, method, path, body, content_type):
+def _bulk(ctx, method, path, body, content_type, agent=None):
     """One bulk middleware request; returns its JSON result."""
     u = urllib.parse.urlsplit(ctx.swift.storage_url)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=1800)
+    hdr = {"X-Auth-Token": ctx.swift.token, "Accept": "application/json",
+           "Content-Type": content_type, "Content-Length": str(len(body))}
+    if agent:
+        hdr["User-Agent"] = agent
     try:
-        c.request(method, path, body=body, headers={
-            "X-Auth-Token": ctx.swift.token, "Accept": "application/json",
-            "Content-Type": content_type, "Content-Length": str(len(body))})
+        c.request(method, path, body=body, headers=hdr)
         r = c.getresponse()
         data = r.read()
         if r.status // 100 != 2:
@@ -798,6 +907,130 @@ def bulk_delete(ctx, container, streams=4):
         raise BenchError("bulk delete failed: %s" % errors[0])
     with contextlib.suppress(swiftclient.ClientException):
         conn.delete_container(container)
+
+
+class Janitor:
+    """Deletes the write runs' scratch containers in a background thread,
+    never while something is measured: quiet() (called by drop_caches()
+    and when a timed part starts) waits for the one request in flight and
+    holds the rest until resume() (when the timed part has ended). The work
+    goes in short steps (a listing; STREAMS parallel bulk-deletes of at most
+    BATCH objects each; a container DELETE), so quiet() waits a second or
+    so at most. Its requests carry CHECK_AGENT: never counted as a
+    subject's. A DELETE costs Swift about what a PUT does (a tombstone, a
+    container update): tens of ms each on a loaded machine, so a W5 run's
+    1,000 objects take long enough to matter."""
+
+    BATCH = 25
+    STREAMS = 4
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.cv = threading.Condition()
+        self.queue = []          # containers to delete, in order
+        self.paused = False
+        self.busy = False        # a step is in flight
+        self.failed = []         # (container, message): deleted again at exit
+        self.busy_s = 0.0        # seconds of work done in the background
+        self.deleted = 0         # objects deleted
+        self.stop = False
+        self.pool = concurrent.futures.ThreadPoolExecutor(self.STREAMS)
+        self.thread = threading.Thread(target=self._run, name="janitor", daemon=True)
+        self.thread.start()
+
+    def put(self, *containers):
+        with self.cv:
+            self.queue.extend(containers)
+            self.cv.notify_all()
+
+    def quiet(self):
+        with CLOCK.phase("janitor"):
+            with self.cv:
+                self.paused = True
+                while self.busy:
+                    self.cv.wait()
+
+    def resume(self):
+        with self.cv:
+            self.paused = False
+            self.cv.notify_all()
+
+    def drain(self):
+        """Resume and wait until every queued container is deleted."""
+        with self.cv:
+            self.paused = False
+            self.cv.notify_all()
+            while self.queue or self.busy:
+                self.cv.wait()
+
+    def close(self):
+        with self.cv:
+            self.stop = True
+            self.cv.notify_all()
+        self.thread.join(timeout=5)
+        self.pool.shutdown(wait=False)
+
+    def _step(self):
+        """Wait until allowed, then claim the next step: (container, names|None)."""
+        with self.cv:
+            while not self.stop and (self.paused or not self.queue):
+                self.cv.wait()
+            if self.stop:
+                return None
+            self.busy = True
+            return self.queue[0]
+
+    def _done(self, t0, finished):
+        with self.cv:
+            self.busy_s += time.monotonic() - t0
+            if finished:
+                self.queue.pop(0)
+            self.busy = False
+            self.cv.notify_all()
+
+    def _run(self):
+        conn = self.ctx.swift.conn()
+        hdr = {"User-Agent": CHECK_AGENT}
+        acct = urllib.parse.urlsplit(self.ctx.swift.storage_url).path
+        pending = {}   # container -> names still to delete (after its listing)
+        while True:
+            item = self._step()
+            if item is None:
+                return
+            t0 = time.monotonic()
+            finished = False
+            try:
+                names = pending.get(item)
+                if names is None:   # step 1: the listing
+                    try:
+                        _, objs = conn.get_container(item, full_listing=True, headers=hdr)
+                        pending[item] = ["/%s/%s" % (urllib.parse.quote(item),
+                                                     urllib.parse.quote(o["name"]))
+                                         for o in objs]
+                    except swiftclient.ClientException as e:
+                        if e.http_status != 404:
+                            raise
+                        finished = True
+                elif names:         # step 2..: STREAMS bulk-delete batches at once
+                    n = self.BATCH * self.STREAMS
+                    step, pending[item] = names[:n], names[n:]
+                    batches = [step[i:i + self.BATCH] for i in range(0, len(step), self.BATCH)]
+                    for r in self.pool.map(lambda b: _bulk(
+                            self.ctx, "POST", acct + "?bulk-delete", "\n".join(b).encode(),
+                            "text/plain", agent=CHECK_AGENT), batches):
+                        if r.get("Errors"):
+                            raise BenchError("bulk delete: %s" % r["Errors"][:2])
+                    self.deleted += len(step)
+                else:               # last step: the container itself
+                    with contextlib.suppress(swiftclient.ClientException):
+                        conn.delete_container(item, headers=hdr)
+                    finished = True
+            except Exception as e:  # noqa: BLE001 - retried at exit, synchronously
+                self.failed.append((item, str(e)[:200]))
+                finished = True
+            if finished:
+                pending.pop(item, None)
+            self._done(t0, finished)
 
 
 def ensure_src_file(size):
@@ -910,6 +1143,7 @@ class Ctx:
         self.samples = {}             # workload -> list of per-run dicts
         self.created = set()          # containers to delete unless --keep
         self.scratch = set()          # write runs' containers: always deleted
+        self.shm_files = []           # copies of write sources in /dev/shm: removed at exit
         self._scratch_seq = 0
         self.write_samples = {}       # (target name, size) -> W1 samples, for M2
         self.cache_base = args.cache_base
@@ -929,15 +1163,22 @@ class Ctx:
         self._scratch_seq += 1
         name = SCRATCH_CONTAINER % (tag, os.getpid(), self._scratch_seq)
         self.scratch.add(name)
-        self.conn.put_container(name)
+        with CLOCK.phase("scratch"):
+            self.conn.put_container(name)
         return name
 
     def drop_scratch(self, name):
         """Delete a scratch container, its objects and its _segments
-        container (untimed); +segments: s3api's multipart uploads (s3fs)."""
-        bulk_delete(self, name + "+segments")
-        bulk_delete(self, name + "_segments")
-        bulk_delete(self, name)
+        container (+segments: s3api's multipart uploads, s3fs): in the
+        background (JANITOR: never during a timed part), or at once
+        without one."""
+        parts = (name + "+segments", name + "_segments", name)
+        if JANITOR:
+            JANITOR.put(*parts)
+        else:
+            with CLOCK.phase("scratch"):
+                for c in parts:
+                    bulk_delete(self, c)
         self.scratch.discard(name)
 
     def mount(self, target, source, cache_dir=None):
@@ -1692,9 +1933,11 @@ def parse_args(argv):
                     help="mount configuration: a name from TARGETS or NAME=KIND:OPT,OPT, KIND "
                          "swiftfs, rclone or s3fs (repeatable; default: %s for the W "
                          "workloads, swiftfs for the others)" % ",".join(suite.DEFAULT_TARGETS))
-    ap.add_argument("--slow-cap", type=float, default=20.0, metavar="S",
-                    help="a subject whose run of a workload takes longer than S seconds is "
-                         "not repeated in that workload (default %(default)s)")
+    ap.add_argument("--slow-cap", type=float, default=40.0, metavar="S",
+                    help="time budget: a peer (rclone, s3fs) whose turn at a row takes "
+                         "longer than S seconds is not run again at that row (its cell "
+                         "marked *); swiftfs targets and the raw API always get every run "
+                         "(default %(default)s)")
     ap.add_argument("--parallel", default="4,8",
                     help="R1 parallel ranged GET stream counts (default 4,8)")
     ap.add_argument("--l1-objects", type=int, default=10000, help="L1 directory size")
@@ -1708,6 +1951,9 @@ def parse_args(argv):
     ap.add_argument("--swift-workers", type=int,
                     help="Swift proxy workers (restarts the bench Swift if it differs; "
                          "default: as running, or SWIFTFS_AIO_WORKERS, or 1)")
+    ap.add_argument("--sync-cleanup", action="store_true",
+                    help="delete each write run's scratch container right after the run "
+                         "instead of in the background between timed parts")
     ap.add_argument("--stop-swift", action="store_true", help="stop the bench Swift at the end")
     ap.add_argument("--no-verify", dest="verify", action="store_false",
                     help="skip the untimed md5 check of what swiftfs reads")
@@ -1765,8 +2011,12 @@ def main(argv=None):
     os.makedirs(workdir, exist_ok=True)
     rows, ctx, failed = [], None, None
     try:
-        swift.start()
+        with CLOCK.turn("start", "swift"):
+            swift.start()
         ctx = Ctx(args, swift, workdir)
+        if not args.sync_cleanup:
+            global JANITOR
+            JANITOR = Janitor(ctx)
         ctx.all_targets = suite.resolve_targets(ctx, specs)
         if not args.targets and any(w not in DEFAULT_WORKLOADS for w in args.only):
             raise BenchError("workloads %s need a swiftfs --target"
@@ -1784,10 +2034,23 @@ def main(argv=None):
                 log("%s failed: %s" % (w, e))
                 rows.append(Row(w, "ERROR", "-", str(e).splitlines()[0][:60], passed=False))
             log("%s done in %.0f s" % (w, time.monotonic() - t0))
+            CLOCK.add((w, "all"), "total", time.monotonic() - t0)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # cleanup must finish
+        t_clean = time.monotonic()
         for m in list(_active_mounts):
             m.cleanup()
+        if JANITOR:
+            log("deleting the scratch containers still queued (%.0f s of deletion ran in "
+                "the background so far)" % JANITOR.busy_s)
+            JANITOR.drain()
+            JANITOR.close()
+            log("  background deletion: %d objects, %.0f s in all"
+                % (JANITOR.deleted, JANITOR.busy_s))
+            for c, msg in JANITOR.failed:
+                log("  background deletion of %s failed (%s): again now" % (c, msg))
+                ctx.scratch.add(c)
+            CLOCK.add(("end", "janitor (background)"), "total", JANITOR.busy_s)
         if ctx:
             for c in sorted(ctx.scratch):
                 log("deleting scratch container %s" % c)
@@ -1802,6 +2065,10 @@ def main(argv=None):
                     bulk_delete(ctx, c)
                 except Exception as e:  # noqa: BLE001 - best effort
                     log("  could not delete %s: %s" % (c, e))
+        CLOCK.add(("end", "cleanup"), "total", time.monotonic() - t_clean)
+        for f in (ctx.shm_files if ctx else []):
+            with contextlib.suppress(OSError):
+                os.unlink(f)
         if args.stop_swift:
             with contextlib.suppress(BenchError):
                 swift.stop()
@@ -1840,11 +2107,13 @@ def main(argv=None):
     target_rows = suite.report(ctx)
     rows = [r for r in rows if r.label == "ERROR" or r.workload not in suite.ROWS] + target_rows
     print_table(rows)
-    print("\ntotal %.0f s" % meta["seconds"])
+    print()
+    suite.print_wallclock(CLOCK, args.only)
+    print("total %.0f s" % meta["seconds"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": [r.as_json() for r in rows],
-                       "samples": ctx.samples,
+                       "samples": ctx.samples, "wallclock": CLOCK.as_json(),
                        "w_samples": getattr(getattr(ctx, "suite", None), "samples", {}),
                        "w_errors": {"%s %s" % k: v for k, v in
                                     getattr(getattr(ctx, "suite", None), "errors", {}).items()}},

@@ -18,9 +18,10 @@ close() (rclone's cache, swiftfs writeback) is timed to the same point as
 one that uploads in close().
 
 A subject whose run fails is reported as an error in its cell and not run
-again in that row; one whose run takes longer than --slow-cap seconds is
-not repeated in that workload (its cell says how many runs it had): that
-keeps a full run in 15 minutes while s3fs spends 20 s on a listing.
+again in that row; a peer whose turn at a row takes longer than --slow-cap
+seconds (the time budget) is not run again there (its cell is marked and
+listed under the table): s3fs spends a minute and more on W5, W6 and W7w.
+swiftfs targets and the raw API always get every run.
 """
 import concurrent.futures
 import hashlib
@@ -28,6 +29,7 @@ import http.client
 import json
 import os
 import random
+import select
 import shutil
 import subprocess
 import threading
@@ -68,6 +70,7 @@ class Suite:
         self.samples = {}
         self.errors = {}     # (row, subject) -> message
         self.capped = set()  # (workload, subject): not repeated
+        self.capped_s = {}   # (workload, subject) -> seconds of the turn that capped it
         self.labels = {}     # row -> label with sizes filled in
         self.raw_desc = {}   # row -> (raw 1 description, raw par description)
         self.notes = []
@@ -115,28 +118,63 @@ def check_conn(ctx):
 CHECK_HDR = {"User-Agent": B.CHECK_AGENT}
 
 
+class ReqWindow:
+    """The client requests the proxy logged as started between open (now)
+    and close(); counted later by resolve(), once their log lines are
+    surely written (0.3 s after close), so no timed part waits for them."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.off = ctx.swift.log_offset()
+        self.t0 = time.time()
+        self.t1 = None
+
+    def close(self):
+        self.t1 = time.time()
+        return self
+
+    def resolve(self):
+        wait = 0.3 - (time.time() - self.t1)
+        if wait > 0:
+            time.sleep(wait)
+        return B.classify_requests(self.ctx.swift.requests_since(self.off, self.t0, self.t1))
+
+
 class Probe:
-    """CPU, peak RSS of a mount daemon and the proxy's requests over a span."""
+    """CPU, peak RSS of a mount daemon and the proxy's requests over a span
+    (a timed part: no background deletion meanwhile)."""
 
     def __init__(self, ctx, m):
+        B.quiet()
         self.ctx, self.m = ctx, m
         self.cpu0 = B.proc_cpu_seconds(m.pid)
-        self.off = ctx.swift.log_offset()
+        self.win = ReqWindow(ctx)
 
     def done(self):
         cpu = B.proc_cpu_seconds(self.m.pid) - self.cpu0
         hwm = B.proc_status_kib(self.m.pid, "VmHWM")
-        return {"cpu_s": cpu, "hwm_mib": hwm / 1024 if hwm else None,
-                "req": B.classify_requests(self.ctx.swift.requests_since(self.off))}
+        out = {"cpu_s": cpu, "hwm_mib": hwm / 1024 if hwm else None, "req": self.win.close()}
+        B.unquiet()
+        return out
 
 
 def raw_probe(ctx):
-    off = ctx.swift.log_offset()
-    return lambda: {"req": B.classify_requests(ctx.swift.requests_since(off))}
+    """The start of a raw client's timed part; call the result at its end."""
+    B.quiet()
+    win = ReqWindow(ctx)
+
+    def done():
+        out = {"req": win.close()}
+        B.unquiet()
+        return out
+    return done
 
 
 def req_summary(c):
-    """Proxy counts -> {total, HEAD, GET, LIST, PUT, other} (auth apart)."""
+    """Proxy counts (or a ReqWindow) -> {total, HEAD, GET, LIST, PUT,
+    other} (auth apart)."""
+    if isinstance(c, ReqWindow):
+        c = c.resolve()
     if not c:
         return None
     heads = c["object HEAD"] + c["container/account HEAD"]
@@ -153,14 +191,20 @@ def run_subject(ctx, wid, rows, subject, fn):
     if (wid, subject) in st.capped or any((r, subject) in st.errors for r in rows):
         return
     t0 = time.monotonic()
-    try:
-        out = fn()
-    except Exception as e:  # noqa: BLE001 - any failure of one subject: its cell
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else repr(e)
+    with B.CLOCK.turn(wid, subject):
+        try:
+            out = fn()
+        except Exception as e:  # noqa: BLE001 - any failure of one subject: its cell
+            out = None
+            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else repr(e)
+    B.unquiet()   # also after a failed timed part
+    if out is None:
         log("  %s %s: ERROR %s" % (wid, subject, msg))
         for r in rows:
             st.errors[(r, subject)] = msg
         return
+    B.CLOCK.add((wid, subject), "timed",
+                sum(s.get("seconds") or 0 for s in out.values() if s))
     for r, s in out.items():
         if s is None:
             continue
@@ -168,18 +212,41 @@ def run_subject(ctx, wid, rows, subject, fn):
         st.add(r, subject, **s)
         ctx.record(r, subject=subject, **{k: v for k, v in s.items() if k != "req"},
                    requests=s["req"])
-    if time.monotonic() - t0 > ctx.args.slow_cap and ctx.runs > 1:
+    took = time.monotonic() - t0
+    if took > ctx.args.slow_cap and ctx.runs > 1 and subject in peer_names(ctx):
         log("  %s %s took %.0f s (> --slow-cap %g): not repeated"
-            % (wid, subject, time.monotonic() - t0, ctx.args.slow_cap))
+            % (wid, subject, took, ctx.args.slow_cap))
         st.capped.add((wid, subject))
+        st.capped_s[(wid, subject)] = took
 
 
-def wait_listed(ctx, container, want, timeout=120):
+def peer_names(ctx):
+    """Subjects the time budget (--slow-cap) applies to: the peers only;
+    swiftfs targets and the raw API always get every run."""
+    return {t[0] for t in ctx.all_targets if is_peer(t)}
+
+
+def wait_listed(ctx, container, want, timeout=120, phase="wait"):
     """Poll the listing until every name in want {name: (bytes, md5|None)}
-    is there with that size (and md5). Returns the epoch time it was."""
+    is there with that size (and md5). Returns the epoch time it was.
+    phase: "wait" inside a timed part (a mount's write), "check" after it."""
+    with B.CLOCK.phase(phase):
+        return _wait_listed(ctx, container, want, timeout)
+
+
+def _wait_listed(ctx, container, want, timeout):
     conn = check_conn(ctx)
     deadline = time.time() + timeout
     while True:
+        # while the container holds fewer objects than wanted, the listing
+        # cannot be complete: a HEAD (its object count) is enough, and spares
+        # the one proxy a listing of up to 1,000 entries every 0.1 s while the
+        # subject is still uploading
+        if len(want) > 1 and time.time() < deadline:
+            h = conn.head_container(container, headers=CHECK_HDR)
+            if int(h.get("x-container-object-count", 0)) < len(want):
+                time.sleep(0.1)
+                continue
         _, objs = conn.get_container(container, full_listing=True, headers=CHECK_HDR)
         now = time.time()
         have = {o["name"]: (o["bytes"], o["hash"]) for o in objs}
@@ -208,12 +275,38 @@ def md5_file(path):
 
 
 def md5_object(ctx, container, name):
+    with B.CLOCK.phase("verify"):
+        return _md5_object(ctx, container, name)
+
+
+def _md5_object(ctx, container, name):
     _, body = check_conn(ctx).get_object(container, name, resp_chunk_size=MiB,
                                          headers=CHECK_HDR)
     h = hashlib.md5()
     for b in body:
         h.update(b)
     return h.hexdigest()
+
+
+def shm_copy(ctx, path):
+    """A copy of a write source in /dev/shm for this bench run (removed at
+    exit): drop_caches() cannot evict it, so no run re-reads it from disk
+    before its timed part, and every subject reads it from memory as
+    before (the local disk is not what is measured). The path itself if
+    /dev/shm is missing or short of room."""
+    shm = "/dev/shm"
+    try:
+        st = os.statvfs(shm)
+        if st.f_bavail * st.f_frsize < 2 * os.path.getsize(path):
+            return path
+    except OSError:
+        return path
+    dst = os.path.join(shm, "swiftfs-bench-%d-%s" % (os.getpid(), os.path.basename(path)))
+    if not os.path.exists(dst):
+        shutil.copyfile(path, dst + ".part")
+        os.replace(dst + ".part", dst)
+        ctx.shm_files.append(dst)
+    return dst
 
 
 def fresh_dir(ctx, tag):
@@ -302,7 +395,7 @@ def w1_raw1(ctx, src, size):
         if p.returncode:
             raise BenchError("curl PUT failed (%d): %s" % (p.returncode, p.stderr.strip()))
         s = rp()
-        wait_listed(ctx, cont, {"w1.bin": (size, None)}, timeout=30)
+        wait_listed(ctx, cont, {"w1.bin": (size, None)}, timeout=30, phase="check")
     finally:
         ctx.drop_scratch(cont)
     s.update(value=size / dt / MB, seconds=dt)
@@ -349,8 +442,9 @@ def w_w1(ctx):
     st = suite(ctx)
     st.labels["W1"] = ROWS["W1"][0] % ("%d MiB" % (size // MiB))
     st.raw_desc["W1"] = ("curl PUT", "swiftclient SLO %d x %d MiB segments" % (PAR, size // PAR // MiB))
-    src = B.ensure_src_file(size)
-    src_md5 = md5_file(src)
+    with B.CLOCK.turn("W1", "setup"):
+        src = shm_copy(ctx, B.ensure_src_file(size))
+        src_md5 = md5_file(src)
     for run in range(ctx.runs):
         log("W1 run %d/%d (%d MiB)" % (run + 1, ctx.runs, size // MiB))
         for t in subjects(ctx, "W1"):
@@ -380,7 +474,7 @@ def timed_read(path, size, what):
 
 def w2_mount(ctx, t, obj, size, etag, verify):
     """W2 cold read, W3 re-read on the same mount, W3r after a remount with
-    the same cache folder (cache-keeping targets), W4 on a fresh mount."""
+    the same cache folder (cache-keeping targets)."""
     out = {}
     cdir = fresh_dir(ctx, "w2")
     try:
@@ -394,7 +488,8 @@ def w2_mount(ctx, t, obj, size, etag, verify):
             dt = timed_read(path, size, "W3")
             out["W3"] = dict(pr.done(), value=size / dt / MB, seconds=dt, mb=size / MB)
             if verify:
-                _, md5 = B.read_file(path, md5=True)
+                with B.CLOCK.phase("verify"):
+                    _, md5 = B.read_file(path, md5=True)
                 if md5 != etag:
                     raise BenchError("md5 of %s read through the mount %s != ETag %s"
                                      % (obj, md5, etag))
@@ -406,6 +501,12 @@ def w2_mount(ctx, t, obj, size, etag, verify):
                 out["W3r"] = dict(pr.done(), value=size / dt / MB, seconds=dt, mb=size / MB)
     finally:
         shutil.rmtree(cdir, ignore_errors=True)
+    return out
+
+
+def w4_mount(ctx, t, obj, size):
+    """W4 on a fresh mount."""
+    out = {}
     offs = w4_offsets(size, ctx.w4_ops)
     with ctx.mount(t, B.DATA_CONTAINER) as m:
         drop_caches()
@@ -461,16 +562,17 @@ def w_reads(ctx):
     st.raw_desc["W3"] = ("local file, page cache", "")
     st.raw_desc["W4"] = ("1 connection", "%d connections" % PAR)
     ctx.created.add(B.DATA_CONTAINER)
-    etag = B.ensure_object(ctx, B.DATA_CONTAINER, obj, size)
-    src = B.ensure_src_file(size)
+    with B.CLOCK.turn("W2", "setup"):
+        etag = B.ensure_object(ctx, B.DATA_CONTAINER, obj, size)
+        src = B.ensure_src_file(size)
     url = ctx.swift.object_url(B.DATA_CONTAINER, obj)
     for run in range(ctx.runs):
         log("W2-W4 run %d/%d (%d MiB)" % (run + 1, ctx.runs, size // MiB))
-        rows = ["W2", "W3", "W3r", "W4"]
         for t in subjects(ctx, "W2"):
-            run_subject(ctx, "W2", rows, t[0],
+            run_subject(ctx, "W2", ["W2", "W3", "W3r"], t[0],
                         lambda t=t: w2_mount(ctx, t, obj, size, etag,
                                              ctx.args.verify and run == 0))
+            run_subject(ctx, "W4", ["W4"], t[0], lambda t=t: w4_mount(ctx, t, obj, size))
 
         def curl(k):
             hdr = auth_header_file(ctx)
@@ -483,13 +585,15 @@ def w_reads(ctx):
 
         def local():
             B.read_file(src)
+            B.quiet()
             dt = timed_read(src, size, "local")
+            B.unquiet()
             return {"value": size / dt / MB, "seconds": dt}
 
-        run_subject(ctx, "W2", ["W2", "W3", "W4"], RAW1,
-                    lambda: {"W2": curl(1), "W3": local(), "W4": w4_raw(ctx, obj, size, 1)})
-        run_subject(ctx, "W2", ["W2", "W4"], RAWP,
-                    lambda: {"W2": curl(PAR), "W4": w4_raw(ctx, obj, size, PAR)})
+        run_subject(ctx, "W2", ["W2", "W3"], RAW1, lambda: {"W2": curl(1), "W3": local()})
+        run_subject(ctx, "W2", ["W2"], RAWP, lambda: {"W2": curl(PAR)})
+        run_subject(ctx, "W4", ["W4"], RAW1, lambda: {"W4": w4_raw(ctx, obj, size, 1)})
+        run_subject(ctx, "W4", ["W4"], RAWP, lambda: {"W4": w4_raw(ctx, obj, size, PAR)})
     return []
 
 
@@ -530,7 +634,7 @@ def w5_raw(ctx, base, want, streams):
         parallel(lambda n: conns.c.put_object(cont, n, data[n]), sorted(want), streams)
         dt = time.perf_counter() - t0
         s = rp()
-        wait_listed(ctx, cont, want, timeout=30)
+        wait_listed(ctx, cont, want, timeout=30, phase="check")
     finally:
         ctx.drop_scratch(cont)
     s.update(value=len(want) / dt, seconds=dt)
@@ -539,7 +643,8 @@ def w5_raw(ctx, base, want, streams):
 
 def w_w5(ctx):
     n = 50 if ctx.quick else 1000
-    base, tar, md5s = B.ensure_src_tree("w5a" if n == 1000 else "w5q", n, 4096)
+    with B.CLOCK.turn("W5", "setup"):
+        base, tar, md5s = B.ensure_src_tree("w5a" if n == 1000 else "w5q", n, 4096)
     want = {k: (4096, v) for k, v in md5s.items()}
     st = suite(ctx)
     st.labels["W5"] = ROWS["W5"][0] % format(n, ",")
@@ -556,13 +661,14 @@ def w_w5(ctx):
 # ------------------------------------------------------------------ W6 ----
 
 def ensure_tree(ctx, cont, names):
-    """The container holds exactly `names` (1-byte objects): reused if so."""
+    """The container holds exactly `names` (1-byte objects): reused if its
+    listing shows every name with 1 byte and nothing else."""
     conn = ctx.conn
     conn.put_container(cont)
     for _ in range(3):
         _, objs = conn.get_container(cont, full_listing=True)
         have = {o["name"] for o in objs}
-        if have - set(names):
+        if have - set(names) or any(o["bytes"] != 1 for o in objs):
             raise BenchError("%s holds unexpected objects: delete it" % cont)
         missing = [n for n in names if n not in have]
         if not missing:
@@ -616,7 +722,8 @@ def w_w6(ctx):
     st = suite(ctx)
     st.labels["W6"] = ROWS["W6"][0] % (format(n, ","), dirs)
     st.raw_desc["W6"] = ("one listing of the tree", "%d dir listings, %d threads" % (dirs, PAR))
-    ensure_tree(ctx, cont, names)
+    with B.CLOCK.turn("W6", "setup"):
+        ensure_tree(ctx, cont, names)
     for run in range(ctx.runs):
         log("W6 run %d/%d (%d objects)" % (run + 1, ctx.runs, n))
         for t in subjects(ctx, "W6"):
@@ -628,50 +735,103 @@ def w_w6(ctx):
 
 # ------------------------------------------------------------------ W7 ----
 
-# Runs under /usr/bin/python3 (python3-zarr, zarr v2 API) against a path;
-# prints JSON {t0, t1 (epoch, the timed part), ok}. The array is
-# np.random.RandomState(4), float32, uncompressed chunks (compressor=None:
-# the file system is measured, not Blosc; random data would not compress).
-ZARR_SCRIPT = r"""
-import json, random, sys, time
+# A worker under /usr/bin/python3 (python3-zarr, zarr v2 API), started once
+# per bench run so that its imports and the expected array (built once per
+# size) are not paid for each run: it reads one JSON request a line
+# {mode, path, side, chunk, nsel} and answers one JSON line {t0, t1 (epoch,
+# the timed part), ok}. The array is np.random.RandomState(4), float32,
+# uncompressed chunks (compressor=None: the file system is measured, not
+# Blosc; random data would not compress). The timed part is the same as a
+# fresh process's: from zarr.open to the last chunk written or read.
+ZARR_WORKER = r"""
+import json, os, random, sys, time, traceback
 import numpy as np
 import zarr
-mode, path, side, chunk, nsel = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-data = np.random.RandomState(4).random_sample((side, side)).astype("f4")
-out = {"zarr": zarr.__version__}
-if mode == "write":
-    t0 = time.time()
-    z = zarr.open(path, mode="w", shape=(side, side), chunks=(chunk, chunk), dtype="f4",
-                  compressor=None)
-    z[:] = data
-    t1 = time.time()
-    out["ok"] = True
-elif mode == "read":
-    t0 = time.time()
-    a = zarr.open(path, mode="r")[:]
-    t1 = time.time()
-    out["ok"] = bool(np.array_equal(a, data))
-else:
-    n = side // chunk
-    sel = random.Random(7).sample([(i, j) for i in range(n) for j in range(n)], nsel)
-    t0 = time.time()
-    z = zarr.open(path, mode="r")
-    parts = [z[i * chunk:(i + 1) * chunk, j * chunk:(j + 1) * chunk] for i, j in sel]
-    t1 = time.time()
-    out["ok"] = all(np.array_equal(p, data[i * chunk:(i + 1) * chunk, j * chunk:(j + 1) * chunk])
-                    for p, (i, j) in zip(parts, sel))
-out.update(t0=t0, t1=t1)
-print(json.dumps(out))
+os.chdir("/")
+arrays = {}
+for line in sys.stdin:
+    req = json.loads(line)
+    mode, path, side, chunk, nsel = (req[k] for k in ("mode", "path", "side", "chunk", "nsel"))
+    out = {"zarr": zarr.__version__}
+    try:
+        if side not in arrays:
+            arrays[side] = np.random.RandomState(4).random_sample((side, side)).astype("f4")
+        data = arrays[side]
+        if mode == "write":
+            t0 = time.time()
+            z = zarr.open(path, mode="w", shape=(side, side), chunks=(chunk, chunk),
+                          dtype="f4", compressor=None)
+            z[:] = data
+            t1 = time.time()
+            out["ok"] = True
+        elif mode == "read":
+            t0 = time.time()
+            a = zarr.open(path, mode="r")[:]
+            t1 = time.time()
+            out["ok"] = bool(np.array_equal(a, data))
+            del a
+        else:
+            n = side // chunk
+            sel = random.Random(7).sample([(i, j) for i in range(n) for j in range(n)], nsel)
+            t0 = time.time()
+            z = zarr.open(path, mode="r")
+            parts = [z[i * chunk:(i + 1) * chunk, j * chunk:(j + 1) * chunk] for i, j in sel]
+            t1 = time.time()
+            out["ok"] = all(np.array_equal(p, data[i * chunk:(i + 1) * chunk,
+                                                   j * chunk:(j + 1) * chunk])
+                            for p, (i, j) in zip(parts, sel))
+        out.update(t0=t0, t1=t1)
+    except Exception:
+        out.update(ok=False, error=traceback.format_exc()[-300:])
+    print(json.dumps(out), flush=True)
 """
 
 
+class ZarrWorker:
+    """The ZARR_WORKER process (restarted after a failure or a timeout)."""
+
+    def __init__(self, log_path):
+        self.p = None
+        self.log_path = log_path
+
+    def stderr_tail(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-300:]
+        except OSError:
+            return ""
+
+    def call(self, req, timeout=900):
+        if self.p is None or self.p.poll() is not None:
+            with open(self.log_path, "a") as lf:
+                self.p = subprocess.Popen(["/usr/bin/python3", "-c", ZARR_WORKER],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=lf, text=True, cwd="/")
+        self.p.stdin.write(json.dumps(req) + "\n")
+        self.p.stdin.flush()
+        r, _, _ = select.select([self.p.stdout], [], [], timeout)
+        line = self.p.stdout.readline() if r else ""
+        if not line:
+            self.close()
+            raise BenchError("zarr worker %s" % ("timed out after %d s" % timeout if not r
+                                                 else "exited: %s" % self.stderr_tail()))
+        return json.loads(line)
+
+    def close(self):
+        if self.p is not None:
+            if self.p.poll() is None:
+                self.p.kill()
+            self.p.wait()
+            self.p = None
+
+
 def run_zarr(ctx, mode, path, side, nsel=0):
-    p = subprocess.run(["/usr/bin/python3", "-c", ZARR_SCRIPT, mode, path, str(side),
-                        str(W7_CHUNK), str(nsel)], capture_output=True, text=True, timeout=900)
-    if p.returncode:
-        raise BenchError("zarr %s failed (%d): %s" % (mode, p.returncode,
-                                                      p.stderr.strip()[-300:]))
-    r = json.loads(p.stdout.strip().splitlines()[-1])
+    if not hasattr(ctx, "zarr_worker"):
+        ctx.zarr_worker = ZarrWorker(os.path.join(ctx.workdir, "zarr-worker.log"))
+    r = ctx.zarr_worker.call({"mode": mode, "path": path, "side": side, "chunk": W7_CHUNK,
+                              "nsel": nsel})
+    if r.get("error"):
+        raise BenchError("zarr %s failed: %s" % (mode, r["error"].strip()))
     if not r.get("ok"):
         raise BenchError("zarr %s through %s returned wrong values" % (mode, path))
     return r
@@ -765,7 +925,7 @@ def w7_raw(ctx, base, want, cont, streams, sel, side):
         parallel(lambda n: conns.c.put_object(scratch, n, data[n]), sorted(want), streams)
         dt = time.perf_counter() - t0
         out["W7w"] = dict(rp(), value=side * side * 4 / MB / dt, seconds=dt)
-        wait_listed(ctx, scratch, want, timeout=30)
+        wait_listed(ctx, scratch, want, timeout=30, phase="check")
     finally:
         ctx.drop_scratch(scratch)
 
@@ -800,7 +960,17 @@ def w_w7(ctx):
     st.raw_desc["W7w"] = ("swiftclient PUTs, 1 stream", "%d threads" % PAR)
     st.raw_desc["W7r"] = ("swiftclient GETs, 1 stream", "%d threads" % PAR)
     st.raw_desc["W7c"] = st.raw_desc["W7r"]
-    base, cont, want = ensure_zarr_fixture(ctx, side)
+    try:
+        w7_runs(ctx, side, nsel, nchunks)
+    finally:
+        if hasattr(ctx, "zarr_worker"):
+            ctx.zarr_worker.close()
+    return []
+
+
+def w7_runs(ctx, side, nsel, nchunks):
+    with B.CLOCK.turn("W7", "setup"):
+        base, cont, want = ensure_zarr_fixture(ctx, side)
     sel = w7_selection(side, nsel)
     for run in range(ctx.runs):
         log("W7 run %d/%d (%dx%d, %d chunks)" % (run + 1, ctx.runs, side, side, nchunks))
@@ -901,8 +1071,14 @@ def report(ctx):
             v = speed(row, st.med(row, m))
             line.append("%.2f" % (v / rv) if v and rv and row != "W3" else "-")
         lines.append(line)
-    print_matrix("W1-W7: medians (* = fewer runs: --slow-cap or an error); ratios are "
+    print_matrix("W1-W7: medians (* = fewer runs, see below); ratios are "
                  "speed-ups (>1: swiftfs faster)", head, lines)
+    if st.capped:
+        print("* 1 run: over the time budget (a peer whose turn at a row took longer than "
+              "--slow-cap %g s is not run again there; swiftfs targets and the raw API "
+              "always get all %d runs): %s" % (ctx.args.slow_cap, ctx.runs, ", ".join(
+                  "%s %s (%.0f s)" % (s, w, st.capped_s.get((w, s), 0))
+                  for w, s in sorted(st.capped))))
     skipped = sorted({t[0] for t in ctx.all_targets if t[1].get("skip_rows")})
     if skipped:
         print("n/r = not run: " + "; ".join(
@@ -943,6 +1119,43 @@ def report(ctx):
     print_matrix("Mount daemons: peak RSS (VmHWM, max of runs; W3 shares W2's mount) and CPU "
                  "seconds of the timed part (median)", ["row"] + names, lines)
     return targets(ctx, st, order, mine, peers)
+
+
+# workload -> the ids its turns are counted under (run_subject's wid)
+TURN_IDS = {"W2": ("W2", "W4"), "W7": ("W7w", "W7r", "W7c", "W7")}
+
+
+def print_wallclock(clock, order):
+    """Where the run's wall-clock time went (bench.WallClock), by workload
+    (in run order) and subject."""
+    cols = ("timed", "wait", "mount", "unmount", "drop_caches", "scratch", "janitor", "verify",
+            "check")
+    head = ["workload", "subject", "turns", "total"] + list(cols) + ["other"]
+    lines = []
+    for w in order:
+        wids = TURN_IDS.get(w, (w,))
+        keys = [k for k in clock.t if k[0] in wids]
+        for k in sorted(keys, key=lambda k: (k[1] != "setup", k[1] == "all",
+                                             wids.index(k[0]))):
+            d = clock.t[k]
+            if k[1] == "all":
+                lines.append([w, "(workload)", "", "%.0f" % d.get("total", 0)]
+                             + [""] * (len(cols) + 1))
+                continue
+            known = sum(d.get(c, 0) for c in cols if c != "wait")  # wait is in timed
+            lines.append([k[0], k[1], "%d" % d.get("turns", 0), "%.1f" % d.get("total", 0)]
+                         + ["%.1f" % d[c] if d.get(c) else "-" for c in cols]
+                         + ["%.1f" % (d.get("total", 0) - known)])
+    extra = [k for k in clock.t if k[0] in ("start", "end")]
+    for k in extra:
+        lines.append([k[0], k[1], "", "%.1f" % clock.t[k].get("total", 0)]
+                     + [""] * (len(cols) + 1))
+    if lines:
+        print_matrix("Wall-clock time (s), turns summed over runs: timed = the measured parts "
+                     "(for mount writes including wait = polling until the data is in Swift); "
+                     "check = the same poll after a raw write; janitor = waiting for a "
+                     "background deletion step to end before a timed part; other = the rest "
+                     "(daemon and zarr start-up, local reads, request counting)", head, lines)
 
 
 def targets(ctx, st, order, mine, peers):
