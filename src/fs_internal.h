@@ -4,9 +4,7 @@
 #define SWIFTFS_FS_INTERNAL_H
 
 #include <stdbool.h>
-#include <pthread.h>
 #include <stdint.h>
-#include <time.h>
 #include <sys/stat.h>
 
 #include "swiftfs/fs.h"
@@ -189,83 +187,6 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_write_shutdown(struct swiftfs_fs *fs);
-
-/* --- the write state of a file with local data -----------------------
- * Shared by fs_write.c (staging, upload at close), fs_writeback.c (-o
- * writeback's queue) and fs_stream.c (uploads while the file is written).
- * Locking: the table lock guards inode->w and wstate->refs; wstate->lock
- * guards the rest. Order: table lock, then wstate lock. */
-struct swiftfs_staging;
-struct swiftfs_slo_stream;
-struct swiftfs_wstate {
-	pthread_mutex_t lock;
-	unsigned refs;              /* table lock: the inode's link + open handles */
-	struct swiftfs_staging *st; /* lock */
-	bool dirty;                 /* lock: staged data is not in Swift yet */
-	bool exists;                /* lock: the object exists (gaps come from it) */
-	bool unlinked;              /* lock: name removed while open: never upload */
-	int poisoned;               /* lock: errno of a failed write: never upload */
-	bool base_slo;              /* lock */
-	bool base_dlo;              /* lock */
-	char base_etag[72];         /* lock */
-	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */
-	char **meta;                /* lock: the object's other metadata, kept */
-	size_t nmeta;
-	char *content_type;         /* lock: kept from the object, else guessed */
-	/* streaming (large files written in order from an empty start) */
-	bool seq;                   /* lock: still written in order from 0 */
-	uint64_t seq_end;           /* lock: [0, seq_end) written in order */
-	uint64_t streamed;          /* lock: [0, streamed) handed to the stream */
-	struct swiftfs_slo_stream *stream; /* lock */
-	struct evp_md_ctx_st *seg_md5; /* lock: MD5 of [streamed, seq_end) */
-	bool seg_md5_ok;            /* lock: false after a rewrite inside it */
-	/* writeback */
-	char *wb_record;            /* lock: journal record of the closed data */
-	bool wb_queued;             /* lock: a background upload is queued */
-};
-
-/* fs_write.c */
-void fs_now_ts(struct timespec *ts);
-/* The object name of inode n as of now (malloc'd; NULL: out of memory),
- * and, with a, a copy of its attributes taken at the same moment. */
-char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a);
-/* The write state n has now, with a reference, or NULL; and its release. */
-struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n);
-void fs_wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
-/* Upload if dirty; then publish. Caller holds a reference on w. */
-int fs_write_sync(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
-void fs_publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t size,
-		      const struct timespec *mtime, const char *etag, bool slo);
-/* The headers an upload of w carries: X-Object-Meta-Mtime, mode and
- * owner when set, and the object's other metadata, kept. */
-struct fs_upload_hdrs {
-	char mtime_str[40];
-	char hmtime[64], hmode[48], huid[48], hgid[48];
-};
-int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
-			     struct fs_upload_hdrs *h, const char ***out);
-
-/* fs_writeback.c: close() with -o writeback records and queues the
- * upload (-EAGAIN: upload now instead); a record dropped when the data
- * it describes changes or goes away. */
-int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
-void fs_wb_drop_record_locked(struct swiftfs_wstate *w);
-
-/* fs_stream.c: a file written in order from an empty start is hashed as
- * it is written and its completed segments are uploaded at once. */
-/* The file starts over empty (create, O_TRUNC, truncate to 0). */
-void fs_stream_reset_locked(struct swiftfs_wstate *w);
-/* Give up streaming (any other truncate): the file goes up whole at close. */
-void fs_stream_stop_locked(struct swiftfs_wstate *w);
-/* After a staged write of [off, off+len) (buf holds it). */
-void fs_stream_after_write_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w,
-				  const char *object, const char *buf, uint64_t off, uint64_t len);
-/* Upload w's staged data (no gaps) as object with headers hdrs. */
-int fs_stream_upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const char *object,
-			    const char *const *hdrs, const char *mtime_str,
-			    struct swiftfs_upload_result *res);
-/* Free a state's streaming part (aborting an unfinished stream). */
-void fs_stream_free(struct swiftfs_wstate *w);
 
 /* fs_xattr.c: a header an object POST replaces and must send back as it
  * is (X-Delete-At, Content-Encoding, ...; not X-Object-Meta-*, not the

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "fs_internal.h"
 #include "swiftfs/log.h"
 #include "swiftfs/staging.h"
@@ -30,6 +32,33 @@
 #include "swiftfs/util.h"
 #include "swiftfs/workpool.h"
 #include "swiftfs/writeback.h"
+
+struct swiftfs_wstate {
+	pthread_mutex_t lock;
+	unsigned refs;              /* table lock: the inode's link + open handles */
+	struct swiftfs_staging *st; /* lock */
+	bool dirty;                 /* lock: staged data is not in Swift yet */
+	bool exists;                /* lock: the object exists (gaps come from it) */
+	bool unlinked;              /* lock: name removed while open: never upload */
+	int poisoned;               /* lock: errno of a failed write: never upload */
+	bool base_slo;              /* lock */
+	bool base_dlo;              /* lock */
+	char base_etag[72];         /* lock */
+	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */
+	char **meta;                /* lock: the object's other metadata, kept */
+	size_t nmeta;
+	char *content_type;         /* lock: kept from the object, else guessed */
+	/* streaming (large files written in order from an empty start) */
+	bool seq;                   /* lock: still written in order from 0 */
+	uint64_t seq_end;           /* lock: [0, seq_end) written in order */
+	uint64_t streamed;          /* lock: [0, streamed) handed to the stream */
+	struct swiftfs_slo_stream *stream; /* lock */
+	EVP_MD_CTX *seg_md5;        /* lock: MD5 of [streamed, seq_end) as written */
+	bool seg_md5_ok;            /* lock: false after a rewrite inside it */
+	/* writeback */
+	char *wb_record;            /* lock: journal record of the closed data */
+	bool wb_queued;             /* lock: a background upload is queued */
+};
 
 static void meta_free(char **meta, size_t n)
 {
@@ -42,7 +71,8 @@ static void wstate_free(struct swiftfs_wstate *w, bool keep)
 {
 	if (!w)
 		return;
-	fs_stream_free(w);
+	upload_stream_abort(w->stream);
+	EVP_MD_CTX_free(w->seg_md5);
 	if (keep && w->st)
 		LOGW("staged data of an object that is not in Swift is kept in %s", w->st->path);
 	staging_free(w->st, keep);
@@ -90,9 +120,120 @@ fail:
 	return -ENOMEM;
 }
 
-void fs_now_ts(struct timespec *ts)
+static void now_ts(struct timespec *ts)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* Give up streaming: segments already uploaded are deleted and the file
+ * is uploaded the ordinary way at close. w->lock held. */
+static void stream_stop_locked(struct swiftfs_wstate *w)
+{
+	w->seq = false;
+	if (w->stream) {
+		upload_stream_abort(w->stream);
+		w->stream = NULL;
+	}
+	w->streamed = 0;
+}
+
+/* Start the MD5 of the next segment. */
+static void seg_md5_restart(struct swiftfs_wstate *w)
+{
+	if (!w->seg_md5)
+		w->seg_md5 = EVP_MD_CTX_new();
+	w->seg_md5_ok = w->seg_md5 && EVP_DigestInit_ex(w->seg_md5, EVP_md5(), NULL) == 1;
+}
+
+/* The file starts over empty (create, O_TRUNC, truncate to 0). */
+static void stream_reset_locked(struct swiftfs_wstate *w)
+{
+	stream_stop_locked(w);
+	w->seq = true;
+	w->seq_end = 0;
+	seg_md5_restart(w);
+}
+
+/* Hash bytes written in order at seq_end. */
+static void seg_md5_feed(struct swiftfs_wstate *w, const char *buf, size_t len)
+{
+	if (w->seg_md5_ok)
+		EVP_DigestUpdate(w->seg_md5, buf, len);
+}
+
+/* The finished segment's MD5 (false when it could not be hashed as it
+ * was written); the next segment's starts. */
+static bool seg_md5_finish(struct swiftfs_wstate *w, char hex[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	bool ok = w->seg_md5_ok && EVP_DigestFinal_ex(w->seg_md5, md, &n) == 1 && n == 16;
+	for (unsigned i = 0; ok && i < 16; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[32] = '\0';
+	seg_md5_restart(w);
+	return ok;
+}
+
+/* Hand the segment [streamed, streamed + segment_size) to the stream;
+ * md5 is its digest when it was hashed as written. w->lock held. */
+static void stream_segment_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w,
+				  const char *object, const char *md5)
+{
+	uint64_t segsz = fs->segment_size;
+	if (!w->stream) {
+		char mt[40];
+		snprintf(mt, sizeof(mt), "%lld.%06ld", (long long)w->mtime.tv_sec,
+			 w->mtime.tv_nsec / 1000);
+		if (upload_stream_new(&fs->upcfg, object, mt, 0, segsz, &w->stream)) {
+			stream_stop_locked(w);
+			return;
+		}
+	}
+	if (upload_stream_count(w->stream) + 1 >= fs->max_segments ||
+	    upload_stream_add(w->stream, w->st->fd, w->streamed, segsz, md5)) {
+		stream_stop_locked(w);
+		return;
+	}
+	w->streamed += segsz;
+}
+
+/* After a write of [off, off+len) (buf holds it): data written in order
+ * is hashed as it comes, and each segment it completes goes to the
+ * stream at once. A gap, or a change to data already streamed, stops
+ * streaming. w->lock held. */
+static void stream_after_write_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w,
+				      const char *object, const char *buf, uint64_t off,
+				      uint64_t len)
+{
+	uint64_t segsz = fs->segment_size;
+	if (!w->seq)
+		return;
+	if (off != w->seq_end) {
+		if (off >= w->streamed && off + len <= w->seq_end)
+			w->seg_md5_ok = false; /* rewritten before upload: hash the file */
+		else
+			stream_stop_locked(w);
+		return;
+	}
+	uint64_t pos = off;
+	while (pos < off + len) {
+		uint64_t seg_end = (pos / segsz + 1) * segsz;
+		uint64_t take = (off + len < seg_end ? off + len : seg_end) - pos;
+		seg_md5_feed(w, buf + (pos - off), (size_t)take);
+		pos += take;
+		w->seq_end = pos;
+		if (pos == seg_end) {
+			char hex[33];
+			bool ok = seg_md5_finish(w, hex);
+			stream_segment_locked(fs, w, object, ok ? hex : NULL);
+			if (!w->seq)
+				return;
+		}
+	}
 }
 
 /* A new write state for object (existing: its size, ETag and metadata
@@ -107,7 +248,7 @@ static int wstate_new(struct swiftfs_fs *fs, const char *object, bool existing,
 	if (!w)
 		return -ENOMEM;
 	pthread_mutex_init(&w->lock, NULL);
-	fs_now_ts(&w->mtime);
+	now_ts(&w->mtime);
 	rc = staging_create(fs->staging_dir, &w->st);
 	if (rc) {
 		LOGE("cannot create a staging file in %s: %s", fs->staging_dir, strerror(-rc));
@@ -196,7 +337,7 @@ static int wstate_get(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char
 }
 
 /* The write state n has now, with a reference, or NULL. */
-struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+static struct swiftfs_wstate *wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	struct swiftfs_wstate *w = n->w;
@@ -207,7 +348,7 @@ struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inod
 }
 
 /* Drop a reference; a clean state nobody has open leaves the inode. */
-void fs_wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+static void wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
 	bool free_it = false;
 	pthread_mutex_lock(&fs->t.lock);
@@ -290,9 +431,16 @@ static int fill_gaps_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 	return rc;
 }
 
+/* Upload the staged file as object. w->lock held. */
+/* The headers an upload of w carries: X-Object-Meta-Mtime, mode and
+ * owner when set, and the object's other metadata, kept. */
+struct upload_hdrs {
+	char mtime_str[40];
+	char hmtime[64], hmode[48], huid[48], hgid[48];
+};
 
-int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
-				 struct fs_upload_hdrs *h, const char ***out)
+static int upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
+				 struct upload_hdrs *h, const char ***out)
 {
 	size_t nh = 0;
 	const char **hdrs = calloc(w->nmeta + 6, sizeof(*hdrs));
@@ -323,7 +471,7 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 			 const struct swiftfs_attr *a, struct swiftfs_upload_result *res)
 {
 	struct swiftfs_seglist old = { 0 };
-	struct fs_upload_hdrs hh;
+	struct upload_hdrs hh;
 	const char **hdrs = NULL;
 	const char *mtime_str = hh.mtime_str;
 	int rc;
@@ -340,12 +488,24 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	rc = fill_gaps_locked(fs, w, object, 0, w->st->size);
 	if (rc)
 		goto out;
-	rc = fs_upload_headers_locked(w, a, &hh, &hdrs);
+	rc = upload_headers_locked(w, a, &hh, &hdrs);
 	if (rc)
 		goto out;
 	if (w->exists && w->base_slo)
 		upload_slo_segments(&fs->upcfg, object, &old); /* best effort */
-	rc = fs_stream_upload_locked(fs, w, object, hdrs, mtime_str, res);
+	if (w->stream && w->seq && w->st->size >= w->streamed) {
+		/* most of it is in Swift already: the rest and the manifest */
+		const char *ct = w->content_type ? w->content_type : upload_guess_type(object);
+		rc = upload_stream_finish(w->stream, object, w->st->fd, w->streamed, w->st->size, ct,
+					  hdrs, res);
+		w->stream = NULL;
+		w->streamed = 0;
+		w->seq = false;
+	} else {
+		stream_stop_locked(w);
+		rc = upload_object(&fs->upcfg, object, w->st->fd, w->st->size, w->content_type,
+				   hdrs, mtime_str, res);
+	}
 	if (rc) {
 		LOGE("upload of %s failed (%s); the written data is kept in %s", object,
 		     strerror(-rc), w->st->path);
@@ -384,7 +544,7 @@ out:
 }
 
 /* Publish a file's new attributes after a change (table lock taken). */
-void fs_publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t size,
+static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t size,
 			  const struct timespec *mtime, const char *etag, bool slo)
 {
 	pthread_mutex_lock(&fs->t.lock);
@@ -411,7 +571,7 @@ void fs_publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t s
 
 /* The object name of inode n as of now (malloc'd; NULL: out of memory),
  * and, with a, a copy of its attributes taken at the same moment. */
-char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a)
+static char *object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	char *rel = inode_path_locked(&fs->t, n);
@@ -424,11 +584,11 @@ char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftf
 }
 
 /* Upload if dirty; then publish. Caller holds a reference on w. */
-int fs_write_sync(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
 	struct swiftfs_upload_result res;
 	struct swiftfs_attr a;
-	char *object = fs_object_of(fs, n, &a);
+	char *object = object_of(fs, n, &a);
 	int rc = 0;
 
 	if (!object) {
@@ -445,10 +605,263 @@ int fs_write_sync(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs
 	struct timespec mt = w->mtime;
 	pthread_mutex_unlock(&w->lock);
 	if (was_dirty && !rc)
-		fs_publish_attrs(fs, n, size, &mt, res.etag, res.slo);
+		publish_attrs(fs, n, size, &mt, res.etag, res.slo);
 out:
 	free(object);
 	return rc;
+}
+
+/* --- writeback (-o writeback, see writeback.h) ----------------------- */
+
+/* The journal record no longer describes data to upload. */
+static void wb_drop_record_locked(struct swiftfs_wstate *w)
+{
+	if (!w->wb_record)
+		return;
+	unlink(w->wb_record);
+	free(w->wb_record);
+	w->wb_record = NULL;
+}
+
+struct wb_job {
+	struct wb_job *next;       /* fs->wb_delayed, wb_lock */
+	struct swiftfs_fs *fs;
+	struct swiftfs_inode *n;   /* referenced */
+	struct swiftfs_wstate *w;  /* referenced */
+	uint64_t bytes;
+	double due;                /* not uploaded before (see WB_DELAY) */
+};
+
+static void wb_job_run(void *arg)
+{
+	struct wb_job *j = arg;
+	struct swiftfs_fs *fs = j->fs;
+	struct swiftfs_wstate *w = j->w;
+	int rc;
+
+	for (unsigned attempt = 0;; attempt++) {
+		if (__atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST)) {
+			/* unmounting after the drain: the record stays, and the
+			 * next mount uploads it */
+			rc = -ECANCELED;
+			break;
+		}
+		rc = sync_file(fs, j->n, w);
+		if (!rc || attempt >= 3)
+			break;
+		util_sleep((double)(2u << attempt));
+	}
+	pthread_mutex_lock(&w->lock);
+	w->wb_queued = false;
+	if (!w->dirty || w->unlinked)
+		wb_drop_record_locked(w);
+	else if (rc == -ECANCELED)
+		LOGW("writeback: %s was not uploaded before the unmount; the next mount uploads "
+		     "it", w->wb_record ? w->wb_record : w->st->path);
+	else if (rc)
+		LOGE("writeback: the upload of %s failed (%s); it is tried again at unmount and "
+		     "by the next mount", w->wb_record ? w->wb_record : w->st->path,
+		     strerror(-rc));
+	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_lock(&fs->wb_lock);
+	fs->wb_dirty -= j->bytes;
+	pthread_cond_broadcast(&fs->wb_cond);
+	pthread_mutex_unlock(&fs->wb_lock);
+	wstate_put(fs, j->n, w);
+	pthread_mutex_lock(&fs->t.lock);
+	inode_unref_locked(&fs->t, j->n);
+	pthread_mutex_unlock(&fs->t.lock);
+	free(j);
+}
+
+/* close() with writeback: make the staged data durable, record it, and
+ * queue its upload. -EAGAIN: upload now instead (not all of the data is
+ * local: parts of the old object would have to be fetched first). */
+/* Write (or rewrite) w's journal record for object, after making the
+ * staged data durable. w->lock held. */
+static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const char *object,
+			    const struct swiftfs_attr *a)
+{
+	struct swiftfs_wb_record rec = { 0 };
+	struct upload_hdrs hh;
+	const char **hdrs = NULL;
+	char *path = NULL;
+	int rc = upload_headers_locked(w, a, &hh, &hdrs);
+	if (!rc && fdatasync(w->st->fd))
+		rc = -errno;
+	if (!rc) {
+		rec.account = fs->account;
+		rec.container = fs->container;
+		rec.object = (char *)object;
+		rec.staged = w->st->path;
+		rec.size = w->st->size;
+		rec.mtime = hh.mtime_str;
+		rec.content_type = w->content_type;
+		rec.headers = (char **)hdrs;
+		while (hdrs[rec.nheaders])
+			rec.nheaders++;
+		rc = wb_record_write(fs->wb_dir, &rec, &path);
+	}
+	free(hdrs);
+	if (!rc) {
+		free(w->wb_record);
+		w->wb_record = path;
+	}
+	return rc;
+}
+
+/* Jobs wait WB_DELAY after close() before their upload starts: a file
+ * written to a temporary name and renamed right after (zarr, editors,
+ * atomic writers) is then uploaded once, under its final name, instead
+ * of PUT, COPY and DELETE. One timer thread hands due jobs to the pool. */
+#define WB_DELAY 0.5
+
+static void *wb_timer_main(void *arg)
+{
+	struct swiftfs_fs *fs = arg;
+	pthread_mutex_lock(&fs->wb_lock);
+	for (;;) {
+		struct wb_job *j = fs->wb_delayed;
+		bool stopping = __atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST);
+		if (!j && stopping)
+			break;
+		if (!j) {
+			pthread_cond_wait(&fs->wb_tcond, &fs->wb_lock);
+			continue;
+		}
+		double now = util_now();
+		if (!stopping && j->due > now) {
+			struct timespec ts;
+			double until = j->due;
+			ts.tv_sec = (time_t)until;
+			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+			pthread_cond_timedwait(&fs->wb_tcond, &fs->wb_lock, &ts);
+			continue;
+		}
+		fs->wb_delayed = j->next;
+		if (!fs->wb_delayed)
+			fs->wb_delayed_tail = NULL;
+		pthread_mutex_unlock(&fs->wb_lock);
+		if (workpool_submit(fs->wbpool, wb_job_run, j))
+			wb_job_run(j); /* no thread: upload here */
+		pthread_mutex_lock(&fs->wb_lock);
+	}
+	pthread_mutex_unlock(&fs->wb_lock);
+	return NULL;
+}
+
+int fs_wb_start(struct swiftfs_fs *fs)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* util_now() */
+	pthread_cond_init(&fs->wb_tcond, &ca);
+	pthread_condattr_destroy(&ca);
+	int rc = -pthread_create(&fs->wb_timer, NULL, wb_timer_main, fs);
+	fs->wb_timer_started = rc == 0;
+	return rc;
+}
+
+void fs_wb_stop(struct swiftfs_fs *fs)
+{
+	if (!fs->wb_timer_started)
+		return;
+	pthread_mutex_lock(&fs->wb_lock);
+	__atomic_store_n(&fs->wb_stopping, 1, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&fs->wb_tcond);
+	pthread_mutex_unlock(&fs->wb_lock);
+	pthread_join(fs->wb_timer, NULL);
+	fs->wb_timer_started = false;
+	pthread_cond_destroy(&fs->wb_tcond);
+}
+
+/* close() with writeback: make the staged data durable, record it, and
+ * queue its upload. -EAGAIN: upload now instead (not all of the data is
+ * local: parts of the old object would have to be fetched first). */
+static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+{
+	struct swiftfs_attr a;
+	int rc;
+	char *object = object_of(fs, n, &a);
+	if (!object)
+		return -ENOMEM;
+
+	pthread_mutex_lock(&w->lock);
+	if (!w->dirty || w->unlinked || w->wb_queued) {
+		pthread_mutex_unlock(&w->lock);
+		free(object);
+		return 0; /* nothing to upload, or a queued upload takes it */
+	}
+	if (w->poisoned || staging_valid_bytes(w->st) < w->st->size) {
+		pthread_mutex_unlock(&w->lock);
+		free(object);
+		return -EAGAIN;
+	}
+	uint64_t bytes = w->st->size;
+	rc = wb_record_locked(fs, w, object, &a);
+	if (rc) {
+		pthread_mutex_unlock(&w->lock);
+		LOGW("writeback: cannot record %s in %s (%s); uploading it now", object,
+		     fs->wb_dir, strerror(-rc));
+		free(object);
+		return -EAGAIN;
+	}
+	w->wb_queued = true;
+	pthread_mutex_unlock(&w->lock);
+	free(object);
+
+	/* bounded dirty bytes: wait for uploads before queueing more */
+	pthread_mutex_lock(&fs->wb_lock);
+	while (fs->wb_dirty > 0 && fs->wb_dirty + bytes > fs->wb_max)
+		pthread_cond_wait(&fs->wb_cond, &fs->wb_lock);
+	fs->wb_dirty += bytes;
+	pthread_mutex_unlock(&fs->wb_lock);
+
+	struct wb_job *j = calloc(1, sizeof(*j));
+	if (j) {
+		j->fs = fs;
+		j->n = n;
+		j->w = w;
+		j->bytes = bytes;
+		j->due = util_now() + WB_DELAY;
+		pthread_mutex_lock(&fs->t.lock);
+		inode_ref_locked(n);
+		w->refs++;
+		pthread_mutex_unlock(&fs->t.lock);
+		pthread_mutex_lock(&fs->wb_lock);
+		if (fs->wb_delayed_tail)
+			fs->wb_delayed_tail->next = j;
+		else
+			fs->wb_delayed = j;
+		fs->wb_delayed_tail = j;
+		pthread_cond_broadcast(&fs->wb_tcond);
+		pthread_mutex_unlock(&fs->wb_lock);
+		return 0;
+	}
+	pthread_mutex_lock(&fs->wb_lock);
+	fs->wb_dirty -= bytes;
+	pthread_mutex_unlock(&fs->wb_lock);
+	pthread_mutex_lock(&w->lock);
+	w->wb_queued = false;
+	pthread_mutex_unlock(&w->lock);
+	return -EAGAIN;
+}
+
+/* A file renamed before its upload: its record names the new object. */
+void fs_wb_renamed(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
+	if (!w)
+		return;
+	struct swiftfs_attr a;
+	char *object = object_of(fs, n, &a);
+	pthread_mutex_lock(&w->lock);
+	if (object && w->wb_record && wb_record_locked(fs, w, object, &a))
+		LOGW("writeback: could not rename the record of %s; after a crash it would be "
+		     "uploaded under its old name", object);
+	pthread_mutex_unlock(&w->lock);
+	free(object);
+	wstate_put(fs, n, w);
 }
 
 /* --- operations ------------------------------------------------------ */
@@ -471,16 +884,16 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 		if (!rc) {
 			w->dirty = true;
 			w->poisoned = 0; /* a fresh start */
-			fs_now_ts(&w->mtime);
-			fs_stream_reset_locked(w);
+			now_ts(&w->mtime);
+			stream_reset_locked(w);
 		}
 		mt = w->mtime;
 		pthread_mutex_unlock(&w->lock);
 		if (rc) {
-			fs_wstate_put(fs, n, w);
+			wstate_put(fs, n, w);
 			return rc;
 		}
-		fs_publish_attrs(fs, n, 0, &mt, NULL, false);
+		publish_attrs(fs, n, 0, &mt, NULL, false);
 	}
 	f->w = w;
 	return 0;
@@ -489,7 +902,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 /* A read-only open of a file that has local data reads through it. */
 bool fs_open_local(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_file *f)
 {
-	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	f->w = w;
 	return w != NULL;
 }
@@ -503,16 +916,16 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 		return -EBADF;
 	if (off + size > fs->max_file_size * (uint64_t)fs->max_segments)
 		return -EFBIG;
-	char *object = fs_object_of(fs, f->inode, NULL);
+	char *object = object_of(fs, f->inode, NULL);
 	if (!object)
 		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
-	fs_wb_drop_record_locked(w); /* open for writing again: no longer closed data */
+	wb_drop_record_locked(w); /* open for writing again: no longer closed data */
 	ssize_t n = staging_write(w->st, buf, size, off);
 	if (n >= 0) {
 		w->dirty = true;
-		fs_now_ts(&w->mtime);
-		fs_stream_after_write_locked(fs, w, object, buf, off, (uint64_t)n);
+		now_ts(&w->mtime);
+		stream_after_write_locked(fs, w, object, buf, off, (uint64_t)n);
 	} else {
 		w->poisoned = (int)-n;
 		LOGE("staging a write of %zu bytes in %s failed: %s; the file will not be "
@@ -523,7 +936,7 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	pthread_mutex_unlock(&w->lock);
 	free(object);
 	if (n >= 0)
-		fs_publish_attrs(fs, f->inode, fsize, &mt, NULL, false);
+		publish_attrs(fs, f->inode, fsize, &mt, NULL, false);
 	return n;
 }
 
@@ -532,7 +945,7 @@ ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, 
 {
 	struct swiftfs_wstate *w = f->w;
 	ssize_t n;
-	char *object = fs_object_of(fs, f->inode, NULL);
+	char *object = object_of(fs, f->inode, NULL);
 	if (!object)
 		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
@@ -549,23 +962,23 @@ int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f)
 	if (!f->w)
 		return 0;
 	if (fs->writeback && (f->flags & O_ACCMODE) != O_RDONLY) {
-		int rc = fs_wb_enqueue(fs, f->inode, f->w);
+		int rc = wb_enqueue(fs, f->inode, f->w);
 		if (rc != -EAGAIN)
 			return rc;
 	}
-	return fs_write_sync(fs, f->inode, f->w);
+	return sync_file(fs, f->inode, f->w);
 }
 
 int fs_fsync(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
 	if (!f->w)
 		return 0;
-	return fs_write_sync(fs, f->inode, f->w);
+	return sync_file(fs, f->inode, f->w);
 }
 
 void fs_release_local(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
-	fs_wstate_put(fs, f->inode, f->w);
+	wstate_put(fs, f->inode, f->w);
 	f->w = NULL;
 }
 
@@ -592,7 +1005,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	if (rc)
 		goto out;
 	w->dirty = true; /* even an empty file becomes an object at close */
-	fs_stream_reset_locked(w);
+	stream_reset_locked(w);
 	w->content_type = strdup(upload_guess_type(name));
 	struct swiftfs_attr a = { .kind = DK_FILE, .have_mtime = true, .exact = true };
 	a.mtime = w->mtime;
@@ -606,7 +1019,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 		/* a local state still under this name loses it: a new inode */
 		pthread_mutex_lock(&old->w->lock);
 		old->w->unlinked = true;
-		fs_wb_drop_record_locked(old->w);
+		wb_drop_record_locked(old->w);
 		pthread_mutex_unlock(&old->w->lock);
 		inode_unhash_locked(&fs->t, old);
 	}
@@ -788,7 +1201,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 		goto done;
 	}
 	struct timespec mt;
-	fs_now_ts(&mt);
+	now_ts(&mt);
 	if (to_set & FS_SET_MTIME)
 		mt = in->st_mtim;
 
@@ -837,9 +1250,9 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 			if (!rc)
 				w->dirty = true;
 			if (!rc && in->st_size == 0)
-				fs_stream_reset_locked(w);
+				stream_reset_locked(w);
 			else if (!rc)
-				fs_stream_stop_locked(w);
+				stream_stop_locked(w);
 		}
 		pending = w->dirty && !w->unlinked;
 		if (pending && (to_set & (FS_SET_MTIME | FS_SET_SIZE)))
@@ -851,9 +1264,9 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 	}
 	if (pending) {
 		/* the upload carries size, time, mode and owner */
-		fs_publish_attrs(fs, n, size, &mt, NULL, false);
+		publish_attrs(fs, n, size, &mt, NULL, false);
 		if ((to_set & FS_SET_SIZE) && !f)
-			rc = fs_write_sync(fs, n, w); /* truncate(path): persist now */
+			rc = sync_file(fs, n, w); /* truncate(path): persist now */
 	} else if (to_set & (FS_SET_MTIME | FS_SET_MODE | FS_SET_UID | FS_SET_GID)) {
 		char hm[64], hmode[48], huid[48], hgid[48];
 		const char *set[5];
@@ -889,7 +1302,7 @@ done:
 	pthread_mutex_unlock(&fs->t.lock);
 out:
 	if (w)
-		fs_wstate_put(fs, n, w);
+		wstate_put(fs, n, w);
 	fs_put_inode(fs, n);
 	free(rel);
 	free(object);
@@ -899,15 +1312,14 @@ out:
 /* Mark the local state of n (if any) as belonging to no name any more. */
 void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
-	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->unlinked = true;
-	fs_wb_drop_record_locked(w);
-	fs_stream_stop_locked(w); /* segments already up are deleted */
+	wb_drop_record_locked(w);
 	pthread_mutex_unlock(&w->lock);
-	fs_wstate_put(fs, n, w);
+	wstate_put(fs, n, w);
 }
 
 /* Whether n has local data never uploaded (a rename then moves it for
@@ -915,24 +1327,24 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
 	bool only = false;
-	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
 		return false;
 	pthread_mutex_lock(&w->lock);
 	only = !w->exists && !w->unlinked;
 	pthread_mutex_unlock(&w->lock);
-	fs_wstate_put(fs, n, w);
+	wstate_put(fs, n, w);
 	return only;
 }
 
 /* Upload whatever n has staged (before a server-side copy of it). */
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
-	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
 		return 0;
-	int rc = fs_write_sync(fs, n, w);
-	fs_wstate_put(fs, n, w);
+	int rc = sync_file(fs, n, w);
+	wstate_put(fs, n, w);
 	return rc;
 }
 
@@ -1032,8 +1444,8 @@ int fs_drain(struct swiftfs_fs *fs, double timeout, const volatile int *abort_fl
 				struct swiftfs_inode *n = d.closed[i].n;
 				struct swiftfs_wstate *w = d.closed[i].w;
 				if (!drain_aborted(abort_flag) && util_now() < deadline)
-					fs_write_sync(fs, n, w);
-				fs_wstate_put(fs, n, w);
+					sync_file(fs, n, w);
+				wstate_put(fs, n, w);
 				pthread_mutex_lock(&fs->t.lock);
 				inode_unref_locked(&fs->t, n);
 				pthread_mutex_unlock(&fs->t.lock);

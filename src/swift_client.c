@@ -321,15 +321,6 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *userp)
 	size_t want = size * nmemb;
 	uint64_t left = r->send_len - x->sent;
 
-	if (r->send_cb) {
-		size_t n = r->send_cb(buf, want, r->send_arg);
-		if (n == SWIFT_SEND_ABORT) {
-			x->send_err = ECANCELED;
-			return CURL_READFUNC_ABORT;
-		}
-		x->sent += n;
-		return n;
-	}
 	if (want > left)
 		want = (size_t)left;
 	if (want == 0)
@@ -354,7 +345,7 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *userp)
 static int seek_cb(void *userp, curl_off_t offset, int origin)
 {
 	struct xfer *x = userp;
-	if (x->r->send_cb || origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->r->send_len)
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->r->send_len)
 		return CURL_SEEKFUNC_CANTSEEK;
 	x->sent = (uint64_t)offset;
 	return CURL_SEEKFUNC_OK;
@@ -494,10 +485,7 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 		curl_easy_setopt(h, CURLOPT_READDATA, &x);
 		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
 		curl_easy_setopt(h, CURLOPT_SEEKDATA, &x);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-				 r->send_cb ? (curl_off_t)-1 : (curl_off_t)r->send_len);
-		if (r->send_cb)
-			hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->send_len);
 		if (strcmp(r->method, "PUT") != 0)
 			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	} else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
@@ -600,14 +588,14 @@ int swift_request(struct swiftfs_client *c, struct swiftfs_req *r)
 		r->attempts++;
 		perform_once(c, h, r, url, token);
 		if (r->curl_code == CURLE_OK && r->status == 401 &&
-		    !(r->flags & SWIFT_REQ_NO_AUTH) && !reauthed && !r->send_cb) {
+		    !(r->flags & SWIFT_REQ_NO_AUTH) && !reauthed) {
 			reauthed = true;
 			__atomic_fetch_add(&c->stats.reauths, 1, __ATOMIC_RELAXED);
 			if (swift_auth_renew(c->auth, c, gen) == 0)
 				continue;
 			break;
 		}
-		if (!retryable(r) || (r->flags & SWIFT_REQ_NO_RETRY) || r->send_cb)
+		if (!retryable(r) || (r->flags & SWIFT_REQ_NO_RETRY))
 			break;
 		/* full jitter: sleep a random time up to the current backoff */
 		double delay = backoff * (0.5 + 0.5 * ((double)random() / (double)RAND_MAX));

@@ -1,11 +1,8 @@
 /* Upload of staged data (see upload.h for the layout and guarantees). The
- * MD5 of every body is known before it is sent (hashed as the file was
- * written, or read from the staging file) and sent as ETag: Swift checks
- * it on arrival. The one exception is a live segment PUT (sent while the
- * segment is written, chunked): there Swift's ETag is compared with the
- * MD5 afterwards, and the segment is sent again on any difference.
- * Bodies are streamed from the file with pread by the request path's read
- * callback, so memory does not grow with the object. */
+ * MD5 of every body is computed from the staging file before it is sent,
+ * and sent as ETag: Swift checks it on arrival. Segments are streamed from
+ * the file with pread by the request path's read callback, so memory does
+ * not grow with the object. */
 #include "swiftfs/upload.h"
 
 #include <ctype.h>
@@ -18,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "swiftfs/listing.h"
@@ -222,14 +218,6 @@ struct seg_job {
 	char etag[72];
 	int rc;
 	bool done;
-	/* a live job (upload_stream_live): its PUT started while the segment
-	 * was still being written */
-	bool live;
-	bool final;     /* s->lock: len and md5 are final */
-	bool redo;      /* s->lock: the live PUT was not used; PUT it once final */
-	bool cancel;    /* s->lock: drop the live PUT (its data was rewritten) */
-	uint64_t avail; /* s->lock: bytes of the segment written so far */
-	uint64_t sent;  /* the live PUT's thread only */
 };
 
 /* Segments being uploaded for one manifest: added while a file is written
@@ -246,7 +234,6 @@ struct swiftfs_slo_stream {
 	pthread_cond_t cond;
 	unsigned pending;    /* lock */
 	int rc;              /* lock: first failure */
-	bool aborting;       /* lock: live PUTs stop, nothing is redone */
 	struct seg_job **jobs;
 	size_t n, cap;
 	bool container_ok;
@@ -430,74 +417,33 @@ int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 	return 0;
 }
 
-/* The segment being written, when its PUT is live and not final yet
- * (final is only set by the stream's owner, the caller). */
-static struct seg_job *live_job(const struct swiftfs_slo_stream *s)
-{
-	struct seg_job *j = s->n ? s->jobs[s->n - 1] : NULL;
-	return j && j->live && !j->final ? j : NULL;
-}
-
 size_t upload_stream_count(const struct swiftfs_slo_stream *s)
 {
-	return s->n - (live_job(s) ? 1 : 0);
+	return s->n;
 }
 
-/* The segment whose PUT is live is complete: its PUT ends, or, when the
- * live PUT was not used, it is PUT the ordinary way. */
-static int live_finalize(struct swiftfs_slo_stream *s, struct seg_job *j, uint64_t len,
-			 const char *md5)
+int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len,
+		      const char *md5)
 {
-	pthread_mutex_lock(&s->lock);
-	j->len = len;
-	j->avail = len;
-	snprintf(j->md5, sizeof(j->md5), "%s", md5 ? md5 : "");
-	j->final = true;
-	bool resubmit = j->redo;
-	j->redo = false;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	if (resubmit && workpool_submit(s->cfg->pool, seg_job_run, j)) {
-		pthread_mutex_lock(&s->lock);
-		j->done = true;
-		j->rc = -ENOMEM;
-		if (!s->rc)
-			s->rc = -ENOMEM;
-		s->pending--;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-		return -ENOMEM;
+	if (!s->container_ok) {
+		int rc = ensure_container(s->cfg->client, s->segc);
+		if (rc) {
+			LOGE("cannot create the segment container %s: %s", s->segc, strerror(-rc));
+			return rc;
+		}
+		s->container_ok = true;
 	}
-	return 0;
-}
-
-static int stream_container(struct swiftfs_slo_stream *s)
-{
-	if (s->container_ok)
-		return 0;
-	int rc = ensure_container(s->cfg->client, s->segc);
-	if (rc) {
-		LOGE("cannot create the segment container %s: %s", s->segc, strerror(-rc));
-		return rc;
-	}
-	s->container_ok = true;
-	return 0;
-}
-
-static struct seg_job *job_new(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len,
-			       const char *md5)
-{
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		struct seg_job **v = realloc(s->jobs, cap * sizeof(*v));
 		if (!v)
-			return NULL;
+			return -ENOMEM;
 		s->jobs = v;
 		s->cap = cap;
 	}
 	struct seg_job *j = calloc(1, sizeof(*j));
 	if (!j)
-		return NULL;
+		return -ENOMEM;
 	j->s = s;
 	j->fd = fd;
 	j->off = off;
@@ -506,29 +452,12 @@ static struct seg_job *job_new(struct swiftfs_slo_stream *s, int fd, uint64_t of
 		snprintf(j->md5, sizeof(j->md5), "%s", md5);
 	if (asprintf(&j->name, "%s%08zu", s->prefix, s->n) < 0) {
 		free(j);
-		return NULL;
+		return -ENOMEM;
 	}
 	s->jobs[s->n++] = j;
 	pthread_mutex_lock(&s->lock);
 	s->pending++;
 	pthread_mutex_unlock(&s->lock);
-	return j;
-}
-
-int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len,
-		      const char *md5)
-{
-	struct seg_job *lj = live_job(s);
-	if (lj && lj->off == off)
-		return live_finalize(s, lj, len, md5);
-	if (lj)
-		return -EINVAL; /* not the segment being written: the caller's bug */
-	int rc = stream_container(s);
-	if (rc)
-		return rc;
-	struct seg_job *j = job_new(s, fd, off, len, md5);
-	if (!j)
-		return -ENOMEM;
 	if (workpool_submit(s->cfg->pool, seg_job_run, j)) {
 		pthread_mutex_lock(&s->lock);
 		s->pending--;
@@ -538,157 +467,6 @@ int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64
 		return -ENOMEM;
 	}
 	return 0;
-}
-
-/* --- live segment PUTs ------------------------------------------------ */
-
-/* A live PUT starts once this much of its segment is written (a quarter
- * of smaller segments); it waits at
- * most LIVE_IDLE for more data before it gives up (the segment is then
- * PUT the ordinary way once complete). At most LIVE_MAX at once, so that
- * PUTs waiting on slow writers never hold the whole worker pool. */
-#define LIVE_MIN (1u << 20)
-#define LIVE_IDLE 5.0
-#define LIVE_MAX 2u
-static unsigned live_running; /* atomic */
-
-/* The live PUT's body: the segment's bytes as they are written. */
-static size_t live_read(char *buf, size_t want, void *arg)
-{
-	struct seg_job *j = arg;
-	struct swiftfs_slo_stream *s = j->s;
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)LIVE_IDLE;
-	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		if (j->cancel || s->aborting) {
-			pthread_mutex_unlock(&s->lock);
-			return SWIFT_SEND_ABORT;
-		}
-		if (j->sent < j->avail)
-			break;
-		if (j->final) {
-			pthread_mutex_unlock(&s->lock);
-			return 0; /* the terminating chunk: the segment is complete */
-		}
-		if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT &&
-		    j->sent >= j->avail && !j->final) {
-			j->cancel = true; /* the writer paused: not worth a held connection */
-			LOGD("segment %s: no data for %.0f s, the live upload stops", j->name, LIVE_IDLE);
-		}
-	}
-	uint64_t n = j->avail - j->sent;
-	pthread_mutex_unlock(&s->lock);
-	if (n > want)
-		n = want;
-	ssize_t got;
-	do {
-		got = pread(j->fd, buf, (size_t)n, (off_t)(j->off + j->sent));
-	} while (got < 0 && errno == EINTR);
-	if (got <= 0)
-		return SWIFT_SEND_ABORT;
-	j->sent += (uint64_t)got;
-	return (size_t)got;
-}
-
-static void live_job_run(void *arg)
-{
-	struct seg_job *j = arg;
-	struct swiftfs_slo_stream *s = j->s;
-	struct swiftfs_req r;
-	char etag[72] = "";
-
-	swift_req_init(&r, "PUT");
-	r.container = s->segc;
-	r.object = j->name;
-	r.has_body = true;
-	r.send_cb = live_read;
-	r.send_arg = j;
-	r.flags = SWIFT_REQ_NO_RETRY;
-	int rc = swift_request(s->cfg->client, &r);
-	if (!rc) {
-		const char *e = swift_req_header(&r, "ETag");
-		snprintf(etag, sizeof(etag), "%s", e ? e : "");
-		strip_quotes(etag);
-	} else {
-		char what[300];
-		swift_describe_error(&r, what, sizeof(what));
-		LOGD("segment %s: live upload not used (%s)", j->name, what);
-	}
-	swift_req_cleanup(&r);
-	__atomic_fetch_sub(&live_running, 1, __ATOMIC_SEQ_CST);
-
-	pthread_mutex_lock(&s->lock);
-	/* used only when Swift stored exactly the bytes hashed as written */
-	bool ok = !rc && j->final && j->md5[0] && j->sent == j->len && strcmp(etag, j->md5) == 0;
-	if (!rc && !ok)
-		LOGD("segment %s: live upload not used (ETag %s, %s)", j->name, etag,
-		     j->md5[0] ? "hashed as written" : "not hashed as written");
-	if (ok || s->aborting) {
-		if (ok)
-			snprintf(j->etag, sizeof(j->etag), "%s", etag);
-		j->rc = ok || !rc ? 0 : -ECANCELED; /* stored: the abort deletes it */
-		j->done = true;
-		s->pending--;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
-	if (!j->final) {
-		j->redo = true; /* live_finalize submits the ordinary PUT */
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
-	pthread_mutex_unlock(&s->lock);
-	seg_job_run(j); /* the ordinary PUT from the staged file */
-}
-
-void upload_stream_live(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t avail)
-{
-	struct seg_job *lj = live_job(s);
-	if (lj) {
-		if (lj->off != off)
-			return;
-		pthread_mutex_lock(&s->lock);
-		lj->avail = avail;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
-	uint64_t min = s->segsz / 4 < LIVE_MIN ? s->segsz / 4 : LIVE_MIN;
-	if (avail < min || (s->n && s->jobs[s->n - 1]->off >= off))
-		return;
-	if (s->cfg->max_segments && s->n + 1 >= s->cfg->max_segments)
-		return;
-	if (__atomic_fetch_add(&live_running, 1, __ATOMIC_SEQ_CST) >= LIVE_MAX) {
-		__atomic_fetch_sub(&live_running, 1, __ATOMIC_SEQ_CST);
-		return;
-	}
-	struct seg_job *j = stream_container(s) ? NULL : job_new(s, fd, off, 0, NULL);
-	if (!j) {
-		__atomic_fetch_sub(&live_running, 1, __ATOMIC_SEQ_CST);
-		return;
-	}
-	j->live = true;
-	j->avail = avail;
-	if (workpool_submit(s->cfg->pool, live_job_run, j)) {
-		__atomic_fetch_sub(&live_running, 1, __ATOMIC_SEQ_CST);
-		pthread_mutex_lock(&s->lock);
-		j->redo = true; /* PUT the ordinary way once complete */
-		pthread_mutex_unlock(&s->lock);
-	}
-}
-
-void upload_stream_live_cancel(struct swiftfs_slo_stream *s)
-{
-	struct seg_job *lj = live_job(s);
-	if (!lj)
-		return;
-	pthread_mutex_lock(&s->lock);
-	lj->cancel = true;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
 }
 
 static int stream_wait(struct swiftfs_slo_stream *s)
@@ -724,20 +502,6 @@ void upload_stream_abort(struct swiftfs_slo_stream *s)
 {
 	if (!s)
 		return;
-	/* live PUTs stop; one waiting to be redone is not */
-	pthread_mutex_lock(&s->lock);
-	s->aborting = true;
-	for (size_t i = 0; i < s->n; i++) {
-		struct seg_job *j = s->jobs[i];
-		if (j->redo && !j->done) {
-			j->redo = false;
-			j->done = true;
-			j->rc = -ECANCELED;
-			s->pending--;
-		}
-	}
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
 	stream_wait(s);
 	/* no partial object: remove what was uploaded */
 	struct swiftfs_seglist l = { 0 };
@@ -807,18 +571,14 @@ static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
 
 int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
 			 uint64_t covered, uint64_t size, const char *content_type,
-			 const char *const *headers, const char *tail_md5,
-			 struct swiftfs_upload_result *res)
+			 const char *const *headers, struct swiftfs_upload_result *res)
 {
 	int rc = 0;
 	memset(res, 0, sizeof(*res));
-	/* what was not streamed yet (tail_md5: of all of it, when it is one
-	 * segment) */
-	if (size - covered > s->segsz)
-		tail_md5 = NULL;
+	/* what was not streamed yet */
 	for (uint64_t off = covered; off < size && !rc; off += s->segsz)
 		rc = upload_stream_add(s, fd, off, size - off < s->segsz ? size - off : s->segsz,
-				       tail_md5);
+				       NULL);
 	int wrc = stream_wait(s);
 	if (!rc)
 		rc = wrc;
@@ -871,12 +631,12 @@ static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, 
 	int rc = upload_stream_new(cfg, object, mtime_str, size, segsz, &s);
 	if (rc)
 		return rc;
-	return upload_stream_finish(s, object, fd, 0, size, content_type, headers, NULL, res);
+	return upload_stream_finish(s, object, fd, 0, size, content_type, headers, res);
 }
 
 int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
 		  uint64_t size, const char *content_type, const char *const *headers,
-		  const char *mtime_str, const char *md5, struct swiftfs_upload_result *res)
+		  const char *mtime_str, struct swiftfs_upload_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	if (!content_type)
@@ -884,7 +644,7 @@ int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int 
 	if (size > cfg->segment_size)
 		return upload_slo(cfg, object, fd, size, content_type, headers, mtime_str, res);
 	int rc = put_range(cfg->client, cfg->container, object, NULL, fd, 0, size, content_type,
-			   headers, md5, res->etag);
+			   headers, NULL, res->etag);
 	strip_quotes(res->etag);
 	return rc;
 }

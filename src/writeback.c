@@ -242,7 +242,7 @@ static int recover_one(const char *path, struct swiftfs_wb_record *rec,
 	for (size_t i = 0; i < rec->nheaders; i++)
 		hdrs[i] = rec->headers[i];
 	rc = upload_object(cfg, rec->object, fd, rec->size, rec->content_type, hdrs, rec->mtime,
-			   NULL, &res);
+			   &res);
 	if (rc) {
 		LOGE("writeback: upload of %s after a restart failed: %s; its data stays in %s",
 		     rec->object, strerror(-rc), rec->staged);

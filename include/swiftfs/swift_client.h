@@ -61,12 +61,6 @@ struct swiftfs_req {
 	off_t send_off;
 	uint64_t send_len;
 	bool has_body;
-	/* or a body of unknown length, sent chunked, from a callback: it fills
-	 * buf and returns the bytes, 0 at the end, or SWIFT_SEND_ABORT to drop
-	 * the request without the terminating chunk (Swift then stores
-	 * nothing). Such a request is never retried (it cannot be replayed). */
-	size_t (*send_cb)(char *buf, size_t len, void *arg);
-	void *send_arg;
 
 	/* response body: into a caller buffer (ranged reads), or into resp_body */
 	char *recv_buf;
@@ -83,8 +77,6 @@ struct swiftfs_req {
 	size_t resp_nheaders;
 	int attempts;
 };
-
-#define SWIFT_SEND_ABORT ((size_t)-1)
 
 /* Fill defaults (send_fd = -1). */
 void swift_req_init(struct swiftfs_req *r, const char *method);

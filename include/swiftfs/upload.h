@@ -43,12 +43,10 @@ struct swiftfs_upload_result {
 };
 
 /* Upload size bytes of fd as object. headers: NULL-terminated extra
- * headers ("X-Object-Meta-Mtime: ..."). md5: the data's MD5 when already
- * known (hashed as it was written; used for a single PUT), else NULL.
- * 0 or -errno. */
+ * headers ("X-Object-Meta-Mtime: ..."). 0 or -errno. */
 int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
 		  uint64_t size, const char *content_type, const char *const *headers,
-		  const char *mtime_str, const char *md5, struct swiftfs_upload_result *res);
+		  const char *mtime_str, struct swiftfs_upload_result *res);
 
 /* Streaming: segments uploaded while the file is still being written
  * (a file written sequentially from its start uploads each segment as
@@ -63,23 +61,11 @@ int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len,
 		      const char *md5);
 size_t upload_stream_count(const struct swiftfs_slo_stream *s);
-/* The segment at off (the next one) has its first avail bytes written in
- * fd: past a threshold its PUT starts at once, sent chunked as the data
- * comes, with no ETag; upload_stream_add of that segment ends it, and
- * Swift's ETag must then equal the MD5 hashed as written, else (or on
- * any failure) the segment is PUT again from fd. Only the segment
- * container is written this way: an abandoned PUT stores nothing. */
-void upload_stream_live(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t avail);
-/* The data of the live segment changed under its PUT: drop the PUT. */
-void upload_stream_live_cancel(struct swiftfs_slo_stream *s);
-/* Upload [covered, size) as further segments (tail_md5: its MD5 when it
- * is one segment and was hashed as written, else NULL), wait for all, PUT
- * the manifest as object (its name now: the file may have been renamed),
- * verify. Frees s; on failure its segments are deleted. */
+/* Upload [covered, size) as further segments, wait for all, PUT the
+ * manifest as object (its name now: the file may have been renamed), verify. Frees s; on failure its segments are deleted. */
 int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
 			 uint64_t covered, uint64_t size, const char *content_type,
-			 const char *const *headers, const char *tail_md5,
-			 struct swiftfs_upload_result *res);
+			 const char *const *headers, struct swiftfs_upload_result *res);
 /* Wait, delete what was uploaded, free. */
 void upload_stream_abort(struct swiftfs_slo_stream *s);
 
