@@ -401,6 +401,19 @@ out:
 	return rc;
 }
 
+/* A block read_block() found bad (-EBADMSG: counted, logged, its file
+ * removed) or gone: the caller drops or refetches the entry. */
+static void discard_damaged_locked(struct swiftfs_block_cache *bc, struct bc_entry *e, ssize_t rc)
+{
+	if (rc != -EBADMSG)
+		return;
+	char path[PATH_MAX];
+	block_path(bc, e->id, e->idx, path, sizeof(path));
+	bc->st.corrupt++;
+	LOGW("cache: block %s is damaged (torn write or disk error); fetching it again", path);
+	unlink(path);
+}
+
 ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 			 uint64_t idx, uint32_t blen, char *buf, uint32_t in, uint32_t len)
 {
@@ -442,14 +455,7 @@ ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc
 		}
 		if (e->st != BC_READY)
 			continue; /* another reader found it bad and refetches */
-		char path[PATH_MAX];
-		block_path(bc, k->id, idx, path, sizeof(path));
-		if (rc == -EBADMSG) {
-			bc->st.corrupt++;
-			LOGW("cache: block %s is damaged (torn write or disk error); fetching it again",
-			     path);
-			unlink(path);
-		}
+		discard_damaged_locked(bc, e, rc);
 		/* gone or bad: this reader becomes the block's fetcher */
 		bc->st.bytes -= e->disk;
 		bc->st.blocks--;
@@ -510,25 +516,17 @@ void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 {
 	pthread_mutex_lock(&bc->lock);
 	struct bc_entry *e = find_locked(bc, k->id, idx);
-	bool ready = e && e->st == BC_READY;
-	bool verified = ready && e->verified;
-	if (ready)
-		bc->st.warmed++;
-	pthread_mutex_unlock(&bc->lock);
-	if (!ready)
-		return;
-	if (verified) {
-		block_cache_hint(bc, k, idx);
-		return;
-	}
-	/* the first use in this daemon reads the whole block and checks it */
-	char one;
-	pthread_mutex_lock(&bc->lock);
-	e = find_locked(bc, k->id, idx);
 	if (!e || e->st != BC_READY) {
 		pthread_mutex_unlock(&bc->lock);
 		return;
 	}
+	bc->st.warmed++;
+	if (e->verified) {
+		pthread_mutex_unlock(&bc->lock); /* block_cache_hint() did the rest */
+		return;
+	}
+	/* the first use in this daemon reads the whole block and checks it */
+	char one;
 	e->pins++;
 	pthread_mutex_unlock(&bc->lock);
 	ssize_t rc = read_block(bc, k->id, idx, blen, false, &one, 0, 1);
@@ -539,14 +537,7 @@ void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 	} else if ((rc == -EBADMSG || rc == -ENOENT) && e->st == BC_READY && e->pins == 0) {
 		/* dropped: the reader that wants it fetches it (a pinned one
 		 * finds the damage itself) */
-		char path[PATH_MAX];
-		block_path(bc, k->id, idx, path, sizeof(path));
-		if (rc == -EBADMSG) {
-			bc->st.corrupt++;
-			LOGW("cache: block %s is damaged (torn write or disk error); it will be "
-			     "fetched again", path);
-			unlink(path);
-		}
+		discard_damaged_locked(bc, e, rc);
 		remove_locked(bc, e);
 	}
 	pthread_mutex_unlock(&bc->lock);

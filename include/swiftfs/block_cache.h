@@ -64,10 +64,10 @@ void block_cache_fill(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 /* The fetcher gives up without data (the fetch failed). */
 void block_cache_unclaim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 			 uint64_t idx);
-/* Read-ahead from disk: bring a cached block into the page cache (and
- * check its CRC if this daemon has not yet), so that the read that follows
- * does not wait on the disk. A damaged block is dropped, to be fetched
- * again. Absent blocks are left alone. */
+/* Read-ahead from disk, after block_cache_hint(): check a cached block's
+ * CRC if this daemon has not yet (reading it into the page cache), so that
+ * the read that follows does not wait on the disk. A damaged block is
+ * dropped, to be fetched again. Absent blocks are left alone. */
 void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 		      uint64_t idx, uint32_t blen);
 /* Ask the kernel to start reading block idx's file (no wait, no check):
