@@ -71,6 +71,7 @@ struct fetch_job {
 };
 
 static void fill_more_locked(struct swiftfs_reader *r);
+static void read_ahead_cached_locked(struct swiftfs_reader *r, uint64_t b, unsigned streak);
 
 int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out)
 {
@@ -105,8 +106,10 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 	return 0;
 }
 
-/* GET [off, off+len) into buf. Returns bytes or -errno. */
-static ssize_t fetch_range(struct swiftfs_reader *r, char *buf, uint64_t off, size_t len)
+/* GET [off, off+len) into buf, or to sink as it arrives. Returns bytes
+ * or -errno. */
+static ssize_t fetch_range_to(struct swiftfs_reader *r, char *buf, uint64_t off, size_t len,
+			      int (*sink)(void *, uint64_t, const char *, size_t), void *arg)
 {
 	struct swiftfs_req q;
 	const char *hdrs[2] = { r->if_match[0] ? r->if_match : NULL, NULL };
@@ -120,6 +123,8 @@ static ssize_t fetch_range(struct swiftfs_reader *r, char *buf, uint64_t off, si
 	q.range_len = (int64_t)len;
 	q.recv_buf = buf;
 	q.recv_cap = len;
+	q.sink = sink;
+	q.sink_arg = arg;
 	rc = swift_request(r->client, &q);
 	if (rc == 0) {
 		rc = (ssize_t)q.recv_len;
@@ -136,6 +141,11 @@ static ssize_t fetch_range(struct swiftfs_reader *r, char *buf, uint64_t off, si
 	}
 	swift_req_cleanup(&q);
 	return rc;
+}
+
+static ssize_t fetch_range(struct swiftfs_reader *r, char *buf, uint64_t off, size_t len)
+{
+	return fetch_range_to(r, buf, off, len, NULL, NULL);
 }
 
 /* Length of piece idx when the object is cut in pieces of unit bytes
@@ -189,9 +199,72 @@ static unsigned claim_run(struct swiftfs_reader *r, uint64_t from, uint64_t max)
 	return n;
 }
 
-/* Fetch blocks [b0, b0 + n), all claimed by the caller, in one GET and
- * hand them to the cache; copy [in, in + len) of block b0 to dst if
- * given. Returns the bytes copied to dst, or -errno. */
+/* A GET of blocks [b0, b0 + n) as it arrives: each block goes to the
+ * cache once its last byte is in, so a reader waiting on it goes on while
+ * the rest of the GET still comes, and a fetch holds one block in memory,
+ * however long the GET. */
+struct block_sink {
+	struct swiftfs_reader *r;
+	uint64_t b0;
+	unsigned n;
+	unsigned done;   /* blocks [b0, b0 + done) handed over */
+	char *buf;       /* one block */
+	char *dst;       /* the caller's part of block b0, if any */
+	uint32_t in, len;
+	size_t copied;
+};
+
+static void sink_deliver(struct block_sink *k, uint32_t blen)
+{
+	struct swiftfs_reader *r = k->r;
+	if (k->done == 0 && k->dst) {
+		size_t c = blen > k->in ? blen - k->in : 0;
+		if (c > k->len)
+			c = k->len;
+		memcpy(k->dst, k->buf + k->in, c);
+		k->copied = c;
+	}
+	block_cache_fill(r->bc, &r->key, k->b0 + k->done, k->buf, blen);
+	k->done++;
+}
+
+static int block_sink_cb(void *arg, uint64_t pos, const char *data, size_t len)
+{
+	struct block_sink *k = arg;
+	struct swiftfs_reader *r = k->r;
+	while (len) {
+		uint64_t bi = pos / r->bsize;
+		uint64_t boff = pos % r->bsize;
+		if (bi >= k->n)
+			return 0; /* past what was asked for */
+		if (bi < k->done) {
+			/* a retry sends the delivered blocks again: skip them */
+			uint64_t skip = (uint64_t)k->done * r->bsize - pos;
+			if (skip > len)
+				skip = len;
+			pos += skip;
+			data += skip;
+			len -= (size_t)skip;
+			continue;
+		}
+		uint32_t blen = block_len(r, k->b0 + bi);
+		if (boff >= blen)
+			return 0;
+		size_t c = blen - boff < len ? (size_t)(blen - boff) : len;
+		memcpy(k->buf + boff, data, c);
+		pos += c;
+		data += c;
+		len -= c;
+		if (boff + c == blen)
+			sink_deliver(k, blen);
+	}
+	return 0;
+}
+
+/* Fetch blocks [b0, b0 + n), all claimed by the caller, in one GET that
+ * hands each to the cache as it arrives; copy [in, in + len) of block b0
+ * to dst if given. Blocks that did not come are given back. Returns the
+ * bytes copied to dst, or -errno. */
 static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, char *dst,
 			    uint32_t in, uint32_t len)
 {
@@ -200,38 +273,38 @@ static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, c
 	if (end > r->size)
 		end = r->size;
 	size_t tot = end > off ? (size_t)(end - off) : 0;
-	char *data = NULL;
+	struct block_sink k = { .r = r, .b0 = b0, .n = n, .dst = dst, .in = in, .len = len };
 	pthread_mutex_lock(&r->lock);
 	if (r->nspare)
-		data = r->spare[--r->nspare];
+		k.buf = r->spare[--r->nspare];
 	pthread_mutex_unlock(&r->lock);
-	if (!data)
-		data = malloc(r->chunk > tot ? r->chunk : tot);
-	ssize_t got = !data ? -ENOMEM : tot ? fetch_range(r, data, off, tot) : 0;
+	if (!k.buf)
+		k.buf = malloc(r->bsize);
+	ssize_t got = !k.buf ? -ENOMEM : tot ? fetch_range_to(r, NULL, off, tot, block_sink_cb, &k) : 0;
 	ssize_t rc = got;
 
 	if (got >= 0 && dst) {
-		size_t avail = (size_t)got > in ? (size_t)got - in : 0;
-		size_t c = avail < len ? avail : len;
-		memcpy(dst, data + in, c);
-		rc = (ssize_t)c;
+		if (k.done == 0) {
+			/* the object ended inside block b0 (shorter than we knew):
+			 * its bytes are in the buffer, never cached */
+			size_t avail = (size_t)got > in ? (size_t)got - in : 0;
+			k.copied = avail < len ? avail : len;
+			memcpy(dst, k.buf + in, k.copied);
+		}
+		rc = (ssize_t)k.copied;
+	} else if (got < 0 && dst && k.done) {
+		rc = (ssize_t)k.copied; /* block b0 came before the failure */
 	}
-	for (unsigned i = 0; i < n; i++) {
-		size_t boff = (size_t)i * r->bsize;
-		uint32_t blen = block_len(r, b0 + i);
-		if (got >= 0 && blen && (size_t)got >= boff + blen)
-			block_cache_fill(r->bc, &r->key, b0 + i, data + boff, blen);
-		else
-			block_cache_unclaim(r->bc, &r->key, b0 + i);
-	}
-	/* fresh multi-MiB buffers cost a page fault per 4 KiB: keep a few */
+	for (unsigned i = k.done; i < n; i++)
+		block_cache_unclaim(r->bc, &r->key, b0 + i);
+	/* fresh 1 MiB buffers cost a page fault per 4 KiB: keep a few */
 	pthread_mutex_lock(&r->lock);
-	if (data && tot <= r->chunk && r->nspare < r->nslots) {
-		r->spare[r->nspare++] = data;
-		data = NULL;
+	if (k.buf && r->nspare < r->nslots) {
+		r->spare[r->nspare++] = k.buf;
+		k.buf = NULL;
 	}
 	pthread_mutex_unlock(&r->lock);
-	free(data);
+	free(k.buf);
 	return rc;
 }
 
@@ -253,6 +326,11 @@ static void fetch_job_run(void *arg)
 	r->inflight--;
 	if (r->filling)
 		fill_more_locked(r);
+	else if (r->bc && r->streak >= 2)
+		/* keep a streaming reader's window full: it may be waiting
+		 * on a block of another GET, and queues more only when it
+		 * reads */
+		read_ahead_cached_locked(r, r->next_off / r->bsize, r->streak);
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	free(j);
@@ -359,7 +437,7 @@ static bool submit_run_locked(struct swiftfs_reader *r, uint64_t b0, unsigned n,
  * disk are warmed (read into the page cache) by pool jobs too: after a
  * remount or drop_caches a cached block costs a disk read, which would
  * otherwise come one block at a time, when the reader reaches it. */
-static void read_ahead_cached(struct swiftfs_reader *r, uint64_t b, unsigned streak)
+static void read_ahead_cached_locked(struct swiftfs_reader *r, uint64_t b, unsigned streak)
 {
 	uint64_t window = r->chunk << (streak < 6 ? streak : 6);
 	uint64_t max_ahead = (uint64_t)(r->nslots - 2) * r->chunk;
@@ -370,7 +448,6 @@ static void read_ahead_cached(struct swiftfs_reader *r, uint64_t b, unsigned str
 	if (end > r->size)
 		end = r->size;
 
-	pthread_mutex_lock(&r->lock);
 	while (b * r->bsize < end && r->inflight < max_jobs(r) && !r->closing) {
 		uint64_t room = (end - b * r->bsize + r->bsize - 1) / r->bsize;
 		uint64_t max = per_run < room ? per_run : room;
@@ -393,6 +470,12 @@ static void read_ahead_cached(struct swiftfs_reader *r, uint64_t b, unsigned str
 			break;
 		b += n;
 	}
+}
+
+static void read_ahead_cached(struct swiftfs_reader *r, uint64_t b, unsigned streak)
+{
+	pthread_mutex_lock(&r->lock);
+	read_ahead_cached_locked(r, b, streak);
 	pthread_mutex_unlock(&r->lock);
 }
 

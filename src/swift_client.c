@@ -283,7 +283,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		long st = 0;
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &st);
 		x->status_checked = true;
-		x->to_caller = r->recv_buf && st >= 200 && st < 300;
+		x->to_caller = (r->recv_buf || r->sink) && st >= 200 && st < 300;
 		if (x->to_caller && r->range_len > 0 && st == 200)
 			x->skip = (uint64_t)r->range_off;
 	}
@@ -302,6 +302,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	}
 	size_t want = n - off;
 	size_t room = r->recv_cap - r->recv_len;
+	if (r->sink) {
+		size_t give = want < room ? want : room;
+		if (give && r->sink(r->sink_arg, r->recv_len, data + off, give))
+			return 0; /* the sink failed: abort (CURLE_WRITE_ERROR) */
+		r->recv_len += give;
+		return want > room ? 0 : n;
+	}
 	if (want > room) {
 		/* a 200 for a Range request, or an object longer than asked:
 		 * keep what fits and stop the transfer when the buffer is full */
@@ -512,7 +519,7 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 	if (cc == CURLE_OK || cc == CURLE_WRITE_ERROR) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 		if (cc == CURLE_WRITE_ERROR && x.to_caller && r->recv_len == r->recv_cap &&
-		    r->recv_buf) {
+		    (r->recv_buf || r->sink)) {
 			/* we stopped the body ourselves once the buffer was full */
 			r->curl_code = CURLE_OK;
 		}

@@ -66,12 +66,17 @@ struct swiftfs_req {
 	char *recv_buf;
 	size_t recv_cap;
 	size_t recv_limit;      /* cap for resp_body; 0 = 1 MiB */
+	/* or, instead of recv_buf, a 2xx body handed over as it arrives (at
+	 * most recv_cap bytes): pos is the offset in this attempt's body, so
+	 * it starts again at 0 when a request is retried. Non-zero: abort. */
+	int (*sink)(void *arg, uint64_t pos, const char *data, size_t len);
+	void *sink_arg;
 
 	/* --- response (valid after swift_request, freed by swift_req_cleanup) --- */
 	long status;
 	int curl_code;          /* CURLcode of the last attempt */
 	char curl_error[256];
-	size_t recv_len;        /* bytes stored in recv_buf */
+	size_t recv_len;        /* bytes stored in recv_buf (or given to sink) */
 	struct swiftfs_buf resp_body;
 	struct swiftfs_header *resp_headers;
 	size_t resp_nheaders;

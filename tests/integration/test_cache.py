@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import run_swiftfs, sha256_file
+from conftest import proxied_env, run_swiftfs, sha256_file
 
 MiB = 1 << 20
 
@@ -259,6 +259,63 @@ def test_remount_warms_cached_blocks_ahead_of_the_reader(container, conn, mount,
     assert st["damaged"] == 0
     # all but the first few blocks were read from disk by pool jobs ahead
     assert st["warmed"] >= 30, st
+
+
+def peak_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+def test_block_reaches_its_reader_before_its_get_ends(swift, container, conn, proxy, mount,
+                                                      tmp_path):
+    """A block is cached and handed to its readers once its last byte is
+    in, not when the whole GET it belongs to ends: with the read-ahead GET
+    of blocks 1-8 stalled by the server in the middle of block 2, a read of
+    block 1 returns at once and only a read of block 2 waits."""
+    data = rand_bytes(12 * MiB, 12)
+    conn.put_object(container, "stall", data)
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["cache_dir=" + str(tmp_path / "cache"), "read_chunk=8M"])
+    os.stat(m.p("stall"))
+    proxy.add_rule(method="GET", path="/stall$", range="^bytes=%d-" % MiB, action="stall_body",
+                   after_bytes=MiB + MiB // 2, seconds=4, times=1)
+    t0 = time.monotonic()
+    with open(m.p("stall"), "rb", buffering=0) as f:
+        assert f.read(65536) == data[:65536]          # block 0; blocks 1-8 read ahead
+        off = MiB + 100
+        assert os.pread(f.fileno(), 4096, off) == data[off:off + 4096]
+        block1 = time.monotonic() - t0
+        off = 2 * MiB + 100
+        assert os.pread(f.fileno(), 4096, off) == data[off:off + 4096]
+        block2 = time.monotonic() - t0
+        f.seek(0)
+        assert f.read() == data
+    stalled = [e for e in proxy.log() if e.get("fault") == "stall_body"]
+    assert len(stalled) == 1, proxy.log()
+    # the stall applied (block 2 waited for it); block 1 did not wait
+    assert block2 >= 3.5, (block1, block2)
+    assert block1 < 2.0, (block1, block2)
+    m.unmount()
+
+
+def test_read_ahead_memory_is_one_block_per_get(container, conn, mount, tmp_path):
+    """However large read_chunk and read_ahead are, a read-ahead GET holds
+    one cache block in memory, not the whole range it asks for: reading
+    64 MiB with 32 MiB GETs, 64 MiB ahead, leaves the daemon's peak RSS far
+    below one such GET."""
+    data = rand_bytes(64 * MiB, 13)
+    conn.put_object(container, "big", data)
+    m = mount(container, opts=["cache_dir=" + str(tmp_path / "cache"), "read_chunk=32M",
+                               "read_ahead=64M", "workers=4"])
+    os.stat(m.p("big"))
+    before = peak_rss_kib(m.proc.pid)
+    assert read_all(m.p("big")) == hashlib.sha256(data).hexdigest()
+    grew = peak_rss_kib(m.proc.pid) - before
+    m.unmount()
+    assert grew < 24 * 1024, "peak RSS grew by %d KiB" % grew
 
 
 def test_cache_off_keeps_no_data(container, conn, mount, tmp_path):

@@ -14,12 +14,16 @@ Control API (same port, never forwarded upstream), JSON in and out:
     POST   /__fault__/rules   add a rule, returns {"id": N}
            {"method": "GET"         exact or regex (fullmatch), optional
             "path": "^/v1/.*obj"    regex searched in path+query, optional
+            "range": "^bytes=0-"    regex searched in the Range header, optional
             "action": "status" | "reset" | "reset_body" | "delay" | "truncate"
+                      | "stall_body"
             "status": 503           for "status"
             "times": 1              matching requests it applies to, -1 = forever
             "skip": 0               let the first M matching requests pass
-            "after_bytes": 0        reset_body/truncate: body bytes forwarded
-            "seconds": 1.0}         for "delay": sleep before forwarding
+            "after_bytes": 0        reset_body/truncate/stall_body: body bytes
+                                    forwarded (stall_body: before the pause)
+            "seconds": 1.0}         for "delay": sleep before forwarding; for
+                                    "stall_body": the pause in the body
     GET    /__fault__/rules   list rules (with remaining times, applied count)
     DELETE /__fault__/rules   remove all rules (/__fault__/rules/ID: one rule)
     GET    /__fault__/log     [{"seq","method","path","status","fault","rule"}]
@@ -57,7 +61,7 @@ import time
 CHUNK = 64 * 1024
 MAXLINE = 65536
 CONTROL = "/__fault__/"
-ACTIONS = ("status", "reset", "reset_body", "delay", "truncate")
+ACTIONS = ("status", "reset", "reset_body", "delay", "truncate", "stall_body")
 
 
 class Drop(Exception):
@@ -216,19 +220,21 @@ class Proxy:
         action = spec.get("action")
         if action not in ACTIONS:
             raise ValueError("action must be one of %s" % ", ".join(ACTIONS))
-        rule = {"method": spec.get("method"), "path": spec.get("path"), "action": action,
+        rule = {"method": spec.get("method"), "path": spec.get("path"),
+                "range": spec.get("range"), "action": action,
                 "status": int(spec.get("status", 503)), "times": int(spec.get("times", 1)),
                 "skip": int(spec.get("skip", 0)), "after_bytes": int(spec.get("after_bytes", 0)),
                 "seconds": float(spec.get("seconds", 1.0)), "applied": 0}
         rx = {"method_re": re.compile(rule["method"], re.I) if rule["method"] else None,
-              "path_re": re.compile(rule["path"]) if rule["path"] else None}
+              "path_re": re.compile(rule["path"]) if rule["path"] else None,
+              "range_re": re.compile(rule["range"]) if rule["range"] else None}
         with self.lock:
             rule["id"] = self.next_id
             self.next_id += 1
             self.rules.append((rule, rx))
         return rule["id"]
 
-    def match(self, method, target):
+    def match(self, method, target, rng=None):
         with self.lock:
             for rule, rx in self.rules:
                 if rule["times"] == 0:
@@ -236,6 +242,8 @@ class Proxy:
                 if rx["method_re"] and not rx["method_re"].fullmatch(method):
                     continue
                 if rx["path_re"] and not rx["path_re"].search(target):
+                    continue
+                if rx["range_re"] and not rx["range_re"].search(rng or ""):
                     continue
                 if rule["skip"] > 0:
                     rule["skip"] -= 1
@@ -336,7 +344,7 @@ class Proxy:
                         "application/json")
             return keep
 
-        rule = self.match(method, target)
+        rule = self.match(method, target, hget(headers, "range"))
         fault = rule["action"] if rule else None
         with self.lock:
             self.seq += 1
@@ -425,6 +433,12 @@ class Proxy:
             csend(serialize(status_line, rheaders))
             head_sent = True
             limit = rule["after_bytes"] if action in ("reset_body", "truncate") else None
+            if action == "stall_body" and rkind and rkind[0] == "length":
+                first = min(rule["after_bytes"], rkind[1])
+                copy_body(urfile, csend, "length", first)
+                time.sleep(rule["seconds"])
+                copy_body(urfile, csend, "length", rkind[1] - first)
+                return keep
             if rkind:
                 copy_body(urfile, csend, rkind[0], rkind[1], limit)
             if limit is not None:
