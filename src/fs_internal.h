@@ -125,10 +125,10 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 /* statfs figures from a container's or account's usage and quotas. */
 void fs_fill_statvfs(struct statvfs *sv, uint64_t used, uint64_t objects, uint64_t qbytes,
 		     uint64_t qcount);
-/* fs_write.c: writeback's delay timer, and a pending file's rename. */
+/* fs_write.c: writeback's delay timer; a pending file renamed or changed. */
 int fs_wb_start(struct swiftfs_fs *fs);
 void fs_wb_stop(struct swiftfs_fs *fs);
-void fs_wb_renamed(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 /* fs_read.c: a lookup's question about a small file, answered by a GET
  * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
  * HEAD it instead. */

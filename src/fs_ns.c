@@ -512,7 +512,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		rc = inode_move_locked(&fs->t, c, np, newname);
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!rc && c && local_only)
-		fs_wb_renamed(fs, c); /* a pending writeback upload's record follows */
+		fs_wb_rerecord(fs, c); /* a pending writeback upload's record follows */
 out:
 	upload_seglist_free(&oldsegs);
 	if (c)

@@ -847,8 +847,10 @@ static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 	return -EAGAIN;
 }
 
-/* A file renamed before its upload: its record names the new object. */
-void fs_wb_renamed(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+/* A file renamed, touched, chmod'ed, chown'ed or truncated before its
+ * upload: its record names the new object and carries what the upload
+ * will, so a crash before the upload loses none of it. */
+void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
 	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
@@ -857,8 +859,8 @@ void fs_wb_renamed(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 	char *object = object_of(fs, n, &a);
 	pthread_mutex_lock(&w->lock);
 	if (object && w->wb_record && wb_record_locked(fs, w, object, &a))
-		LOGW("writeback: could not rename the record of %s; after a crash it would be "
-		     "uploaded under its old name", object);
+		LOGW("writeback: could not update the record of %s; after a crash it would be "
+		     "uploaded as it was at close", object);
 	pthread_mutex_unlock(&w->lock);
 	free(object);
 	wstate_put(fs, n, w);
@@ -1263,8 +1265,10 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 			goto out;
 	}
 	if (pending) {
-		/* the upload carries size, time, mode and owner */
+		/* the upload carries size, time, mode and owner; so does the
+		 * writeback record of a closed file whose upload waits */
 		publish_attrs(fs, n, size, &mt, NULL, false);
+		fs_wb_rerecord(fs, n);
 		if ((to_set & FS_SET_SIZE) && !f)
 			rc = sync_file(fs, n, w); /* truncate(path): persist now */
 	} else if (to_set & (FS_SET_MTIME | FS_SET_MODE | FS_SET_UID | FS_SET_GID)) {

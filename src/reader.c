@@ -52,7 +52,7 @@ struct swiftfs_reader {
 	uint64_t bsize;       /* cache block size */
 	char *pre;            /* preloaded first bytes (no cache) */
 	size_t pre_len;
-	char **spare;         /* lock: chunk buffers of finished fetches, reused */
+	char **spare;         /* lock: block buffers of finished fetches, reused */
 	unsigned nspare;
 	uint64_t warm_to;     /* lock: blocks below this were warmed from disk */
 	unsigned rand_misses; /* lock: blocks fetched by random reads */
@@ -266,7 +266,7 @@ static int block_sink_cb(void *arg, uint64_t pos, const char *data, size_t len)
  * to dst if given. Blocks that did not come are given back. Returns the
  * bytes copied to dst, or -errno. */
 static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, char *dst,
-			    uint32_t in, uint32_t len)
+			    uint32_t in, uint32_t len, unsigned *delivered)
 {
 	uint64_t off = b0 * r->bsize;
 	uint64_t end = (b0 + n) * r->bsize;
@@ -297,7 +297,9 @@ static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, c
 	}
 	for (unsigned i = k.done; i < n; i++)
 		block_cache_unclaim(r->bc, &r->key, b0 + i);
-	/* fresh 1 MiB buffers cost a page fault per 4 KiB: keep a few */
+	if (delivered)
+		*delivered = k.done;
+	/* fresh block buffers cost a page fault per 4 KiB: keep a few */
 	pthread_mutex_lock(&r->lock);
 	if (k.buf && r->nspare < r->nslots) {
 		r->spare[r->nspare++] = k.buf;
@@ -312,13 +314,19 @@ static void fetch_job_run(void *arg)
 {
 	struct fetch_job *j = arg;
 	struct swiftfs_reader *r = j->r;
+	bool refill = false;
 	if (r->bc && j->warm) {
 		for (unsigned i = 0; i < j->n; i++)
 			block_cache_hint(r->bc, &r->key, j->b0 + i);
 		for (unsigned i = 0; i < j->n; i++)
 			block_cache_warm(r->bc, &r->key, j->b0 + i, block_len(r, j->b0 + i));
 	} else if (r->bc) {
-		fetch_blocks(r, j->b0, j->n, NULL, 0, 0);
+		unsigned got = 0;
+		fetch_blocks(r, j->b0, j->n, NULL, 0, 0, &got);
+		/* only a run that came whole and stayed in the cache refills
+		 * the window: after a failure (object changed, server errors,
+		 * a cache that cannot store) the next read decides */
+		refill = got == j->n && block_cache_has(r->bc, &r->key, j->b0 + j->n - 1);
 	} else {
 		fill_slot(r, j->s, j->s->idx);
 	}
@@ -326,7 +334,7 @@ static void fetch_job_run(void *arg)
 	r->inflight--;
 	if (r->filling)
 		fill_more_locked(r);
-	else if (r->bc && r->streak >= 2)
+	else if (refill && r->streak >= 2)
 		/* keep a streaming reader's window full: it may be waiting
 		 * on a block of another GET, and queues more only when it
 		 * reads */
@@ -551,7 +559,7 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 				nb += claim_run(r, b + 1, blocks_per_run(r) - 1);
 			else if (seq)
 				read_ahead_cached(r, b + 1, streak);
-			got = fetch_blocks(r, b, nb, buf + copied, in, n);
+			got = fetch_blocks(r, b, nb, buf + copied, in, n, NULL);
 			if (!seq && got >= 0)
 				random_miss(r);
 		}

@@ -154,3 +154,27 @@ def test_kill9_after_rename_lands_under_the_new_name(swift, container, conn, pro
     m2 = mount(container, opts=["cache_dir=" + cache])
     assert conn.get_object(container, "x")[1] == b"final bytes"
     assert sorted(os.listdir(m2.path)) == ["x"]
+
+
+def test_kill9_after_chmod_and_touch_keeps_them(swift, container, conn, proxy, mount, tmp_path):
+    """A chmod and a touch between close() and the upload are in the
+    writeback record too: a crash in that window loses neither."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)
+    with open(m.p("f"), "wb") as f:
+        f.write(b"0123456789")
+    os.chmod(m.p("f"), 0o600)
+    os.utime(m.p("f"), (1500000000.25, 1500000000.25))
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait()
+    subprocess.run(["fusermount3", "-u", m.path], check=False)
+    m.expect_rc = None
+    m2 = mount(container, opts=["cache_dir=" + cache, "exact_attrs"])
+    h, body = conn.get_object(container, "f")
+    assert body == b"0123456789"
+    assert h.get("x-object-meta-mode") == "600", h
+    assert float(h.get("x-object-meta-mtime")) == 1500000000.25, h
+    st = os.stat(m2.p("f"))
+    assert (st.st_mode & 0o777, st.st_mtime, st.st_size) == (0o600, 1500000000.25, 10)
