@@ -1954,6 +1954,10 @@ def parse_args(argv):
     ap.add_argument("--sync-cleanup", action="store_true",
                     help="delete each write run's scratch container right after the run "
                          "instead of in the background between timed parts")
+    ap.add_argument("--wait-cleanup", action="store_true",
+                    help="wait at the end until the scratch containers are deleted (default: "
+                         "a background process deletes what is left, holding the bench lock, "
+                         "so the next run waits for it)")
     ap.add_argument("--stop-swift", action="store_true", help="stop the bench Swift at the end")
     ap.add_argument("--no-verify", dest="verify", action="store_false",
                     help="skip the untimed md5 check of what swiftfs reads")
@@ -1989,8 +1993,56 @@ def preflight(args):
         raise BenchError("cannot run:\n  " + "\n  ".join(problems))
 
 
+CLEANUP_LOG = os.path.join(MNT_BASE, "cleanup.log")
+
+
+def hand_cleanup(containers, lock):
+    """Delete containers in a detached process that inherits the bench
+    lock (so the next run waits for it), instead of making this run wait:
+    Swift deletes about 100 objects a second here, and a full run leaves
+    thousands. Returns (count, pid, log)."""
+    path = os.path.join(MNT_BASE, "cleanup-%d.json" % os.getpid())
+    with open(path, "w") as f:
+        json.dump(containers, f)
+    logf = open(CLEANUP_LOG, "a")
+    p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--finish-cleanup", path],
+                         stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                         start_new_session=True, pass_fds=(lock.fileno(),))
+    logf.close()
+    log("  handed to a background process (pid %d, log %s)" % (p.pid, CLEANUP_LOG))
+    return len(containers), p.pid, CLEANUP_LOG
+
+
+def finish_cleanup(path):
+    """--finish-cleanup FILE: delete the containers FILE names (a JSON list),
+    then FILE. Runs detached, holding the bench lock inherited from the run."""
+    with open(path) as f:
+        containers = json.load(f)
+    log("deleting %d scratch containers" % len(containers))
+    swift = Swift()
+    swift.authenticate()
+
+    class _Ctx:
+        pass
+    c = _Ctx()
+    c.swift, c.conn = swift, swift.conn()
+    failed = 0
+    for name in containers:
+        try:
+            bulk_delete(c, name)
+        except Exception as e:  # noqa: BLE001 - best effort, logged
+            failed += 1
+            log("  could not delete %s: %s" % (name, e))
+    os.unlink(path)
+    log("done (%d failed)" % failed)
+    return 1 if failed else 0
+
+
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--finish-cleanup"] and len(argv) == 2:
+        return finish_cleanup(argv[1])
+    args = parse_args(argv)
     install_signals()
     preflight(args)
     specs = args.target_specs
@@ -2001,7 +2053,11 @@ def main(argv=None):
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        raise BenchError("another bench.py is running (lock %s/.lock)" % MNT_BASE)
+        log("waiting for %s/.lock: another bench.py, or the background deletion of the last "
+            "run's scratch containers (%s)" % (MNT_BASE, CLEANUP_LOG))
+        t_wait = time.monotonic()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        log("  waited %.0f s" % (time.monotonic() - t_wait))
     kill_strays()
 
     t_start = time.monotonic()
@@ -2040,6 +2096,19 @@ def main(argv=None):
         t_clean = time.monotonic()
         for m in list(_active_mounts):
             m.cleanup()
+        handed = None
+        if JANITOR and not args.wait_cleanup and ctx:
+            JANITOR.close()          # after the step in flight
+            left = list(JANITOR.queue) + [c for c, _ in JANITOR.failed]
+            for c in sorted(ctx.scratch):
+                left += [c + "+segments", c + "_segments", c]
+            ctx.scratch.clear()
+            log("%.0f s of deletion ran in the background; %d scratch containers left"
+                % (JANITOR.busy_s, len(left)))
+            CLOCK.add(("end", "janitor (background)"), "total", JANITOR.busy_s)
+            if left:
+                handed = hand_cleanup(left, lock)
+            JANITOR = None
         if JANITOR:
             log("deleting the scratch containers still queued (%.0f s of deletion ran in "
                 "the background so far)" % JANITOR.busy_s)
@@ -2110,6 +2179,9 @@ def main(argv=None):
     print()
     suite.print_wallclock(CLOCK, args.only)
     print("total %.0f s" % meta["seconds"])
+    if handed:
+        print("the %d scratch containers left are deleted by a background process (pid %d, log "
+              "%s); the next bench run waits for it" % handed)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": [r.as_json() for r in rows],
