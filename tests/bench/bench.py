@@ -53,6 +53,7 @@ import sys
 import tarfile
 import threading
 import time
+import types
 import urllib.parse
 
 try:
@@ -1172,7 +1173,7 @@ class Ctx:
         container (+segments: s3api's multipart uploads, s3fs): in the
         background (JANITOR: never during a timed part), or at once
         without one."""
-        parts = (name + "+segments", name + "_segments", name)
+        parts = scratch_parts(name)
         if JANITOR:
             JANITOR.put(*parts)
         else:
@@ -1996,6 +1997,12 @@ def preflight(args):
 CLEANUP_LOG = os.path.join(MNT_BASE, "cleanup.log")
 
 
+def scratch_parts(name):
+    """The containers of one scratch container: itself, its _segments, and
+    +segments (s3api's multipart uploads, s3fs)."""
+    return [name + "+segments", name + "_segments", name]
+
+
 def hand_cleanup(containers, lock):
     """Delete containers in a detached process that inherits the bench
     lock (so the next run waits for it), instead of making this run wait:
@@ -2022,10 +2029,7 @@ def finish_cleanup(path):
     swift = Swift()
     swift.authenticate()
 
-    class _Ctx:
-        pass
-    c = _Ctx()
-    c.swift, c.conn = swift, swift.conn()
+    c = types.SimpleNamespace(swift=swift, conn=swift.conn())
     failed = 0
     for name in containers:
         try:
@@ -2101,7 +2105,7 @@ def main(argv=None):
             JANITOR.close()          # after the step in flight
             left = list(JANITOR.queue) + [c for c, _ in JANITOR.failed]
             for c in sorted(ctx.scratch):
-                left += [c + "+segments", c + "_segments", c]
+                left += scratch_parts(c)
             ctx.scratch.clear()
             log("%.0f s of deletion ran in the background; %d scratch containers left"
                 % (JANITOR.busy_s, len(left)))

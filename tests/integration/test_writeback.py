@@ -15,6 +15,14 @@ from conftest import proxied_env
 
 
 
+def kill9(m):
+    """kill -9 the daemon of mount m and clear its stale mount point."""
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait()
+    subprocess.run(["fusermount3", "-u", m.path], check=False)
+    m.expect_rc = None                                 # killed on purpose
+
+
 def wait_objects(conn, container, want, timeout=60):
     """Wait until every name in want is in Swift with its bytes."""
     t0 = time.time()
@@ -81,10 +89,7 @@ def test_kill9_after_close_then_remount_uploads_first(swift, container, conn, pr
             f.write(data)
     recs = os.listdir(os.path.join(cache, "writeback"))
     assert len(recs) == 2, recs
-    os.kill(m.proc.pid, signal.SIGKILL)
-    m.proc.wait()
-    subprocess.run(["fusermount3", "-u", m.path], check=False)
-    m.expect_rc = None                                 # killed on purpose
+    kill9(m)
     for name in want:
         with pytest.raises(Exception):
             conn.head_object(container, name)
@@ -105,10 +110,7 @@ def test_unlink_before_upload_never_resurrects(swift, container, conn, proxy, mo
     with open(m.p("gone"), "wb") as f:
         f.write(b"x")
     os.unlink(m.p("gone"))
-    os.kill(m.proc.pid, signal.SIGKILL)
-    m.proc.wait()
-    subprocess.run(["fusermount3", "-u", m.path], check=False)
-    m.expect_rc = None
+    kill9(m)
     m2 = mount(container, opts=["cache_dir=" + cache])
     assert os.listdir(m2.path) == []
     with pytest.raises(Exception):
@@ -147,10 +149,7 @@ def test_kill9_after_rename_lands_under_the_new_name(swift, container, conn, pro
     with open(m.p(".tmp.x"), "wb") as f:
         f.write(b"final bytes")
     os.rename(m.p(".tmp.x"), m.p("x"))
-    os.kill(m.proc.pid, signal.SIGKILL)
-    m.proc.wait()
-    subprocess.run(["fusermount3", "-u", m.path], check=False)
-    m.expect_rc = None
+    kill9(m)
     m2 = mount(container, opts=["cache_dir=" + cache])
     assert conn.get_object(container, "x")[1] == b"final bytes"
     assert sorted(os.listdir(m2.path)) == ["x"]
@@ -167,10 +166,7 @@ def test_kill9_after_chmod_and_touch_keeps_them(swift, container, conn, proxy, m
         f.write(b"0123456789")
     os.chmod(m.p("f"), 0o600)
     os.utime(m.p("f"), (1500000000.25, 1500000000.25))
-    os.kill(m.proc.pid, signal.SIGKILL)
-    m.proc.wait()
-    subprocess.run(["fusermount3", "-u", m.path], check=False)
-    m.expect_rc = None
+    kill9(m)
     m2 = mount(container, opts=["cache_dir=" + cache, "exact_attrs"])
     h, body = conn.get_object(container, "f")
     assert body == b"0123456789"
