@@ -4,10 +4,15 @@
  * - zarr metadata (.zarray, .zgroup, .zattrs, .zmetadata, zarr.json): when a
  *   directory's listing comes from Swift, its metadata files are fetched in
  *   parallel on the worker pool; zarr, xarray and dask read them right after.
- * - siblings: when the small files of one directory are looked up one after
- *   another (a zarr array read whole, a folder of images), and they have
- *   covered half of the directory's small files, the rest are fetched in
- *   parallel instead of one request per open.
+ * - siblings in order: when the small files of one directory are looked up
+ *   one after another in natural order (strverscmp: 0.9 before 0.10, which
+ *   is the order zarr reads an array's chunks in, and a numbered folder of
+ *   images), PF_SEQ_RUN such lookups in a row open a window of the next
+ *   PF_SEQ_FILES siblings (at most PF_SEQ_BYTES), fetched in parallel and
+ *   kept ahead of the reader as it goes. Random lookups fetch nothing more.
+ * - siblings in bulk: when the small files of one directory are looked up
+ *   in any order and cover half of the directory's small files, the rest
+ *   are fetched in parallel instead of one request per open.
  *
  * Close-to-open stays as it is for every other open: a prefetched object
  * counts as checked for an open that starts within HEAD_REUSE_SECS of the
@@ -37,6 +42,9 @@
 #define PF_META_FILES 64         /* most metadata files one listing fetches */
 #define PF_SIBLING_MIN 8         /* lookups before siblings are fetched */
 #define PF_DIR_IDLE 10.0         /* seconds: a directory's count starts over */
+#define PF_SEQ_RUN 3             /* in-order lookups that open the window */
+#define PF_SEQ_FILES 16          /* siblings the window keeps fetched ahead */
+#define PF_SEQ_BYTES (16ULL << 20)
 
 enum pf_state { PF_BUSY, PF_DONE, PF_FAILED };
 
@@ -56,6 +64,15 @@ struct pf_dir {
 	bool burst;                      /* its siblings were fetched */
 	const void *counted;             /* the listing `small` was counted in */
 	size_t small;                    /* its small files */
+	/* in-order lookups: the small files in natural order (indices into
+	 * the listing `ordered`, of nordered entries), the position of the
+	 * last lookup, the length of the in-order run that ended there, and
+	 * the last position the window has queued */
+	const void *ordered;
+	size_t nordered;
+	size_t *order, norder;
+	size_t last_pos, ahead_pos;
+	unsigned run;
 };
 
 struct swiftfs_prefetch {
@@ -233,12 +250,14 @@ static struct pf_dir *dir_locked(struct swiftfs_prefetch *p, const char *prefix,
 			if (now - d->last > PF_DIR_IDLE) {
 				d->lookups = 0;
 				d->burst = false;
+				d->run = 0;
 			}
 			return d;
 		}
 	}
 	struct pf_dir *d = &p->dirs[p->next_dir++ % PF_DIRS];
 	free(d->prefix);
+	free(d->order);
 	memset(d, 0, sizeof(*d));
 	d->prefix = strdup(prefix);
 	return d->prefix ? d : NULL;
@@ -280,6 +299,94 @@ static void note_lookup(struct swiftfs_fs *fs, const char *prefix, const struct 
 			n++;
 	LOGD("prefetch: %u of the %zu small files under '%s' after %u lookups", n, small,
 	     prefix, d->lookups);
+out:
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int order_cmp(const void *x, const void *y, void *arg)
+{
+	const struct swiftfs_dirlist *dl = arg;
+	return strverscmp(dl->v[*(const size_t *)x].name, dl->v[*(const size_t *)y].name);
+}
+
+/* d's small files of the listing dl in natural order, built once per
+ * listing (a new listing starts the window over, not the run). */
+static bool order_locked(struct swiftfs_fs *fs, struct pf_dir *d, const struct swiftfs_dirlist *dl)
+{
+	if (d->order && d->ordered == dl->v && d->nordered == dl->n)
+		return true;
+	free(d->order);
+	d->order = malloc((dl->n ? dl->n : 1) * sizeof(*d->order));
+	d->norder = 0;
+	d->ordered = dl->v;
+	d->nordered = dl->n;
+	d->last_pos = d->ahead_pos = SIZE_MAX;
+	if (!d->order)
+		return false;
+	for (size_t i = 0; i < dl->n; i++) {
+		struct swiftfs_attr a;
+		fs_attr_from_dirent(&dl->v[i], &a);
+		if (dl->v[i].kind == DK_FILE && fs_small_file_p(fs, &a))
+			d->order[d->norder++] = i;
+	}
+	qsort_r(d->order, d->norder, sizeof(*d->order), order_cmp, (void *)dl);
+	return true;
+}
+
+/* Position of name in d->order, or SIZE_MAX. */
+static size_t order_pos(const struct pf_dir *d, const struct swiftfs_dirlist *dl, const char *name)
+{
+	size_t lo = 0, hi = d->norder;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strverscmp(name, dl->v[d->order[mid]].name);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return SIZE_MAX;
+}
+
+/* A small file `name` of the directory listed as dl under prefix is looked
+ * up: extend the in-order run, and keep the window fetched ahead of it. */
+static void note_order(struct swiftfs_fs *fs, const char *prefix, const struct swiftfs_dirlist *dl,
+		       const char *name)
+{
+	struct swiftfs_prefetch *p = fs->prefetch;
+	double now = util_now();
+	pthread_mutex_lock(&p->lock);
+	struct pf_dir *d = dir_locked(p, prefix, now);
+	if (!d || !order_locked(fs, d, dl))
+		goto out;
+	d->last = now;
+	size_t pos = order_pos(d, dl, name);
+	if (pos == SIZE_MAX)
+		goto out;
+	if (d->last_pos != SIZE_MAX && pos == d->last_pos + 1)
+		d->run++;
+	else if (pos != d->last_pos)
+		d->run = 1;
+	d->last_pos = pos;
+	if (d->run < PF_SEQ_RUN)
+		goto out;
+	unsigned n = 0;
+	uint64_t bytes = 0, window = 0;
+	size_t j = pos + 1;
+	if (d->ahead_pos != SIZE_MAX && d->ahead_pos >= j)
+		for (; j <= d->ahead_pos && j < d->norder; j++)
+			window += dl->v[d->order[j]].size; /* queued before */
+	for (; j < d->norder && j <= pos + PF_SEQ_FILES && window < PF_SEQ_BYTES; j++) {
+		window += dl->v[d->order[j]].size;
+		if (queue_locked(fs, prefix, &dl->v[d->order[j]], &bytes))
+			n++;
+		d->ahead_pos = j;
+	}
+	if (n)
+		LOGD("prefetch: %u sibling(s) after '%s' under '%s' (in-order run of %u)", n, name,
+		     prefix, d->run);
 out:
 	pthread_mutex_unlock(&p->lock);
 }
@@ -334,6 +441,7 @@ int fs_prefetch_lookup(struct swiftfs_fs *fs, const char *prefix, const struct s
 
 	if (!p)
 		return fs_lookup_small(fs, object, a);
+	note_order(fs, prefix, dl, object + strlen(prefix));
 	have = take(p, object, a, &known, &at);
 	if (have && util_now() - at < HEAD_REUSE_SECS) {
 		*a = known;
@@ -383,8 +491,10 @@ void fs_prefetch_free(struct swiftfs_fs *fs)
 		     (unsigned long long)p->revalidated);
 	while (p->oldest)
 		remove_locked(p, p->oldest);
-	for (unsigned i = 0; i < PF_DIRS; i++)
+	for (unsigned i = 0; i < PF_DIRS; i++) {
 		free(p->dirs[i].prefix);
+		free(p->dirs[i].order);
+	}
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p);

@@ -59,12 +59,44 @@ def test_prefetched_metadata_changed_out_of_band_is_not_served(container, conn, 
     assert prefetch_stats(m)["fetched"] >= 1
 
 
-def test_small_files_read_one_after_another_fetch_their_siblings(container, conn, mount):
+def test_small_files_read_in_order_fetch_their_next_siblings(container, conn, mount):
+    """Natural order (c.9 before c.10, as zarr reads its chunks): after 3
+    in-order lookups the next siblings come ahead, in parallel."""
+    files = {"d/c.%d" % i: os.urandom(10000 + i) for i in range(40)}
+    for name, data in files.items():
+        conn.put_object(container, name, data)
+    m = mount(container, opts=["debug"])
+    for i in range(40):
+        with open(m.p("d", "c.%d" % i), "rb") as f:
+            assert f.read() == files["d/c.%d" % i], i
+    m.unmount()
+    c = counts(m)
+    # each file once, no HEAD: 3 looked up one by one, 37 fetched ahead
+    assert c["get"] == 40 and c["head"] == 0, m.log()
+    st = prefetch_stats(m)
+    assert st["fetched"] == 37 and st["used"] == 37, st
+
+
+def test_the_in_order_window_stays_a_few_files_ahead(container, conn, mount):
+    for i in range(100):
+        conn.put_object(container, "d/f%03d" % i, b"y" * (200 + i))
+    m = mount(container, opts=["debug"])
+    for i in range(5):
+        with open(m.p("d", "f%03d" % i), "rb") as f:
+            assert f.read() == b"y" * (200 + i)
+    time.sleep(0.5)
+    m.unmount()
+    # 5 read, and a window of at most 16 more: not the whole directory
+    assert 6 <= counts(m)["get"] <= 5 + 16, m.log()
+    assert prefetch_stats(m)["used"] == 2
+
+
+def test_small_files_read_out_of_order_fetch_the_rest_at_half(container, conn, mount):
     files = {"d/f%03d" % i: os.urandom(10000 + i) for i in range(40)}
     for name, data in files.items():
         conn.put_object(container, name, data)
     m = mount(container, opts=["debug"])
-    for name in sorted(files):
+    for name in sorted(files, reverse=True):   # never two in order
         with open(m.p(name), "rb") as f:
             assert f.read() == files[name], name
     m.unmount()
