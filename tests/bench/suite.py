@@ -32,6 +32,8 @@ import random
 import select
 import shutil
 import subprocess
+import tarfile
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -71,6 +73,7 @@ class Suite:
         self.errors = {}     # (row, subject) -> message
         self.capped = set()  # (workload, subject): not repeated
         self.capped_s = {}   # (workload, subject) -> seconds of the turn that capped it
+        self.cut = set()     # (row, subject): a turn cut at --peer-cap
         self.labels = {}     # row -> label with sizes filled in
         self.raw_desc = {}   # row -> (raw 1 description, raw par description)
         self.notes = []
@@ -99,6 +102,14 @@ def subjects(ctx, row):
 
 def is_peer(t):
     return t[1]["kind"] in PEER_KINDS
+
+
+def cut_at(ctx, t):
+    """Seconds after which a peer's timed part at W4, W5 or W7w stops
+    (--peer-cap), its figure then taken from what it did by then; None for
+    swiftfs targets (always whole) and with --peer-cap 0."""
+    cap = ctx.args.peer_cap
+    return cap if cap and is_peer(t) else None
 
 
 def has_disk_cache(t):
@@ -221,11 +232,24 @@ def run_subject(ctx, wid, rows, subject, fn):
         ctx.record(r, subject=subject, **{k: v for k, v in s.items() if k != "req"},
                    requests=s["req"])
     took = time.monotonic() - t0
-    if took > ctx.args.slow_cap and ctx.runs > 1 and subject in peer_names(ctx):
+    cut = [r for r, s in out.items() if s and s.get("part", 1) < 1]
+    st.cut.update((r, subject) for r in cut)
+    if cut and ctx.runs > 1:
+        log("  %s %s cut at --peer-cap %g s (%s): not repeated"
+            % (wid, subject, ctx.args.peer_cap, ", ".join(
+                "%s %.0f%% done" % (r, 100 * out[r]["part"]) for r in cut)))
+        st.capped.add((wid, subject))
+        st.capped_s[(wid, subject)] = took
+    elif took > ctx.args.slow_cap and ctx.runs > 1 and subject in peer_names(ctx):
         log("  %s %s took %.0f s (> --slow-cap %g): not repeated"
             % (wid, subject, took, ctx.args.slow_cap))
         st.capped.add((wid, subject))
         st.capped_s[(wid, subject)] = took
+
+
+def row_of(row):
+    """The turn (run_subject's wid) a row is measured in."""
+    return "W2" if row in ("W2", "W3", "W3r") else row
 
 
 def peer_names(ctx):
@@ -519,16 +543,21 @@ def w4_mount(ctx, t, obj, size):
     with ctx.mount(t, B.DATA_CONTAINER) as m:
         drop_caches()
         pr = Probe(ctx, m)
+        cut = cut_at(ctx, t)
+        done = 0
         t0 = time.perf_counter()
         fd = os.open(os.path.join(m.path, obj), os.O_RDONLY)
         try:
             for off in offs:
                 if len(os.pread(fd, 4096, off)) != 4096:
                     raise BenchError("W4: short read at %d" % off)
+                done += 1
+                if cut and time.perf_counter() - t0 > cut:
+                    break
         finally:
             os.close(fd)
         dt = time.perf_counter() - t0
-        out["W4"] = dict(pr.done(), value=len(offs) / dt, seconds=dt)
+        out["W4"] = dict(pr.done(), value=done / dt, seconds=dt, part=done / len(offs))
     return out
 
 
@@ -607,25 +636,62 @@ def w_reads(ctx):
 
 # ------------------------------------------------------------------ W5 ----
 
+def tar_members(tar):
+    """The archive's bytes and, per member in order, (name, end offset)."""
+    with open(tar, "rb") as f:
+        data = f.read()
+    with tarfile.open(tar) as tf:
+        return data, [(m.name, m.offset_data + -(-m.size // 512) * 512) for m in tf.getmembers()]
+
+
+def feed_tar(p, data, members, w0, cut):
+    """Write the archive to tar's stdin, member by member; past cut seconds
+    after w0, end the archive there (two zero blocks: tar ends cleanly).
+    Returns the names of the members sent."""
+    pos, sent = 0, []
+    try:
+        for name, end in members:
+            p.stdin.write(data[pos:end])
+            pos = end
+            sent.append(name)
+            if cut and time.time() - w0 > cut:
+                p.stdin.write(b"\0" * 1024)
+                break
+        else:
+            p.stdin.write(data[pos:])
+        p.stdin.close()
+    except BrokenPipeError:
+        pass   # tar exited: its status says why
+    return sent
+
+
 def w5_mount(ctx, t, tar, want):
+    """tar -x reads the archive from a pipe (the same for every subject), so
+    that a peer's turn can be cut at a member boundary (--peer-cap)."""
+    data, members = tar_members(tar)
     cont = ctx.new_scratch("w5")
     try:
         drop_caches()
-        B.warm([tar])
         with ctx.mount(t, cont) as m:
             pr = Probe(ctx, m)
             w0 = time.time()
-            p = subprocess.run(["tar", "-xf", tar, "-C", m.path], stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True)
-            t_tar = time.time()
+            with tempfile.TemporaryFile() as ef:
+                p = subprocess.Popen(["tar", "-xB", "-f", "-", "-C", m.path],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=ef)
+                sent = set(feed_tar(p, data, members, w0, cut_at(ctx, t)))
+                p.wait()
+                t_tar = time.time()
+                ef.seek(0)
+                err = ef.read().decode(errors="replace")
             if p.returncode:
-                raise BenchError("tar -x failed (%d): %s" % (p.returncode, p.stderr.strip()[-300:]))
-            t_end = wait_listed(ctx, cont, want)
+                raise BenchError("tar -x failed (%d): %s" % (p.returncode, err.strip()[-300:]))
+            got = {n: w for n, w in want.items() if n in sent}
+            t_end = wait_listed(ctx, cont, got)
             s = pr.done()
     finally:
         ctx.drop_scratch(cont)
     dt = t_end - w0
-    s.update(value=len(want) / dt, seconds=dt, tar_s=t_tar - w0)
+    s.update(value=len(got) / dt, seconds=dt, tar_s=t_tar - w0, part=len(got) / len(want))
     return {"W5": s}
 
 
@@ -689,6 +755,8 @@ def ensure_tree(ctx, cont, names):
 
 
 def w6_mount(ctx, t, cont, n):
+    """ls -lR of the tree (never cut at --peer-cap: a time scaled from part
+    of the tree would carry the mount's start-up cost, against the peer)."""
     with ctx.mount(t, cont) as m:
         drop_caches()
         pr = Probe(ctx, m)
@@ -766,10 +834,20 @@ for line in sys.stdin:
             arrays[side] = np.random.RandomState(4).random_sample((side, side)).astype("f4")
         data = arrays[side]
         if mode == "write":
+            cut = req.get("cut")
             t0 = time.time()
             z = zarr.open(path, mode="w", shape=(side, side), chunks=(chunk, chunk),
                           dtype="f4", compressor=None)
-            z[:] = data
+            if cut:   # a row of chunks at a time, until cut seconds have gone
+                rows = 0
+                while rows < side // chunk:
+                    z[rows * chunk:(rows + 1) * chunk, :] = data[rows * chunk:(rows + 1) * chunk, :]
+                    rows += 1
+                    if time.time() - t0 > cut:
+                        break
+                out["rows"] = rows
+            else:
+                z[:] = data
             t1 = time.time()
             out["ok"] = True
         elif mode == "read":
@@ -833,11 +911,11 @@ class ZarrWorker:
             self.p = None
 
 
-def run_zarr(ctx, mode, path, side, nsel=0):
+def run_zarr(ctx, mode, path, side, nsel=0, cut=None):
     if not hasattr(ctx, "zarr_worker"):
         ctx.zarr_worker = ZarrWorker(os.path.join(ctx.workdir, "zarr-worker.log"))
     r = ctx.zarr_worker.call({"mode": mode, "path": path, "side": side, "chunk": W7_CHUNK,
-                              "nsel": nsel})
+                              "nsel": nsel, "cut": cut})
     if r.get("error"):
         raise BenchError("zarr %s failed: %s" % (mode, r["error"].strip()))
     if not r.get("ok"):
@@ -892,14 +970,19 @@ def w7w_mount(ctx, t, side, want):
         drop_caches()
         with ctx.mount(t, cont) as m:
             pr = Probe(ctx, m)
-            r = run_zarr(ctx, "write", os.path.join(m.path, "arr"), side)
-            t_end = wait_listed(ctx, cont, want)
+            r = run_zarr(ctx, "write", os.path.join(m.path, "arr"), side, cut=cut_at(ctx, t))
+            rows = r.get("rows", side // W7_CHUNK)
+            # chunk files are named ROW.COLUMN; a cut turn wrote whole rows
+            got = {k: v for k, v in want.items()
+                   if not k.split("/")[-1][:1].isdigit() or int(k.split("/")[-1].split(".")[0]) < rows}
+            t_end = wait_listed(ctx, cont, got)
             s = pr.done()
     finally:
         ctx.drop_scratch(cont)
     dt = t_end - r["t0"]
-    mb = side * side * 4 / MB
-    s.update(value=mb / dt, seconds=dt, mb=mb, zarr_s=r["t1"] - r["t0"])
+    part = rows / (side // W7_CHUNK)
+    mb = side * side * 4 / MB * part
+    s.update(value=mb / dt, seconds=dt, mb=mb, zarr_s=r["t1"] - r["t0"], part=part)
     return {"W7w": s}
 
 
@@ -1022,7 +1105,8 @@ def cell(st, row, subj, fn):
         return "-"
     txt = fn()
     n = st.runs(row, subj)
-    return txt + ("*" if n < st.expected_runs else "")
+    return txt + ("~" if (row, subj) in st.cut else "") + \
+        ("*" if n < st.expected_runs else "")
 
 
 def best_peer(st, row, peers):
@@ -1081,12 +1165,22 @@ def report(ctx):
         lines.append(line)
     print_matrix("W1-W7: medians (* = fewer runs, see below); ratios are "
                  "speed-ups (>1: swiftfs faster)", head, lines)
-    if st.capped:
+    slow = sorted(k for k in st.capped if not any(c[1] == k[1] and row_of(c[0]) == k[0]
+                                                  for c in st.cut))
+    if slow:
         print("* 1 run: over the time budget (a peer whose turn at a row took longer than "
               "--slow-cap %g s is not run again there; swiftfs targets, and the raw API where it "
               "is a target, always get all %d runs): %s" % (ctx.args.slow_cap, ctx.runs, ", ".join(
                   "%s %s (%.0f s)" % (s, w, st.capped_s.get((w, s), 0))
-                  for w, s in sorted(st.capped))))
+                  for w, s in slow)))
+    if st.cut:
+        print("~ cut at --peer-cap %g s (and not run again): the peer's figure is its rate over "
+              "what it did by then "
+              "(W4 reads done; W5 tar members extracted and W7w rows of chunks written, each "
+              "then waited for in Swift): %s" % (ctx.args.peer_cap, ", ".join(
+                  "%s %s (%.0f%%)" % (s, r, 100 * median(
+                      [x.get("part", 1) for x in st.samples[r][s]]))
+                  for r, s in sorted(st.cut))))
     if ctx.runs > 1:
         print("* 1 run: the raw API where it is a reference, not a target (%s)"
               % ", ".join(RAW_ONCE))
