@@ -72,6 +72,7 @@ struct pf_dir {
 	size_t nordered;
 	size_t *order, norder;
 	size_t last_pos, ahead_pos;
+	char *last_name;                 /* finds last_pos in a new listing */
 	unsigned run;
 };
 
@@ -258,6 +259,7 @@ static struct pf_dir *dir_locked(struct swiftfs_prefetch *p, const char *prefix,
 	struct pf_dir *d = &p->dirs[p->next_dir++ % PF_DIRS];
 	free(d->prefix);
 	free(d->order);
+	free(d->last_name);
 	memset(d, 0, sizeof(*d));
 	d->prefix = strdup(prefix);
 	return d->prefix ? d : NULL;
@@ -303,6 +305,23 @@ out:
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Position of name in d->order, or SIZE_MAX. */
+static size_t order_pos(const struct pf_dir *d, const struct swiftfs_dirlist *dl, const char *name)
+{
+	size_t lo = 0, hi = d->norder;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strverscmp(name, dl->v[d->order[mid]].name);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return SIZE_MAX;
+}
+
 static int order_cmp(const void *x, const void *y, void *arg)
 {
 	const struct swiftfs_dirlist *dl = arg;
@@ -330,24 +349,9 @@ static bool order_locked(struct swiftfs_fs *fs, struct pf_dir *d, const struct s
 			d->order[d->norder++] = i;
 	}
 	qsort_r(d->order, d->norder, sizeof(*d->order), order_cmp, (void *)dl);
+	if (d->last_name)
+		d->last_pos = order_pos(d, dl, d->last_name);
 	return true;
-}
-
-/* Position of name in d->order, or SIZE_MAX. */
-static size_t order_pos(const struct pf_dir *d, const struct swiftfs_dirlist *dl, const char *name)
-{
-	size_t lo = 0, hi = d->norder;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strverscmp(name, dl->v[d->order[mid]].name);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return SIZE_MAX;
 }
 
 /* A small file `name` of the directory listed as dl under prefix is looked
@@ -370,6 +374,10 @@ static void note_order(struct swiftfs_fs *fs, const char *prefix, const struct s
 	else if (pos != d->last_pos)
 		d->run = 1;
 	d->last_pos = pos;
+	if (!d->last_name || strcmp(d->last_name, name) != 0) {
+		free(d->last_name);
+		d->last_name = strdup(name);
+	}
 	if (d->run < PF_SEQ_RUN)
 		goto out;
 	unsigned n = 0;
@@ -494,6 +502,7 @@ void fs_prefetch_free(struct swiftfs_fs *fs)
 	for (unsigned i = 0; i < PF_DIRS; i++) {
 		free(p->dirs[i].prefix);
 		free(p->dirs[i].order);
+		free(p->dirs[i].last_name);
 	}
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);

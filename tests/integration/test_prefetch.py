@@ -77,6 +77,21 @@ def test_small_files_read_in_order_fetch_their_next_siblings(container, conn, mo
     assert st["fetched"] == 37 and st["used"] == 37, st
 
 
+def test_the_in_order_run_survives_a_new_listing(container, conn, mount):
+    """entry_timeout=0: every lookup lists the directory again; the run of
+    in-order opens is found again in each new listing."""
+    files = {"d/c.%d" % i: os.urandom(5000 + i) for i in range(40)}
+    for name, data in files.items():
+        conn.put_object(container, name, data)
+    m = mount(container, opts=["debug", "entry_timeout=0"])
+    for i in range(40):
+        with open(m.p("d", "c.%d" % i), "rb") as f:
+            assert f.read() == files["d/c.%d" % i], i
+    m.unmount()
+    assert counts(m)["get"] == 40, m.log()
+    assert prefetch_stats(m)["used"] >= 30, m.log()
+
+
 def test_the_in_order_window_stays_a_few_files_ahead(container, conn, mount):
     for i in range(100):
         conn.put_object(container, "d/f%03d" % i, b"y" * (200 + i))
