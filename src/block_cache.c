@@ -470,6 +470,29 @@ ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc
 	return rc;
 }
 
+int block_cache_open(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		     uint64_t idx, uint32_t in, int *fd, uint64_t *pos)
+{
+	char path[PATH_MAX];
+	int rc = -EAGAIN;
+	pthread_mutex_lock(&bc->lock);
+	struct bc_entry *e = find_locked(bc, k->id, idx);
+	if (e && e->st == BC_READY && e->verified) {
+		block_path(bc, k->id, idx, path, sizeof(path));
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd >= 0) {
+			lru_unlink(bc, e);
+			lru_push_head(bc, e);
+			bc->st.hits++;
+			bc->st.opened++;
+			*pos = BC_HDR + (uint64_t)in;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&bc->lock);
+	return rc;
+}
+
 bool block_cache_claim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 		       uint64_t idx)
 {

@@ -1158,6 +1158,15 @@ ssize_t fs_read(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t
 	return reader_read(f->reader, buf, size, off);
 }
 
+int fs_read_fd(struct swiftfs_fs *fs, struct swiftfs_file *f, size_t size, uint64_t off, int *fd,
+	       uint64_t *pos, size_t *len)
+{
+	(void)fs;
+	if (f->w)
+		return -EAGAIN; /* local data: fs_read() */
+	return reader_read_fd(f->reader, size, off, fd, pos, len);
+}
+
 bool fs_file_changed(const struct swiftfs_file *f)
 {
 	return f->changed;
@@ -1274,10 +1283,12 @@ void fs_log_stats(struct swiftfs_fs *fs)
 		struct swiftfs_block_cache_stats b;
 		block_cache_stats(fs->bc, &b);
 		LOGI("block cache: %llu hits, %llu misses, %llu evicted, %llu damaged, "
-		     "%llu not stored; %llu blocks, %llu bytes on disk; %llu read ahead from disk",
+		     "%llu not stored; %llu blocks, %llu bytes on disk; %llu read ahead from disk; "
+		     "%llu hits zero-copy",
 		     (unsigned long long)b.hits, (unsigned long long)b.misses,
 		     (unsigned long long)b.evictions, (unsigned long long)b.corrupt,
 		     (unsigned long long)b.store_skipped, (unsigned long long)b.blocks,
-		     (unsigned long long)b.bytes, (unsigned long long)b.warmed);
+		     (unsigned long long)b.bytes, (unsigned long long)b.warmed,
+		     (unsigned long long)b.opened);
 	}
 }

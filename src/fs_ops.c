@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "swiftfs/fs.h"
 #include "swiftfs/fs_account.h"
@@ -78,6 +79,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	/* reads of cached blocks go from their files to the kernel by splice */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
 	/* the kernel keeps the smaller of this and its bdi's read_ahead_kb,
 	 * which main() raised to kernel_read_ahead (as root) */
 	uint64_t ra = ctx->kernel_read_ahead > (1u << 20) ? ctx->kernel_read_ahead : (1u << 20);
@@ -643,8 +649,21 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct ops_file *of = (struct ops_file *)(uintptr_t)fi->fh;
-	char *buf = malloc(size ? size : 1);
+	int fd;
+	uint64_t pos;
+	size_t len;
 	(void)ino;
+	if (!of->vf && fs_read_fd(of->fs, of->f, size, (uint64_t)off, &fd, &pos, &len) == 0) {
+		/* from the cache file to the kernel, spliced when it can */
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = fd;
+		bv.buf[0].pos = (off_t)pos;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		close(fd);
+		return;
+	}
+	char *buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -585,6 +585,51 @@ void reader_preload(struct swiftfs_reader *r, char *data, size_t len)
 	r->pre_len = len < r->size ? len : (size_t)r->size;
 }
 
+/* A read at off: sequential (true) or not, and the streak. Sequential:
+ * starts at 0, or within a chunk of where the last read ended (async
+ * reads arrive slightly out of order). */
+static bool note_access_locked(struct swiftfs_reader *r, uint64_t off)
+{
+	bool seq = (off == 0 && r->next_off == 0) ||
+		   (off + r->chunk >= r->next_off && off <= r->next_off + r->chunk && r->next_off);
+	if (seq) {
+		if (r->streak < 32)
+			r->streak++;
+	} else {
+		r->streak = 0;
+		r->warm_to = 0;
+	}
+	return seq;
+}
+
+int reader_read_fd(struct swiftfs_reader *r, size_t size, uint64_t off, int *fd, uint64_t *pos,
+		   size_t *len)
+{
+	if (!r->bc || r->pre)
+		return -EAGAIN;
+	pthread_mutex_lock(&r->lock);
+	if (off >= r->size || size == 0)
+		goto again;
+	if (size > r->size - off)
+		size = (size_t)(r->size - off);
+	uint64_t b = off / r->bsize;
+	uint32_t in = (uint32_t)(off % r->bsize);
+	if ((uint64_t)in + size > block_len(r, b) ||
+	    block_cache_open(r->bc, &r->key, b, in, fd, pos) != 0)
+		goto again;
+	bool seq = note_access_locked(r, off);
+	unsigned streak = r->streak;
+	r->next_off = off + size;
+	pthread_mutex_unlock(&r->lock);
+	if (seq)
+		read_ahead_cached(r, (off + size) / r->bsize, streak);
+	*len = size;
+	return 0;
+again:
+	pthread_mutex_unlock(&r->lock);
+	return -EAGAIN;
+}
+
 ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off)
 {
 	if (r->pre && off < r->size && off + size > r->size)
@@ -602,17 +647,7 @@ ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t o
 		goto out;
 	if (size > r->size - off)
 		size = (size_t)(r->size - off);
-	/* Sequential: starts at 0, or within a chunk of where the last read
-	 * ended (async reads arrive slightly out of order). */
-	bool seq = (off == 0 && r->next_off == 0) ||
-		   (off + r->chunk >= r->next_off && off <= r->next_off + r->chunk && r->next_off);
-	if (seq) {
-		if (r->streak < 32)
-			r->streak++;
-	} else {
-		r->streak = 0;
-		r->warm_to = 0;
-	}
+	bool seq = note_access_locked(r, off);
 	if (r->bc) {
 		unsigned streak = r->streak;
 		r->next_off = off + size;

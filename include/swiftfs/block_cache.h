@@ -53,6 +53,14 @@ void block_cache_key(const char *account, const char *container, const char *obj
  * block_cache_unclaim(). Waits while another thread fetches the block. */
 ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 			 uint64_t idx, uint32_t blen, char *buf, uint32_t in, uint32_t len);
+/* Zero-copy read: when block idx is cached and already checked (CRC) by
+ * this daemon, open its file: *fd (the caller closes it) holds the bytes
+ * from offset in at *pos. The file is never rewritten in place, so the
+ * fd keeps those bytes even if the block is evicted meanwhile. -EAGAIN
+ * otherwise (absent, being fetched, not checked yet): use
+ * block_cache_read(). */
+int block_cache_open(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
+		     uint64_t idx, uint32_t in, int *fd, uint64_t *pos);
 /* Claim an absent block without waiting (read-ahead): true when the caller
  * is now its fetcher; false when it is cached or being fetched. */
 bool block_cache_claim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
@@ -86,6 +94,7 @@ struct swiftfs_block_cache_stats {
 	uint64_t blocks;
 	uint64_t hits, misses, evictions, corrupt, store_skipped;
 	uint64_t warmed;       /* blocks read ahead from disk */
+	uint64_t opened;       /* hits answered from the block's file (zero-copy) */
 };
 void block_cache_stats(struct swiftfs_block_cache *bc, struct swiftfs_block_cache_stats *out);
 

@@ -55,6 +55,11 @@ void fs_releasedir(struct swiftfs_fs *fs, struct swiftfs_dir *d);
 
 int fs_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swiftfs_file **f);
 ssize_t fs_read(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, size_t size, uint64_t off);
+/* Zero-copy read: 0 when [off, off+size) can be answered from a cache
+ * file (*fd, which the caller closes, holds *len bytes at *pos); -EAGAIN:
+ * use fs_read(). */
+int fs_read_fd(struct swiftfs_fs *fs, struct swiftfs_file *f, size_t size, uint64_t off, int *fd,
+	       uint64_t *pos, size_t *len);
 void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f);
 /* open() found the object resized since the kernel was told its size. */
 bool fs_file_changed(const struct swiftfs_file *f);

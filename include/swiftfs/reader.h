@@ -47,6 +47,12 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 void reader_preload(struct swiftfs_reader *r, char *data, size_t len);
 /* Bytes read (short only at the end of the object), or -errno. */
 ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off);
+/* Zero-copy read (block_cache_open()): when [off, off+size) lies in one
+ * cached, checked block, *fd and *pos hold its bytes and *len is how many
+ * (short only at the end of the object); read-ahead goes on as for
+ * reader_read(). -EAGAIN: use reader_read(). */
+int reader_read_fd(struct swiftfs_reader *r, size_t size, uint64_t off, int *fd, uint64_t *pos,
+		   size_t *len);
 /* Waits for this reader's fetches still in flight. */
 void reader_free(struct swiftfs_reader *r);
 

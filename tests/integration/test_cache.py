@@ -33,6 +33,12 @@ def cache_stats(m):
     return dict(zip(k, (int(x) for x in line[-1])))
 
 
+def zero_copy_hits(m):
+    line = re.findall(r"read ahead from disk; (\d+) hits zero-copy", m.log())
+    assert line, m.log()
+    return int(line[-1])
+
+
 def block_files(cache_dir):
     out = []
     for root, _dirs, files in os.walk(os.path.join(cache_dir, "blocks")):
@@ -65,6 +71,28 @@ def test_remount_reads_from_disk_without_data_get(container, conn, mount, tmp_pa
     assert c["get"] == 0, m2.log()              # every byte from the cache folder
     assert c["head"] == 1                       # the open still asks what the object is
     assert cache_stats(m2)["hits"] >= 6
+
+
+def test_checked_blocks_go_to_the_kernel_from_their_files(container, conn, mount, tmp_path):
+    """A block already checked by this daemon is answered from its cache
+    file (zero-copy, spliced); reads that cross a block boundary, or start
+    anywhere, still get the right bytes."""
+    data = rand_bytes(5 * MiB + 4321, 11)
+    conn.put_object(container, "big", data)
+    m = mount(container, opts=["cache_dir=" + str(tmp_path / "cache")])
+    assert read_all(m.p("big")) == hashlib.sha256(data).hexdigest()
+    os.system("sync; echo 3 > /proc/sys/vm/drop_caches")
+    assert read_all(m.p("big")) == hashlib.sha256(data).hexdigest()
+    fd = os.open(m.p("big"), os.O_RDONLY)
+    try:
+        for off, n in ((MiB - 100, 300), (3 * MiB + 7, 70000), (5 * MiB, 9999), (12345, 1)):
+            os.system("echo 1 > /proc/sys/vm/drop_caches")
+            assert os.pread(fd, n, off) == data[off:off + n], (off, n)
+    finally:
+        os.close(fd)
+    m.unmount()
+    assert counts(m)["get"] <= 6, m.log()      # the first read's GETs only
+    assert zero_copy_hits(m) >= 6, m.log()
 
 
 def test_changed_object_is_never_served_from_old_blocks(container, conn, mount, tmp_path):
