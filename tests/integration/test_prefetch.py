@@ -72,8 +72,9 @@ def test_small_files_read_in_order_fetch_their_next_siblings(container, conn, mo
     m.unmount()
     c = counts(m)
     # each file once, no HEAD: 3 looked up one by one, 37 fetched ahead
-    assert c["get"] == 40 and c["head"] == 0, m.log()
+    # (and a 304 for a prefetch used over a second after it came)
     st = prefetch_stats(m)
+    assert c["get"] == 40 + st["revalidated"] and c["head"] == 0, m.log()
     assert st["fetched"] == 37 and st["used"] == 37, st
 
 
@@ -88,8 +89,11 @@ def test_the_in_order_run_survives_a_new_listing(container, conn, mount):
         with open(m.p("d", "c.%d" % i), "rb") as f:
             assert f.read() == files["d/c.%d" % i], i
     m.unmount()
-    assert counts(m)["get"] == 40, m.log()
-    assert prefetch_stats(m)["used"] >= 30, m.log()
+    st = prefetch_stats(m)
+    assert st["used"] >= 30, m.log()
+    # each file once; plus a conditional GET (304) for a prefetch used
+    # over a second after it came (a slow ASan build reads that slowly)
+    assert counts(m)["get"] == 40 + st["revalidated"], m.log()
 
 
 def test_the_in_order_window_stays_a_few_files_ahead(container, conn, mount):
