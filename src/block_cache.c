@@ -115,14 +115,20 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 }
 #endif
 
-static uint32_t crc32c(const void *data, size_t n)
+/* CRC-32C of data following a running crc (start with ~0u, finish with ~). */
+static uint32_t crc32c_update(uint32_t crc, const void *data, size_t n)
 {
 #if defined(__x86_64__)
 	if (__builtin_cpu_supports("sse4.2"))
-		return ~crc32c_hw(~0u, data, n);
+		return crc32c_hw(crc, data, n);
 #endif
 	pthread_once(&crc_once, crc_init);
-	return ~crc32c_sw(~0u, data, n);
+	return crc32c_sw(crc, data, n);
+}
+
+static uint32_t crc32c(const void *data, size_t n)
+{
+	return ~crc32c_update(~0u, data, n);
 }
 
 static size_t bc_hash(const unsigned char *id, uint64_t idx)
@@ -349,13 +355,17 @@ out:
 	return rc;
 }
 
+#define BC_CHECK_CHUNK (64 * 1024)
+
 /* Copy [in, in+len) of the block file into buf. Unverified blocks are
- * read whole and checked first. -EBADMSG: corrupt; -ENOENT: gone. */
+ * read whole, in BC_CHECK_CHUNK pieces (no block-sized buffer, whose fresh
+ * pages would cost a fault each), and checked first: buf is only valid
+ * when the CRC matched. -EBADMSG: corrupt; -ENOENT: gone. */
 static ssize_t read_block(struct swiftfs_block_cache *bc, const unsigned char *id, uint64_t idx,
 			  uint32_t blen, bool verified, char *buf, uint32_t in, uint32_t len)
 {
 	char path[PATH_MAX];
-	char *whole = NULL;
+	char *chunk = NULL;
 	ssize_t rc;
 
 	block_path(bc, id, idx, path, sizeof(path));
@@ -374,29 +384,37 @@ static ssize_t read_block(struct swiftfs_block_cache *bc, const unsigned char *i
 			rc = -EBADMSG;
 		goto out;
 	}
-	whole = malloc(BC_HDR + (size_t)blen);
-	if (!whole) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	struct stat sb;
 	struct bc_hdr hd;
 	if (fstat(fd, &sb) || (uint64_t)sb.st_size != BC_HDR + (uint64_t)blen ||
-	    pread(fd, whole, BC_HDR + (size_t)blen, 0) != (ssize_t)(BC_HDR + (size_t)blen)) {
+	    pread(fd, &hd, BC_HDR, 0) != (ssize_t)BC_HDR ||
+	    memcmp(hd.magic, BC_MAGIC, 8) != 0 || memcmp(hd.id, id, 16) != 0 || hd.idx != idx ||
+	    hd.len != blen) {
 		rc = -EBADMSG;
 		goto out;
 	}
-	memcpy(&hd, whole, BC_HDR);
-	if (memcmp(hd.magic, BC_MAGIC, 8) != 0 || memcmp(hd.id, id, 16) != 0 || hd.idx != idx ||
-	    hd.len != blen ||
-	    hd.crc != crc32c(whole + BC_HDR, blen)) {
-		rc = -EBADMSG;
+	chunk = malloc(BC_CHECK_CHUNK);
+	if (!chunk) {
+		rc = -ENOMEM;
 		goto out;
 	}
-	memcpy(buf, whole + BC_HDR + in, len);
-	rc = len;
+	uint32_t crc = ~0u;
+	for (uint32_t at = 0; at < blen;) {
+		uint32_t want = blen - at < BC_CHECK_CHUNK ? blen - at : BC_CHECK_CHUNK;
+		if (pread(fd, chunk, want, BC_HDR + (off_t)at) != (ssize_t)want) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		crc = crc32c_update(crc, chunk, want);
+		/* the part of [in, in+len) in this piece */
+		uint32_t lo = at > in ? at : in, hi = at + want < in + len ? at + want : in + len;
+		if (lo < hi)
+			memcpy(buf + (lo - in), chunk + (lo - at), hi - lo);
+		at += want;
+	}
+	rc = ~crc == hd.crc ? (ssize_t)len : -EBADMSG;
 out:
-	free(whole);
+	free(chunk);
 	close(fd);
 	return rc;
 }
