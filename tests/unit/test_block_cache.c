@@ -156,6 +156,62 @@ static void test_damaged_blocks(void)
 	block_cache_free(bc);
 }
 
+/* A block larger than the 64 KiB pieces it is checked in: a part across
+ * pieces is right, the end of the block too, and a bad byte in the third
+ * piece is found before anything is returned. */
+static void flip_at(const char *path, const char *name, void *arg)
+{
+	(void)name;
+	FILE *f = fopen(path, "r+b");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	long at = *(long *)arg;
+	fseek(f, at, SEEK_SET);
+	int c = fgetc(f);
+	fseek(f, at, SEEK_SET);
+	fputc(c ^ 0x40, f);
+	fclose(f);
+}
+
+static void test_big_blocks_checked_in_pieces(void)
+{
+	const uint32_t big = 3 * 65536 + 1000;
+	char saved[256];
+	snprintf(saved, sizeof(saved), "%s", dir);
+	snprintf(dir, sizeof(dir), "%.200s-big", saved);
+	struct swiftfs_block_cache_cfg cfg = { .dir = dir, .block_size = big, .max_bytes = 64 * big };
+	struct swiftfs_block_cache *bc = NULL;
+	struct swiftfs_bc_key k;
+	char *want = malloc(big), *buf = malloc(big);
+	CHECK(want && buf);
+	fill_pattern(want, big, 9);
+	block_cache_key("/v1/AUTH_a", "c", "big", "etag", big, &k);
+	CHECK_INT(block_cache_new(&cfg, &bc), 0);
+	CHECK_INT(block_cache_read(bc, &k, 0, big, buf, 0, big), -ENOENT);
+	block_cache_fill(bc, &k, 0, want, big);
+	block_cache_free(bc);
+
+	CHECK_INT(block_cache_new(&cfg, &bc), 0); /* unverified again */
+	CHECK_INT(block_cache_read(bc, &k, 0, big, buf, 65530, 70000), 70000);
+	CHECK(memcmp(buf, want + 65530, 70000) == 0);
+	CHECK_INT(block_cache_read(bc, &k, 0, big, buf, big - 10, 10), 10);
+	CHECK(memcmp(buf, want + big - 10, 10) == 0);
+	block_cache_free(bc);
+
+	long at = 64 + 150000; /* header, then the third piece */
+	for_each_block_file(flip_at, &at);
+	CHECK_INT(block_cache_new(&cfg, &bc), 0);
+	CHECK_INT(block_cache_read(bc, &k, 0, big, buf, 0, 100), -ENOENT); /* ours to fetch */
+	struct swiftfs_block_cache_stats st;
+	block_cache_stats(bc, &st);
+	CHECK_INT(st.corrupt, 1);
+	block_cache_free(bc);
+	free(want);
+	free(buf);
+	snprintf(dir, sizeof(dir), "%s", saved);
+}
+
 static void add_bytes(const char *path, const char *name, void *arg)
 {
 	struct stat sb;
@@ -251,6 +307,7 @@ int main(void)
 	test_damaged_blocks();
 	test_bound();
 	test_threads_share_fetches();
+	test_big_blocks_checked_in_pieces();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(dir) - 7), dir);
 	if (system(cmd) != 0)
