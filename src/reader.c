@@ -605,18 +605,18 @@ static bool note_access_locked(struct swiftfs_reader *r, uint64_t off)
 int reader_read_fd(struct swiftfs_reader *r, size_t size, uint64_t off, int *fd, uint64_t *pos,
 		   size_t *len)
 {
-	if (!r->bc || r->pre)
+	/* size and bsize are fixed at reader_new(): no lock until the
+	 * bookkeeping, so the open() does not hold up this file's readers */
+	if (!r->bc || r->pre || off >= r->size || size == 0)
 		return -EAGAIN;
-	pthread_mutex_lock(&r->lock);
-	if (off >= r->size || size == 0)
-		goto again;
 	if (size > r->size - off)
 		size = (size_t)(r->size - off);
 	uint64_t b = off / r->bsize;
 	uint32_t in = (uint32_t)(off % r->bsize);
 	if ((uint64_t)in + size > block_len(r, b) ||
 	    block_cache_open(r->bc, &r->key, b, in, fd, pos) != 0)
-		goto again;
+		return -EAGAIN;
+	pthread_mutex_lock(&r->lock);
 	bool seq = note_access_locked(r, off);
 	unsigned streak = r->streak;
 	r->next_off = off + size;
@@ -625,9 +625,6 @@ int reader_read_fd(struct swiftfs_reader *r, size_t size, uint64_t off, int *fd,
 		read_ahead_cached(r, (off + size) / r->bsize, streak);
 	*len = size;
 	return 0;
-again:
-	pthread_mutex_unlock(&r->lock);
-	return -EAGAIN;
 }
 
 ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t off)
