@@ -382,12 +382,11 @@ static void note_order(struct swiftfs_fs *fs, const char *prefix, const struct s
 		goto out;
 	unsigned n = 0;
 	uint64_t bytes = 0, window = 0;
-	size_t j = pos + 1;
-	if (d->ahead_pos != SIZE_MAX && d->ahead_pos >= j)
-		for (; j <= d->ahead_pos && j < d->norder; j++)
-			window += dl->v[d->order[j]].size; /* queued before */
-	for (; j < d->norder && j <= pos + PF_SEQ_FILES && window < PF_SEQ_BYTES; j++) {
+	for (size_t j = pos + 1; j < d->norder && j <= pos + PF_SEQ_FILES && window < PF_SEQ_BYTES;
+	     j++) {
 		window += dl->v[d->order[j]].size;
+		if (d->ahead_pos != SIZE_MAX && j <= d->ahead_pos)
+			continue; /* queued before */
 		if (queue_locked(fs, prefix, &dl->v[d->order[j]], &bytes))
 			n++;
 		d->ahead_pos = j;

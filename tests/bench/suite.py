@@ -74,6 +74,7 @@ class Suite:
         self.capped = set()  # (workload, subject): not repeated
         self.capped_s = {}   # (workload, subject) -> seconds of the turn that capped it
         self.cut = set()     # (row, subject): a turn cut at --peer-cap
+        self.cut_turns = set()  # (workload, subject) of those turns (also in capped)
         self.labels = {}     # row -> label with sizes filled in
         self.raw_desc = {}   # row -> (raw 1 description, raw par description)
         self.notes = []
@@ -240,16 +241,12 @@ def run_subject(ctx, wid, rows, subject, fn):
                 "%s %.0f%% done" % (r, 100 * out[r]["part"]) for r in cut)))
         st.capped.add((wid, subject))
         st.capped_s[(wid, subject)] = took
+        st.cut_turns.add((wid, subject))
     elif took > ctx.args.slow_cap and ctx.runs > 1 and subject in peer_names(ctx):
         log("  %s %s took %.0f s (> --slow-cap %g): not repeated"
             % (wid, subject, took, ctx.args.slow_cap))
         st.capped.add((wid, subject))
         st.capped_s[(wid, subject)] = took
-
-
-def row_of(row):
-    """The turn (run_subject's wid) a row is measured in."""
-    return "W2" if row in ("W2", "W3", "W3r") else row
 
 
 def peer_names(ctx):
@@ -1165,8 +1162,7 @@ def report(ctx):
         lines.append(line)
     print_matrix("W1-W7: medians (* = fewer runs, see below); ratios are "
                  "speed-ups (>1: swiftfs faster)", head, lines)
-    slow = sorted(k for k in st.capped if not any(c[1] == k[1] and row_of(c[0]) == k[0]
-                                                  for c in st.cut))
+    slow = sorted(st.capped - st.cut_turns)
     if slow:
         print("* 1 run: over the time budget (a peer whose turn at a row took longer than "
               "--slow-cap %g s is not run again there; swiftfs targets, and the raw API where it "
