@@ -6,6 +6,7 @@ missing Swift package, fusermount3 or /dev/fuse FAILS the run: nothing is
 skipped silently.
 """
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -345,6 +346,46 @@ def run_swiftfs(args, env, timeout=60):
     return subprocess.run([swiftfs_bin()] + list(args), env=e, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
+
+
+_RUN_LOCK = None
+
+
+def pytest_sessionstart(session):
+    """One test run per state folder at a time. Two runs on one machine
+    (a CI job starting while an earlier run still tears down) would share
+    the Swift and Keystone state folders and ports, and one's "stop" would
+    kill the other's servers. The second run waits for the first, then
+    fails loudly if it never ends."""
+    global _RUN_LOCK
+    state = os.environ.get("SWIFTFS_TEST_STATE", "/var/tmp")
+    os.makedirs(state, exist_ok=True)
+    path = os.path.join(state, "swiftfs-tests.lock")
+    wait = float(os.environ.get("SWIFTFS_TEST_LOCK_WAIT", "1800"))
+    f = open(path, "a+")
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if not told:
+                f.seek(0)
+                holder = f.read().strip() or "unknown"
+                sys.stderr.write("swiftfs tests: another test run holds %s (%s); waiting up to "
+                                 "%d s for it to end\n" % (path, holder, wait))
+                told = True
+            if time.monotonic() > deadline:
+                pytest.exit("another swiftfs test run (%s) has held %s for over %d s; stop it "
+                            "(or set SWIFTFS_TEST_STATE to another folder and other ports)"
+                            % (holder, path, wait), returncode=3)
+            time.sleep(1)
+    f.seek(0)
+    f.truncate()
+    f.write("pid %d, %s\n" % (os.getpid(), ROOT))
+    f.flush()
+    _RUN_LOCK = f
 
 
 def pytest_collection_modifyitems(items):
