@@ -106,7 +106,8 @@ def swift_short_token():
     s = Swift("short", int(os.environ.get("SWIFTFS_TEST_PORT2", "18580")), token_life=4)
     s.start()
     yield s
-    s.aio("stop", check=False)
+    if os.environ.get("SWIFTFS_TEST_KEEP_SWIFT") != "1":
+        s.aio("stop", check=False)
 
 
 class Keystone:
@@ -179,7 +180,7 @@ class Keystone:
 @pytest.fixture(scope="session")
 def keystone(swift):
     """Keystone + a Keystone-enabled Swift proxy, started once per session
-    (~20 s). Tokens live SWIFTFS_TEST_KEYSTONE_TOKEN_LIFE seconds (30), so
+    (~20 s). Tokens live SWIFTFS_TEST_KEYSTONE_TOKEN_LIFE seconds (16), so
     renewal before expiry is exercised within a test."""
     for b in ("keystone-manage", "keystone-wsgi-public"):
         if not shutil.which(b):
@@ -187,7 +188,7 @@ def keystone(swift):
                         "(tests/tools/install-deps.sh)" % b, pytrace=False)
     k = Keystone(swift, int(os.environ.get("SWIFTFS_TEST_KEYSTONE_PORT", "18780")),
                  int(os.environ.get("SWIFTFS_TEST_KEYSTONE_SWIFT_PORT", "18790")),
-                 int(os.environ.get("SWIFTFS_TEST_KEYSTONE_TOKEN_LIFE", "30")))
+                 int(os.environ.get("SWIFTFS_TEST_KEYSTONE_TOKEN_LIFE", "16")))
     k.start()
     yield k
     if os.environ.get("SWIFTFS_TEST_KEEP_SWIFT") != "1":
