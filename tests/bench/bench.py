@@ -1939,7 +1939,7 @@ def parse_args(argv):
                          "longer than S seconds is not run again at that row (its cell "
                          "marked *); swiftfs targets and the raw API always get every run "
                          "(default %(default)s)")
-    ap.add_argument("--peer-cap", type=float, default=20.0, metavar="S",
+    ap.add_argument("--peer-cap", type=float, default=10.0, metavar="S",
                     help="a peer's (rclone, s3fs) timed part at W4, W5 and W7w stops "
                          "after S seconds, and its figure is its rate over what it did by "
                          "then (cell marked ~, not repeated); 0: never cut (default "
