@@ -674,9 +674,6 @@ static void wb_job_run(void *arg)
 	free(j);
 }
 
-/* close() with writeback: make the staged data durable, record it, and
- * queue its upload. -EAGAIN: upload now instead (not all of the data is
- * local: parts of the old object would have to be fetched first). */
 /* Write (or rewrite) w's journal record for object, after making the
  * staged data durable. w->lock held. */
 static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const char *object,
@@ -713,7 +710,8 @@ static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 /* Jobs wait WB_DELAY after close() before their upload starts: a file
  * written to a temporary name and renamed right after (zarr, editors,
  * atomic writers) is then uploaded once, under its final name, instead
- * of PUT, COPY and DELETE. One timer thread hands due jobs to the pool. */
+ * of PUT, COPY and DELETE. A file whose segments went up while it was
+ * written starts at once. One timer thread hands due jobs to the pool. */
 #define WB_DELAY 0.5
 
 static void *wb_timer_main(void *arg)
@@ -798,6 +796,10 @@ static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 		return -EAGAIN;
 	}
 	uint64_t bytes = w->st->size;
+	/* segments already streamed: only the last one and the manifest are
+	 * left, and a rename would copy the manifest alone, so nothing is
+	 * gained by waiting */
+	double delay = w->stream && w->streamed ? 0 : WB_DELAY;
 	rc = wb_record_locked(fs, w, object, &a);
 	if (rc) {
 		pthread_mutex_unlock(&w->lock);
@@ -823,7 +825,7 @@ static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 		j->n = n;
 		j->w = w;
 		j->bytes = bytes;
-		j->due = util_now() + WB_DELAY;
+		j->due = util_now() + delay;
 		pthread_mutex_lock(&fs->t.lock);
 		inode_ref_locked(n);
 		w->refs++;

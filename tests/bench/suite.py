@@ -1263,6 +1263,8 @@ def targets(ctx, st, order, mine, peers):
     rows = []
     for m in mine:
         for row in order:
+            if m in st.skips.get(row, ()):
+                continue  # not run (skip_rows): the table says why
             v = speed(row, st.med(row, m))
             bv, bp = best_peer(st, row, peers)
             if v is None or bv is None:
