@@ -184,7 +184,8 @@ ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, 
 		      uint64_t off);
 void fs_release_local(struct swiftfs_fs *fs, struct swiftfs_file *f);
 void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
-bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_write_shutdown(struct swiftfs_fs *fs);
 

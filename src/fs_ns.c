@@ -185,8 +185,9 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	if (c)
 		inode_ref_locked(c);
 	pthread_mutex_unlock(&fs->t.lock);
-	bool local_only = c && fs_local_only(fs, c);
-	if (!local_only)
+	/* claimed: no upload of it starts before it is marked unlinked */
+	struct swiftfs_wstate *claim = c ? fs_local_claim(fs, c) : NULL;
+	if (!claim)
 		rc = delete_file(fs, object, a.exact && kind == DK_FILE, a.is_slo);
 	if (!rc) {
 		if (c)
@@ -198,6 +199,8 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 		expire_grandparent_locked(p);
 		pthread_mutex_unlock(&fs->t.lock);
 	}
+	if (claim)
+		fs_local_release(fs, c, claim);
 	if (c)
 		fs_put_inode(fs, c);
 out:
@@ -416,6 +419,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	      const char *newname, unsigned flags)
 {
 	bool local_only = false;
+	struct swiftfs_wstate *claim = NULL;
 	struct swiftfs_inode *p = NULL, *np = NULL, *c = NULL;
 	char *rel = NULL, *object = NULL, *nrel = NULL, *nobject = NULL;
 	struct swiftfs_seglist oldsegs = { 0 };
@@ -475,7 +479,9 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		if (c)
 			inode_ref_locked(c);
 		pthread_mutex_unlock(&fs->t.lock);
-		local_only = c && fs_local_only(fs, c);
+		/* claimed: no upload of it starts until the inode has moved */
+		claim = c ? fs_local_claim(fs, c) : NULL;
+		local_only = claim != NULL;
 		if (!local_only) {
 			/* the replaced object's segments are its own: find them first */
 			if (dst_exists && da.is_slo)
@@ -514,6 +520,8 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	if (!rc && c && local_only)
 		fs_wb_rerecord(fs, c); /* a pending writeback upload's record follows */
 out:
+	if (claim)
+		fs_local_release(fs, c, claim);
 	upload_seglist_free(&oldsegs);
 	if (c)
 		fs_put_inode(fs, c);

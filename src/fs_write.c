@@ -58,6 +58,10 @@ struct swiftfs_wstate {
 	/* writeback */
 	char *wb_record;            /* lock: journal record of the closed data */
 	bool wb_queued;             /* lock: a background upload is queued */
+	unsigned claims;            /* lock: renames/unlinks moving the local data
+				     * (fs_local_claim): no upload starts */
+	unsigned name_gen;          /* lock: bumped when a claim ends */
+	pthread_cond_t claimed;     /* claims fell to 0 */
 };
 
 static void meta_free(char **meta, size_t n)
@@ -79,6 +83,7 @@ static void wstate_free(struct swiftfs_wstate *w, bool keep)
 	meta_free(w->meta, w->nmeta);
 	free(w->content_type);
 	free(w->wb_record); /* the record stays: the next mount uploads it */
+	pthread_cond_destroy(&w->claimed);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -248,6 +253,7 @@ static int wstate_new(struct swiftfs_fs *fs, const char *object, bool existing,
 	if (!w)
 		return -ENOMEM;
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->claimed, NULL);
 	now_ts(&w->mtime);
 	rc = staging_create(fs->staging_dir, &w->st);
 	if (rc) {
@@ -588,14 +594,29 @@ static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swif
 {
 	struct swiftfs_upload_result res;
 	struct swiftfs_attr a;
-	char *object = object_of(fs, n, &a);
+	char *object = NULL;
 	int rc = 0;
 
-	if (!object) {
-		rc = -ENOMEM;
-		goto out;
+	/* The name is read outside w->lock (the lock order is table, then
+	 * w). A rename or unlink that claimed the local data meanwhile
+	 * (fs_local_claim) moved it without a copy: read the name again. */
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (w->claims)
+			pthread_cond_wait(&w->claimed, &w->lock);
+		unsigned gen = w->name_gen;
+		pthread_mutex_unlock(&w->lock);
+		free(object);
+		object = object_of(fs, n, &a);
+		if (!object) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		pthread_mutex_lock(&w->lock);
+		if (!w->claims && w->name_gen == gen)
+			break; /* w->lock held */
+		pthread_mutex_unlock(&w->lock);
 	}
-	pthread_mutex_lock(&w->lock);
 	bool was_dirty = w->dirty && !w->unlinked;
 	if (was_dirty)
 		rc = upload_locked(fs, w, object, &a, &res);
@@ -1328,19 +1349,38 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 	wstate_put(fs, n, w);
 }
 
-/* Whether n has local data never uploaded (a rename then moves it for
- * free, and the upload goes to the new name). */
-bool fs_local_only(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+/* Whether n has local data never uploaded: a rename then moves it for
+ * free (the upload goes to the new name), an unlink drops it with no
+ * request. If so, returns n's write state claimed, with a reference: no
+ * upload of n starts until fs_local_release() (one in flight ends first:
+ * it holds w->lock), so none can go out under a name the caller is
+ * changing. NULL: the object is (or was) in Swift; rename or delete it
+ * there. */
+struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
-	bool only = false;
 	struct swiftfs_wstate *w = wstate_peek(fs, n);
 	if (!w)
-		return false;
+		return NULL;
 	pthread_mutex_lock(&w->lock);
-	only = !w->exists && !w->unlinked;
+	bool only = !w->exists && !w->unlinked;
+	if (only)
+		w->claims++;
+	pthread_mutex_unlock(&w->lock);
+	if (only)
+		return w;
+	wstate_put(fs, n, w);
+	return NULL;
+}
+
+/* End a claim: uploads waiting for it read n's name again. */
+void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->claims--;
+	w->name_gen++;
+	pthread_cond_broadcast(&w->claimed);
 	pthread_mutex_unlock(&w->lock);
 	wstate_put(fs, n, w);
-	return only;
 }
 
 /* Upload whatever n has staged (before a server-side copy of it). */

@@ -140,6 +140,36 @@ def test_write_then_rename_is_uploaded_once(swift, container, conn, mount, tmp_p
     assert sorted(o["name"] for o in conn.get_container(container)[1]) == sorted(want)
 
 
+def test_rename_or_unlink_racing_the_upload_of_a_big_file(swift, container, conn, mount,
+                                                         tmp_path):
+    """A file whose segments went up while it was written starts the rest
+    of its upload at close, so a rename or unlink right after close meets
+    an upload starting. Neither may let the upload go out under the old
+    name (a rename that moved only the local data, or an unlink that sent
+    no DELETE, would leave a stray object and lose the new name)."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "segment_size=1M", "cache_dir=" + cache])
+    rnd = random.Random(5)
+    want, gone = {}, []
+    for i in range(24):
+        data = bytes([rnd.randrange(256)]) * (2 * 1024 * 1024 + 4096 * i)
+        tmp = m.p(".tmp.big%d" % i)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        if i % 3 == 2:
+            os.unlink(tmp)
+            gone.append(".tmp.big%d" % i)
+        else:
+            os.rename(tmp, m.p("big%d" % i))
+            want["big%d" % i] = data
+    m.unmount()
+    names = sorted(o["name"] for o in conn.get_container(container)[1])
+    assert names == sorted(want), names
+    for name, data in want.items():
+        body = conn.get_object(container, name)[1]
+        assert body == data, "%s: %d bytes, want %d" % (name, len(body), len(data))
+
+
 def test_kill9_after_rename_lands_under_the_new_name(swift, container, conn, proxy, mount,
                                                      tmp_path):
     cache = str(tmp_path / "cache")
