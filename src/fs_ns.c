@@ -418,8 +418,7 @@ out:
 int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t newparent,
 	      const char *newname, unsigned flags)
 {
-	bool local_only = false;
-	struct swiftfs_wstate *claim = NULL;
+	struct swiftfs_wstate *claim = NULL; /* set: a local move (fs_local_claim) */
 	struct swiftfs_inode *p = NULL, *np = NULL, *c = NULL;
 	char *rel = NULL, *object = NULL, *nrel = NULL, *nobject = NULL;
 	struct swiftfs_seglist oldsegs = { 0 };
@@ -481,8 +480,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		pthread_mutex_unlock(&fs->t.lock);
 		/* claimed: no upload of it starts until the inode has moved */
 		claim = c ? fs_local_claim(fs, c) : NULL;
-		local_only = claim != NULL;
-		if (!local_only) {
+		if (!claim) {
 			/* the replaced object's segments are its own: find them first */
 			if (dst_exists && da.is_slo)
 				upload_slo_segments(&fs->upcfg, nobject, &oldsegs);
@@ -517,7 +515,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	if (c)
 		rc = inode_move_locked(&fs->t, c, np, newname);
 	pthread_mutex_unlock(&fs->t.lock);
-	if (!rc && c && local_only)
+	if (!rc && claim)
 		fs_wb_rerecord(fs, c); /* a pending writeback upload's record follows */
 out:
 	if (claim)

@@ -25,44 +25,13 @@
 #include <openssl/evp.h>
 
 #include "fs_internal.h"
+#include "fs_wstate.h"
 #include "swiftfs/log.h"
 #include "swiftfs/staging.h"
 #include "swiftfs/swift_client.h"
 #include "swiftfs/upload.h"
 #include "swiftfs/util.h"
-#include "swiftfs/workpool.h"
-#include "swiftfs/writeback.h"
 
-struct swiftfs_wstate {
-	pthread_mutex_t lock;
-	unsigned refs;              /* table lock: the inode's link + open handles */
-	struct swiftfs_staging *st; /* lock */
-	bool dirty;                 /* lock: staged data is not in Swift yet */
-	bool exists;                /* lock: the object exists (gaps come from it) */
-	bool unlinked;              /* lock: name removed while open: never upload */
-	int poisoned;               /* lock: errno of a failed write: never upload */
-	bool base_slo;              /* lock */
-	bool base_dlo;              /* lock */
-	char base_etag[72];         /* lock */
-	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */
-	char **meta;                /* lock: the object's other metadata, kept */
-	size_t nmeta;
-	char *content_type;         /* lock: kept from the object, else guessed */
-	/* streaming (large files written in order from an empty start) */
-	bool seq;                   /* lock: still written in order from 0 */
-	uint64_t seq_end;           /* lock: [0, seq_end) written in order */
-	uint64_t streamed;          /* lock: [0, streamed) handed to the stream */
-	struct swiftfs_slo_stream *stream; /* lock */
-	EVP_MD_CTX *seg_md5;        /* lock: MD5 of [streamed, seq_end) as written */
-	bool seg_md5_ok;            /* lock: false after a rewrite inside it */
-	/* writeback */
-	char *wb_record;            /* lock: journal record of the closed data */
-	bool wb_queued;             /* lock: a background upload is queued */
-	unsigned claims;            /* lock: renames/unlinks moving the local data
-				     * (fs_local_claim): no upload starts */
-	unsigned name_gen;          /* lock: bumped when a claim ends */
-	pthread_cond_t claimed;     /* claims fell to 0 */
-};
 
 static void meta_free(char **meta, size_t n)
 {
@@ -343,7 +312,7 @@ static int wstate_get(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char
 }
 
 /* The write state n has now, with a reference, or NULL. */
-static struct swiftfs_wstate *wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	struct swiftfs_wstate *w = n->w;
@@ -354,7 +323,7 @@ static struct swiftfs_wstate *wstate_peek(struct swiftfs_fs *fs, struct swiftfs_
 }
 
 /* Drop a reference; a clean state nobody has open leaves the inode. */
-static void wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+void fs_wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
 	bool free_it = false;
 	pthread_mutex_lock(&fs->t.lock);
@@ -440,12 +409,7 @@ static int fill_gaps_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 /* Upload the staged file as object. w->lock held. */
 /* The headers an upload of w carries: X-Object-Meta-Mtime, mode and
  * owner when set, and the object's other metadata, kept. */
-struct upload_hdrs {
-	char mtime_str[40];
-	char hmtime[64], hmode[48], huid[48], hgid[48];
-};
-
-static int upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
+int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
 				 struct upload_hdrs *h, const char ***out)
 {
 	size_t nh = 0;
@@ -494,7 +458,7 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	rc = fill_gaps_locked(fs, w, object, 0, w->st->size);
 	if (rc)
 		goto out;
-	rc = upload_headers_locked(w, a, &hh, &hdrs);
+	rc = fs_upload_headers_locked(w, a, &hh, &hdrs);
 	if (rc)
 		goto out;
 	if (w->exists && w->base_slo)
@@ -577,7 +541,7 @@ static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64
 
 /* The object name of inode n as of now (malloc'd; NULL: out of memory),
  * and, with a, a copy of its attributes taken at the same moment. */
-static char *object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a)
+char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	char *rel = inode_path_locked(&fs->t, n);
@@ -590,7 +554,7 @@ static char *object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct sw
 }
 
 /* Upload if dirty; then publish. Caller holds a reference on w. */
-static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
 	struct swiftfs_upload_result res;
 	struct swiftfs_attr a;
@@ -607,7 +571,7 @@ static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swif
 		unsigned gen = w->name_gen;
 		pthread_mutex_unlock(&w->lock);
 		free(object);
-		object = object_of(fs, n, &a);
+		object = fs_object_of(fs, n, &a);
 		if (!object) {
 			rc = -ENOMEM;
 			goto out;
@@ -630,263 +594,6 @@ static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swif
 out:
 	free(object);
 	return rc;
-}
-
-/* --- writeback (-o writeback, see writeback.h) ----------------------- */
-
-/* The journal record no longer describes data to upload. */
-static void wb_drop_record_locked(struct swiftfs_wstate *w)
-{
-	if (!w->wb_record)
-		return;
-	unlink(w->wb_record);
-	free(w->wb_record);
-	w->wb_record = NULL;
-}
-
-struct wb_job {
-	struct wb_job *next;       /* fs->wb_delayed, wb_lock */
-	struct swiftfs_fs *fs;
-	struct swiftfs_inode *n;   /* referenced */
-	struct swiftfs_wstate *w;  /* referenced */
-	uint64_t bytes;
-	double due;                /* not uploaded before (see WB_DELAY) */
-};
-
-static void wb_job_run(void *arg)
-{
-	struct wb_job *j = arg;
-	struct swiftfs_fs *fs = j->fs;
-	struct swiftfs_wstate *w = j->w;
-	int rc;
-
-	for (unsigned attempt = 0;; attempt++) {
-		if (__atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST)) {
-			/* unmounting after the drain: the record stays, and the
-			 * next mount uploads it */
-			rc = -ECANCELED;
-			break;
-		}
-		rc = sync_file(fs, j->n, w);
-		if (!rc || attempt >= 3)
-			break;
-		util_sleep((double)(2u << attempt));
-	}
-	pthread_mutex_lock(&w->lock);
-	w->wb_queued = false;
-	if (!w->dirty || w->unlinked)
-		wb_drop_record_locked(w);
-	else if (rc == -ECANCELED)
-		LOGW("writeback: %s was not uploaded before the unmount; the next mount uploads "
-		     "it", w->wb_record ? w->wb_record : w->st->path);
-	else if (rc)
-		LOGE("writeback: the upload of %s failed (%s); it is tried again at unmount and "
-		     "by the next mount", w->wb_record ? w->wb_record : w->st->path,
-		     strerror(-rc));
-	pthread_mutex_unlock(&w->lock);
-	pthread_mutex_lock(&fs->wb_lock);
-	fs->wb_dirty -= j->bytes;
-	pthread_cond_broadcast(&fs->wb_cond);
-	pthread_mutex_unlock(&fs->wb_lock);
-	wstate_put(fs, j->n, w);
-	pthread_mutex_lock(&fs->t.lock);
-	inode_unref_locked(&fs->t, j->n);
-	pthread_mutex_unlock(&fs->t.lock);
-	free(j);
-}
-
-/* Write (or rewrite) w's journal record for object, after making the
- * staged data durable. w->lock held. */
-static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const char *object,
-			    const struct swiftfs_attr *a)
-{
-	struct swiftfs_wb_record rec = { 0 };
-	struct upload_hdrs hh;
-	const char **hdrs = NULL;
-	char *path = NULL;
-	int rc = upload_headers_locked(w, a, &hh, &hdrs);
-	if (!rc && fdatasync(w->st->fd))
-		rc = -errno;
-	if (!rc) {
-		rec.account = fs->account;
-		rec.container = fs->container;
-		rec.object = (char *)object;
-		rec.staged = w->st->path;
-		rec.size = w->st->size;
-		rec.mtime = hh.mtime_str;
-		rec.content_type = w->content_type;
-		rec.headers = (char **)hdrs;
-		while (hdrs[rec.nheaders])
-			rec.nheaders++;
-		rc = wb_record_write(fs->wb_dir, &rec, &path);
-	}
-	free(hdrs);
-	if (!rc) {
-		free(w->wb_record);
-		w->wb_record = path;
-	}
-	return rc;
-}
-
-/* Jobs wait WB_DELAY after close() before their upload starts: a file
- * written to a temporary name and renamed right after (zarr, editors,
- * atomic writers) is then uploaded once, under its final name, instead
- * of PUT, COPY and DELETE. A file whose segments went up while it was
- * written starts at once. One timer thread hands due jobs to the pool. */
-#define WB_DELAY 0.5
-
-static void *wb_timer_main(void *arg)
-{
-	struct swiftfs_fs *fs = arg;
-	pthread_mutex_lock(&fs->wb_lock);
-	for (;;) {
-		struct wb_job *j = fs->wb_delayed;
-		bool stopping = __atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST);
-		if (!j && stopping)
-			break;
-		if (!j) {
-			pthread_cond_wait(&fs->wb_tcond, &fs->wb_lock);
-			continue;
-		}
-		double now = util_now();
-		if (!stopping && j->due > now) {
-			struct timespec ts;
-			double until = j->due;
-			ts.tv_sec = (time_t)until;
-			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-			pthread_cond_timedwait(&fs->wb_tcond, &fs->wb_lock, &ts);
-			continue;
-		}
-		fs->wb_delayed = j->next;
-		if (!fs->wb_delayed)
-			fs->wb_delayed_tail = NULL;
-		pthread_mutex_unlock(&fs->wb_lock);
-		if (workpool_submit(fs->wbpool, wb_job_run, j))
-			wb_job_run(j); /* no thread: upload here */
-		pthread_mutex_lock(&fs->wb_lock);
-	}
-	pthread_mutex_unlock(&fs->wb_lock);
-	return NULL;
-}
-
-int fs_wb_start(struct swiftfs_fs *fs)
-{
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* util_now() */
-	pthread_cond_init(&fs->wb_tcond, &ca);
-	pthread_condattr_destroy(&ca);
-	int rc = -pthread_create(&fs->wb_timer, NULL, wb_timer_main, fs);
-	fs->wb_timer_started = rc == 0;
-	return rc;
-}
-
-void fs_wb_stop(struct swiftfs_fs *fs)
-{
-	if (!fs->wb_timer_started)
-		return;
-	pthread_mutex_lock(&fs->wb_lock);
-	__atomic_store_n(&fs->wb_stopping, 1, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&fs->wb_tcond);
-	pthread_mutex_unlock(&fs->wb_lock);
-	pthread_join(fs->wb_timer, NULL);
-	fs->wb_timer_started = false;
-	pthread_cond_destroy(&fs->wb_tcond);
-}
-
-/* close() with writeback: make the staged data durable, record it, and
- * queue its upload. -EAGAIN: upload now instead (not all of the data is
- * local: parts of the old object would have to be fetched first). */
-static int wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
-{
-	struct swiftfs_attr a;
-	int rc;
-	char *object = object_of(fs, n, &a);
-	if (!object)
-		return -ENOMEM;
-
-	pthread_mutex_lock(&w->lock);
-	if (!w->dirty || w->unlinked || w->wb_queued) {
-		pthread_mutex_unlock(&w->lock);
-		free(object);
-		return 0; /* nothing to upload, or a queued upload takes it */
-	}
-	if (w->poisoned || staging_valid_bytes(w->st) < w->st->size) {
-		pthread_mutex_unlock(&w->lock);
-		free(object);
-		return -EAGAIN;
-	}
-	uint64_t bytes = w->st->size;
-	/* segments already streamed: only the last one and the manifest are
-	 * left, and a rename would copy the manifest alone, so nothing is
-	 * gained by waiting */
-	double delay = w->stream && w->streamed ? 0 : WB_DELAY;
-	rc = wb_record_locked(fs, w, object, &a);
-	if (rc) {
-		pthread_mutex_unlock(&w->lock);
-		LOGW("writeback: cannot record %s in %s (%s); uploading it now", object,
-		     fs->wb_dir, strerror(-rc));
-		free(object);
-		return -EAGAIN;
-	}
-	w->wb_queued = true;
-	pthread_mutex_unlock(&w->lock);
-	free(object);
-
-	/* bounded dirty bytes: wait for uploads before queueing more */
-	pthread_mutex_lock(&fs->wb_lock);
-	while (fs->wb_dirty > 0 && fs->wb_dirty + bytes > fs->wb_max)
-		pthread_cond_wait(&fs->wb_cond, &fs->wb_lock);
-	fs->wb_dirty += bytes;
-	pthread_mutex_unlock(&fs->wb_lock);
-
-	struct wb_job *j = calloc(1, sizeof(*j));
-	if (j) {
-		j->fs = fs;
-		j->n = n;
-		j->w = w;
-		j->bytes = bytes;
-		j->due = util_now() + delay;
-		pthread_mutex_lock(&fs->t.lock);
-		inode_ref_locked(n);
-		w->refs++;
-		pthread_mutex_unlock(&fs->t.lock);
-		pthread_mutex_lock(&fs->wb_lock);
-		if (fs->wb_delayed_tail)
-			fs->wb_delayed_tail->next = j;
-		else
-			fs->wb_delayed = j;
-		fs->wb_delayed_tail = j;
-		pthread_cond_broadcast(&fs->wb_tcond);
-		pthread_mutex_unlock(&fs->wb_lock);
-		return 0;
-	}
-	pthread_mutex_lock(&fs->wb_lock);
-	fs->wb_dirty -= bytes;
-	pthread_mutex_unlock(&fs->wb_lock);
-	pthread_mutex_lock(&w->lock);
-	w->wb_queued = false;
-	pthread_mutex_unlock(&w->lock);
-	return -EAGAIN;
-}
-
-/* A file renamed, touched, chmod'ed, chown'ed or truncated before its
- * upload: its record names the new object and carries what the upload
- * will, so a crash before the upload loses none of it. */
-void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n)
-{
-	struct swiftfs_wstate *w = wstate_peek(fs, n);
-	if (!w)
-		return;
-	struct swiftfs_attr a;
-	char *object = object_of(fs, n, &a);
-	pthread_mutex_lock(&w->lock);
-	if (object && w->wb_record && wb_record_locked(fs, w, object, &a))
-		LOGW("writeback: could not update the record of %s; after a crash it would be "
-		     "uploaded as it was at close", object);
-	pthread_mutex_unlock(&w->lock);
-	free(object);
-	wstate_put(fs, n, w);
 }
 
 /* --- operations ------------------------------------------------------ */
@@ -915,7 +622,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 		mt = w->mtime;
 		pthread_mutex_unlock(&w->lock);
 		if (rc) {
-			wstate_put(fs, n, w);
+			fs_wstate_put(fs, n, w);
 			return rc;
 		}
 		publish_attrs(fs, n, 0, &mt, NULL, false);
@@ -927,7 +634,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 /* A read-only open of a file that has local data reads through it. */
 bool fs_open_local(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_file *f)
 {
-	struct swiftfs_wstate *w = wstate_peek(fs, n);
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
 	f->w = w;
 	return w != NULL;
 }
@@ -941,11 +648,11 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 		return -EBADF;
 	if (off + size > fs->max_file_size * (uint64_t)fs->max_segments)
 		return -EFBIG;
-	char *object = object_of(fs, f->inode, NULL);
+	char *object = fs_object_of(fs, f->inode, NULL);
 	if (!object)
 		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
-	wb_drop_record_locked(w); /* open for writing again: no longer closed data */
+	fs_wb_drop_record_locked(w); /* open for writing again: no longer closed data */
 	ssize_t n = staging_write(w->st, buf, size, off);
 	if (n >= 0) {
 		w->dirty = true;
@@ -970,7 +677,7 @@ ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, 
 {
 	struct swiftfs_wstate *w = f->w;
 	ssize_t n;
-	char *object = object_of(fs, f->inode, NULL);
+	char *object = fs_object_of(fs, f->inode, NULL);
 	if (!object)
 		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
@@ -987,23 +694,23 @@ int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f)
 	if (!f->w)
 		return 0;
 	if (fs->writeback && (f->flags & O_ACCMODE) != O_RDONLY) {
-		int rc = wb_enqueue(fs, f->inode, f->w);
+		int rc = fs_wb_enqueue(fs, f->inode, f->w);
 		if (rc != -EAGAIN)
 			return rc;
 	}
-	return sync_file(fs, f->inode, f->w);
+	return fs_sync_file(fs, f->inode, f->w);
 }
 
 int fs_fsync(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
 	if (!f->w)
 		return 0;
-	return sync_file(fs, f->inode, f->w);
+	return fs_sync_file(fs, f->inode, f->w);
 }
 
 void fs_release_local(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
-	wstate_put(fs, f->inode, f->w);
+	fs_wstate_put(fs, f->inode, f->w);
 	f->w = NULL;
 }
 
@@ -1044,7 +751,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 		/* a local state still under this name loses it: a new inode */
 		pthread_mutex_lock(&old->w->lock);
 		old->w->unlinked = true;
-		wb_drop_record_locked(old->w);
+		fs_wb_drop_record_locked(old->w);
 		pthread_mutex_unlock(&old->w->lock);
 		inode_unhash_locked(&fs->t, old);
 	}
@@ -1293,7 +1000,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 		publish_attrs(fs, n, size, &mt, NULL, false);
 		fs_wb_rerecord(fs, n);
 		if ((to_set & FS_SET_SIZE) && !f)
-			rc = sync_file(fs, n, w); /* truncate(path): persist now */
+			rc = fs_sync_file(fs, n, w); /* truncate(path): persist now */
 	} else if (to_set & (FS_SET_MTIME | FS_SET_MODE | FS_SET_UID | FS_SET_GID)) {
 		char hm[64], hmode[48], huid[48], hgid[48];
 		const char *set[5];
@@ -1329,7 +1036,7 @@ done:
 	pthread_mutex_unlock(&fs->t.lock);
 out:
 	if (w)
-		wstate_put(fs, n, w);
+		fs_wstate_put(fs, n, w);
 	fs_put_inode(fs, n);
 	free(rel);
 	free(object);
@@ -1339,14 +1046,14 @@ out:
 /* Mark the local state of n (if any) as belonging to no name any more. */
 void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
-	struct swiftfs_wstate *w = wstate_peek(fs, n);
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->unlinked = true;
-	wb_drop_record_locked(w);
+	fs_wb_drop_record_locked(w);
 	pthread_mutex_unlock(&w->lock);
-	wstate_put(fs, n, w);
+	fs_wstate_put(fs, n, w);
 }
 
 /* Whether n has local data never uploaded: a rename then moves it for
@@ -1358,7 +1065,7 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
  * there. */
 struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
-	struct swiftfs_wstate *w = wstate_peek(fs, n);
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
 	if (!w)
 		return NULL;
 	pthread_mutex_lock(&w->lock);
@@ -1368,7 +1075,7 @@ struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inod
 	pthread_mutex_unlock(&w->lock);
 	if (only)
 		return w;
-	wstate_put(fs, n, w);
+	fs_wstate_put(fs, n, w);
 	return NULL;
 }
 
@@ -1380,17 +1087,17 @@ void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 	w->name_gen++;
 	pthread_cond_broadcast(&w->claimed);
 	pthread_mutex_unlock(&w->lock);
-	wstate_put(fs, n, w);
+	fs_wstate_put(fs, n, w);
 }
 
 /* Upload whatever n has staged (before a server-side copy of it). */
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
-	struct swiftfs_wstate *w = wstate_peek(fs, n);
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
 	if (!w)
 		return 0;
-	int rc = sync_file(fs, n, w);
-	wstate_put(fs, n, w);
+	int rc = fs_sync_file(fs, n, w);
+	fs_wstate_put(fs, n, w);
 	return rc;
 }
 
@@ -1490,8 +1197,8 @@ int fs_drain(struct swiftfs_fs *fs, double timeout, const volatile int *abort_fl
 				struct swiftfs_inode *n = d.closed[i].n;
 				struct swiftfs_wstate *w = d.closed[i].w;
 				if (!drain_aborted(abort_flag) && util_now() < deadline)
-					sync_file(fs, n, w);
-				wstate_put(fs, n, w);
+					fs_sync_file(fs, n, w);
+				fs_wstate_put(fs, n, w);
 				pthread_mutex_lock(&fs->t.lock);
 				inode_unref_locked(&fs->t, n);
 				pthread_mutex_unlock(&fs->t.lock);

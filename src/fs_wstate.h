@@ -1,0 +1,64 @@
+/* The write state of a file inode (fs_write.c), shared with the
+ * writeback queue (fs_writeback.c). Locking: see fs_write.c. */
+#ifndef SWIFTFS_FS_WSTATE_H
+#define SWIFTFS_FS_WSTATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "fs_internal.h"
+
+struct swiftfs_wstate {
+	pthread_mutex_t lock;
+	unsigned refs;              /* table lock: the inode's link + open handles */
+	struct swiftfs_staging *st; /* lock */
+	bool dirty;                 /* lock: staged data is not in Swift yet */
+	bool exists;                /* lock: the object exists (gaps come from it) */
+	bool unlinked;              /* lock: name removed while open: never upload */
+	int poisoned;               /* lock: errno of a failed write: never upload */
+	bool base_slo;              /* lock */
+	bool base_dlo;              /* lock */
+	char base_etag[72];         /* lock */
+	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */
+	char **meta;                /* lock: the object's other metadata, kept */
+	size_t nmeta;
+	char *content_type;         /* lock: kept from the object, else guessed */
+	/* streaming (large files written in order from an empty start) */
+	bool seq;                   /* lock: still written in order from 0 */
+	uint64_t seq_end;           /* lock: [0, seq_end) written in order */
+	uint64_t streamed;          /* lock: [0, streamed) handed to the stream */
+	struct swiftfs_slo_stream *stream; /* lock */
+	EVP_MD_CTX *seg_md5;        /* lock: MD5 of [streamed, seq_end) as written */
+	bool seg_md5_ok;            /* lock: false after a rewrite inside it */
+	/* writeback */
+	char *wb_record;            /* lock: journal record of the closed data */
+	bool wb_queued;             /* lock: a background upload is queued */
+	unsigned claims;            /* lock: renames/unlinks moving the local data
+				     * (fs_local_claim): no upload starts */
+	unsigned name_gen;          /* lock: bumped when a claim ends */
+	pthread_cond_t claimed;     /* claims fell to 0 */
+};
+
+/* The headers an upload carries (mtime, mode, owner), strings in h. */
+struct upload_hdrs {
+	char mtime_str[40];
+	char hmtime[64], hmode[48], huid[48], hgid[48];
+};
+
+/* fs_write.c */
+struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+void fs_wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
+char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a);
+int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
+			     struct upload_hdrs *h, const char ***out);
+int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
+
+/* fs_writeback.c */
+void fs_wb_drop_record_locked(struct swiftfs_wstate *w);
+int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
+
+#endif
