@@ -169,6 +169,9 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	pthread_mutex_init(&fs->wb_lock, NULL);
 	pthread_cond_init(&fs->wb_cond, NULL);
 	fs->writeback = o->writeback && !fs->ro;
+	fs->temp_names = strdup(fs->ro || !o->temp_names ? "" : o->temp_names);
+	if (!rc && !fs->temp_names)
+		rc = -ENOMEM;
 	fs->wb_max = 1ULL << 30;
 	if (asprintf(&fs->wb_dir, "%s/writeback", o->cache_dir) < 0)
 		fs->wb_dir = NULL;
@@ -182,9 +185,10 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 			LOGW("writeback: %d file(s) closed by an earlier mount are still not in "
 			     "Swift; their records stay in %s", left, fs->wb_dir);
 	}
-	if (!rc && fs->writeback)
+	bool queue = fs->writeback || (fs->temp_names && fs->temp_names[0]);
+	if (!rc && queue)
 		rc = workpool_new((unsigned)o->workers * 2, &fs->wbpool);
-	if (!rc && fs->writeback)
+	if (!rc && queue)
 		rc = fs_wb_start(fs);
 	if (rc) {
 		fs_free(fs);
@@ -221,6 +225,7 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->staging_dir);
 	free(fs->journal_dir);
 	free(fs->wb_dir);
+	free(fs->temp_names);
 	fs_subtree_free(fs);
 	pthread_mutex_destroy(&fs->subtree_lock);
 	pthread_mutex_destroy(&fs->wb_lock);

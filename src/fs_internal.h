@@ -46,8 +46,10 @@ struct swiftfs_fs {
 	struct swiftfs_block_cache *bc; /* NULL with -o cache=off */
 	char *account;           /* storage URL's path: part of every cache key */
 	uint64_t small_file;     /* objects up to this come whole at open */
-	/* -o writeback: uploads after close() on their own threads */
+	/* -o writeback: uploads after close() on their own threads; without
+	 * it, so are those of temporary files (-o temp_names) */
 	bool writeback;
+	char *temp_names;        /* ':'-separated fnmatch patterns, "" none */
 	char *wb_dir;            /* <cache_dir>/writeback: the journal */
 	struct swiftfs_workpool *wbpool;
 	pthread_mutex_t wb_lock;
@@ -187,6 +189,8 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+/* fs_writeback.c: is an upload of w queued (closed, waiting)? */
+bool fs_wb_pending(struct swiftfs_wstate *w);
 void fs_write_shutdown(struct swiftfs_fs *fs);
 
 /* fs_xattr.c: a header an object POST replaces and must send back as it

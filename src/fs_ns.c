@@ -518,8 +518,15 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	if (!rc && claim)
 		fs_wb_rerecord(fs, c); /* a pending writeback upload's record follows */
 out:
-	if (claim)
+	if (claim) {
+		/* a temporary file closed without -o writeback: its upload
+		 * waited for this rename, which returns once the object is in
+		 * Swift under its new name (fsync's wait) */
+		bool now = !rc && !fs->writeback && fs_wb_pending(claim);
 		fs_local_release(fs, c, claim);
+		if (now)
+			rc = fs_sync_inode(fs, c);
+	}
 	upload_seglist_free(&oldsegs);
 	if (c)
 		fs_put_inode(fs, c);

@@ -586,6 +586,8 @@ int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_
 		rc = upload_locked(fs, w, object, &a, &res);
 	if (rc && w->poisoned)
 		was_dirty = false; /* nothing was published */
+	if (was_dirty && !rc && !w->dirty)
+		fs_wb_drop_record_locked(w); /* a queued upload (fsync, rename) is done */
 	uint64_t size = w->st->size;
 	struct timespec mt = w->mtime;
 	pthread_mutex_unlock(&w->lock);
@@ -693,10 +695,18 @@ int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
 	if (!f->w)
 		return 0;
-	if (fs->writeback && (f->flags & O_ACCMODE) != O_RDONLY) {
-		int rc = fs_wb_enqueue(fs, f->inode, f->w);
-		if (rc != -EAGAIN)
-			return rc;
+	if ((f->flags & O_ACCMODE) != O_RDONLY && fs->wbpool) {
+		bool temp = false;
+		if (!fs->writeback) {
+			pthread_mutex_lock(&fs->t.lock);
+			temp = f->inode->name && fs_temp_name_p(fs, f->inode->name);
+			pthread_mutex_unlock(&fs->t.lock);
+		}
+		if (fs->writeback || temp) {
+			int rc = fs_wb_enqueue(fs, f->inode, f->w, temp);
+			if (rc != -EAGAIN)
+				return rc;
+		}
 	}
 	return fs_sync_file(fs, f->inode, f->w);
 }

@@ -3,6 +3,7 @@
  * writeback pool, bounded by wb_max dirty bytes. The write state itself
  * is fs_write.c's (fs_wstate.h). */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -176,10 +177,41 @@ void fs_wb_stop(struct swiftfs_fs *fs)
 	pthread_cond_destroy(&fs->wb_tcond);
 }
 
-/* close() with writeback: make the staged data durable, record it, and
- * queue its upload. -EAGAIN: upload now instead (not all of the data is
- * local: parts of the old object would have to be fetched first). */
-int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+bool fs_wb_pending(struct swiftfs_wstate *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool q = w->wb_queued;
+	pthread_mutex_unlock(&w->lock);
+	return q;
+}
+
+/* A temporary file's name (-o temp_names): its upload waits WB_DELAY for
+ * the rename that usually follows close, without -o writeback too. */
+bool fs_temp_name_p(const struct swiftfs_fs *fs, const char *name)
+{
+	const char *p = fs->temp_names;
+	char pat[256];
+	while (p && *p) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len && len < sizeof(pat)) {
+			memcpy(pat, p, len);
+			pat[len] = '\0';
+			if (fnmatch(pat, name, 0) == 0)
+				return true;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* close() with writeback, or of a temporary file (temp): make the staged
+ * data durable, record it, and queue its upload. -EAGAIN: upload now
+ * instead (not all of the data is local: parts of the old object would
+ * have to be fetched first; a temporary file whose segments went up while
+ * it was written, which a rename copies cheaply). */
+int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
+		  bool temp)
 {
 	struct swiftfs_attr a;
 	int rc;
@@ -193,7 +225,7 @@ int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs
 		free(object);
 		return 0; /* nothing to upload, or a queued upload takes it */
 	}
-	if (w->poisoned || staging_valid_bytes(w->st) < w->st->size) {
+	if (w->poisoned || staging_valid_bytes(w->st) < w->st->size || (temp && w->streamed)) {
 		pthread_mutex_unlock(&w->lock);
 		free(object);
 		return -EAGAIN;

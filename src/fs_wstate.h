@@ -59,6 +59,8 @@ int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_
 
 /* fs_writeback.c */
 void fs_wb_drop_record_locked(struct swiftfs_wstate *w);
-int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
+int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
+		  bool temp);
+bool fs_temp_name_p(const struct swiftfs_fs *fs, const char *name);
 
 #endif

@@ -55,6 +55,7 @@ static const struct opt_spec specs[] = {
 	{ "cache_size", OK_SIZE, F(cache_size) },
 	{ "small_file", OK_SIZE, F(small_file) },
 	{ "writeback", OK_FLAG, F(writeback) },
+	{ "temp_names", OK_STRING_EMPTY, F(temp_names) },
 	{ "log_level", OK_LOGLEVEL, F(log_level) },
 	/* xattrs (fs_xattr.c) */
 	{ "tempurl_ttl", OK_SECONDS, F(tempurl_ttl) },
@@ -337,6 +338,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->log_level = -1;
 	o->tempurl_ttl = 86400;
 	o->versions_dir = strdup(".versions");
+	o->temp_names = strdup(SWIFTFS_TEMP_NAMES);
 
 	if (fuse_opt_parse(args, &st, fuse_table, opt_proc) == -1)
 		return -EINVAL;
@@ -360,7 +362,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 		fprintf(stderr, "swiftfs: %s\n", msg);
 		return -EINVAL;
 	}
-	if (!o->versions_dir) {
+	if (!o->versions_dir || !o->temp_names) {
 		fprintf(stderr, "swiftfs: out of memory\n");
 		return -ENOMEM;
 	}
@@ -453,6 +455,7 @@ void opts_free(struct swiftfs_opts *o)
 	free(o->cache_dir);
 	free(o->cache_mode);
 	free(o->versions_dir);
+	free(o->temp_names);
 	free(o->storage_policy);
 	memset(o, 0, sizeof(*o));
 }
@@ -514,6 +517,11 @@ void opts_print_help(const char *progname)
 	       "    writeback              close() returns once the data is staged and journaled\n"
 	       "                           on local disk; uploads follow in the background\n"
 	       "                           (fsync() still waits for Swift)\n"
+	       "    temp_names=PAT[:PAT]   names of temporary files that are renamed right\n"
+	       "                           after close: their close() journals the data and\n"
+	       "                           the upload waits 0.5 s for the rename, which then\n"
+	       "                           uploads it once under the final name (default\n"
+	       "                           " SWIFTFS_TEMP_NAMES "; empty: none)\n"
 	       "    log_level=LEVEL        error, warning, info (default) or debug\n"
 	       "    tempurl_ttl=SECS       lifetime of the TempURLs user.swift.tempurl gives\n"
 	       "                           (default 86400)\n"

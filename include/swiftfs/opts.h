@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Temporary files renamed right after close (-o temp_names=): zarr's
+ * NAME.<hex>.partial, rsync's .NAME.XXXXXX, and *.tmp. */
+#define SWIFTFS_TEMP_NAMES "*.partial:.*.??????:*.tmp"
+
 struct fuse_args;
 
 struct swiftfs_opts {
@@ -55,6 +59,7 @@ struct swiftfs_opts {
 	uint64_t cache_size;   /* bound of the block cache; 0: automatic */
 	uint64_t small_file;   /* objects up to this come whole in one GET at open */
 	int writeback;         /* close() returns once data is staged (journaled) */
+	char *temp_names;      /* ':'-separated fnmatch patterns: see fs_temp_name_p() */
 
 	int log_level;
 

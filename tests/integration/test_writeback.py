@@ -1,6 +1,7 @@
 """-o writeback: close() returns once data is staged and journaled; uploads
 follow in the background; a kill -9 before they finish loses nothing (the
 next mount uploads first); fsync() still waits for Swift."""
+import errno
 import hashlib
 import os
 import random
@@ -8,6 +9,7 @@ import re
 import signal
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -204,3 +206,103 @@ def test_kill9_after_chmod_and_touch_keeps_them(swift, container, conn, proxy, m
     assert float(h.get("x-object-meta-mtime")) == 1500000000.25, h
     st = os.stat(m2.p("f"))
     assert (st.st_mode & 0o777, st.st_mtime, st.st_size) == (0o600, 1500000000.25, 10)
+
+
+# ------------------------------------ temporary files, without -o writeback
+
+def requests_line(m):
+    """(PUT, DELETE, COPY) from the request counts the daemon logs at exit."""
+    line = re.findall(r"requests: \d+ listing, \d+ GET, \d+ HEAD, (\d+) PUT, \d+ POST, "
+                      r"(\d+) DELETE, (\d+) COPY", m.log())[-1]
+    return tuple(int(x) for x in line)
+
+
+def test_temp_file_renamed_after_close_is_put_once_without_writeback(container, conn, mount):
+    """-o temp_names (default *.partial, rsync's .NAME.XXXXXX, *.tmp): a
+    temporary file's close() journals its data and its upload waits for the
+    rename that follows, which returns once the object is in Swift under
+    the final name: one PUT, no COPY, no DELETE."""
+    m = mount(container)
+    want = {}
+    names = [("c%d.%s.partial" % (i, uuid.uuid4().hex), "c%d" % i) for i in range(6)]
+    names += [(".r%d.Ab3dE%d" % (i, i), "r%d" % i) for i in range(3)]
+    names += [("t.tmp", "t")]
+    for i, (tmp, final) in enumerate(names):
+        data = b"%s %d\n" % (final.encode(), i) * (i * 700 + 1)
+        with open(m.p(tmp), "wb") as f:
+            f.write(data)
+        os.rename(m.p(tmp), m.p(final))
+        # in Swift when rename() returns, as a plain file is when close() does
+        h, body = conn.get_object(container, final)
+        assert body == data, final
+        want[final] = data
+    assert sorted(o["name"] for o in conn.get_container(container)[1]) == sorted(want)
+    assert sorted(os.listdir(m.path)) == sorted(want)
+    m.unmount()
+    assert requests_line(m) == (len(names), 0, 0), m.log()[-2000:]
+
+
+def test_temp_file_left_alone_is_uploaded_and_fsync_waits(container, conn, mount):
+    """A temporary file that is not renamed goes up under its own name a
+    moment after close(); fsync() of one waits for Swift at once."""
+    m = mount(container)
+    with open(m.p("x.partial"), "wb") as f:
+        f.write(b"left alone")
+    wait_objects(conn, container, {"x.partial": b"left alone"}, timeout=10)
+    with open(m.p("y.tmp"), "wb") as f:
+        f.write(b"synced")
+        f.flush()
+        os.fsync(f.fileno())
+        assert conn.get_object(container, "y.tmp")[1] == b"synced"
+
+
+def test_temp_names_empty_makes_close_of_a_temp_file_durable(container, conn, mount):
+    """-o temp_names= turns the rule off: close() of x.partial waits for
+    Swift, and the rename after it is a COPY and a DELETE."""
+    m = mount(container, opts=["temp_names="])
+    with open(m.p("x.partial"), "wb") as f:
+        f.write(b"durable")
+    assert conn.get_object(container, "x.partial")[1] == b"durable"
+    os.rename(m.p("x.partial"), m.p("x"))
+    m.unmount()
+    assert requests_line(m) == (1, 1, 1), m.log()[-2000:]
+    assert [o["name"] for o in conn.get_container(container)[1]] == ["x"]
+
+
+def test_kill9_after_close_of_a_temp_file_loses_nothing(swift, container, conn, proxy, mount,
+                                                        tmp_path):
+    """The journal record written at a temporary file's close() survives a
+    kill -9 before the upload: the next mount uploads it first."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
+    with open(m.p("k.partial"), "wb") as f:
+        f.write(b"journaled")
+    kill9(m)
+    proxy.clear()
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    assert conn.get_object(container, "k.partial")[1] == b"journaled"
+    assert os.listdir(m2.path) == ["k.partial"]
+
+
+def test_rename_of_a_temp_file_while_swift_fails_reports_it_and_keeps_the_data(
+        swift, container, conn, proxy, mount, tmp_path):
+    """The rename is where a temporary file's upload is waited for: when
+    Swift refuses it, rename() fails with EIO (the file has its new name),
+    and the upload is retried; nothing is lost."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["cache_dir=" + cache, "retry_timeout=1"],
+              use_env_creds=False, env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)
+    with open(m.p("z.partial"), "wb") as f:
+        f.write(b"kept")
+    with pytest.raises(OSError) as ei:
+        os.rename(m.p("z.partial"), m.p("z"))
+    assert ei.value.errno == errno.EIO
+    assert os.listdir(m.path) == ["z"]
+    assert open(m.p("z"), "rb").read() == b"kept"
+    proxy.clear()
+    m.unmount()                 # the drain at unmount uploads it
+    assert conn.get_object(container, "z")[1] == b"kept"
+    assert [o["name"] for o in conn.get_container(container)[1]] == ["z"]
