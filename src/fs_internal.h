@@ -188,6 +188,7 @@ void fs_release_local(struct swiftfs_fs *fs, struct swiftfs_file *f);
 void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
+void fs_local_replaces_slo(struct swiftfs_wstate *w);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 /* fs_writeback.c: is an upload of w queued (closed, waiting)? */
 bool fs_wb_pending(struct swiftfs_wstate *w);

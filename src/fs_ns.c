@@ -473,6 +473,18 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 			rc = -EISDIR;
 			goto out;
 		}
+		if (dst_exists && dkind == DK_FILE && !da.exact) {
+			/* a replaced SLO leaves its segments to delete, and
+			 * only a HEAD tells an SLO (listings do not) */
+			struct swiftfs_attr h = da;
+			int hr = fs_head_object(fs, nobject, true, &h, NULL);
+			if (hr == 0)
+				da = h;
+			else if (hr != -ENOENT) {
+				rc = hr;
+				goto out;
+			}
+		}
 		pthread_mutex_lock(&fs->t.lock);
 		c = inode_child_locked(&fs->t, p, name);
 		if (c)
@@ -480,6 +492,8 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		pthread_mutex_unlock(&fs->t.lock);
 		/* claimed: no upload of it starts until the inode has moved */
 		claim = c ? fs_local_claim(fs, c) : NULL;
+		if (claim && dst_exists && da.is_slo)
+			fs_local_replaces_slo(claim);
 		if (!claim) {
 			/* the replaced object's segments are its own: find them first */
 			if (dst_exists && da.is_slo)

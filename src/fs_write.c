@@ -461,7 +461,7 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	rc = fs_upload_headers_locked(w, a, &hh, &hdrs);
 	if (rc)
 		goto out;
-	if (w->exists && w->base_slo)
+	if ((w->exists && w->base_slo) || w->replaces_slo)
 		upload_slo_segments(&fs->upcfg, object, &old); /* best effort */
 	if (w->stream && w->seq && w->st->size >= w->streamed) {
 		/* most of it is in Swift already: the rest and the manifest */
@@ -503,6 +503,7 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 		free(keep);
 	}
 	w->dirty = false;
+	w->replaces_slo = false;
 	w->exists = true;
 	w->base_slo = res->slo;
 	w->base_dlo = false;
@@ -1087,6 +1088,15 @@ struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inod
 		return w;
 	fs_wstate_put(fs, n, w);
 	return NULL;
+}
+
+/* The claimed data moves onto the name of an SLO: its upload deletes
+ * that SLO's segments once it has replaced it. */
+void fs_local_replaces_slo(struct swiftfs_wstate *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->replaces_slo = true;
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* End a claim: uploads waiting for it read n's name again. */

@@ -21,6 +21,7 @@ struct swiftfs_wstate {
 	bool unlinked;              /* lock: name removed while open: never upload */
 	int poisoned;               /* lock: errno of a failed write: never upload */
 	bool base_slo;              /* lock */
+	bool replaces_slo;          /* lock: renamed over an SLO before its upload */
 	bool base_dlo;              /* lock */
 	char base_etag[72];         /* lock */
 	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */

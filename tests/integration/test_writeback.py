@@ -3,6 +3,7 @@ follow in the background; a kill -9 before they finish loses nothing (the
 next mount uploads first); fsync() still waits for Swift."""
 import errno
 import hashlib
+import json
 import os
 import random
 import re
@@ -306,3 +307,35 @@ def test_rename_of_a_temp_file_while_swift_fails_reports_it_and_keeps_the_data(
     m.unmount()                 # the drain at unmount uploads it
     assert conn.get_object(container, "z")[1] == b"kept"
     assert [o["name"] for o in conn.get_container(container)[1]] == ["z"]
+
+
+def put_slo(conn, container, name, parts):
+    """An SLO made with python-swiftclient: segments in <container>_segments."""
+    conn.put_container(container + "_segments")
+    manifest = []
+    for i, data in enumerate(parts):
+        seg = "%s/slo/1/%d/%08d" % (name, len(parts), i)
+        etag = conn.put_object(container + "_segments", seg, data)
+        manifest.append({"path": "/%s_segments/%s" % (container, seg), "etag": etag,
+                         "size_bytes": len(data)})
+    conn.put_object(container, name, json.dumps(manifest),
+                    query_string="multipart-manifest=put")
+
+
+@pytest.mark.parametrize("temp_names", [None, ""], ids=["deferred", "uploaded"])
+def test_rename_over_an_slo_deletes_its_segments(container, conn, mount, temp_names):
+    """A file renamed over an SLO replaces the manifest; the segments it
+    named belong to nothing any more and are deleted, whether the file went
+    up at close (a COPY) or at the rename (a temporary file)."""
+    put_slo(conn, container, "big", [b"a" * 1048576, b"b" * 1048576, b"c" * 1000])
+    m = mount(container, opts=[] if temp_names is None else ["temp_names=" + temp_names])
+    # attributes from the listing only (readdirplus), which does not say SLO
+    assert [(e.name, e.stat().st_size) for e in os.scandir(m.path)] == [("big", 2 * 1048576
+                                                                         + 1000)]
+    with open(m.p("big.1234.partial"), "wb") as f:
+        f.write(b"small now")
+    os.rename(m.p("big.1234.partial"), m.p("big"))
+    assert conn.get_object(container, "big")[1] == b"small now"
+    segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
+    assert segs == [], segs
+    assert [o["name"] for o in conn.get_container(container)[1]] == ["big"]
