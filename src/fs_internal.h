@@ -188,10 +188,15 @@ void fs_release_local(struct swiftfs_fs *fs, struct swiftfs_file *f);
 void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
-void fs_local_replaces_slo(struct swiftfs_wstate *w);
+void fs_local_replaces_slo(struct swiftfs_wstate *w, bool slo);
+int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
+		    const char *object);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
-/* fs_writeback.c: is an upload of w queued (closed, waiting)? */
+/* fs_writeback.c: has w closed data not in Swift (an upload queued, or
+ * a journal record left by a failed one)? Temporary file names. */
 bool fs_wb_pending(struct swiftfs_wstate *w);
+bool fs_wb_pending_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+bool fs_temp_name_p(const struct swiftfs_fs *fs, const char *name);
 void fs_write_shutdown(struct swiftfs_fs *fs);
 
 /* fs_xattr.c: a header an object POST replaces and must send back as it

@@ -419,6 +419,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	      const char *newname, unsigned flags)
 {
 	struct swiftfs_wstate *claim = NULL; /* set: a local move (fs_local_claim) */
+	bool synced = false;                 /* claim's data uploaded as nobject */
 	struct swiftfs_inode *p = NULL, *np = NULL, *c = NULL;
 	char *rel = NULL, *object = NULL, *nrel = NULL, *nobject = NULL;
 	struct swiftfs_seglist oldsegs = { 0 };
@@ -480,10 +481,10 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 			int hr = fs_head_object(fs, nobject, true, &h, NULL);
 			if (hr == 0)
 				da = h;
-			else if (hr != -ENOENT) {
-				rc = hr;
-				goto out;
-			}
+			else if (hr != -ENOENT)
+				LOGW("rename onto %s: cannot tell whether it is an SLO (%s); if it is, "
+				     "its segments stay in %s_segments", nobject, strerror(-hr),
+				     fs->container);
 		}
 		pthread_mutex_lock(&fs->t.lock);
 		c = inode_child_locked(&fs->t, p, name);
@@ -492,8 +493,31 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		pthread_mutex_unlock(&fs->t.lock);
 		/* claimed: no upload of it starts until the inode has moved */
 		claim = c ? fs_local_claim(fs, c) : NULL;
-		if (claim && dst_exists && da.is_slo)
-			fs_local_replaces_slo(claim);
+		if (claim)
+			fs_local_replaces_slo(claim, dst_exists && da.is_slo);
+		if (claim && !fs->writeback && fs_wb_pending(claim) &&
+		    !fs_temp_name_p(fs, newname)) {
+			/* a temporary file closed without -o writeback: its
+			 * upload waited for this rename, which returns once it
+			 * is in Swift under the new name; it goes up before the
+			 * inode moves, so a failure leaves both names as they
+			 * were (the data stays closed and queued) */
+			rc = fs_sync_claimed(fs, c, claim, nobject);
+			if (rc) {
+				fs_local_replaces_slo(claim, false);
+				goto out;
+			}
+			synced = true;
+		}
+		if (!claim && c && fs_wb_pending_inode(fs, c)) {
+			/* closed data not in Swift yet under a name that
+			 * exists there (a temporary file uploaded by its
+			 * delayed job, then rewritten): up first, or the COPY
+			 * below would copy the old bytes */
+			rc = fs_sync_inode(fs, c);
+			if (rc)
+				goto out;
+		}
 		if (!claim) {
 			/* the replaced object's segments are its own: find them first */
 			if (dst_exists && da.is_slo)
@@ -520,6 +544,8 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		fs_forget_local_data(fs, old);
 		pthread_mutex_lock(&fs->t.lock);
 	}
+	if (synced)
+		a = c->attr; /* what the upload made it (its ETag: the listing will agree) */
 	struct swiftfs_dirent d = { .name = (char *)newname, .kind = kind, .size = a.size,
 				    .mtime = a.mtime, .etag = a.etag[0] ? a.etag : NULL,
 				    .has_marker = kind == DK_DIR };
@@ -532,15 +558,8 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	if (!rc && claim)
 		fs_wb_rerecord(fs, c); /* a pending writeback upload's record follows */
 out:
-	if (claim) {
-		/* a temporary file closed without -o writeback: its upload
-		 * waited for this rename, which returns once the object is in
-		 * Swift under its new name (fsync's wait) */
-		bool now = !rc && !fs->writeback && fs_wb_pending(claim);
+	if (claim)
 		fs_local_release(fs, c, claim);
-		if (now)
-			rc = fs_sync_inode(fs, c);
-	}
 	upload_seglist_free(&oldsegs);
 	if (c)
 		fs_put_inode(fs, c);

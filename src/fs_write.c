@@ -1090,13 +1090,40 @@ struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inod
 	return NULL;
 }
 
-/* The claimed data moves onto the name of an SLO: its upload deletes
- * that SLO's segments once it has replaced it. */
-void fs_local_replaces_slo(struct swiftfs_wstate *w)
+/* The claimed data moves onto the name of an SLO (slo) or of something
+ * else: its upload deletes that SLO's segments once it has replaced it. */
+void fs_local_replaces_slo(struct swiftfs_wstate *w, bool slo)
 {
 	pthread_mutex_lock(&w->lock);
-	w->replaces_slo = true;
+	w->replaces_slo = slo;
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* Upload the data of n, claimed by the caller (fs_local_claim), as
+ * object: a rename that must return with the object in Swift does this
+ * before the inode takes the new name, so a failure changes nothing. */
+int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
+		    const char *object)
+{
+	struct swiftfs_upload_result res;
+	struct swiftfs_attr a;
+	int rc = 0;
+	char *cur = fs_object_of(fs, n, &a); /* the attributes the upload carries */
+	if (!cur)
+		return -ENOMEM;
+	free(cur);
+	pthread_mutex_lock(&w->lock);
+	bool was_dirty = w->dirty && !w->unlinked;
+	if (was_dirty)
+		rc = upload_locked(fs, w, object, &a, &res);
+	if (was_dirty && !rc && !w->dirty)
+		fs_wb_drop_record_locked(w);
+	uint64_t size = w->st->size;
+	struct timespec mt = w->mtime;
+	pthread_mutex_unlock(&w->lock);
+	if (was_dirty && !rc)
+		publish_attrs(fs, n, size, &mt, res.etag, res.slo);
+	return rc;
 }
 
 /* End a claim: uploads waiting for it read n's name again. */

@@ -43,19 +43,28 @@ static void wb_job_run(void *arg)
 	struct swiftfs_wstate *w = j->w;
 	int rc;
 
-	for (unsigned attempt = 0;; attempt++) {
-		if (__atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST)) {
-			/* unmounting after the drain: the record stays, and the
-			 * next mount uploads it */
-			rc = -ECANCELED;
-			break;
+	for (;;) {
+		for (unsigned attempt = 0;; attempt++) {
+			if (__atomic_load_n(&fs->wb_stopping, __ATOMIC_SEQ_CST)) {
+				/* unmounting after the drain: the record stays,
+				 * and the next mount uploads it */
+				rc = -ECANCELED;
+				break;
+			}
+			rc = fs_sync_file(fs, j->n, w);
+			if (!rc || attempt >= 3)
+				break;
+			util_sleep((double)(2u << attempt));
 		}
-		rc = fs_sync_file(fs, j->n, w);
-		if (!rc || attempt >= 3)
-			break;
-		util_sleep((double)(2u << attempt));
+		pthread_mutex_lock(&w->lock);
+		/* written and closed again after this upload took the data:
+		 * that close counted on this job */
+		bool again = !rc && w->wb_again && w->dirty && !w->unlinked;
+		w->wb_again = false;
+		if (!again)
+			break; /* w->lock held */
+		pthread_mutex_unlock(&w->lock);
 	}
-	pthread_mutex_lock(&w->lock);
 	w->wb_queued = false;
 	if (!w->dirty || w->unlinked)
 		fs_wb_drop_record_locked(w);
@@ -180,8 +189,18 @@ void fs_wb_stop(struct swiftfs_fs *fs)
 bool fs_wb_pending(struct swiftfs_wstate *w)
 {
 	pthread_mutex_lock(&w->lock);
-	bool q = w->wb_queued;
+	bool q = w->dirty && !w->unlinked && (w->wb_queued || w->wb_record);
 	pthread_mutex_unlock(&w->lock);
+	return q;
+}
+
+bool fs_wb_pending_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	if (!w)
+		return false;
+	bool q = fs_wb_pending(w);
+	fs_wstate_put(fs, n, w);
 	return q;
 }
 
@@ -220,10 +239,20 @@ int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs
 		return -ENOMEM;
 
 	pthread_mutex_lock(&w->lock);
-	if (!w->dirty || w->unlinked || w->wb_queued) {
+	if (!w->dirty || w->unlinked) {
 		pthread_mutex_unlock(&w->lock);
 		free(object);
-		return 0; /* nothing to upload, or a queued upload takes it */
+		return 0; /* nothing to upload */
+	}
+	if (w->wb_queued) {
+		/* the queued upload (or one more after it) takes this data,
+		 * and the record (dropped by the write) is written again */
+		rc = w->poisoned ? -EAGAIN : wb_record_locked(fs, w, object, &a);
+		if (!rc)
+			w->wb_again = true;
+		pthread_mutex_unlock(&w->lock);
+		free(object);
+		return rc ? -EAGAIN : 0;
 	}
 	if (w->poisoned || staging_valid_bytes(w->st) < w->st->size || (temp && w->streamed)) {
 		pthread_mutex_unlock(&w->lock);

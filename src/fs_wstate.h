@@ -38,6 +38,7 @@ struct swiftfs_wstate {
 	/* writeback */
 	char *wb_record;            /* lock: journal record of the closed data */
 	bool wb_queued;             /* lock: a background upload is queued */
+	bool wb_again;              /* lock: closed again while it was queued */
 	unsigned claims;            /* lock: renames/unlinks moving the local data
 				     * (fs_local_claim): no upload starts */
 	unsigned name_gen;          /* lock: bumped when a claim ends */
@@ -62,6 +63,5 @@ int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_
 void fs_wb_drop_record_locked(struct swiftfs_wstate *w);
 int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
 		  bool temp);
-bool fs_temp_name_p(const struct swiftfs_fs *fs, const char *name);
 
 #endif

@@ -290,8 +290,8 @@ def test_kill9_after_close_of_a_temp_file_loses_nothing(swift, container, conn, 
 def test_rename_of_a_temp_file_while_swift_fails_reports_it_and_keeps_the_data(
         swift, container, conn, proxy, mount, tmp_path):
     """The rename is where a temporary file's upload is waited for: when
-    Swift refuses it, rename() fails with EIO (the file has its new name),
-    and the upload is retried; nothing is lost."""
+    Swift refuses it, rename() fails with EIO and changes nothing, so the
+    program can try again; nothing is lost."""
     cache = str(tmp_path / "cache")
     m = mount(container, opts=["cache_dir=" + cache, "retry_timeout=1"],
               use_env_creds=False, env=proxied_env(swift, proxy))
@@ -301,12 +301,48 @@ def test_rename_of_a_temp_file_while_swift_fails_reports_it_and_keeps_the_data(
     with pytest.raises(OSError) as ei:
         os.rename(m.p("z.partial"), m.p("z"))
     assert ei.value.errno == errno.EIO
-    assert os.listdir(m.path) == ["z"]
-    assert open(m.p("z"), "rb").read() == b"kept"
+    assert os.listdir(m.path) == ["z.partial"]
+    assert open(m.p("z.partial"), "rb").read() == b"kept"
     proxy.clear()
-    m.unmount()                 # the drain at unmount uploads it
+    os.rename(m.p("z.partial"), m.p("z"))                  # tried again: lands
     assert conn.get_object(container, "z")[1] == b"kept"
+    assert os.listdir(m.path) == ["z"]
+    m.unmount()
     assert [o["name"] for o in conn.get_container(container)[1]] == ["z"]
+
+
+def test_temp_file_written_again_before_its_upload_loses_nothing(swift, container, conn, proxy,
+                                                                 mount, tmp_path):
+    """A temporary file closed, reopened, written and closed again before
+    its queued upload: the second close is journaled too, so a kill -9
+    loses neither write."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)
+    with open(m.p("a.tmp"), "wb") as f:
+        f.write(b"first ")
+    with open(m.p("a.tmp"), "ab") as f:
+        f.write(b"second")
+    kill9(m)
+    proxy.clear()
+    mount(container, opts=["cache_dir=" + cache])
+    assert conn.get_object(container, "a.tmp")[1] == b"first second"
+
+
+def test_rename_of_a_rewritten_uploaded_temp_file_copies_the_new_bytes(container, conn, mount):
+    """A temporary file already in Swift (its delayed upload ran), written
+    again and renamed at once: the rename uploads the new bytes first, so
+    the final name never gets the old ones."""
+    m = mount(container)
+    with open(m.p("b.tmp"), "wb") as f:
+        f.write(b"old bytes")
+    wait_objects(conn, container, {"b.tmp": b"old bytes"}, timeout=10)
+    with open(m.p("b.tmp"), "wb") as f:
+        f.write(b"new bytes!")
+    os.rename(m.p("b.tmp"), m.p("b"))
+    assert conn.get_object(container, "b")[1] == b"new bytes!"
+    assert [o["name"] for o in conn.get_container(container)[1]] == ["b"]
 
 
 def put_slo(conn, container, name, parts):
