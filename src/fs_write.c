@@ -554,10 +554,30 @@ char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftf
 	return object;
 }
 
+/* Upload w's data as object if it is dirty, then publish what the upload
+ * made of n. Called with w->lock held; releases it. */
+static int upload_publish_unlock(struct swiftfs_fs *fs, struct swiftfs_inode *n,
+				 struct swiftfs_wstate *w, const char *object,
+				 const struct swiftfs_attr *a)
+{
+	struct swiftfs_upload_result res;
+	int rc = 0;
+	bool was_dirty = w->dirty && !w->unlinked;
+	if (was_dirty)
+		rc = upload_locked(fs, w, object, a, &res);
+	if (was_dirty && !rc && !w->dirty)
+		fs_wb_drop_record_locked(w); /* a queued upload (fsync, rename) is done */
+	uint64_t size = w->st->size;
+	struct timespec mt = w->mtime;
+	pthread_mutex_unlock(&w->lock);
+	if (was_dirty && !rc)
+		publish_attrs(fs, n, size, &mt, res.etag, res.slo);
+	return rc;
+}
+
 /* Upload if dirty; then publish. Caller holds a reference on w. */
 int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
-	struct swiftfs_upload_result res;
 	struct swiftfs_attr a;
 	char *object = NULL;
 	int rc = 0;
@@ -582,18 +602,7 @@ int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_
 			break; /* w->lock held */
 		pthread_mutex_unlock(&w->lock);
 	}
-	bool was_dirty = w->dirty && !w->unlinked;
-	if (was_dirty)
-		rc = upload_locked(fs, w, object, &a, &res);
-	if (rc && w->poisoned)
-		was_dirty = false; /* nothing was published */
-	if (was_dirty && !rc && !w->dirty)
-		fs_wb_drop_record_locked(w); /* a queued upload (fsync, rename) is done */
-	uint64_t size = w->st->size;
-	struct timespec mt = w->mtime;
-	pthread_mutex_unlock(&w->lock);
-	if (was_dirty && !rc)
-		publish_attrs(fs, n, size, &mt, res.etag, res.slo);
+	rc = upload_publish_unlock(fs, n, w, object, &a);
 out:
 	free(object);
 	return rc;
@@ -1105,25 +1114,11 @@ void fs_local_replaces_slo(struct swiftfs_wstate *w, bool slo)
 int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
 		    const char *object)
 {
-	struct swiftfs_upload_result res;
-	struct swiftfs_attr a;
-	int rc = 0;
-	char *cur = fs_object_of(fs, n, &a); /* the attributes the upload carries */
-	if (!cur)
-		return -ENOMEM;
-	free(cur);
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_attr a = n->attr; /* what the upload carries (mode, owner) */
+	pthread_mutex_unlock(&fs->t.lock);
 	pthread_mutex_lock(&w->lock);
-	bool was_dirty = w->dirty && !w->unlinked;
-	if (was_dirty)
-		rc = upload_locked(fs, w, object, &a, &res);
-	if (was_dirty && !rc && !w->dirty)
-		fs_wb_drop_record_locked(w);
-	uint64_t size = w->st->size;
-	struct timespec mt = w->mtime;
-	pthread_mutex_unlock(&w->lock);
-	if (was_dirty && !rc)
-		publish_attrs(fs, n, size, &mt, res.etag, res.slo);
-	return rc;
+	return upload_publish_unlock(fs, n, w, object, &a);
 }
 
 /* End a claim: uploads waiting for it read n's name again. */
