@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "swiftfs/log.h"
+#include "swiftfs/util.h"
 
 #define BC_MAGIC "SWFSBLK2" /* 2: CRC-32C */
 #define BC_HDR 64
@@ -230,12 +231,7 @@ static void remove_locked(struct swiftfs_block_cache *bc, struct bc_entry *e)
 
 static void hexid(const unsigned char *id, char *out)
 {
-	static const char hx[] = "0123456789abcdef";
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = hx[id[i] >> 4];
-		out[2 * i + 1] = hx[id[i] & 15];
-	}
-	out[32] = '\0';
+	util_hex(id, 16, out);
 }
 
 static void block_path(struct swiftfs_block_cache *bc, const unsigned char *id, uint64_t idx,

@@ -22,8 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "fs_internal.h"
 #include "fs_wstate.h"
 #include "swiftfs/log.h"
@@ -31,7 +29,6 @@
 #include "swiftfs/swift_client.h"
 #include "swiftfs/upload.h"
 #include "swiftfs/util.h"
-
 
 static void meta_free(char **meta, size_t n)
 {
@@ -45,7 +42,6 @@ static void wstate_free(struct swiftfs_wstate *w, bool keep)
 	if (!w)
 		return;
 	upload_stream_abort(w->stream);
-	EVP_MD_CTX_free(w->seg_md5);
 	if (keep && w->st)
 		LOGW("staged data of an object that is not in Swift is kept in %s", w->st->path);
 	staging_free(w->st, keep);
@@ -111,51 +107,18 @@ static void stream_stop_locked(struct swiftfs_wstate *w)
 	w->streamed = 0;
 }
 
-/* Start the MD5 of the next segment. */
-static void seg_md5_restart(struct swiftfs_wstate *w)
-{
-	if (!w->seg_md5)
-		w->seg_md5 = EVP_MD_CTX_new();
-	w->seg_md5_ok = w->seg_md5 && EVP_DigestInit_ex(w->seg_md5, EVP_md5(), NULL) == 1;
-}
-
 /* The file starts over empty (create, O_TRUNC, truncate to 0). */
 static void stream_reset_locked(struct swiftfs_wstate *w)
 {
 	stream_stop_locked(w);
 	w->seq = true;
 	w->seq_end = 0;
-	seg_md5_restart(w);
 }
 
-/* Hash bytes written in order at seq_end. */
-static void seg_md5_feed(struct swiftfs_wstate *w, const char *buf, size_t len)
-{
-	if (w->seg_md5_ok)
-		EVP_DigestUpdate(w->seg_md5, buf, len);
-}
-
-/* The finished segment's MD5 (false when it could not be hashed as it
- * was written); the next segment's starts. */
-static bool seg_md5_finish(struct swiftfs_wstate *w, char hex[33])
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	bool ok = w->seg_md5_ok && EVP_DigestFinal_ex(w->seg_md5, md, &n) == 1 && n == 16;
-	for (unsigned i = 0; ok && i < 16; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[32] = '\0';
-	seg_md5_restart(w);
-	return ok;
-}
-
-/* Hand the segment [streamed, streamed + segment_size) to the stream;
- * md5 is its digest when it was hashed as written. w->lock held. */
+/* Hand the segment [streamed, streamed + segment_size) to the stream.
+ * w->lock held. */
 static void stream_segment_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w,
-				  const char *object, const char *md5)
+				  const char *object)
 {
 	uint64_t segsz = fs->segment_size;
 	if (!w->stream) {
@@ -168,46 +131,34 @@ static void stream_segment_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *
 		}
 	}
 	if (upload_stream_count(w->stream) + 1 >= fs->max_segments ||
-	    upload_stream_add(w->stream, w->st->fd, w->streamed, segsz, md5)) {
+	    upload_stream_add(w->stream, w->st->fd, w->streamed, segsz)) {
 		stream_stop_locked(w);
 		return;
 	}
 	w->streamed += segsz;
 }
 
-/* After a write of [off, off+len) (buf holds it): data written in order
- * is hashed as it comes, and each segment it completes goes to the
- * stream at once. A gap, or a change to data already streamed, stops
- * streaming. w->lock held. */
+/* After a write of [off, off+len): each segment that data written in
+ * order completes goes to the stream at once. A gap, or a change to data
+ * already streamed, stops streaming. w->lock held. */
 static void stream_after_write_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w,
-				      const char *object, const char *buf, uint64_t off,
-				      uint64_t len)
+				      const char *object, uint64_t off, uint64_t len)
 {
 	uint64_t segsz = fs->segment_size;
 	if (!w->seq)
 		return;
 	if (off != w->seq_end) {
-		if (off >= w->streamed && off + len <= w->seq_end)
-			w->seg_md5_ok = false; /* rewritten before upload: hash the file */
-		else
+		/* a rewrite of bytes not handed over yet is fine: segments
+		 * are read from the staging file when they are sent */
+		if (off < w->streamed || off > w->seq_end)
 			stream_stop_locked(w);
-		return;
+		else if (off + len > w->seq_end)
+			w->seq_end = off + len;
+	} else {
+		w->seq_end = off + len;
 	}
-	uint64_t pos = off;
-	while (pos < off + len) {
-		uint64_t seg_end = (pos / segsz + 1) * segsz;
-		uint64_t take = (off + len < seg_end ? off + len : seg_end) - pos;
-		seg_md5_feed(w, buf + (pos - off), (size_t)take);
-		pos += take;
-		w->seq_end = pos;
-		if (pos == seg_end) {
-			char hex[33];
-			bool ok = seg_md5_finish(w, hex);
-			stream_segment_locked(fs, w, object, ok ? hex : NULL);
-			if (!w->seq)
-				return;
-		}
-	}
+	while (w->seq && w->seq_end >= w->streamed + segsz)
+		stream_segment_locked(fs, w, object);
 }
 
 /* A new write state for object (existing: its size, ETag and metadata
@@ -669,7 +620,7 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	if (n >= 0) {
 		w->dirty = true;
 		now_ts(&w->mtime);
-		stream_after_write_locked(fs, w, object, buf, off, (uint64_t)n);
+		stream_after_write_locked(fs, w, object, off, (uint64_t)n);
 	} else {
 		w->poisoned = (int)-n;
 		LOGE("staging a write of %zu bytes in %s failed: %s; the file will not be "

@@ -8,8 +8,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "fs_internal.h"
 
 struct swiftfs_wstate {
@@ -33,8 +31,6 @@ struct swiftfs_wstate {
 	uint64_t seq_end;           /* lock: [0, seq_end) written in order */
 	uint64_t streamed;          /* lock: [0, streamed) handed to the stream */
 	struct swiftfs_slo_stream *stream; /* lock */
-	EVP_MD_CTX *seg_md5;        /* lock: MD5 of [streamed, seq_end) as written */
-	bool seg_md5_ok;            /* lock: false after a rewrite inside it */
 	/* writeback */
 	char *wb_record;            /* lock: journal record of the closed data */
 	bool wb_queued;             /* lock: a background upload is queued */

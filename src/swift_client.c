@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "swiftfs/log.h"
+#include "swiftfs/util.h"
 #include "swiftfs/swift_auth.h"
 
 const char swiftfs_version[] = SWIFTFS_VERSION;
@@ -228,6 +230,8 @@ struct xfer {
 	bool status_checked;
 	bool to_caller;      /* 2xx body goes to recv_buf */
 	int send_err;
+	EVP_MD_CTX *md5;     /* send_md5: the body as sent so far */
+	bool md5_ok;
 };
 
 static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -345,6 +349,8 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *userp)
 		}
 		want = (size_t)got;
 	}
+	if (x->md5 && x->md5_ok)
+		x->md5_ok = EVP_DigestUpdate(x->md5, buf, want) == 1;
 	x->sent += want;
 	return want;
 }
@@ -354,6 +360,12 @@ static int seek_cb(void *userp, curl_off_t offset, int origin)
 	struct xfer *x = userp;
 	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->r->send_len)
 		return CURL_SEEKFUNC_CANTSEEK;
+	if (x->md5) {
+		/* the hash covers the body from its start only */
+		if (offset != 0)
+			return CURL_SEEKFUNC_CANTSEEK;
+		x->md5_ok = EVP_DigestInit_ex(x->md5, EVP_md5(), NULL) == 1;
+	}
 	x->sent = (uint64_t)offset;
 	return CURL_SEEKFUNC_OK;
 }
@@ -453,6 +465,11 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 	int rc = 0;
 
 	clear_response(r);
+	r->sent_md5[0] = '\0';
+	if (r->send_md5 && r->has_body) {
+		x.md5 = EVP_MD_CTX_new();
+		x.md5_ok = x.md5 && EVP_DigestInit_ex(x.md5, EVP_md5(), NULL) == 1;
+	}
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -527,6 +544,14 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 	if (x.send_err)
 		snprintf(r->curl_error, sizeof(r->curl_error), "reading upload data: %s",
 			 strerror(x.send_err));
+	if (x.md5) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int mdlen = 0;
+		if (cc == CURLE_OK && x.md5_ok && x.sent == r->send_len &&
+		    EVP_DigestFinal_ex(x.md5, md, &mdlen) == 1 && mdlen == 16)
+			util_hex(md, 16, r->sent_md5);
+		EVP_MD_CTX_free(x.md5);
+	}
 	curl_off_t dl = 0, ul = 0;
 	curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &dl);
 	curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &ul);

@@ -25,7 +25,6 @@
 
 int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33])
 {
-	static const char digits[] = "0123456789abcdef";
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -50,12 +49,11 @@ int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33])
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (unsigned i = 0; i < mdlen && i < 16; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 16) {
+		rc = -EIO;
+		goto out;
 	}
-	hex[32] = '\0';
+	util_hex(md, 16, hex);
 out:
 	EVP_MD_CTX_free(ctx);
 	free(buf);
@@ -153,26 +151,39 @@ const char *upload_guess_type(const char *name)
 
 /* --- single PUT ------------------------------------------------------- */
 
-/* PUT [off, off+len) of fd as container/object with its MD5 as ETag. */
+static void strip_quotes(char *s)
+{
+	size_t n = strlen(s);
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		memmove(s, s + 1, n - 2);
+		s[n - 2] = '\0';
+	}
+}
+
+/* PUT [off, off+len) of fd as container/object. An object's MD5 is
+ * computed first and sent as ETag, so Swift refuses a body corrupted on
+ * the way. A segment (segment true) is hashed as it is sent instead, and
+ * checked against the ETag Swift answers: the data is read once, and its
+ * hashing stays off the writer's path (a segment is only reachable
+ * through a manifest, which lists that hash too). */
 static int put_range(struct swiftfs_client *c, const char *container, const char *object,
 		     const char *query, int fd, uint64_t off, uint64_t len,
-		     const char *content_type, const char *const *extra, const char *known_md5,
+		     const char *content_type, const char *const *extra, bool segment,
 		     char etag_out[72])
 {
-	char md5[33], hetag[64], hctype[300];
+	char md5[33] = "", hetag[64], hctype[300];
 	const char *hdrs[64];
 	size_t nh = 0;
 	struct swiftfs_req r;
 	int rc = 0;
 
-	if (known_md5)
-		snprintf(md5, sizeof(md5), "%s", known_md5); /* hashed as it was written */
-	else
+	if (!segment) {
 		rc = upload_md5_fd(fd, off, len, md5);
-	if (rc)
-		return rc;
-	snprintf(hetag, sizeof(hetag), "ETag: %s", md5);
-	hdrs[nh++] = hetag;
+		if (rc)
+			return rc;
+		snprintf(hetag, sizeof(hetag), "ETag: %s", md5);
+		hdrs[nh++] = hetag;
+	}
 	if (content_type) {
 		snprintf(hctype, sizeof(hctype), "Content-Type: %s", content_type);
 		hdrs[nh++] = hctype;
@@ -189,6 +200,7 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 	r.send_fd = fd;
 	r.send_off = (off_t)off;
 	r.send_len = len;
+	r.send_md5 = segment;
 	rc = swift_request(c, &r);
 	if (rc == -EFBIG && r.resp_body.data && strcasestr(r.resp_body.data, "quota"))
 		rc = -EDQUOT; /* container_quotas / account_quotas refused it */
@@ -199,10 +211,33 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 			LOGE("%s: Swift found the body corrupted (ETag mismatch)", what);
 		else
 			LOGE("upload failed: %s", what);
-	} else if (etag_out) {
-		const char *e = swift_req_header(&r, "ETag");
-		snprintf(etag_out, 72, "%s", e ? e : md5);
+		goto out;
 	}
+	const char *e = swift_req_header(&r, "ETag");
+	char got[72];
+	snprintf(got, sizeof(got), "%s", e ? e : "");
+	strip_quotes(got);
+	if (segment) {
+		if (!r.sent_md5[0] || strcasecmp(got, r.sent_md5) != 0) {
+			LOGE("upload of %s/%s: Swift stored a body with MD5 %s, %s was sent "
+			     "(corrupted on the way): deleting it", container, object,
+			     got[0] ? got : "(none)", r.sent_md5[0] ? r.sent_md5 : "(not hashed)");
+			struct swiftfs_req d;
+			swift_req_init(&d, "DELETE");
+			d.container = container;
+			d.object = object;
+			d.flags = SWIFT_REQ_QUIET_404;
+			if (swift_request(c, &d) && d.status != 404)
+				LOGW("cannot delete the corrupted segment %s/%s", container, object);
+			swift_req_cleanup(&d);
+			rc = -EIO;
+			goto out;
+		}
+		snprintf(md5, sizeof(md5), "%s", r.sent_md5);
+	}
+	if (etag_out)
+		snprintf(etag_out, 72, "%s", got[0] ? got : md5);
+out:
 	swift_req_cleanup(&r);
 	return rc;
 }
@@ -212,7 +247,6 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 struct seg_job {
 	struct swiftfs_slo_stream *s;
 	char *name;
-	char md5[33];  /* "" when the job must hash the range itself */
 	int fd;
 	uint64_t off, len;
 	char etag[72];
@@ -244,7 +278,7 @@ static void seg_job_run(void *arg)
 	struct seg_job *j = arg;
 	struct swiftfs_slo_stream *s = j->s;
 	int rc = put_range(s->cfg->client, s->segc, j->name, NULL, j->fd, j->off, j->len, NULL,
-			   NULL, j->md5[0] ? j->md5 : NULL, j->etag);
+			   NULL, true, j->etag);
 	pthread_mutex_lock(&s->lock);
 	j->rc = rc;
 	j->done = true;
@@ -253,15 +287,6 @@ static void seg_job_run(void *arg)
 	s->pending--;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-}
-
-static void strip_quotes(char *s)
-{
-	size_t n = strlen(s);
-	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-		memmove(s, s + 1, n - 2);
-		s[n - 2] = '\0';
-	}
 }
 
 static int ensure_container(struct swiftfs_client *c, const char *container)
@@ -422,8 +447,7 @@ size_t upload_stream_count(const struct swiftfs_slo_stream *s)
 	return s->n;
 }
 
-int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len,
-		      const char *md5)
+int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len)
 {
 	if (!s->container_ok) {
 		int rc = ensure_container(s->cfg->client, s->segc);
@@ -448,8 +472,6 @@ int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64
 	j->fd = fd;
 	j->off = off;
 	j->len = len;
-	if (md5)
-		snprintf(j->md5, sizeof(j->md5), "%s", md5);
 	if (asprintf(&j->name, "%s%08zu", s->prefix, s->n) < 0) {
 		free(j);
 		return -ENOMEM;
@@ -577,8 +599,7 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 	memset(res, 0, sizeof(*res));
 	/* what was not streamed yet */
 	for (uint64_t off = covered; off < size && !rc; off += s->segsz)
-		rc = upload_stream_add(s, fd, off, size - off < s->segsz ? size - off : s->segsz,
-				       NULL);
+		rc = upload_stream_add(s, fd, off, size - off < s->segsz ? size - off : s->segsz);
 	int wrc = stream_wait(s);
 	if (!rc)
 		rc = wrc;
@@ -644,7 +665,7 @@ int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int 
 	if (size > cfg->segment_size)
 		return upload_slo(cfg, object, fd, size, content_type, headers, mtime_str, res);
 	int rc = put_range(cfg->client, cfg->container, object, NULL, fd, 0, size, content_type,
-			   headers, NULL, res->etag);
+			   headers, false, res->etag);
 	strip_quotes(res->etag);
 	return rc;
 }

@@ -269,6 +269,16 @@ char *util_strdup0(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+void util_hex(const unsigned char *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 /* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
 static void unescape_mountinfo(char *s)
 {

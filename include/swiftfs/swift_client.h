@@ -61,6 +61,7 @@ struct swiftfs_req {
 	off_t send_off;
 	uint64_t send_len;
 	bool has_body;
+	bool send_md5;          /* hash the body as it is sent: sent_md5 */
 
 	/* response body: into a caller buffer (ranged reads), or into resp_body */
 	char *recv_buf;
@@ -77,6 +78,8 @@ struct swiftfs_req {
 	int curl_code;          /* CURLcode of the last attempt */
 	char curl_error[256];
 	size_t recv_len;        /* bytes stored in recv_buf (or given to sink) */
+	char sent_md5[33];      /* send_md5: hex MD5 of the body the last
+				 * attempt sent whole, else "" */
 	struct swiftfs_buf resp_body;
 	struct swiftfs_header *resp_headers;
 	size_t resp_nheaders;

@@ -5,11 +5,13 @@
  *   - Larger: a Static Large Object. Segments go to `<container>_segments`
  *     under python-swiftclient's layout `<obj>/slo/<mtime>/<size>/<segsize>/
  *     <%08d>`, several at once on the worker pool (each streamed from the
- *     staging file: memory does not grow with the file), each with its
- *     own ETag; the manifest is PUT last, then a HEAD checks the size. A
- *     failure deletes the segments already uploaded: no partial object
- *     ever becomes visible. More segments than /info's
- *     max_manifest_segments grow the segment size instead of failing.
+ *     staging file: memory does not grow with the file). Each is hashed as
+ *     it is sent and checked against the ETag Swift answers; the manifest,
+ *     which lists those hashes (Swift checks them), is PUT last, then a
+ *     HEAD checks the size. A failure deletes the segments already
+ *     uploaded: no partial object ever becomes visible. More segments than
+ *     /info's max_manifest_segments grow the segment size instead of
+ *     failing.
  * Segments belong to their manifest: replacing or deleting an SLO deletes
  * the segments it listed (as the swift CLI does). */
 #ifndef SWIFTFS_UPLOAD_H
@@ -56,10 +58,9 @@ struct swiftfs_slo_stream;
 int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 		      const char *mtime_str, uint64_t size, uint64_t segsz,
 		      struct swiftfs_slo_stream **out);
-/* Queue the upload of [off, off+len) of fd as the next segment; md5 is
- * its MD5 when already known (hashed as it was written), else NULL. */
-int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len,
-		      const char *md5);
+/* Queue the upload of [off, off+len) of fd as the next segment: hashed
+ * as it is sent, and checked against the ETag Swift answers. */
+int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len);
 size_t upload_stream_count(const struct swiftfs_slo_stream *s);
 /* Upload [covered, size) as further segments, wait for all, PUT the
  * manifest as object (its name now: the file may have been renamed), verify. Frees s; on failure its segments are deleted. */

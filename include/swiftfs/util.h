@@ -53,6 +53,9 @@ int util_parse_float_time(const char *s, struct timespec *out);
 
 /* strdup that treats NULL as NULL. */
 char *util_strdup0(const char *s);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void util_hex(const unsigned char *p, size_t n, char *out);
 /* "major:minor" of the file system mounted on mountpoint (the newest
  * mount there), from /proc/self/mountinfo: no stat of the mount itself,
  * which would wait on a FUSE daemon not serving yet. */

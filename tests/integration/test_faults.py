@@ -80,3 +80,35 @@ def test_directory_rename_failing_half_way_leaves_source_whole(swift, container,
     names = {o["name"] for o in conn.get_container(container)[1]}
     assert not any(n.startswith("src") for n in names), names
     assert {"dst/a", "dst/b", "dst/c", "dst/sub/d"} <= names
+
+
+def test_body_corrupted_on_the_way_is_eio_and_leaves_nothing(swift, container, conn, proxy,
+                                                            mount):
+    """A byte flipped between swiftfs and Swift: a small file's PUT carries
+    its MD5 (Swift refuses it, 422); a segment is hashed as it is sent and
+    checked against the ETag Swift answers. Either way close() is EIO, no
+    object appears and no segment is left behind."""
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["segment_size=1M"])
+    proxy.add_rule(method="PUT", path="/small.txt$", action="corrupt_body", after_bytes=3,
+                   times=1)
+    with pytest.raises(OSError) as ei:
+        with open(m.p("small.txt"), "wb") as f:
+            f.write(b"some small content")
+    assert ei.value.errno == errno.EIO
+    assert "ETag mismatch" in m.log()
+
+    data = random.Random(9).randbytes(3 * 1024 * 1024 + 7)
+    proxy.add_rule(method="PUT", path="_segments/big.bin/", action="corrupt_body",
+                   after_bytes=12345, skip=1, times=1)
+    with pytest.raises(OSError) as ei:
+        with open(m.p("big.bin"), "wb", buffering=0) as f:
+            for i in range(0, len(data), 256 * 1024):
+                f.write(data[i:i + 256 * 1024])
+    assert ei.value.errno == errno.EIO
+    assert "corrupted on the way" in m.log()
+    assert [e for e in proxy.log() if e.get("fault") == "corrupt_body"]
+    for name in ("small.txt", "big.bin"):
+        with pytest.raises(Exception):
+            conn.head_object(container, name)
+    assert conn.get_container(container + "_segments")[1] == []

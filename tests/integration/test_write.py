@@ -479,8 +479,9 @@ def test_symlink_sizes_and_times(container, conn, mount):
 
 
 def test_rewrite_inside_the_segment_being_streamed(container, conn, mount):
-    """Segments are hashed as they are written; a rewrite of the part not
-    uploaded yet makes that segment hashed from the file instead."""
+    """A rewrite of the part of a segment not handed to the upload yet is
+    in the segment (segments are read and hashed when they are sent), and
+    does not stop streaming."""
     m = mount(container, opts=["segment_size=1M"])
     data = bytearray(random.Random(8).randbytes(3 * 1024 * 1024 + 11))
     f = open(m.p("r.bin"), "wb", buffering=0)

@@ -16,12 +16,14 @@ Control API (same port, never forwarded upstream), JSON in and out:
             "path": "^/v1/.*obj"    regex searched in path+query, optional
             "range": "^bytes=0-"    regex searched in the Range header, optional
             "action": "status" | "reset" | "reset_body" | "delay" | "truncate"
-                      | "stall_body"
+                      | "stall_body" | "corrupt_body"
             "status": 503           for "status"
             "times": 1              matching requests it applies to, -1 = forever
             "skip": 0               let the first M matching requests pass
             "after_bytes": 0        reset_body/truncate/stall_body: body bytes
-                                    forwarded (stall_body: before the pause)
+                                    forwarded (stall_body: before the pause);
+                                    corrupt_body: the request body byte that
+                                    is flipped on its way upstream
             "seconds": 1.0}         for "delay": sleep before forwarding; for
                                     "stall_body": the pause in the body
     GET    /__fault__/rules   list rules (with remaining times, applied count)
@@ -61,7 +63,8 @@ import time
 CHUNK = 64 * 1024
 MAXLINE = 65536
 CONTROL = "/__fault__/"
-ACTIONS = ("status", "reset", "reset_body", "delay", "truncate", "stall_body")
+ACTIONS = ("status", "reset", "reset_body", "delay", "truncate", "stall_body",
+           "corrupt_body")
 
 
 class Drop(Exception):
@@ -409,8 +412,22 @@ class Proxy:
                 if select.select([usock], [], [], 1.0)[0]:
                     final = self.read_response(urfile, csend, until_100=True)
             if has_body and final is None:
+                bsend = usend
+                if action == "corrupt_body":
+                    at = [rule["after_bytes"]]  # payload offset of the byte to flip
+
+                    def bsend(data, at=at, chunked=kind[0] == "chunked"):
+                        # chunked framing passes through copy_body's send too:
+                        # count payload only for length-framed bodies
+                        if not chunked and 0 <= at[0] < len(data):
+                            data = bytearray(data)
+                            data[at[0]] ^= 0xFF
+                            data = bytes(data)
+                        if not chunked:
+                            at[0] -= len(data)
+                        usend(data)
                 try:
-                    copy_body(rfile, usend, kind[0], kind[1])
+                    copy_body(rfile, bsend, kind[0], kind[1])
                     body_done = True
                 except UpstreamGone:        # upstream gave up early: use its answer
                     pass
