@@ -28,7 +28,9 @@ int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33])
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	size_t bufsz = 1 << 20;
+	/* no bigger than the range: a small file's upload should not map
+	 * and unmap a fresh megabyte */
+	size_t bufsz = len && len < (1 << 20) ? (size_t)len : 1 << 20;
 	char *buf = malloc(bufsz);
 	int rc = 0;
 
