@@ -30,7 +30,7 @@ int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33])
 	unsigned int mdlen = 0;
 	/* no bigger than the range: a small file's upload should not map
 	 * and unmap a fresh megabyte */
-	size_t bufsz = len && len < (1 << 20) ? (size_t)len : 1 << 20;
+	size_t bufsz = len < (1 << 20) ? (size_t)len + 1 : 1 << 20;
 	char *buf = malloc(bufsz);
 	int rc = 0;
 
@@ -167,11 +167,13 @@ static void strip_quotes(char *s)
  * the way. A segment (segment true) is hashed as it is sent instead, and
  * checked against the ETag Swift answers: the data is read once, and its
  * hashing stays off the writer's path (a segment is only reachable
- * through a manifest, which lists that hash too). */
+ * through a manifest, which lists that hash too). *stored (if given) is
+ * set once Swift took the body, checked or not: a segment that failed the
+ * check is still there, for the caller to delete. */
 static int put_range(struct swiftfs_client *c, const char *container, const char *object,
 		     const char *query, int fd, uint64_t off, uint64_t len,
 		     const char *content_type, const char *const *extra, bool segment,
-		     char etag_out[72])
+		     char etag_out[72], bool *stored)
 {
 	char md5[33] = "", hetag[64], hctype[300];
 	const char *hdrs[64];
@@ -219,19 +221,15 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 	char got[72];
 	snprintf(got, sizeof(got), "%s", e ? e : "");
 	strip_quotes(got);
+	if (stored)
+		*stored = true;
 	if (segment) {
-		if (!r.sent_md5[0] || strcasecmp(got, r.sent_md5) != 0) {
+		/* no ETag in the answer (a gateway in between): the manifest,
+		 * which lists what was sent, is checked against the segment */
+		if (!r.sent_md5[0] || (got[0] && strcasecmp(got, r.sent_md5) != 0)) {
 			LOGE("upload of %s/%s: Swift stored a body with MD5 %s, %s was sent "
-			     "(corrupted on the way): deleting it", container, object,
-			     got[0] ? got : "(none)", r.sent_md5[0] ? r.sent_md5 : "(not hashed)");
-			struct swiftfs_req d;
-			swift_req_init(&d, "DELETE");
-			d.container = container;
-			d.object = object;
-			d.flags = SWIFT_REQ_QUIET_404;
-			if (swift_request(c, &d) && d.status != 404)
-				LOGW("cannot delete the corrupted segment %s/%s", container, object);
-			swift_req_cleanup(&d);
+			     "(corrupted on the way)", container, object, got,
+			     r.sent_md5[0] ? r.sent_md5 : "(not hashed)");
 			rc = -EIO;
 			goto out;
 		}
@@ -254,6 +252,7 @@ struct seg_job {
 	char etag[72];
 	int rc;
 	bool done;
+	bool stored;   /* Swift took it (maybe failing our check): delete on abort */
 };
 
 /* Segments being uploaded for one manifest: added while a file is written
@@ -280,7 +279,7 @@ static void seg_job_run(void *arg)
 	struct seg_job *j = arg;
 	struct swiftfs_slo_stream *s = j->s;
 	int rc = put_range(s->cfg->client, s->segc, j->name, NULL, j->fd, j->off, j->len, NULL,
-			   NULL, true, j->etag);
+			   NULL, true, j->etag, &j->stored);
 	pthread_mutex_lock(&s->lock);
 	j->rc = rc;
 	j->done = true;
@@ -531,11 +530,16 @@ void upload_stream_abort(struct swiftfs_slo_stream *s)
 	struct swiftfs_seglist l = { 0 };
 	l.paths = calloc(s->n ? s->n : 1, sizeof(char *));
 	for (size_t i = 0; l.paths && i < s->n; i++)
-		if (s->jobs[i]->done && !s->jobs[i]->rc &&
+		if (s->jobs[i]->done && s->jobs[i]->stored &&
 		    asprintf(&l.paths[l.n], "/%s/%s", s->segc, s->jobs[i]->name) >= 0)
 			l.n++;
-	if (l.n)
-		upload_delete_segments(s->cfg, &l);
+	if (l.n && upload_delete_segments(s->cfg, &l) && s->journal) {
+		/* keep the record: the next mount deletes what is left */
+		LOGW("could not delete the segments of a failed upload of %s; the next mount "
+		     "tries again", s->object);
+		free(s->journal);
+		s->journal = NULL;
+	}
 	upload_seglist_free(&l);
 	stream_free(s);
 }
@@ -667,7 +671,7 @@ int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int 
 	if (size > cfg->segment_size)
 		return upload_slo(cfg, object, fd, size, content_type, headers, mtime_str, res);
 	int rc = put_range(cfg->client, cfg->container, object, NULL, fd, 0, size, content_type,
-			   headers, false, res->etag);
+			   headers, false, res->etag, NULL);
 	strip_quotes(res->etag);
 	return rc;
 }

@@ -23,7 +23,9 @@ Control API (same port, never forwarded upstream), JSON in and out:
             "after_bytes": 0        reset_body/truncate/stall_body: body bytes
                                     forwarded (stall_body: before the pause);
                                     corrupt_body: the request body byte that
-                                    is flipped on its way upstream
+                                    is flipped on its way upstream (length-
+                                    framed bodies; the log entry then has
+                                    "flipped": true)
             "seconds": 1.0}         for "delay": sleep before forwarding; for
                                     "stall_body": the pause in the body
     GET    /__fault__/rules   list rules (with remaining times, applied count)
@@ -423,6 +425,7 @@ class Proxy:
                             data = bytearray(data)
                             data[at[0]] ^= 0xFF
                             data = bytes(data)
+                            entry["flipped"] = True  # the log tells it happened
                         if not chunked:
                             at[0] -= len(data)
                         usend(data)
