@@ -112,3 +112,38 @@ def test_body_corrupted_on_the_way_is_eio_and_leaves_nothing(swift, container, c
         with pytest.raises(Exception):
             conn.head_object(container, name)
     assert conn.get_container(container + "_segments")[1] == []
+
+
+def test_segment_answer_without_etag_is_checked_by_the_manifest(swift, container, conn, proxy,
+                                                                mount):
+    """A gateway that drops the ETag of segment PUT answers: the upload
+    goes on with the MD5 it sent, which the manifest lists, so Swift's SLO
+    check still catches a segment corrupted on the way."""
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["segment_size=1M"])
+    data = random.Random(10).randbytes(3 * 1024 * 1024 + 5)
+    proxy.add_rule(method="PUT", path="_segments/", action="drop_header", header="ETag",
+                   times=-1)
+    with open(m.p("ok.bin"), "wb", buffering=0) as f:
+        for i in range(0, len(data), 256 * 1024):
+            f.write(data[i:i + 256 * 1024])
+    h, body = conn.get_object(container, "ok.bin")
+    assert body == data and h.get("x-static-large-object") == "True"
+    assert "corrupted on the way" not in m.log()
+
+    proxy.clear()
+    proxy.add_rule(method="PUT", path="_segments/bad.bin/", action="corrupt_body",
+                   after_bytes=777, header="ETag", times=1)
+    proxy.add_rule(method="PUT", path="_segments/", action="drop_header", header="ETag",
+                   times=-1)
+    with pytest.raises(OSError) as ei:
+        with open(m.p("bad.bin"), "wb", buffering=0) as f:
+            for i in range(0, len(data), 256 * 1024):
+                f.write(data[i:i + 256 * 1024])
+    assert ei.value.errno == errno.EIO
+    assert len([e for e in proxy.log() if e.get("flipped")]) == 1
+    assert "manifest upload failed" in m.log()
+    with pytest.raises(Exception):
+        conn.head_object(container, "bad.bin")
+    segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
+    assert not [s for s in segs if s.startswith("bad.bin/")], segs

@@ -16,7 +16,7 @@ Control API (same port, never forwarded upstream), JSON in and out:
             "path": "^/v1/.*obj"    regex searched in path+query, optional
             "range": "^bytes=0-"    regex searched in the Range header, optional
             "action": "status" | "reset" | "reset_body" | "delay" | "truncate"
-                      | "stall_body" | "corrupt_body"
+                      | "stall_body" | "corrupt_body" | "drop_header"
             "status": 503           for "status"
             "times": 1              matching requests it applies to, -1 = forever
             "skip": 0               let the first M matching requests pass
@@ -26,8 +26,10 @@ Control API (same port, never forwarded upstream), JSON in and out:
                                     is flipped on its way upstream (length-
                                     framed bodies; the log entry then has
                                     "flipped": true)
-            "seconds": 1.0}         for "delay": sleep before forwarding; for
+            "seconds": 1.0,         for "delay": sleep before forwarding; for
                                     "stall_body": the pause in the body
+            "header": "ETag"}       a response header left out (with any action
+                                    that forwards; "drop_header" does only that)
     GET    /__fault__/rules   list rules (with remaining times, applied count)
     DELETE /__fault__/rules   remove all rules (/__fault__/rules/ID: one rule)
     GET    /__fault__/log     [{"seq","method","path","status","fault","rule"}]
@@ -66,7 +68,7 @@ CHUNK = 64 * 1024
 MAXLINE = 65536
 CONTROL = "/__fault__/"
 ACTIONS = ("status", "reset", "reset_body", "delay", "truncate", "stall_body",
-           "corrupt_body")
+           "corrupt_body", "drop_header")
 
 
 class Drop(Exception):
@@ -229,7 +231,8 @@ class Proxy:
                 "range": spec.get("range"), "action": action,
                 "status": int(spec.get("status", 503)), "times": int(spec.get("times", 1)),
                 "skip": int(spec.get("skip", 0)), "after_bytes": int(spec.get("after_bytes", 0)),
-                "seconds": float(spec.get("seconds", 1.0)), "applied": 0}
+                "seconds": float(spec.get("seconds", 1.0)), "header": spec.get("header"),
+                "applied": 0}
         rx = {"method_re": re.compile(rule["method"], re.I) if rule["method"] else None,
               "path_re": re.compile(rule["path"]) if rule["path"] else None,
               "range_re": re.compile(rule["range"]) if rule["range"] else None}
@@ -437,6 +440,9 @@ class Proxy:
             if final is None:
                 final = self.read_response(urfile, csend)
             status_line, rheaders = final
+            if rule and rule.get("header"):
+                rheaders = [(n, v) for n, v in rheaders
+                            if n.lower() != rule["header"].lower()]
             code = int(status_line.split(" ")[1])
             entry["status"] = code
             if self.rewrite and self.self_url:
