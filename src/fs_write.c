@@ -147,16 +147,14 @@ static void stream_after_write_locked(struct swiftfs_fs *fs, struct swiftfs_wsta
 	uint64_t segsz = fs->segment_size;
 	if (!w->seq)
 		return;
-	if (off != w->seq_end) {
-		/* a rewrite of bytes not handed over yet is fine: segments
-		 * are read from the staging file when they are sent */
-		if (off < w->streamed || off > w->seq_end)
-			stream_stop_locked(w);
-		else if (off + len > w->seq_end)
-			w->seq_end = off + len;
-	} else {
-		w->seq_end = off + len;
+	if (off < w->streamed || off > w->seq_end) {
+		stream_stop_locked(w);
+		return;
 	}
+	/* a rewrite of bytes not handed over yet is fine: segments are read
+	 * from the staging file when they are sent */
+	if (off + len > w->seq_end)
+		w->seq_end = off + len;
 	while (w->seq && w->seq_end >= w->streamed + segsz)
 		stream_segment_locked(fs, w, object);
 }

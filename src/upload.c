@@ -235,7 +235,7 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 		}
 		snprintf(md5, sizeof(md5), "%s", r.sent_md5);
 	}
-	if (etag_out)
+	if (etag_out) /* without quotes */
 		snprintf(etag_out, 72, "%s", got[0] ? got : md5);
 out:
 	swift_req_cleanup(&r);
@@ -551,7 +551,6 @@ static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
 	int rc = buf_append(&manifest, "[", 1);
 	for (size_t i = 0; i < s->n && !rc; i++) {
 		char *path = NULL;
-		strip_quotes(s->jobs[i]->etag);
 		if (asprintf(&path, "/%s/%s", s->segc, s->jobs[i]->name) < 0) {
 			rc = -ENOMEM;
 			break;
@@ -672,7 +671,6 @@ int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int 
 		return upload_slo(cfg, object, fd, size, content_type, headers, mtime_str, res);
 	int rc = put_range(cfg->client, cfg->container, object, NULL, fd, 0, size, content_type,
 			   headers, false, res->etag, NULL);
-	strip_quotes(res->etag);
 	return rc;
 }
 
