@@ -98,6 +98,8 @@ struct swiftfs_file {
 	int flags;
 	bool changed;  /* open found a new version: the kernel's size is stale */
 	bool keep_cache; /* the kernel's cached pages are of this very version */
+	bool journaled;  /* opened for writing with writeback or under a temporary
+			  * name: close() fdatasyncs the staged data */
 	struct swiftfs_file *open_prev, *open_next; /* fs->open_lock */
 };
 

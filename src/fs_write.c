@@ -589,6 +589,12 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 		publish_attrs(fs, n, 0, &mt, NULL, false);
 	}
 	f->w = w;
+	f->journaled = fs->writeback;
+	if (!f->journaled && fs->wbpool) {
+		pthread_mutex_lock(&fs->t.lock);
+		f->journaled = n->name && fs_temp_name_p(fs, n->name);
+		pthread_mutex_unlock(&fs->t.lock);
+	}
 	return 0;
 }
 
@@ -619,6 +625,8 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 		w->dirty = true;
 		now_ts(&w->mtime);
 		stream_after_write_locked(fs, w, object, off, (uint64_t)n);
+		if (f->journaled)
+			staging_writeout(w->st, off + (uint64_t)n);
 	} else {
 		w->poisoned = (int)-n;
 		LOGE("staging a write of %zu bytes in %s failed: %s; the file will not be "

@@ -171,6 +171,8 @@ int staging_truncate(struct swiftfs_staging *s, uint64_t size)
 		}
 		s->nvalid = w;
 		s->size = size;
+		if (s->written_out > size)
+			s->written_out = size;
 		return 0;
 	}
 	int rc = mark_valid(s, s->size, size);
@@ -178,6 +180,18 @@ int staging_truncate(struct swiftfs_staging *s, uint64_t size)
 		return rc;
 	s->size = size;
 	return 0;
+}
+
+void staging_writeout(struct swiftfs_staging *s, uint64_t upto)
+{
+	if (upto < s->written_out + STAGING_WRITEOUT_STEP)
+		return;
+	/* SYNC_FILE_RANGE_WRITE queues the dirty pages for writing and
+	 * returns; it blocks only while the device's queue is full, which
+	 * is back-pressure the fdatasync would have applied anyway */
+	(void)sync_file_range(s->fd, (off_t)s->written_out, (off_t)(upto - s->written_out),
+			      SYNC_FILE_RANGE_WRITE);
+	s->written_out = upto;
 }
 
 void staging_mark_all_valid(struct swiftfs_staging *s)

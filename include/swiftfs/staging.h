@@ -24,6 +24,7 @@ struct swiftfs_staging {
 	struct swiftfs_extent *valid; /* sorted, disjoint, non-adjacent */
 	size_t nvalid;
 	size_t cap;
+	uint64_t written_out;         /* write-out to disk started for [0, written_out) */
 };
 
 /* Create an empty staging file in dir (mode 0600). */
@@ -37,6 +38,13 @@ ssize_t staging_write(struct swiftfs_staging *s, const void *buf, size_t len, ui
 int staging_fill(struct swiftfs_staging *s, const void *buf, size_t len, uint64_t off);
 /* Read valid bytes only (the caller filled the gaps first). */
 ssize_t staging_read(struct swiftfs_staging *s, void *buf, size_t len, uint64_t off);
+/* Start (without waiting for it) the disk write-out of what was written
+ * below upto, once STAGING_WRITEOUT_STEP more has been written since the
+ * last start, so that a later fdatasync (the writeback journal) finds
+ * most of a big file already on disk. Best effort: errors are ignored,
+ * the fdatasync reports them. */
+#define STAGING_WRITEOUT_STEP (8u << 20)
+void staging_writeout(struct swiftfs_staging *s, uint64_t upto);
 /* Shrink (drops data past size) or grow (the new range reads as zeros). */
 int staging_truncate(struct swiftfs_staging *s, uint64_t size);
 /* Mark [0, size) as valid without data (the object was empty or is being
