@@ -559,6 +559,13 @@ out:
 
 /* --- operations ------------------------------------------------------ */
 
+/* Will close() of a file of this name journal it (-o writeback, or a
+ * temporary name)? Then its staged data goes to disk as it is written. */
+static bool journaled_name(const struct swiftfs_fs *fs, const char *name)
+{
+	return fs->writeback || (fs->wbpool && name && fs_temp_name_p(fs, name));
+}
+
 int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object, int flags,
 		  struct swiftfs_file *f)
 {
@@ -589,12 +596,9 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 		publish_attrs(fs, n, 0, &mt, NULL, false);
 	}
 	f->w = w;
-	f->journaled = fs->writeback;
-	if (!f->journaled && fs->wbpool) {
-		pthread_mutex_lock(&fs->t.lock);
-		f->journaled = n->name && fs_temp_name_p(fs, n->name);
-		pthread_mutex_unlock(&fs->t.lock);
-	}
+	pthread_mutex_lock(&fs->t.lock);
+	f->journaled = journaled_name(fs, n->name);
+	pthread_mutex_unlock(&fs->t.lock);
 	return 0;
 }
 
@@ -753,6 +757,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	f->inode = n;
 	f->w = w;
 	f->flags = flags;
+	f->journaled = journaled_name(fs, name);
 	fs_file_track(fs, f);
 	*out = f;
 	f = NULL;
