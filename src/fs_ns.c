@@ -185,8 +185,10 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	if (c)
 		inode_ref_locked(c);
 	pthread_mutex_unlock(&fs->t.lock);
-	/* claimed: no upload of it starts before it is marked unlinked */
+	/* claimed: no upload of it starts before it is marked unlinked; held
+	 * (its object is in Swift): none lands after the DELETE */
 	struct swiftfs_wstate *claim = c ? fs_local_claim(fs, c) : NULL;
+	struct swiftfs_wstate *hold = c && !claim ? fs_local_hold(fs, c) : NULL;
 	if (!claim)
 		rc = delete_file(fs, object, a.exact && kind == DK_FILE, a.is_slo);
 	if (!rc) {
@@ -201,6 +203,8 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	}
 	if (claim)
 		fs_local_release(fs, c, claim);
+	if (hold)
+		fs_local_release(fs, c, hold);
 	if (c)
 		fs_put_inode(fs, c);
 out:
@@ -419,8 +423,9 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	      const char *newname, unsigned flags)
 {
 	struct swiftfs_wstate *claim = NULL; /* set: a local move (fs_local_claim) */
+	struct swiftfs_wstate *dhold = NULL; /* the destination's local data, held */
 	bool synced = false;                 /* claim's data uploaded as nobject */
-	struct swiftfs_inode *p = NULL, *np = NULL, *c = NULL;
+	struct swiftfs_inode *p = NULL, *np = NULL, *c = NULL, *dn = NULL;
 	char *rel = NULL, *object = NULL, *nrel = NULL, *nobject = NULL;
 	struct swiftfs_seglist oldsegs = { 0 };
 	enum swiftfs_dkind kind, dkind;
@@ -495,6 +500,17 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		claim = c ? fs_local_claim(fs, c) : NULL;
 		if (claim)
 			fs_local_replaces_slo(claim, dst_exists && da.is_slo);
+		/* the destination's own local data (closed, its upload queued or
+		 * under way) is held: its upload cannot land after this rename's
+		 * copy or upload; it is forgotten below once the rename is done */
+		pthread_mutex_lock(&fs->t.lock);
+		dn = inode_child_locked(&fs->t, np, newname);
+		if (dn && dn != c)
+			inode_ref_locked(dn);
+		else
+			dn = NULL;
+		pthread_mutex_unlock(&fs->t.lock);
+		dhold = dn ? fs_local_hold(fs, dn) : NULL;
 		if (claim && !fs->writeback && fs_wb_pending(claim) &&
 		    !fs_temp_name_p(fs, newname)) {
 			/* a temporary file closed without -o writeback: its
@@ -560,6 +576,10 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 out:
 	if (claim)
 		fs_local_release(fs, c, claim);
+	if (dhold)
+		fs_local_release(fs, dn, dhold);
+	if (dn)
+		fs_put_inode(fs, dn);
 	upload_seglist_free(&oldsegs);
 	if (c)
 		fs_put_inode(fs, c);

@@ -527,6 +527,12 @@ static int upload_publish_unlock(struct swiftfs_fs *fs, struct swiftfs_inode *n,
 /* Upload if dirty; then publish. Caller holds a reference on w. */
 int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
+	return fs_sync_file2(fs, n, w, false);
+}
+
+int fs_sync_file2(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
+		  bool closed_only)
+{
 	struct swiftfs_attr a;
 	char *object = NULL;
 	int rc = 0;
@@ -550,6 +556,13 @@ int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_
 		if (!w->claims && w->name_gen == gen)
 			break; /* w->lock held */
 		pthread_mutex_unlock(&w->lock);
+	}
+	if (closed_only && w->dirty && !w->unlinked && !w->wb_record) {
+		/* written again since its close (the write dropped the record):
+		 * what is staged may be half of a new version, which goes up at
+		 * its own close */
+		pthread_mutex_unlock(&w->lock);
+		goto out;
 	}
 	rc = upload_publish_unlock(fs, n, w, object, &a);
 out:
@@ -582,6 +595,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 		pthread_mutex_lock(&w->lock);
 		rc = staging_truncate(w->st, 0);
 		if (!rc) {
+			fs_wb_drop_record_locked(w); /* the closed data is gone */
 			w->dirty = true;
 			w->poisoned = 0; /* a fresh start */
 			now_ts(&w->mtime);
@@ -664,7 +678,9 @@ ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, 
 
 int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
-	if (!f->w)
+	/* a reader's close uploads nothing (as NFS): the data another handle
+	 * is still writing goes up at that handle's close */
+	if (!f->w || (f->flags & O_ACCMODE) == O_RDONLY)
 		return 0;
 	if ((f->flags & O_ACCMODE) != O_RDONLY && fs->wbpool) {
 		bool temp = false;
@@ -1083,7 +1099,22 @@ int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swift
 	return upload_publish_unlock(fs, n, w, object, &a);
 }
 
-/* End a claim: uploads waiting for it read n's name again. */
+/* Hold n's local data (if any) where it is, whatever it is: an upload of
+ * it in flight ends first (it holds w->lock), and none starts until
+ * fs_local_release(). An unlink or rename that changes n's name in Swift
+ * holds it, so that no upload under that name lands after the change. */
+struct swiftfs_wstate *fs_local_hold(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	if (!w)
+		return NULL;
+	pthread_mutex_lock(&w->lock);
+	w->claims++;
+	pthread_mutex_unlock(&w->lock);
+	return w;
+}
+
+/* End a claim or a hold: uploads waiting for it read n's name again. */
 void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
 {
 	pthread_mutex_lock(&w->lock);

@@ -375,3 +375,100 @@ def test_rename_over_an_slo_deletes_its_segments(container, conn, mount, temp_na
     segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
     assert segs == [], segs
     assert [o["name"] for o in conn.get_container(container)[1]] == ["big"]
+
+
+def wait_log(proxy, method, path_re, timeout=10):
+    """Wait until the fault proxy has seen a request (it is under way)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if any(e["method"] == method and re.search(path_re, e["path"]) for e in proxy.log()):
+            return
+        time.sleep(0.05)
+    raise AssertionError("no %s %s reached the proxy" % (method, path_re))
+
+
+def test_rename_onto_a_file_whose_upload_is_under_way_keeps_the_renamed_data(
+        swift, container, conn, proxy, mount):
+    """mv A B while B's background upload is still on the wire: B's stale PUT
+    must land before the rename's COPY, never after it."""
+    m = mount(container, opts=["writeback"], use_env_creds=False, env=proxied_env(swift, proxy))
+    conn.put_object(container, "A", b"content of A")
+    os.stat(m.p("A"))
+    proxy.clear_log()
+    proxy.add_rule(method="PUT", path="/B$", action="delay", seconds=2.0, times=1)
+    with open(m.p("B"), "wb") as f:
+        f.write(b"old B")
+    wait_log(proxy, "PUT", "/B$")                     # B's upload is on the wire
+    os.rename(m.p("A"), m.p("B"))
+    time.sleep(3)                                     # B's delayed PUT is long done
+    assert conn.get_object(container, "B")[1] == b"content of A"
+    with open(m.p("B"), "rb") as f:
+        assert f.read() == b"content of A"
+    with pytest.raises(Exception):
+        conn.head_object(container, "A")
+
+
+def test_rename_onto_a_file_whose_upload_is_queued_keeps_the_renamed_data(
+        container, conn, mount):
+    m = mount(container, opts=["writeback"])
+    conn.put_object(container, "A", b"content of A")
+    os.stat(m.p("A"))
+    with open(m.p("B"), "wb") as f:
+        f.write(b"old B")
+    os.rename(m.p("A"), m.p("B"))                     # B's upload waits 0.5 s
+    time.sleep(2)
+    assert conn.get_object(container, "B")[1] == b"content of A"
+
+
+def test_unlink_of_a_rewritten_object_never_resurrects_it(swift, container, conn, proxy, mount):
+    """An object in Swift, rewritten with writeback, then unlinked while its
+    upload is due: the DELETE goes out slowly, and the upload must not
+    bring the object back after it."""
+    m = mount(container, opts=["writeback"], use_env_creds=False, env=proxied_env(swift, proxy))
+    conn.put_object(container, "X", b"v1")
+    os.stat(m.p("X"))
+    proxy.clear_log()
+    proxy.add_rule(method="DELETE", path="/X$", action="delay", seconds=1.5, times=1)
+    with open(m.p("X"), "wb") as f:
+        f.write(b"v2")
+    time.sleep(0.2)
+    os.unlink(m.p("X"))                               # the upload came due meanwhile
+    time.sleep(2)
+    with pytest.raises(Exception):
+        conn.head_object(container, "X")
+    assert "X" not in os.listdir(m.path)
+    assert not any(e["method"] == "PUT" and e["path"].endswith("/X") for e in proxy.log())
+
+
+def test_a_rewrite_still_open_is_not_uploaded_by_the_previous_close(
+        swift, container, conn, proxy, mount):
+    """close, then open again with O_TRUNC and write half: the first close's
+    queued upload must not send the half-written version."""
+    m = mount(container, opts=["writeback"], use_env_creds=False, env=proxied_env(swift, proxy))
+    with open(m.p("X"), "wb") as f:
+        f.write(b"A" * 100000)
+    with open(m.p("X"), "wb") as f:
+        f.write(b"B" * 1000)
+        f.flush()
+        time.sleep(1.5)                               # the first close's upload came due
+        with pytest.raises(Exception):
+            conn.head_object(container, "X")          # nothing, rather than half of B
+        f.write(b"B" * 99000)
+    wait_objects(conn, container, {"X": b"B" * 100000})
+    puts = [e for e in proxy.log() if e["method"] == "PUT" and e["path"].endswith("/X")]
+    assert len(puts) == 1
+
+
+def test_close_of_a_reader_uploads_nothing(container, conn, mount):
+    """Another process opening the file to read it while it is written (a
+    `cat`, a backup tool) does not upload the half-written file."""
+    m = mount(container)
+    with open(m.p("Y"), "wb") as f:
+        f.write(b"C" * 5000)
+        f.flush()
+        with open(m.p("Y"), "rb") as r:
+            assert r.read() == b"C" * 5000
+        with pytest.raises(Exception):
+            conn.head_object(container, "Y")
+        f.write(b"D" * 5000)
+    assert conn.get_object(container, "Y")[1] == b"C" * 5000 + b"D" * 5000
