@@ -596,6 +596,23 @@ static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
 	return rc;
 }
 
+/* The ETag Swift gives an SLO: the MD5 of its segments' ETags, in order. */
+static int slo_etag(const struct swiftfs_slo_stream *s, char out[72])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1;
+	for (size_t i = 0; ok && i < s->n; i++)
+		ok = EVP_DigestUpdate(ctx, s->jobs[i]->etag, strlen(s->jobs[i]->etag)) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 16;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -ENOMEM;
+	util_hex(md, 16, out);
+	return 0;
+}
+
 int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
 			 uint64_t covered, uint64_t size, const char *content_type,
 			 const char *const *headers, struct swiftfs_upload_result *res)
@@ -610,33 +627,45 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 		rc = wrc;
 	if (!rc)
 		rc = put_manifest(s, object, content_type, headers);
-	if (!rc) {
-		/* verify: the object Swift now serves has the size we wrote */
-		struct swiftfs_req r;
-		swift_req_init(&r, "HEAD");
-		r.container = s->cfg->container;
-		r.object = object;
-		rc = swift_request(s->cfg->client, &r);
-		const char *cl = swift_req_header(&r, "Content-Length");
-		const char *e = swift_req_header(&r, "ETag");
-		if (!rc && (!cl || strtoull(cl, NULL, 10) != size)) {
-			LOGE("%s: Swift reports %s bytes after the upload, %llu were written",
-			     object, cl ? cl : "no", (unsigned long long)size);
-			rc = -EIO;
-		}
-		if (!rc) {
-			snprintf(res->etag, sizeof(res->etag), "%s", e ? e : "");
-			strip_quotes(res->etag);
-			res->slo = true;
-		}
-		swift_req_cleanup(&r);
-	}
 	if (rc) {
-		upload_stream_abort(s);
+		upload_stream_abort(s); /* no manifest: the segments are nobody's */
 		return rc;
 	}
+	/* The manifest is in Swift (Swift checked every segment's size and
+	 * MD5 against it): from here on the segments are never deleted, or
+	 * the object just made would lose its data. A HEAD checks the size. */
+	res->slo = true;
+	struct swiftfs_req r;
+	swift_req_init(&r, "HEAD");
+	r.container = s->cfg->container;
+	r.object = object;
+	int hrc = swift_request(s->cfg->client, &r);
+	const char *cl = swift_req_header(&r, "Content-Length");
+	const char *e = swift_req_header(&r, "ETag");
+	bool keep_record = false;
+	if (!hrc && cl && strtoull(cl, NULL, 10) == size && e) {
+		snprintf(res->etag, sizeof(res->etag), "%s", e);
+		strip_quotes(res->etag);
+	} else {
+		if (hrc)
+			LOGW("%s: the upload is in Swift, but the HEAD that checks it failed (%s)",
+			     object, strerror(-hrc));
+		else
+			/* another client replaced it right after: its segments
+			 * are ours to delete if no manifest uses them, which
+			 * the next mount's recovery finds out from the record */
+			LOGW("%s: Swift reports %s bytes right after the upload of %llu (replaced "
+			     "by another client?)", object, cl ? cl : "no", (unsigned long long)size);
+		keep_record = !hrc;
+		rc = slo_etag(s, res->etag);
+	}
+	swift_req_cleanup(&r);
+	if (keep_record && s->journal) {
+		free(s->journal);
+		s->journal = NULL;
+	}
 	stream_free(s);
-	return 0;
+	return rc;
 }
 
 static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,

@@ -8,8 +8,9 @@
  *     staging file: memory does not grow with the file). Each is hashed as
  *     it is sent and checked against the ETag Swift answers; the manifest,
  *     which lists those hashes (Swift checks them), is PUT last, then a
- *     HEAD checks the size. A failure deletes the segments already
- *     uploaded: no partial object ever becomes visible. More segments than
+ *     HEAD checks the size. A failure before the manifest is in deletes
+ *     the segments already uploaded: no partial object ever becomes
+ *     visible; after it, they stay (the object uses them). More segments than
  *     /info's max_manifest_segments grow the segment size instead of
  *     failing.
  * Segments belong to their manifest: replacing or deleting an SLO deletes
@@ -63,7 +64,8 @@ int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len);
 size_t upload_stream_count(const struct swiftfs_slo_stream *s);
 /* Upload [covered, size) as further segments, wait for all, PUT the
- * manifest as object (its name now: the file may have been renamed), verify. Frees s; on failure its segments are deleted. */
+ * manifest as object (its name now: the file may have been renamed), verify. Frees s; on a
+ * failure before the manifest is in Swift, its segments are deleted. */
 int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
 			 uint64_t covered, uint64_t size, const char *content_type,
 			 const char *const *headers, struct swiftfs_upload_result *res);

@@ -147,3 +147,22 @@ def test_segment_answer_without_etag_is_checked_by_the_manifest(swift, container
         conn.head_object(container, "bad.bin")
     segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
     assert not [s for s in segs if s.startswith("bad.bin/")], segs
+
+
+def test_failed_check_after_the_manifest_keeps_the_segments(swift, container, conn, proxy,
+                                                            mount):
+    """Once the manifest PUT has succeeded, the object is in Swift: a HEAD
+    that fails to check it must not delete the segments it serves."""
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["segment_size=1M", "retry_timeout=1"])
+    data = random.Random(11).randbytes(3 * 1024 * 1024 + 7)
+    proxy.add_rule(method="HEAD", path="/big.bin$", action="status", status=503, times=-1)
+    with open(m.p("big.bin"), "wb", buffering=0) as f:
+        for i in range(0, len(data), 256 * 1024):
+            f.write(data[i:i + 256 * 1024])
+    proxy.clear()
+    assert "the HEAD that checks it failed" in m.log()
+    h, body = conn.get_object(container, "big.bin")
+    assert body == data and h.get("x-static-large-object") == "True"
+    # the ETag it published is Swift's (computed from the segments' ETags)
+    assert os.getxattr(m.p("big.bin"), "user.swift.etag").decode() == h["etag"].strip('"')
