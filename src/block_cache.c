@@ -53,6 +53,8 @@ struct bc_entry {
 	enum bc_state st;
 	unsigned pins;      /* readers in the file: not evicted */
 	bool abandoned;     /* FETCHING, but its fetcher gave up while it was pinned */
+	unsigned gen;       /* bumped when the file changes (refetched, dropped): a
+			     * reader's error on an older file is not this one's */
 	bool verified;      /* CRC checked (or written) in this daemon's life */
 };
 
@@ -366,8 +368,8 @@ static ssize_t read_block(struct swiftfs_block_cache *bc, const unsigned char *i
 
 	block_path(bc, id, idx, path, sizeof(path));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -EBADMSG;
+	if (fd < 0) /* out of descriptors, EIO, EACCES: not a damaged block */
+		return errno == ENOENT ? -ENOENT : -EIO;
 	if (in >= blen) {
 		rc = 0;
 		goto out;
@@ -456,6 +458,7 @@ ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc
 		lru_push_head(bc, e);
 		e->pins++;
 		bool verified = e->verified;
+		unsigned gen = e->gen;
 		pthread_mutex_unlock(&bc->lock);
 		rc = read_block(bc, k->id, idx, blen, verified, buf, in, len);
 		pthread_mutex_lock(&bc->lock);
@@ -467,8 +470,9 @@ ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc
 			}
 			break;
 		}
-		if (e->st != BC_READY)
-			continue; /* another reader found it bad and refetches */
+		if (e->st != BC_READY || e->gen != gen)
+			continue; /* another reader found it bad and refetched it */
+		e->gen++;
 		discard_damaged_locked(bc, e, rc);
 		/* gone or bad: this reader becomes the block's fetcher */
 		bc->st.bytes -= e->disk;
@@ -565,13 +569,15 @@ void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 	/* the first use in this daemon reads the whole block and checks it */
 	char one;
 	e->pins++;
+	unsigned gen = e->gen;
 	pthread_mutex_unlock(&bc->lock);
 	ssize_t rc = read_block(bc, k->id, idx, blen, false, &one, 0, 1);
 	pthread_mutex_lock(&bc->lock);
 	e->pins--;
 	if (rc >= 0) {
 		e->verified = true;
-	} else if ((rc == -EBADMSG || rc == -ENOENT) && e->st == BC_READY && e->pins == 0) {
+	} else if ((rc == -EBADMSG || rc == -ENOENT) && e->st == BC_READY && e->pins == 0 &&
+		   e->gen == gen) {
 		/* dropped: the reader that wants it fetches it (a pinned one
 		 * finds the damage itself) */
 		discard_damaged_locked(bc, e, rc);
@@ -580,17 +586,24 @@ void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 	pthread_mutex_unlock(&bc->lock);
 }
 
+/* A FETCHING entry whose fetch ends without a file. A pinned entry (a
+ * reader still in the old file) cannot be freed under that reader: the
+ * next reader of it becomes its fetcher instead of waiting forever. */
+static void drop_fetching_locked(struct swiftfs_block_cache *bc, struct bc_entry *e)
+{
+	if (e->pins == 0)
+		remove_locked(bc, e);
+	else
+		e->abandoned = true;
+}
+
 void block_cache_unclaim(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 			 uint64_t idx)
 {
 	pthread_mutex_lock(&bc->lock);
 	struct bc_entry *e = find_locked(bc, k->id, idx);
-	/* a pinned entry cannot be freed under its reader: the next reader
-	 * of it becomes its fetcher instead of waiting forever */
-	if (e && e->st == BC_FETCHING && e->pins == 0)
-		remove_locked(bc, e);
-	else if (e && e->st == BC_FETCHING)
-		e->abandoned = true;
+	if (e && e->st == BC_FETCHING)
+		drop_fetching_locked(bc, e);
 	pthread_cond_broadcast(&bc->cond);
 	pthread_mutex_unlock(&bc->lock);
 }
@@ -611,7 +624,7 @@ void block_cache_fill(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 			     "caching", bc->dir);
 			bc->warned_full = true;
 		}
-		remove_locked(bc, e);
+		drop_fetching_locked(bc, e);
 		goto out;
 	}
 	/* the room is ours while the file is written */
@@ -629,9 +642,10 @@ void block_cache_fill(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 			     bc->dir, strerror(-rc));
 			bc->warned_full = true;
 		}
-		remove_locked(bc, e);
+		drop_fetching_locked(bc, e);
 		goto out;
 	}
+	e->gen++;
 	e->st = BC_READY;
 	e->disk = need;
 	e->verified = true;

@@ -1182,6 +1182,11 @@ bool fs_file_keep_cache(const struct swiftfs_file *f)
 	return f->keep_cache;
 }
 
+bool fs_file_direct_io(const struct swiftfs_file *f)
+{
+	return f->direct_io;
+}
+
 void fs_file_track(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
 	pthread_mutex_lock(&fs->open_lock);
@@ -1205,6 +1210,11 @@ void fs_release(struct swiftfs_fs *fs, struct swiftfs_file *f)
 	pthread_mutex_unlock(&fs->open_lock);
 	if (f->w)
 		fs_release_local(fs, f);
+	if (f->page_reader) {
+		pthread_mutex_lock(&fs->t.lock);
+		f->inode->page_readers--;
+		pthread_mutex_unlock(&fs->t.lock);
+	}
 	reader_free(f->reader);
 	fs_put_inode(fs, f->inode);
 	free(f);

@@ -98,6 +98,8 @@ struct swiftfs_file {
 	int flags;
 	bool changed;  /* open found a new version: the kernel's size is stale */
 	bool keep_cache; /* the kernel's cached pages are of this very version */
+	bool direct_io;  /* readers of another version use the kernel's pages */
+	bool page_reader; /* counted in inode->page_readers */
 	bool journaled;  /* opened for writing with writeback or under a temporary
 			  * name: close() fdatasyncs the staged data */
 	struct swiftfs_file *open_prev, *open_next; /* fs->open_lock */

@@ -426,6 +426,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* close-to-open: pages of an older version are dropped; pages
 		 * of this very version (same ETag) are kept, so re-reads are free */
 		fi->keep_cache = fs_file_keep_cache(of->f);
+		fi->direct_io = fs_file_direct_io(of->f);
 		changed = fs_file_changed(of->f);
 	}
 	if (fuse_reply_open(req, fi) == -ENOENT) {

@@ -229,10 +229,20 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 
 	/* the kernel's pages of this file stay valid while the ETag is the
 	 * one they were read at (not for a DLO: its ETag does not follow its
-	 * segments) */
+	 * segments). All handles of an inode share those pages: while
+	 * handles opened on another version still read through them, this
+	 * one bypasses them (direct I/O), so neither reads the other's
+	 * bytes. */
 	pthread_mutex_lock(&fs->t.lock);
-	f->keep_cache = !a.is_dlo && a.etag[0] && strcmp(n->cached_etag, a.etag) == 0;
-	snprintf(n->cached_etag, sizeof(n->cached_etag), "%s", a.is_dlo ? "" : a.etag);
+	bool same = !a.is_dlo && a.etag[0] && strcmp(n->cached_etag, a.etag) == 0;
+	if (n->page_readers && !same) {
+		f->direct_io = true;
+	} else {
+		f->keep_cache = same;
+		snprintf(n->cached_etag, sizeof(n->cached_etag), "%s", a.is_dlo ? "" : a.etag);
+		n->page_readers++;
+		f->page_reader = true;
+	}
 	pthread_mutex_unlock(&fs->t.lock);
 
 	bool use_cache = fs->bc && !a.is_dlo && a.etag[0];

@@ -332,6 +332,12 @@ static void fetch_job_run(void *arg)
 	}
 	pthread_mutex_lock(&r->lock);
 	r->inflight--;
+	if (r->filling && !j->warm && !refill) {
+		/* a run failed (object replaced, server errors, a cache that
+		 * cannot store): the fill stops, and the reads decide */
+		LOGD("%s: the background fill stops after a failed run", r->object);
+		r->filling = false;
+	}
 	if (r->filling)
 		fill_more_locked(r);
 	else if (refill && r->streak >= 2)

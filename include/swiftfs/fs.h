@@ -66,6 +66,8 @@ bool fs_file_changed(const struct swiftfs_file *f);
 /* The kernel may keep its cached pages: the object is the version they
  * were read at. */
 bool fs_file_keep_cache(const struct swiftfs_file *f);
+/* Bypass the kernel's pages: other handles read another version there. */
+bool fs_file_direct_io(const struct swiftfs_file *f);
 
 int fs_statfs(struct swiftfs_fs *fs, struct statvfs *sv);
 

@@ -73,6 +73,7 @@ struct swiftfs_inode {
 	double head_at;                /* table lock: when a HEAD last confirmed attr */
 	bool head_unused;              /* table lock: no open() has used that HEAD yet */
 	char cached_etag[72];          /* table lock: version the kernel's pages hold */
+	unsigned page_readers;         /* table lock: open read handles using those pages */
 	char *symlink_target;          /* table lock */
 	/* directories */
 	struct swiftfs_dlref *list;    /* table lock */

@@ -485,3 +485,59 @@ def test_attributes_survive_the_kernel_forgetting_inodes(container, conn, mount)
         for n, st in before.items():
             assert (after[n].st_mode, after[n].st_mtime, after[n].st_ino) == \
                 (st.st_mode, st.st_mtime, st.st_ino), n
+
+
+def test_handles_on_two_versions_never_read_each_others_bytes(container, conn, mount):
+    """A handle still open on the old version keeps filling the kernel's
+    pages with it; a handle opened on the new version (same size, so no
+    attribute change drops them) must never read those pages."""
+    n = 3 * 1024 * 1024
+    conn.put_object(container, "v.bin", b"A" * n)
+    m = mount(container)
+    f1 = os.open(m.p("v.bin"), os.O_RDONLY)
+    try:
+        assert os.pread(f1, n, 0) == b"A" * n
+        conn.put_object(container, "v.bin", b"B" * n)      # same size, new ETag
+        f2 = os.open(m.p("v.bin"), os.O_RDONLY)            # close-to-open: sees B
+        try:
+            assert os.pread(f1, 1 << 20, 0) == b"A" * (1 << 20)   # old pages again
+            assert os.pread(f2, 1 << 20, 0) == b"B" * (1 << 20)
+            assert os.pread(f2, 1 << 20, 2 << 20) == b"B" * (1 << 20)
+            f3 = os.open(m.p("v.bin"), os.O_RDONLY)
+            try:
+                assert os.pread(f3, n, 0) == b"B" * n
+            finally:
+                os.close(f3)
+            assert os.pread(f1, n, 0) == b"A" * n          # the old handle's version
+        finally:
+            os.close(f2)
+    finally:
+        os.close(f1)
+    # all old handles closed: the next open drops the old pages
+    with open(m.p("v.bin"), "rb") as f:
+        assert f.read() == b"B" * n
+
+
+def test_background_fill_stops_when_its_gets_fail(swift, container, conn, proxy, mount,
+                                                  tmp_path):
+    """Dense random reads start fetching the whole object; when that
+    object's GETs start failing (replaced: 412), the fill stops instead of
+    walking the rest of the object one failed GET after another."""
+    data = rand_bytes(32 * MiB, 12)
+    conn.put_object(container, "dense-fail", data)
+    m = mount(container, opts=["cache_dir=" + str(tmp_path / "cache"), "read_chunk=1M",
+                               "read_ahead=4M"],
+              use_env_creds=False, env=proxied_env(swift, proxy))
+    proxy.clear_log()
+    # the four reads' own GETs pass; every GET after them is refused
+    proxy.add_rule(method="GET", path="/dense-fail$", action="status", status=412, skip=4,
+                   times=-1)
+    with open(m.p("dense-fail"), "rb", buffering=0) as f:
+        for blk in (17, 3, 22, 9):            # the fourth miss starts the fill
+            off = blk * MiB + 4096
+            assert os.pread(f.fileno(), 4096, off) == data[off:off + 4096]
+        time.sleep(2)
+    gets = [e for e in proxy.log() if e["method"] == "GET" and e["path"].endswith("/dense-fail")]
+    # 4 reads, then at most one round of read_ahead / read_chunk runs (4)
+    # before the first failure stops the fill: not the 28 blocks left
+    assert 5 <= len(gets) <= 4 + 6, len(gets)

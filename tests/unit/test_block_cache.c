@@ -2,6 +2,7 @@
  * bound, persistence across instances, damaged files, many threads. */
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -297,6 +298,68 @@ static void test_threads_share_fetches(void)
 	block_cache_free(bc);
 }
 
+/* A reader still inside a block's file (held here in open() of a FIFO put
+ * in its place) while another reader finds the block gone, fetches it,
+ * and cannot store it (min_free): the entry must outlive the first
+ * reader's pin (ASan saw a use after free), and that reader then fetches
+ * the block itself instead of reading a freed entry. */
+struct pinned {
+	struct swiftfs_block_cache *bc;
+	struct swiftfs_bc_key k;
+	ssize_t rc;
+};
+
+static void *pinned_reader(void *arg)
+{
+	struct pinned *p = arg;
+	char b[BS];
+	p->rc = block_cache_read(p->bc, &p->k, 0, BS, b, 0, BS);
+	return NULL;
+}
+
+static void test_refetch_while_pinned_and_not_stored(void)
+{
+	struct swiftfs_block_cache *bc = NULL;
+	struct swiftfs_block_cache_cfg cfg = { .dir = dir, .block_size = BS, .max_bytes = 1000 * BS };
+	struct pinned p = { 0 };
+	char data[BS], b[BS], path[600] = "", alias[600];
+	fill_pattern(data, BS, 0);
+	block_cache_key("/v1/AUTH_a", "c", "pinned", "e", BS, &p.k);
+	CHECK_INT(block_cache_new(&cfg, &bc), 0);
+	CHECK(block_cache_claim(bc, &p.k, 0));
+	block_cache_fill(bc, &p.k, 0, data, BS);
+	block_cache_free(bc);
+	cfg.min_free = 1ULL << 62; /* nothing more can be stored */
+	CHECK_INT(block_cache_new(&cfg, &bc), 0); /* block 0: on disk, unverified */
+	p.bc = bc;
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "find '%s' -name '*.0'", dir);
+	FILE *f = popen(cmd, "r");
+	CHECK(f && fgets(path, sizeof(path), f));
+	if (f)
+		pclose(f);
+	path[strcspn(path, "\n")] = '\0';
+	snprintf(alias, sizeof(alias), "%s/fifo", dir);
+	CHECK_INT(unlink(path), 0);
+	CHECK_INT(mkfifo(path, 0600), 0);
+	CHECK_INT(link(path, alias), 0);
+	pthread_t th;
+	pthread_create(&th, NULL, pinned_reader, &p);
+	usleep(200000);                      /* pinned, blocked in open() */
+	CHECK_INT(unlink(path), 0);          /* the block is gone */
+	CHECK_INT((int)block_cache_read(bc, &p.k, 0, BS, b, 0, BS), -ENOENT); /* ours to fetch */
+	block_cache_fill(bc, &p.k, 0, data, BS); /* cannot store */
+	int w = open(alias, O_WRONLY);       /* the pinned reader's open() returns */
+	CHECK(w >= 0);
+	if (w >= 0)
+		close(w);
+	pthread_join(th, NULL);
+	CHECK_INT((int)p.rc, -ENOENT);      /* it fetches the block itself */
+	block_cache_unclaim(bc, &p.k, 0);
+	unlink(alias);
+	block_cache_free(bc);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/swiftfs-test-bc-XXXXXX");
@@ -308,6 +371,7 @@ int main(void)
 	test_bound();
 	test_threads_share_fetches();
 	test_big_blocks_checked_in_pieces();
+	test_refetch_while_pinned_and_not_stored();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(dir) - 7), dir);
 	if (system(cmd) != 0)
