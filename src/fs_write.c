@@ -29,6 +29,7 @@
 #include "swiftfs/swift_client.h"
 #include "swiftfs/upload.h"
 #include "swiftfs/util.h"
+#include "swiftfs/writeback.h"
 
 static void meta_free(char **meta, size_t n)
 {
@@ -1049,8 +1050,13 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->unlinked = true;
+	bool had_record = w->wb_record != NULL;
 	fs_wb_drop_record_locked(w);
 	pthread_mutex_unlock(&w->lock);
+	/* deleted or replaced: a power loss must not bring its record (and
+	 * the upload) back */
+	if (had_record && fs->wb_dir)
+		wb_dir_sync(fs->wb_dir);
 	fs_wstate_put(fs, n, w);
 }
 

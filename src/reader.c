@@ -315,7 +315,16 @@ static void fetch_job_run(void *arg)
 	struct fetch_job *j = arg;
 	struct swiftfs_reader *r = j->r;
 	bool refill = false;
-	if (r->bc && j->warm) {
+	pthread_mutex_lock(&r->lock);
+	bool closing = r->closing;
+	pthread_mutex_unlock(&r->lock);
+	if (closing && r->bc) {
+		/* the file was closed while this job waited in the queue: its
+		 * blocks go back (the next reader of one fetches it), and the
+		 * close does not wait for GETs nobody will read */
+		for (unsigned i = 0; !j->warm && i < j->n; i++)
+			block_cache_unclaim(r->bc, &r->key, j->b0 + i);
+	} else if (r->bc && j->warm) {
 		for (unsigned i = 0; i < j->n; i++)
 			block_cache_hint(r->bc, &r->key, j->b0 + i);
 		for (unsigned i = 0; i < j->n; i++)

@@ -30,7 +30,7 @@ static int put(struct swiftfs_buf *b, const char *key, const char *val)
 	return rc;
 }
 
-static int sync_dir(const char *dir)
+int wb_dir_sync(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -91,7 +91,7 @@ int wb_record_write(const char *dir, const struct swiftfs_wb_record *rec, char *
 		rc = -errno;
 		goto out;
 	}
-	rc = sync_dir(dir);
+	rc = wb_dir_sync(dir);
 	if (!rc) {
 		*path = final;
 		final = NULL;

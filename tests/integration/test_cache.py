@@ -541,3 +541,24 @@ def test_background_fill_stops_when_its_gets_fail(swift, container, conn, proxy,
     # 4 reads, then at most one round of read_ahead / read_chunk runs (4)
     # before the first failure stops the fill: not the 28 blocks left
     assert 5 <= len(gets) <= 4 + 6, len(gets)
+
+
+def test_read_ahead_queued_at_close_is_dropped(swift, container, conn, proxy, mount, tmp_path):
+    """Read-ahead GETs still queued when the file is closed are dropped,
+    not fetched for nobody (and the release does not wait for them)."""
+    data = rand_bytes(32 * MiB, 13)
+    conn.put_object(container, "ahead", data)
+    m = mount(container, opts=["cache_dir=" + str(tmp_path / "cache"), "read_chunk=1M",
+                               "read_ahead=8M", "workers=1"],
+              use_env_creds=False, env=proxied_env(swift, proxy))
+    proxy.clear_log()
+    proxy.add_rule(method="GET", path="/ahead$", action="delay", seconds=0.5, times=-1)
+    with open(m.p("ahead"), "rb", buffering=0) as f:
+        for i in range(4):                    # a sequential streak: the window fills
+            assert f.read(256 * 1024) == data[i * 256 * 1024:(i + 1) * 256 * 1024]
+    time.sleep(5)                             # long enough for every queued run
+    proxy.clear()
+    gets = [e for e in proxy.log() if e["method"] == "GET" and e["path"].endswith("/ahead")]
+    # one worker: the read's own GET and the run on the wire at close, not
+    # the runs still queued behind it
+    assert len(gets) <= 4, len(gets)
