@@ -387,14 +387,21 @@ def wait_log(proxy, method, path_re, timeout=10):
     raise AssertionError("no %s %s reached the proxy" % (method, path_re))
 
 
+def writeback_mount_with(swift, container, conn, proxy, mount, name, data):
+    """A writeback mount through the fault proxy, with object name (data)
+    in Swift and known to the mount, and an empty proxy log."""
+    m = mount(container, opts=["writeback"], use_env_creds=False, env=proxied_env(swift, proxy))
+    conn.put_object(container, name, data)
+    os.stat(m.p(name))
+    proxy.clear_log()
+    return m
+
+
 def test_rename_onto_a_file_whose_upload_is_under_way_keeps_the_renamed_data(
         swift, container, conn, proxy, mount):
     """mv A B while B's background upload is still on the wire: B's stale PUT
     must land before the rename's COPY, never after it."""
-    m = mount(container, opts=["writeback"], use_env_creds=False, env=proxied_env(swift, proxy))
-    conn.put_object(container, "A", b"content of A")
-    os.stat(m.p("A"))
-    proxy.clear_log()
+    m = writeback_mount_with(swift, container, conn, proxy, mount, "A", b"content of A")
     proxy.add_rule(method="PUT", path="/B$", action="delay", seconds=2.0, times=1)
     with open(m.p("B"), "wb") as f:
         f.write(b"old B")
@@ -424,10 +431,7 @@ def test_unlink_of_a_rewritten_object_never_resurrects_it(swift, container, conn
     """An object in Swift, rewritten with writeback, then unlinked while its
     upload is due: the DELETE goes out slowly, and the upload must not
     bring the object back after it."""
-    m = mount(container, opts=["writeback"], use_env_creds=False, env=proxied_env(swift, proxy))
-    conn.put_object(container, "X", b"v1")
-    os.stat(m.p("X"))
-    proxy.clear_log()
+    m = writeback_mount_with(swift, container, conn, proxy, mount, "X", b"v1")
     proxy.add_rule(method="DELETE", path="/X$", action="delay", seconds=1.5, times=1)
     with open(m.p("X"), "wb") as f:
         f.write(b"v2")
