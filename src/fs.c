@@ -137,6 +137,8 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		read_info(fs);
 	if (!rc)
 		rc = workpool_new((unsigned)o->workers, &fs->pool);
+	if (!rc)
+		rc = workpool_new((unsigned)o->workers, &fs->uppool);
 	fs->small_file = o->small_file;
 	/* the account is the storage URL's path: the same account reached
 	 * through another endpoint (a proxy, another region) is the same */
@@ -154,7 +156,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	if (!rc)
 		rc = fs_versions_new(o->noversions_dir ? NULL : o->versions_dir, &fs->versions);
 	fs->upcfg.client = c;
-	fs->upcfg.pool = fs->pool;
+	fs->upcfg.pool = fs->uppool;
 	fs->upcfg.container = fs->container;
 	fs->upcfg.segment_size = fs->segment_size;
 	fs->upcfg.max_segments = fs->max_segments;
@@ -213,6 +215,7 @@ void fs_free(struct swiftfs_fs *fs)
 	workpool_free(fs->wbpool); /* uploads under way finish */
 	if (fs->t.by_ino)
 		fs_write_shutdown(fs);
+	workpool_free(fs->uppool);
 	workpool_free(fs->pool);
 	fs_prefetch_free(fs);
 	block_cache_free(fs->bc);

@@ -21,6 +21,7 @@ struct swiftfs_wstate;
 struct swiftfs_fs {
 	struct swiftfs_client *c;
 	struct swiftfs_workpool *pool;
+	struct swiftfs_workpool *uppool; /* segment uploads: never ahead of a read in a queue */
 	struct swiftfs_itable t;
 	char *container;
 	char *prefix_slash;   /* "" or "a/b/" */

@@ -1,9 +1,12 @@
 /* The read path (see reader.h). A reader owns a small array of chunk
  * slots. A slot is EMPTY, BUSY (a fetch owns it: never evicted), READY or
  * FAILED. The FUSE thread that needs a chunk fetches it itself; read-ahead
- * chunks go to the worker pool, so a busy pool can delay read-ahead but
- * never a read. All slot fields are guarded by reader->lock; the fetch
- * itself runs unlocked into a buffer only the fetcher sees. */
+ * chunks go to the worker pool. A read waits for a pool job only when that
+ * job already holds the block it needs (queued or under way); the pool
+ * carries read-ahead and small-file prefetch only, never uploads (their
+ * segments have a pool of their own). All slot fields are guarded by
+ * reader->lock; the fetch itself runs unlocked into a buffer only the
+ * fetcher sees. */
 #include "swiftfs/reader.h"
 
 #include <errno.h>
