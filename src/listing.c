@@ -3,10 +3,10 @@
  * (cloudfuse's old bug). The XML is parsed with libxml2 from memory with
  * XML_PARSE_NONET and without XML_PARSE_NOENT or DTD loading, so no
  * entity is expanded and nothing is fetched. Swift's XML writer emits
- * control characters in names verbatim (an invalid XML document), so
- * before parsing, each C0 control byte other than tab, LF and CR becomes
- * the private-use character U+F700+byte, and names are mapped back after:
- * lossless, and no entry is lost to a recovering parser. */
+ * names verbatim, and control characters, U+FFFE and U+FFFF make an
+ * invalid XML document, so such a page is escaped before parsing (see
+ * escape_listing) and its names are mapped back after: lossless, and no
+ * entry is lost to a recovering parser. */
 #include "swiftfs/listing.h"
 
 #include <errno.h>
@@ -28,40 +28,81 @@ static bool is_bad_ctl(unsigned char c)
 	return c < 0x20 && c != '\t' && c != '\n' && c != '\r';
 }
 
-/* Copy of buf with control bytes escaped as U+F700+c (EF 9C 80+c), or
- * NULL when there is none (then buf is parsed as it is). */
-static char *escape_controls(const char *buf, size_t len, size_t *outlen)
+/* What the escape maps, at b[0..left): 1 a C0 control byte, 2 U+FFFE or
+ * U+FFFF (not characters XML allows), 3 a name's own U+F700..U+F722 (the
+ * escape's range: prefixed so it comes back as itself), 0 anything else. */
+static int escape_kind(const unsigned char *b, size_t left)
 {
-	size_t bad = 0;
-	for (size_t i = 0; i < len; i++)
-		bad += is_bad_ctl((unsigned char)buf[i]);
+	if (is_bad_ctl(b[0]))
+		return 1;
+	if (left >= 3 && b[0] == 0xEF && b[1] == 0xBF && (b[2] == 0xBE || b[2] == 0xBF))
+		return 2;
+	if (left >= 3 && b[0] == 0xEF && b[1] == 0x9C && b[2] >= 0x80 && b[2] <= 0xA2)
+		return 3;
+	return 0;
+}
+
+/* Swift's XML writer emits names verbatim, and some bytes make the
+ * document invalid: a C0 control byte becomes U+F700+byte (EF 9C 80+c),
+ * U+FFFE and U+FFFF become U+F720 and U+F721, and a name's own
+ * U+F700..U+F722 gets U+F722 in front. Names come back exactly
+ * (unescape). NULL when nothing needs it: then buf is parsed as it is,
+ * and names are not unescaped at all. */
+static char *escape_listing(const char *buf, size_t len, size_t *outlen)
+{
+	const unsigned char *u = (const unsigned char *)buf;
+	size_t bad = 0, own = 0;
+	for (size_t i = 0; i < len; i++) {
+		int k = escape_kind(u + i, len - i);
+		bad += k == 1 || k == 2;
+		own += k == 3;
+	}
 	if (!bad)
 		return NULL;
-	char *out = malloc(len + bad * 2);
+	char *out = malloc(len + bad * 2 + own * 3);
 	if (!out)
 		return NULL;
 	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if (is_bad_ctl(c)) {
-			out[o++] = (char)0xEF;
-			out[o++] = (char)0x9C;
-			out[o++] = (char)(0x80 + c);
-		} else {
-			out[o++] = (char)c;
+	for (size_t i = 0; i < len;) {
+		int k = escape_kind(u + i, len - i);
+		if (k == 0) {
+			out[o++] = (char)u[i++];
+			continue;
 		}
+		if (k == 3) {
+			memcpy(out + o, "\xEF\x9C\xA2", 3);
+			o += 3;
+			memcpy(out + o, u + i, 3);
+			o += 3;
+			i += 3;
+			continue;
+		}
+		out[o++] = (char)0xEF;
+		out[o++] = (char)0x9C;
+		out[o++] = (char)(k == 1 ? 0x80 + u[i] : u[i + 2] == 0xBE ? 0xA0 : 0xA1);
+		i += k == 1 ? 1 : 3;
 	}
 	*outlen = o;
 	return out;
 }
 
-static void unescape_controls(char *s)
+static void unescape(char *s)
 {
 	char *w = s;
 	for (char *r = s; *r;) {
 		unsigned char *u = (unsigned char *)r;
-		if (u[0] == 0xEF && u[1] == 0x9C && u[2] >= 0x80 && u[2] < 0xA0) {
+		bool esc = u[0] == 0xEF && u[1] == 0x9C && u[2] >= 0x80 && u[2] <= 0xA2;
+		if (esc && u[2] == 0xA2 && u[3] == 0xEF && u[4] == 0x9C && u[5] >= 0x80 &&
+		    u[5] <= 0xA2) {
+			memmove(w, r + 3, 3); /* the name's own character */
+			w += 3;
+			r += 6;
+		} else if (esc && u[2] < 0xA0) {
 			*w++ = (char)(u[2] - 0x80);
+			r += 3;
+		} else if (esc && u[2] < 0xA2) {
+			memcpy(w, u[2] == 0xA0 ? "\xEF\xBF\xBE" : "\xEF\xBF\xBF", 3);
+			w += 3;
 			r += 3;
 		} else {
 			*w++ = *r++;
@@ -70,13 +111,13 @@ static void unescape_controls(char *s)
 	*w = '\0';
 }
 
-static char *node_text(xmlNode *n)
+static char *node_text(xmlNode *n, bool escaped)
 {
 	xmlChar *t = xmlNodeGetContent(n);
 	char *s = strdup(t ? (const char *)t : "");
 	xmlFree(t);
-	if (s)
-		unescape_controls(s);
+	if (s && escaped)
+		unescape(s);
 	return s;
 }
 
@@ -101,7 +142,7 @@ static void entry_free(struct swiftfs_lentry *e)
 	free(e->content_type);
 }
 
-static int parse_entry(xmlNode *node, bool subdir, struct swiftfs_lentry *e)
+static int parse_entry(xmlNode *node, bool subdir, bool escaped, struct swiftfs_lentry *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->is_subdir = subdir;
@@ -110,8 +151,8 @@ static int parse_entry(xmlNode *node, bool subdir, struct swiftfs_lentry *e)
 		if (attr) {
 			e->name = strdup((const char *)attr);
 			xmlFree(attr);
-			if (e->name)
-				unescape_controls(e->name);
+			if (e->name && escaped)
+				unescape(e->name);
 		}
 	}
 	for (xmlNode *c = node->children; c; c = c->next) {
@@ -119,12 +160,12 @@ static int parse_entry(xmlNode *node, bool subdir, struct swiftfs_lentry *e)
 			continue;
 		const char *tag = (const char *)c->name;
 		if (strcmp(tag, "name") == 0 && !e->name) {
-			e->name = node_text(c);
+			e->name = node_text(c, escaped);
 		} else if (strcmp(tag, "hash") == 0) {
 			free(e->hash);
-			e->hash = node_text(c);
+			e->hash = node_text(c, escaped);
 		} else if (strcmp(tag, "bytes") == 0 || strcmp(tag, "count") == 0) {
-			char *t = node_text(c);
+			char *t = node_text(c, escaped);
 			uint64_t v = t ? strtoull(t, NULL, 10) : 0;
 			if (tag[0] == 'b')
 				e->bytes = v;
@@ -133,9 +174,9 @@ static int parse_entry(xmlNode *node, bool subdir, struct swiftfs_lentry *e)
 			free(t);
 		} else if (strcmp(tag, "content_type") == 0) {
 			free(e->content_type);
-			e->content_type = node_text(c);
+			e->content_type = node_text(c, escaped);
 		} else if (strcmp(tag, "last_modified") == 0) {
-			char *t = node_text(c);
+			char *t = node_text(c, escaped);
 			if (t)
 				util_parse_iso_time(t, &e->mtime);
 			free(t);
@@ -159,12 +200,13 @@ int listing_parse(const char *buf, size_t len, struct swiftfs_lpage *page)
 	if (len == 0)
 		return 0; /* an empty container answers 204 with no body */
 	size_t elen = 0;
-	char *escaped = escape_controls(buf, len, &elen);
+	char *escaped = escape_listing(buf, len, &elen);
 	if (escaped) {
 		buf = escaped;
 		len = elen;
 	}
 	doc = xmlReadMemory(buf, (int)len, NULL, "UTF-8", base);
+	bool was_escaped = escaped != NULL;
 	free(escaped);
 	if (!doc)
 		return -EIO;
@@ -184,7 +226,7 @@ int listing_parse(const char *buf, size_t len, struct swiftfs_lpage *page)
 			continue;
 		struct swiftfs_lentry e;
 		page->raw_count++;
-		if (parse_entry(n, subdir, &e)) {
+		if (parse_entry(n, subdir, was_escaped, &e)) {
 			rc = -EIO;
 			goto out;
 		}
@@ -251,8 +293,16 @@ int listing_fetch(struct swiftfs_client *c, const char *container, const char *p
 			break;
 		if (max_entries && out->n >= max_entries)
 			break;
+		const char *last = out->v[out->n - 1].name;
+		if (marker && strcmp(last, marker) <= 0) {
+			/* the next page would start where this one did: never loop */
+			LOGE("the listing of %s (prefix '%s') does not advance past '%s'", container,
+			     prefix ? prefix : "", marker);
+			rc = -EIO;
+			break;
+		}
 		free(marker);
-		marker = strdup(out->v[out->n - 1].name);
+		marker = strdup(last);
 		if (!marker) {
 			rc = -ENOMEM;
 			break;

@@ -155,7 +155,9 @@ def raw_put(swift, container, name, data=b"data"):
 
 HOSTILE = ["sp ace", "pct%25", "q?x", "h#1", "plus+", "amp&;", "quo'\"te", "é日本",
            "ctl\nnl", "tab\tx", "ctl\x01a", "back\\slash", "star*", "~tilde", ".hidden",
-           "...", "dash-", "a=b", "comma,", "[brackets]", "emoji😀"]
+           "...", "dash-", "a=b", "comma,", "[brackets]", "emoji😀",
+           # the listing escape's own private-use range, and XML's non-characters
+           "pua\uf701", "own\uf722x", "nonchar\ufffe\uffff"]
 UNREPRESENTABLE = ["s//t", "dot/./x", "dd/../y", "./z", "../w", "L" * 256, "e/" + "x" * 300]
 
 

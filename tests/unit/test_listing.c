@@ -78,6 +78,44 @@ int main(void)
 	listing_dirlist_free(&dl);
 	listing_page_free(&pg);
 
+	/* names come back exactly, whatever they hold: a page that needs the
+	 * escape (a control byte, U+FFFE) with a name that holds the escape's
+	 * own private-use characters, and a page that needs none */
+	{
+		static const char *const names[] = {
+			"pua\xef\x9c\x81",             /* U+F701: not "pua\x01" */
+			"both\x01\xef\x9c\x81\xef\x9c\xa2", /* ^A, U+F701, U+F722 */
+			"nonchar\xef\xbf\xbe\xef\xbf\xbf",   /* U+FFFE U+FFFF */
+			"ctl\x02",
+		};
+		for (int with_bad = 0; with_bad < 2; with_bad++) {
+			struct swiftfs_buf x = { 0 };
+			buf_printf(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+				       "<container name=\"c\">");
+			for (size_t i = 0; i < 4; i++) {
+				if (!with_bad && i != 0)
+					continue;
+				buf_printf(&x, "<object><name>%s</name><hash>h</hash><bytes>1</bytes>"
+					       "<content_type>x</content_type><last_modified>2024-01-"
+					       "01T00:00:00.000000</last_modified></object>", names[i]);
+				buf_printf(&x, "<subdir name=\"%s/\"><name>%s/</name></subdir>",
+					   names[i], names[i]);
+			}
+			buf_printf(&x, "</container>\n");
+			memset(&pg, 0, sizeof(pg));
+			CHECK_INT(listing_parse(x.data, x.len, &pg), 0);
+			size_t want = with_bad ? 8 : 2;
+			CHECK_INT(pg.n, want);
+			for (size_t i = 0; i < pg.n && i < want; i++) {
+				char sub[64];
+				snprintf(sub, sizeof(sub), "%s/", names[i / 2]);
+				CHECK_STR(pg.v[i].name, i % 2 ? sub : names[i / 2]);
+			}
+			listing_page_free(&pg);
+			buf_free(&x);
+		}
+	}
+
 	/* inside d/: its own "d/" marker is not an entry */
 	CHECK_INT(load("fixtures/d.xml", "d/", &pg, &dl), 0);
 	CHECK_INT(dl.n, 0);
