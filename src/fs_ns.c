@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "fs_internal.h"
+#include "swiftfs/listing.h"
 #include "swiftfs/log.h"
 #include "swiftfs/swift_client.h"
 #include "swiftfs/upload.h"
@@ -150,6 +151,43 @@ static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bo
 	}
 	return simple_request(fs, "DELETE", object, slo ? "multipart-manifest=delete" : NULL, NULL,
 			      true);
+}
+
+/* Whether object (a directory's name without the slash) is a directory
+ * marker: zero bytes and a directory content type. Anything else under
+ * that name is a file the directory hides, which is not the directory's
+ * to delete or move. 0 with *marker set, or -errno. */
+static int dir_marker_p(struct swiftfs_fs *fs, const char *object, bool *marker)
+{
+	struct swiftfs_req r;
+	swift_req_init(&r, "HEAD");
+	r.container = fs->container;
+	r.object = object;
+	r.flags = SWIFT_REQ_QUIET_404;
+	int rc = swift_request(fs->c, &r);
+	*marker = false;
+	if (rc == 0) {
+		const char *cl = swift_req_header(&r, "Content-Length");
+		*marker = listing_is_dir_type(swift_req_header(&r, "Content-Type")) &&
+			  (!cl || strtoull(cl, NULL, 10) == 0);
+		if (!*marker)
+			LOGW("'%s' is an object the directory of that name hid; it stays where it "
+			     "is", object);
+	} else if (rc == -ENOENT) {
+		rc = 0;
+	}
+	swift_req_cleanup(&r);
+	return rc;
+}
+
+/* DELETE the marker of directory object (no slash), if it has one. */
+static int delete_dir_marker(struct swiftfs_fs *fs, const char *object)
+{
+	bool marker;
+	int rc = dir_marker_p(fs, object, &marker);
+	if (!rc && marker)
+		rc = simple_request(fs, "DELETE", object, NULL, NULL, true);
+	return rc;
 }
 
 /* A removal may have emptied an implicit directory (no marker), which
@@ -351,7 +389,7 @@ int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	if (!rc && (any || local_children))
 		rc = -ENOTEMPTY;
 	if (!rc)
-		rc = simple_request(fs, "DELETE", object, NULL, NULL, true);
+		rc = delete_dir_marker(fs, object);
 	if (!rc)
 		rc = simple_request(fs, "DELETE", slash, NULL, NULL, true);
 	if (!rc) {
@@ -370,6 +408,69 @@ out:
 }
 
 /* Rename every object under prefix src/ to dst/ (and the markers). */
+/* A file below a directory being renamed, its local data held. */
+struct held {
+	struct swiftfs_inode *n; /* referenced */
+	struct swiftfs_wstate *w;
+};
+
+/* Hold the local data of every file below directory d (fs_local_hold): an
+ * upload of one in flight ends first, so the tree copy sees it, and none
+ * starts under its old name until the files have their new paths. */
+static int hold_subtree(struct swiftfs_fs *fs, struct swiftfs_inode *d, struct held **out,
+			size_t *nout)
+{
+	struct held *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	pthread_mutex_lock(&fs->t.lock);
+	for (size_t b = 0; b < fs->t.nbuckets && !rc; b++) {
+		for (struct swiftfs_inode *i = fs->t.by_ino[b]; i && !rc; i = i->ino_next) {
+			if (!i->w || !i->hashed)
+				continue;
+			struct swiftfs_inode *up = i->parent;
+			while (up && up != d)
+				up = up->parent;
+			if (!up)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				struct held *nv = realloc(v, nc * sizeof(*nv));
+				if (!nv) {
+					rc = -ENOMEM;
+					break;
+				}
+				v = nv;
+				cap = nc;
+			}
+			inode_ref_locked(i);
+			v[n].n = i;
+			v[n++].w = NULL;
+		}
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+	for (size_t k = 0; k < n; k++)
+		v[k].w = fs_local_hold(fs, v[k].n);
+	*out = v;
+	*nout = n;
+	return rc;
+}
+
+/* End the holds; moved: the files have new paths, and the journal
+ * records of their closed data follow. */
+static void release_subtree(struct swiftfs_fs *fs, struct held *v, size_t n, bool moved)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (v[k].w) {
+			if (moved)
+				fs_wb_rerecord(fs, v[k].n);
+			fs_local_release(fs, v[k].n, v[k].w);
+		}
+		fs_put_inode(fs, v[k].n);
+	}
+	free(v);
+}
+
 static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
 {
 	struct swiftfs_lpage page = { 0 };
@@ -383,8 +484,10 @@ static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
 	if (rc)
 		goto out;
 	/* the "src" marker (no slash), when there is one */
-	struct swiftfs_attr ma = { 0 };
-	bool marker = fs_head_object(fs, src, false, &ma, NULL) == 0;
+	bool marker;
+	rc = dir_marker_p(fs, src, &marker);
+	if (rc)
+		goto out;
 	size_t sl = strlen(sp);
 	for (size_t i = 0; i < page.n && !rc; i++) {
 		free(np);
@@ -408,10 +511,25 @@ static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
 		rc = -EIO;
 		goto out;
 	}
-	for (size_t i = 0; i < page.n; i++)
-		simple_request(fs, "DELETE", page.v[i].name, NULL, NULL, true);
-	if (marker)
-		simple_request(fs, "DELETE", src, NULL, NULL, true);
+	size_t left = 0;
+	const char *first = NULL;
+	for (size_t i = 0; i < page.n; i++) {
+		if (simple_request(fs, "DELETE", page.v[i].name, NULL, NULL, true)) {
+			first = first ? first : page.v[i].name;
+			left++;
+		}
+	}
+	if (marker && simple_request(fs, "DELETE", src, NULL, NULL, true)) {
+		first = first ? first : src;
+		left++;
+	}
+	if (left) {
+		/* dst is whole, but the source is not gone: the program is
+		 * told, and both trees show */
+		LOGE("renaming %s to %s: everything was copied, but %zu source object(s) could "
+		     "not be deleted (first: %s); remove them by hand", src, dst, left, first);
+		rc = -EIO;
+	}
 out:
 	listing_page_free(&page);
 	free(sp);
@@ -424,6 +542,9 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 {
 	struct swiftfs_wstate *claim = NULL; /* set: a local move (fs_local_claim) */
 	struct swiftfs_wstate *dhold = NULL; /* the destination's local data, held */
+	struct held *below = NULL;           /* a directory's files, held */
+	size_t nbelow = 0;
+	bool moved = false;
 	bool synced = false;                 /* claim's data uploaded as nobject */
 	struct swiftfs_inode *p = NULL, *np = NULL, *c = NULL, *dn = NULL;
 	char *rel = NULL, *object = NULL, *nrel = NULL, *nobject = NULL;
@@ -465,9 +586,20 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 				rc = ds ? prefix_has_objects(fs, ds, &any) : -ENOMEM;
 			if (!rc && any)
 				rc = -ENOTEMPTY;
-			if (!rc)
-				rc = simple_request(fs, "DELETE", nobject, NULL, NULL, true);
+			/* its marker, if any, stays (or the source's replaces it):
+			 * a rename that fails below leaves it as it was */
 			free(ds);
+			if (rc)
+				goto out;
+		}
+		pthread_mutex_lock(&fs->t.lock);
+		struct swiftfs_inode *dir = inode_child_locked(&fs->t, p, name);
+		if (dir)
+			inode_ref_locked(dir);
+		pthread_mutex_unlock(&fs->t.lock);
+		if (dir) {
+			rc = hold_subtree(fs, dir, &below, &nbelow);
+			fs_put_inode(fs, dir);
 			if (rc)
 				goto out;
 		}
@@ -570,6 +702,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	expire_grandparent_locked(p);
 	if (c)
 		rc = inode_move_locked(&fs->t, c, np, newname);
+	moved = rc == 0;
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!rc && claim)
 		fs_wb_rerecord(fs, c); /* a pending writeback upload's record follows */
@@ -578,6 +711,8 @@ out:
 		fs_local_release(fs, c, claim);
 	if (dhold)
 		fs_local_release(fs, dn, dhold);
+	if (below)
+		release_subtree(fs, below, nbelow, moved);
 	if (dn)
 		fs_put_inode(fs, dn);
 	upload_seglist_free(&oldsegs);

@@ -153,6 +153,32 @@ def test_mkdir_rmdir_markers(container, conn, mount):
     assert "imp" not in os.listdir(m2.path)
 
 
+def test_a_file_hidden_by_its_directory_survives_rmdir_rm_r_and_mv(container, conn, mount):
+    """An object `a` next to `a/...` is hidden by the directory; removing
+    or renaming the directory must not delete or move that file."""
+    conn.put_object(container, "a", b"precious a")
+    conn.put_object(container, "a/", b"", content_type="application/directory")
+    conn.put_object(container, "b", b"precious b")
+    conn.put_object(container, "b/child", b"c")
+    conn.put_object(container, "c", b"precious c")
+    conn.put_object(container, "c/child", b"c")
+    conn.put_object(container, "d", b"", content_type="application/directory")
+    m = mount(container)
+    assert os.path.isdir(m.p("a")) and os.listdir(m.p("a")) == []
+    os.rmdir(m.p("a"))
+    subprocess.run(["rm", "-r", m.p("b")], check=True)
+    os.rename(m.p("c"), m.p("e"))
+    for n in ("a", "b", "c"):
+        assert conn.get_object(container, n)[1] == b"precious " + n.encode(), n
+    assert conn.get_object(container, "e/child")[1] == b"c"
+    with pytest.raises(Exception):
+        conn.head_object(container, "e")          # the hidden file did not move
+    # a real marker (zero bytes, directory type) still goes with its directory
+    os.rmdir(m.p("d"))
+    with pytest.raises(Exception):
+        conn.head_object(container, "d")
+
+
 def renameat2(src, dst, flags):
     libc = ctypes.CDLL(None, use_errno=True)
     AT_FDCWD = -100

@@ -476,3 +476,28 @@ def test_close_of_a_reader_uploads_nothing(container, conn, mount):
             conn.head_object(container, "Y")
         f.write(b"D" * 5000)
     assert conn.get_object(container, "Y")[1] == b"C" * 5000 + b"D" * 5000
+
+
+def test_directory_renamed_before_its_files_upload_takes_them_along(
+        swift, container, conn, proxy, mount, tmp_path):
+    """mv d e while d/f's upload is queued (Swift refusing PUTs), then kill
+    -9: the next mount uploads it as e/f, and d does not come back."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    os.mkdir(m.p("d"))
+    with open(m.p("d", "keep"), "wb") as f:
+        f.write(b"already in swift")
+    wait_objects(conn, container, {"d/keep": b"already in swift"})
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)
+    with open(m.p("d", "f"), "wb") as f:
+        f.write(b"final bytes")
+    proxy.clear()
+    proxy.add_rule(method="PUT", path="/[de]/f$", action="status", status=503, times=-1)
+    os.rename(m.p("d"), m.p("e"))
+    assert sorted(os.listdir(m.p("e"))) == ["f", "keep"]
+    kill9(m)
+    mount(container, opts=["cache_dir=" + cache])
+    wait_objects(conn, container, {"e/f": b"final bytes", "e/keep": b"already in swift"})
+    names = sorted(o["name"] for o in conn.get_container(container)[1])
+    assert not [n for n in names if n.startswith("d/")], names
