@@ -308,8 +308,10 @@ int fs_mkdir(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mo
 	if (rc)
 		goto out;
 	enum swiftfs_dkind kind;
-	if (child_kind(fs, p, name, &kind, NULL) == 0) {
-		rc = -EEXIST;
+	rc = child_kind(fs, p, name, &kind, NULL);
+	if (rc != -ENOENT) {
+		/* there already, or unknown (a listing failed): no PUT over it */
+		rc = rc ? rc : -EEXIST;
 		goto out;
 	}
 	now_mtime_header(hmt, sizeof(hmt), &ts);
@@ -565,7 +567,11 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	rc = child_kind(fs, p, name, &kind, &a);
 	if (rc)
 		goto out;
-	bool dst_exists = child_kind(fs, np, newname, &dkind, &da) == 0;
+	rc = child_kind(fs, np, newname, &dkind, &da);
+	bool dst_exists = rc == 0;
+	if (rc && rc != -ENOENT)
+		goto out; /* unknown (a listing failed): not a reason to overwrite */
+	rc = 0;
 	if (dst_exists && (flags & RENAME_NOREPLACE)) {
 		rc = -EEXIST;
 		goto out;
@@ -841,8 +847,9 @@ int fs_link(struct swiftfs_fs *fs, uint64_t ino, uint64_t newparent, const char 
 		goto out;
 	}
 	/* create-only: zarr's LocalStore and atomicwrites rely on EEXIST */
-	if (child_kind(fs, p, newname, &kind, NULL) == 0) {
-		rc = -EEXIST;
+	rc = child_kind(fs, p, newname, &kind, NULL);
+	if (rc != -ENOENT) {
+		rc = rc ? rc : -EEXIST;
 		goto out;
 	}
 	/* the copy is independent: staged data goes to Swift first, then

@@ -26,15 +26,36 @@ static struct swiftfs_fuse_ctx *req_ctx(fuse_req_t req)
  * core of a kernel inode and the core's own number for it (1 for the
  * account root, with *fs NULL); out_entry() and out_stat() translate back.
  * A container mount has one core and identical numbers. */
-static int route(fuse_req_t req, fuse_ino_t ino, struct swiftfs_fs **fs, uint64_t *lino)
+static int route_ctx(struct swiftfs_fuse_ctx *ctx, fuse_ino_t ino, struct swiftfs_fs **fs,
+		     uint64_t *lino)
 {
-	struct swiftfs_fuse_ctx *ctx = req_ctx(req);
 	if (!ctx->acct) {
 		*fs = ctx->fs;
 		*lino = ino;
 		return 0;
 	}
 	return fs_account_route(ctx->acct, ino, fs, lino);
+}
+
+static int route(fuse_req_t req, fuse_ino_t ino, struct swiftfs_fs **fs, uint64_t *lino)
+{
+	return route_ctx(req_ctx(req), ino, fs, lino);
+}
+
+/* The hidden versions tree (fs_versions.c) has inode numbers of its own:
+ * requests on them go there, and everything in it is read-only. */
+#define VINO(ino) fs_versions_ino(ino)
+
+static void forget_ctx(struct swiftfs_fuse_ctx *ctx, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct swiftfs_fs *fs;
+	uint64_t l;
+	if (route_ctx(ctx, ino, &fs, &l) != 0)
+		return; /* the account root, or gone */
+	if (VINO(l))
+		fs_versions_forget(fs, l, nlookup);
+	else
+		fs_forget(fs, l, nlookup);
 }
 
 static void out_entry(fuse_req_t req, struct swiftfs_fs *fs, struct swiftfs_entry *e)
@@ -101,7 +122,11 @@ static void reply_entry(fuse_req_t req, const struct swiftfs_entry *e)
 	p.attr = e->st;
 	p.attr_timeout = e->attr_timeout;
 	p.entry_timeout = e->entry_timeout;
-	fuse_reply_entry(req, &p);
+	struct swiftfs_fuse_ctx *ctx = req_ctx(req);
+	/* an interrupted request: the kernel never got the entry, so the
+	 * lookup it would have forgotten one day is given back now */
+	if (fuse_reply_entry(req, &p) == -ENOENT && p.ino)
+		forget_ctx(ctx, p.ino, 1);
 }
 
 /* A lookup result: an entry, a cached absence, or an error. */
@@ -122,10 +147,6 @@ static void reply_lookup(fuse_req_t req, struct swiftfs_fs *fs, int rc, struct s
 	out_entry(req, fs, e);
 	reply_entry(req, e);
 }
-
-/* The hidden versions tree (fs_versions.c) has inode numbers of its own:
- * requests on them go there, and everything in it is read-only. */
-#define VINO(ino) fs_versions_ino(ino)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -149,14 +170,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct swiftfs_fs *fs;
-	uint64_t l;
-	if (route(req, ino, &fs, &l) != 0)
-		return; /* the account root, or gone */
-	if (VINO(l))
-		fs_versions_forget(fs, l, nlookup);
-	else
-		fs_forget(fs, l, nlookup);
+	forget_ctx(req_ctx(req), ino, nlookup);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

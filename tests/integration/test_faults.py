@@ -166,3 +166,4 @@ def test_failed_check_after_the_manifest_keeps_the_segments(swift, container, co
     assert body == data and h.get("x-static-large-object") == "True"
     # the ETag it published is Swift's (computed from the segments' ETags)
     assert os.getxattr(m.p("big.bin"), "user.swift.etag").decode() == h["etag"].strip('"')
+
