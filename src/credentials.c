@@ -162,7 +162,9 @@ int creds_load_file(const char *path, struct swiftfs_creds *c, char *msg, size_t
 	struct swiftfs_buf b = { .limit = 1 << 20 };
 	char tmp[4096];
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO with no writer must not hang the mount (it is
+	 * then refused as not a regular file) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(msg, msglen, "cannot open credentials file %s: %s", path, strerror(errno));
@@ -171,6 +173,15 @@ int creds_load_file(const char *path, struct swiftfs_creds *c, char *msg, size_t
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
 		snprintf(msg, msglen, "credentials file %s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		/* another user could point the mount (root's, say) elsewhere */
+		rc = -EPERM;
+		snprintf(msg, msglen,
+			 "credentials file %s belongs to uid %u, not to this user (%u) or root: "
+			 "run chown %u %s", path, (unsigned)st.st_uid, (unsigned)geteuid(),
+			 (unsigned)geteuid(), path);
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {

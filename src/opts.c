@@ -5,6 +5,7 @@
  * and systemd put in the options field, which are dropped. */
 #include "swiftfs/opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fuse_opt.h>
 #include <pwd.h>
@@ -110,6 +111,20 @@ static bool word_matches(const char *arg, const char *word)
 	return strcmp(arg, word) == 0;
 }
 
+
+/* A numeric uid or gid: decimal (uid=010 is 10, not octal 8), below
+ * (uid_t)-1, which means "no change" to the kernel. */
+static int parse_id(const char *val, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(val, &end, 10);
+	if (errno || *end != '\0' || v >= (unsigned long)(uid_t)-1)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int set_value(struct swiftfs_opts *o, const struct opt_spec *s, const char *val)
 {
 	void *field = (char *)o + s->off;
@@ -142,7 +157,9 @@ static int set_value(struct swiftfs_opts *o, const struct opt_spec *s, const cha
 	case OK_UID:
 		if (!val)
 			return -EINVAL;
-		if (util_parse_uint(val, &ul) == 0) {
+		if (isdigit((unsigned char)val[0])) {
+			if (parse_id(val, &ul))
+				return -EINVAL;
 			*(uid_t *)field = (uid_t)ul;
 			return 0;
 		} else {
@@ -155,7 +172,9 @@ static int set_value(struct swiftfs_opts *o, const struct opt_spec *s, const cha
 	case OK_GID:
 		if (!val)
 			return -EINVAL;
-		if (util_parse_uint(val, &ul) == 0) {
+		if (isdigit((unsigned char)val[0])) {
+			if (parse_id(val, &ul))
+				return -EINVAL;
 			*(gid_t *)field = (gid_t)ul;
 			return 0;
 		} else {
@@ -402,6 +421,22 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 			o->cache_dir = NULL;
 			return -ENOMEM;
 		}
+	}
+	/* the daemon works from / (fuse_daemonize): relative paths are the
+	 * caller's, made absolute now */
+	char **paths[] = { &o->cache_dir, &o->credentials, &o->cacert };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char *p = *paths[i], *abs = NULL, cwd[4096];
+		if (!p || !*p || p[0] == '/')
+			continue;
+		if (!getcwd(cwd, sizeof(cwd))) {
+			fprintf(stderr, "swiftfs: cannot make '%s' absolute: %s\n", p, strerror(errno));
+			return -EINVAL;
+		}
+		if (asprintf(&abs, "%s/%s", cwd, p) < 0)
+			return -ENOMEM;
+		free(p);
+		*paths[i] = abs;
 	}
 	if (o->kernel_read_ahead > (1ULL << 30)) {
 		fprintf(stderr, "swiftfs: invalid value for option 'kernel_read_ahead': at most 1G\n");

@@ -30,7 +30,16 @@ struct swiftfs_auth {
 	unsigned gen;         /* guarded by lock */
 	time_t expires;       /* guarded by lock */
 	double refresh_at;    /* guarded by lock: util_now() time to renew (Keystone), 0 never */
+	/* the last failed renewal (renew_lock): the threads that queued up
+	 * behind it get its answer instead of each logging in again */
+	bool renew_failed;
+	unsigned renew_failed_gen;
+	double renew_failed_at;
+	int renew_failed_rc;
 };
+
+/* How long a failed renewal answers for the token it tried to replace. */
+#define RENEW_BACKOFF 5.0
 
 /* One renewal at a time; a thread that waited finds gen moved on. Taken
  * before auth->lock, never while holding it. */
@@ -142,18 +151,26 @@ enum swiftfs_auth_mode swift_auth_mode(const struct swiftfs_auth *a)
 static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)
 {
 	struct swiftfs_req r;
-	char huser[512], hkey[512];
-	const char *hdrs[3] = { huser, hkey, NULL };
+	char *huser = NULL, *hkey = NULL;
 	int rc;
 
-	snprintf(huser, sizeof(huser), "X-Auth-User: %s", a->user);
-	snprintf(hkey, sizeof(hkey), "X-Auth-Key: %s", a->key);
+	int klen = asprintf(&hkey, "X-Auth-Key: %s", a->key);
+	if (klen < 0)
+		return -ENOMEM;
+	if (asprintf(&huser, "X-Auth-User: %s", a->user) < 0) {
+		explicit_bzero(hkey, (size_t)klen);
+		free(hkey);
+		return -ENOMEM;
+	}
+	const char *hdrs[3] = { huser, hkey, NULL };
 	swift_req_init(&r, "GET");
 	r.url = a->auth_url;
 	r.headers = hdrs;
 	r.flags = SWIFT_REQ_NO_AUTH;
 	rc = swift_request(c, &r);
-	memset(hkey, 0, sizeof(hkey));
+	explicit_bzero(hkey, (size_t)klen);
+	free(hkey);
+	free(huser);
 	if (rc) {
 		if (r.curl_code)
 			snprintf(msg, msglen, "authentication at %s failed: %s", a->auth_url,
@@ -346,6 +363,11 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 		rc = 0;
 		goto out;
 	}
+	if (a->renew_failed && a->renew_failed_gen == gen &&
+	    util_now() - a->renew_failed_at < RENEW_BACKOFF) {
+		rc = a->renew_failed_rc; /* the renewal just tried failed: not again yet */
+		goto out;
+	}
 	if (a->mode == SWIFTFS_AUTH_V1) {
 		LOGI("token refused (HTTP 401), authenticating again");
 		rc = login_v1(a, c, msg, sizeof(msg));
@@ -358,6 +380,12 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 			LOGE("re-authentication with Keystone failed: %s", msg);
 	} else {
 		rc = renew_preauth(a);
+	}
+	a->renew_failed = rc != 0;
+	if (rc) {
+		a->renew_failed_gen = gen;
+		a->renew_failed_at = util_now();
+		a->renew_failed_rc = rc;
 	}
 out:
 	pthread_mutex_unlock(&renew_lock);
@@ -414,9 +442,15 @@ int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *ms
 		SWAP_PTR(a->user, fresh->user);
 		SWAP_PTR(a->key, fresh->key);
 		rc = login_v1(a, c, why, sizeof(why));
-		if (rc)
-			snprintf(msg, msglen, "re-read %s but the login failed: %s", a->creds_file, why);
-		else
+		if (rc) {
+			/* the old credentials stay in use (a typo in the file must
+			 * not break the next renewal) */
+			SWAP_PTR(a->auth_url, fresh->auth_url);
+			SWAP_PTR(a->user, fresh->user);
+			SWAP_PTR(a->key, fresh->key);
+			snprintf(msg, msglen, "keeping the current credentials: the login with %s "
+				 "failed: %s", a->creds_file, why);
+		} else
 			snprintf(msg, msglen, "re-read %s and logged in again", a->creds_file);
 	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		struct swiftfs_keystone *ks = a->ks;

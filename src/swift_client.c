@@ -464,6 +464,11 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 	CURLcode cc;
 	int rc = 0;
 
+	/* any length: Keystone's JWS tokens run to hundreds of bytes */
+	char *ht = NULL;
+	int htlen = token ? asprintf(&ht, "X-Auth-Token: %s", token) : 0;
+	if (htlen < 0)
+		return -ENOMEM;
 	clear_response(r);
 	r->sent_md5[0] = '\0';
 	if (r->send_md5 && r->has_body) {
@@ -515,10 +520,10 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 	} else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
 		hdrs = curl_slist_append(hdrs, "Content-Length: 0");
 	}
-	if (token) {
-		snprintf(tmp, sizeof(tmp), "X-Auth-Token: %s", token);
-		hdrs = curl_slist_append(hdrs, tmp);
-		memset(tmp, 0, sizeof(tmp));
+	if (ht) {
+		hdrs = curl_slist_append(hdrs, ht);
+		explicit_bzero(ht, (size_t)htlen);
+		free(ht);
 	}
 	if (r->range_len > 0) {
 		snprintf(tmp, sizeof(tmp), "Range: bytes=%lld-%lld", (long long)r->range_off,

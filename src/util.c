@@ -67,7 +67,9 @@ int util_parse_seconds(const char *s, double *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || v < 0 || v != v)
+	/* at most 10^9 s (32 years): no inf, and nothing a (long) of
+	 * milliseconds cannot hold */
+	if (errno || end == s || *end != '\0' || v < 0 || v != v || v > 1e9)
 		return -EINVAL;
 	*out = v;
 	return 0;

@@ -620,3 +620,25 @@ def test_no_secret_in_any_log(swift, tmp_path_factory):
             text = f.read()
         leaks += ["%s: %s..." % (path, s[:6]) for s in secrets if s and s in text]
     assert not leaks, "secrets in daemon logs:\n" + "\n".join(leaks)
+
+
+def test_sighup_with_a_wrong_key_keeps_the_working_one(swift_short_token, mount, tmp_path):
+    """A TempAuth credentials file edited with a typo: the reload's login
+    fails, and the key in use stays for the renewals that follow."""
+    s = swift_short_token
+    conn = s.conn()
+    conn.put_container("hupkey")
+    conn.put_object("hupkey", "a.txt", b"A")
+    good = "ST_AUTH=%s\nST_USER=test:tester\nST_KEY=testing\n" % s.auth_url
+    cf = creds_file(tmp_path, "v1.env", good)
+    m = remember(mount("hupkey", use_env_creds=False,
+                       opts=["credentials=%s" % cf, "attr_timeout=0", "entry_timeout=0"]))
+    assert os.listdir(m.path) == ["a.txt"]
+    with open(cf, "w") as f:
+        f.write(good.replace("ST_KEY=testing", "ST_KEY=typo"))
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: keeping the current credentials" in m.log(), what="the refusal")
+    time.sleep(5.5)  # the 4 s token is gone: the renewal logs in with the key in use
+    with open(m.p("a.txt"), "rb") as f:
+        assert f.read() == b"A"
+    assert m.proc.poll() is None

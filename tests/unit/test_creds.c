@@ -48,6 +48,13 @@ int main(void)
 	CHECK_INT(creds_load_file(path, &c, msg, sizeof(msg)), -EPERM);
 	CHECK(strstr(msg, "chmod 600") != NULL);
 	CHECK(strstr(msg, "k\n") == NULL);
+	/* a file another user owns is refused, whatever its mode */
+	chmod(path, 0600);
+	if (geteuid() == 0 && chown(path, 12345, 12345) == 0) {
+		CHECK_INT(creds_load_file(path, &c, msg, sizeof(msg)), -EPERM);
+		CHECK(strstr(msg, "belongs to uid 12345") != NULL);
+		CHECK(chown(path, 0, 0) == 0);
+	}
 	creds_free(&c);
 	unlink(path);
 	CHECK(creds_load_file(path, &c, msg, sizeof(msg)) == -ENOENT);

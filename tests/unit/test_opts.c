@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fuse_opt.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "swiftfs/log.h"
 #include "swiftfs/opts.h"
@@ -46,6 +48,37 @@ int main(void)
 	CHECK(has_arg(&args, "allow_other"));
 	CHECK(!has_arg(&args, "_netdev"));
 	CHECK(!has_arg(&args, "x-systemd"));
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+
+	/* ids are decimal and in range; times are finite */
+	char *vid[] = { "swiftfs", "-o", "uid=010,gid=20", "cont", "/mnt", NULL };
+	CHECK_INT(parse(5, vid, &o, &args), 0);
+	CHECK_INT(o.uid, 10);
+	CHECK_INT(o.gid, 20);
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+	const char *bad[] = { "uid=4294967296", "gid=4294967295", "connect_timeout=inf",
+			      "attr_timeout=1e300" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *vb[] = { "swiftfs", "-o", (char *)bad[i], "cont", "/mnt", NULL };
+		CHECK(parse(5, vb, &o, &args) != 0);
+		opts_free(&o);
+		fuse_opt_free_args(&args);
+	}
+
+	/* relative paths are the caller's: made absolute before the daemon
+	 * goes to / (fuse_daemonize) */
+	char *vr[] = { "swiftfs", "-o", "cache_dir=rc,credentials=sub/c.env,cacert=/etc/ca.pem",
+		       "cont", "/mnt", NULL };
+	CHECK_INT(parse(5, vr, &o, &args), 0);
+	char cwd[4096], want[4200];
+	CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+	snprintf(want, sizeof(want), "%s/rc", cwd);
+	CHECK_STR(o.cache_dir, want);
+	snprintf(want, sizeof(want), "%s/sub/c.env", cwd);
+	CHECK_STR(o.credentials, want);
+	CHECK_STR(o.cacert, "/etc/ca.pem");
 	opts_free(&o);
 	fuse_opt_free_args(&args);
 
