@@ -2,9 +2,12 @@
 tokens that expire while mounted."""
 import errno
 import os
+import threading
 import time
 
 import pytest
+
+from conftest import proxied_env
 
 
 def test_preauth_token_from_environment(swift, container, conn, mount):
@@ -83,3 +86,39 @@ def test_expired_preauth_token_is_eacces_not_enoent(swift_short_token, mount):
         open(m.p("a.txt"), "rb").read()
     assert ei.value.errno == errno.EACCES
     assert "expired" in m.log()
+
+
+def test_a_failing_renewal_is_not_repeated_by_every_waiting_request(swift, container, conn,
+                                                                     proxy, mount):
+    """The token is refused and the auth service is down: the requests
+    queued behind the failed renewal get its answer, instead of each
+    logging in again one after another (6 stats took 7 s with a 2 s
+    retry_timeout, 30 auth requests)."""
+    conn.put_object(container, "a.txt", b"A")
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["retry_timeout=2", "attr_timeout=0", "entry_timeout=0",
+                    "negative_timeout=0"])
+    assert os.listdir(m.path) == ["a.txt"]
+    proxy.clear_log()
+    proxy.add_rule(path="^/auth/", action="status", status=503, times=-1)
+    proxy.add_rule(path="^/v1/", action="status", status=401, times=-1)
+    errs = []
+
+    def stat_one(i):
+        try:
+            os.stat(m.p("a.txt"))
+        except OSError as e:
+            errs.append(e.errno)
+
+    threads = [threading.Thread(target=stat_one, args=(i,)) for i in range(6)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dt = time.monotonic() - t0
+    proxy.clear()
+    auths = [e for e in proxy.log() if e["path"].startswith("/auth/")]
+    assert len(errs) == 6
+    # one login attempt (with its own retries) answers them all
+    assert len(auths) <= 12 and dt < 5, (len(auths), dt)
