@@ -193,6 +193,7 @@ void fs_release_local(struct swiftfs_fs *fs, struct swiftfs_file *f);
 void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 struct swiftfs_wstate *fs_local_hold(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+bool fs_local_data_p(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
 void fs_local_replaces_slo(struct swiftfs_wstate *w, bool slo);
 int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,

@@ -1131,6 +1131,19 @@ void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swi
 	fs_wstate_put(fs, n, w);
 }
 
+/* Whether n has data written through this mount and not uploaded. */
+bool fs_local_data_p(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+{
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	if (!w)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	bool dirty = w->dirty && !w->unlinked;
+	pthread_mutex_unlock(&w->lock);
+	fs_wstate_put(fs, n, w);
+	return dirty;
+}
+
 /* Upload whatever n has staged (before a server-side copy of it). */
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {

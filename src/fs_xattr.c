@@ -56,12 +56,15 @@ enum xtkind { XT_CONTAINER, XT_FILE, XT_SYMLINK, XT_DIR };
 struct xtarget {
 	enum xtkind kind;
 	char *object; /* files and symlinks */
+	bool local;   /* a file with data written here and not uploaded yet */
 };
 
-/* What ino is in Swift terms. Data written through this mount and not
- * uploaded yet goes up first: its metadata lives with the object
- * (`cp --preserve=xattr` sets xattrs before it closes the copy). */
-static int target_get(struct swiftfs_fs *fs, uint64_t ino, struct xtarget *t)
+/* What ino is in Swift terms. For a change (sync), data written through
+ * this mount and not uploaded yet goes up first: its metadata lives with
+ * the object (`cp --preserve=xattr` sets xattrs before it closes the
+ * copy). A read never uploads: `ls -l` lists xattrs, and must not send a
+ * file another program is still writing. */
+static int target_get(struct swiftfs_fs *fs, uint64_t ino, bool sync, struct xtarget *t)
 {
 	char *rel = NULL;
 	int rc = 0;
@@ -84,8 +87,10 @@ static int target_get(struct swiftfs_fs *fs, uint64_t ino, struct xtarget *t)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (t->kind == XT_FILE)
+	if (t->kind == XT_FILE && sync)
 		rc = fs_sync_inode(fs, n);
+	else if (t->kind == XT_FILE)
+		t->local = fs_local_data_p(fs, n);
 out:
 	fs_put_inode(fs, n);
 	free(rel);
@@ -524,7 +529,7 @@ int fs_getxattr(struct swiftfs_fs *fs, uint64_t ino, const char *name, char **va
 		return -ENOTSUP;
 	if (kind == XK_UNKNOWN_SWIFT)
 		return -ENODATA;
-	rc = target_get(fs, ino, &t);
+	rc = target_get(fs, ino, false, &t);
 	if (rc)
 		goto out;
 	switch (t.kind) {
@@ -534,6 +539,8 @@ int fs_getxattr(struct swiftfs_fs *fs, uint64_t ino, const char *name, char **va
 	case XT_FILE:
 	case XT_SYMLINK:
 		rc = object_get(fs, &t, kind, x, rest, value, len);
+		if (rc == -ENOENT && t.local)
+			rc = -ENODATA; /* not in Swift yet: no metadata there */
 		break;
 	case XT_DIR:
 		rc = -ENODATA;
@@ -588,13 +595,17 @@ int fs_listxattr(struct swiftfs_fs *fs, uint64_t ino, char **list, size_t *len)
 	*list = NULL;
 	*len = 0;
 	swift_req_init(&r, "HEAD");
-	rc = target_get(fs, ino, &t);
+	rc = target_get(fs, ino, false, &t);
 	if (rc)
 		goto out;
 	if (t.kind == XT_DIR)
 		goto done;
 	bool cont = t.kind == XT_CONTAINER;
 	rc = xhead(fs, fs->container, cont ? NULL : t.object, &r);
+	if (rc == -ENOENT && t.local) {
+		rc = 0; /* not in Swift yet: nothing to list */
+		goto done;
+	}
 	if (rc)
 		goto out;
 	rc = list_meta(&r, cont ? CONT_META : OBJ_META, cont, &b);
@@ -877,7 +888,7 @@ static int do_write(struct swiftfs_fs *fs, uint64_t ino, const char *name, const
 		return -EROFS;
 	if (strncmp(name, XATTR_USER_PREFIX_STR, strlen(XATTR_USER_PREFIX_STR)) != 0)
 		return -ENOTSUP;
-	rc = target_get(fs, ino, &t);
+	rc = target_get(fs, ino, true, &t);
 	if (rc)
 		goto out;
 	if (t.kind == XT_DIR || t.kind == XT_SYMLINK) {

@@ -573,3 +573,30 @@ def test_readonly_mount_refuses_xattr_writes(container, conn, mount):
     assert err_of(os.setxattr, m.p("f"), "user.x", b"1") == errno.EROFS
     assert err_of(os.setxattr, m.path, "user.swift.read_acl", b".r:*") == errno.EROFS
     assert "x-container-read" not in conn.head_container(container)
+
+
+
+def test_reading_xattrs_never_uploads_a_file_being_written(container, conn, mount):
+    """`ls -l` lists xattrs: on a file another program is still writing, a
+    listxattr or getxattr must not upload the half written so far over
+    the old object. (No subprocess here while the file is open: its
+    close-on-exec of the inherited descriptor is a close, which uploads.)"""
+    conn.put_object(container, "w.txt", b"old complete")
+    m = mount(container)
+    with open(m.p("w.txt"), "wb") as f:
+        f.write(b"NEW first half ")
+        f.flush()
+        os.listxattr(m.p("w.txt"))
+        with pytest.raises(OSError) as ei:
+            os.getxattr(m.p("w.txt"), "user.nothing")
+        assert ei.value.errno == errno.ENODATA
+        assert conn.get_object(container, "w.txt")[1] == b"old complete"
+        with open(m.p("new.txt"), "wb") as g:              # not in Swift yet
+            g.write(b"x")
+            g.flush()
+            assert not [a for a in os.listxattr(m.p("new.txt")) if a.startswith("user.")]
+            with pytest.raises(OSError) as ei:
+                os.getxattr(m.p("new.txt"), "user.nothing")
+            assert ei.value.errno == errno.ENODATA
+        f.write(b"second half")
+    assert conn.get_object(container, "w.txt")[1] == b"NEW first half second half"
