@@ -8,6 +8,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -261,6 +263,8 @@ struct seg_job {
 struct swiftfs_slo_stream {
 	const struct swiftfs_upload_cfg *cfg;
 	char *journal;       /* this upload's record, removed when it ends */
+	int journal_fd;      /* held with flock while the upload lives: another
+			      * mount's recovery leaves the record alone */
 	char *object;
 	char *segc;          /* <container>_segments */
 	char *prefix;        /* segment name without the index */
@@ -302,14 +306,20 @@ static int ensure_container(struct swiftfs_client *c, const char *container)
 
 /* --- journal of uploads under way ------------------------------------ */
 
-/* Record "segment container, segment prefix, object" before the first
- * segment goes up, so that a crash leaves a note of what to clean. */
+#define JOURNAL_MAGIC "swiftfs-upload 2"
+
+/* Record "segment container, segment prefix, object" (URL-encoded: names
+ * may hold newlines) before the first segment goes up, so that a crash
+ * leaves a note of what to clean. The record stays locked (flock, *fd)
+ * while the upload lives: mounts sharing the cache folder recover only
+ * records no live upload holds. */
 static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
-			 const char *prefix, const char *object)
+			 const char *prefix, const char *object, int *fd)
 {
-	char *path = NULL, *tmp = NULL;
-	FILE *f = NULL;
+	char *path = NULL, *tmp = NULL, *es = NULL, *ep = NULL, *eo = NULL;
 	char md5[33];
+	FILE *f = NULL;
+	*fd = -1;
 	if (!cfg->journal_dir)
 		return NULL;
 	/* name: a digest of the prefix (unique per upload: it holds a time) */
@@ -322,20 +332,31 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 	EVP_DigestUpdate(ctx, prefix, strlen(prefix));
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
-	for (unsigned i = 0; i < 16; i++)
-		snprintf(md5 + 2 * i, 3, "%02x", md[i]);
-	if (asprintf(&path, "%s/%s.upload", cfg->journal_dir, md5) < 0 ||
+	util_hex(md, 16, md5);
+	es = util_url_encode(segc, false);
+	ep = util_url_encode(prefix, false);
+	eo = util_url_encode(object, false);
+	if (!es || !ep || !eo || asprintf(&path, "%s/%s.upload", cfg->journal_dir, md5) < 0 ||
 	    asprintf(&tmp, "%s.tmp", path) < 0)
 		goto fail;
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%s\n%s\n%s\n", segc, prefix, object) < 0 || fflush(f) != 0 ||
-	    fsync(fileno(f)) != 0)
+	int tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (tfd < 0 || flock(tfd, LOCK_EX) != 0) {
+		if (tfd >= 0)
+			close(tfd);
 		goto fail;
+	}
+	f = fdopen(dup(tfd), "w");
+	if (!f || fprintf(f, "%s\n%s\n%s\n%s\n", JOURNAL_MAGIC, es, ep, eo) < 0 ||
+	    fflush(f) != 0 || fsync(fileno(f)) != 0 || rename(tmp, path) != 0) {
+		close(tfd);
+		goto fail;
+	}
 	fclose(f);
-	f = NULL;
-	if (rename(tmp, path) != 0)
-		goto fail;
+	*fd = tfd;
 	free(tmp);
+	free(es);
+	free(ep);
+	free(eo);
 	return path;
 fail:
 	LOGW("cannot record an upload in %s: %s", cfg->journal_dir, strerror(errno));
@@ -345,33 +366,90 @@ fail:
 		unlink(tmp);
 	free(tmp);
 	free(path);
+	free(es);
+	free(ep);
+	free(eo);
 	return NULL;
+}
+
+/* Read a record: the three fields, decoded. False when it is not one this
+ * version can trust (torn, or an old record whose fields are not encoded
+ * and do not check out). */
+static bool journal_read(FILE *f, char **segc, char **prefix, char **object)
+{
+	char *line[4] = { NULL, NULL, NULL, NULL };
+	size_t cap[4] = { 0, 0, 0, 0 };
+	bool ok = true;
+	for (int i = 0; i < 4 && ok; i++) {
+		ssize_t n = getline(&line[i], &cap[i], f);
+		if (n <= 0 || line[i][n - 1] != '\n')
+			ok = i == 3 && n < 0 && strcmp(line[0], JOURNAL_MAGIC) != 0;
+		else
+			line[i][n - 1] = '\0';
+	}
+	*segc = *prefix = *object = NULL;
+	if (ok && strcmp(line[0], JOURNAL_MAGIC) == 0) {
+		*segc = util_url_decode(line[1]);
+		*prefix = util_url_decode(line[2]);
+		*object = util_url_decode(line[3]);
+	} else if (ok) {
+		/* before version 2: raw lines */
+		*segc = strdup(line[0]);
+		*prefix = strdup(line[1]);
+		*object = strdup(line[2]);
+	}
+	for (int i = 0; i < 4; i++)
+		free(line[i]);
+	ok = ok && *segc && *prefix && *object;
+	/* the prefix is the object's own: <object>/slo/... */
+	size_t ol = ok ? strlen(*object) : 0;
+	ok = ok && ol && strncmp(*prefix, *object, ol) == 0 && strncmp(*prefix + ol, "/slo/", 5) == 0;
+	if (!ok) {
+		free(*segc);
+		free(*prefix);
+		free(*object);
+		*segc = *prefix = *object = NULL;
+	}
+	return ok;
 }
 
 void upload_recover(const struct swiftfs_upload_cfg *cfg)
 {
 	DIR *d = cfg->journal_dir ? opendir(cfg->journal_dir) : NULL;
+	char *own = NULL;
 	if (!d)
 		return;
+	if (asprintf(&own, "%s_segments", cfg->container) < 0) {
+		closedir(d);
+		return;
+	}
 	for (struct dirent *de = readdir(d); de; de = readdir(d)) {
 		size_t len = strlen(de->d_name);
 		if (len < 8 || strcmp(de->d_name + len - 7, ".upload") != 0)
 			continue;
-		char *path = NULL, segc[512], prefix[2048], object[2048];
+		char *path = NULL, *segc = NULL, *prefix = NULL, *object = NULL;
 		if (asprintf(&path, "%s/%s", cfg->journal_dir, de->d_name) < 0)
 			continue;
 		FILE *f = fopen(path, "r");
-		bool ok = f && fgets(segc, sizeof(segc), f) && fgets(prefix, sizeof(prefix), f) &&
-			  fgets(object, sizeof(object), f);
-		if (f)
-			fclose(f);
-		if (!ok) {
-			unlink(path);
+		if (!f) {
 			free(path);
 			continue;
 		}
-		segc[strcspn(segc, "\n")] = prefix[strcspn(prefix, "\n")] = '\0';
-		object[strcspn(object, "\n")] = '\0';
+		/* a live upload (this or another mount sharing the folder)
+		 * holds its record locked: not an interrupted one */
+		if (flock(fileno(f), LOCK_EX | LOCK_NB) != 0) {
+			fclose(f);
+			free(path);
+			continue;
+		}
+		bool ok = journal_read(f, &segc, &prefix, &object);
+		if (!ok) {
+			LOGW("upload record %s cannot be trusted (torn, or names it cannot tell "
+			     "apart); it is left, with any segments it names", path);
+			goto next;
+		}
+		if (strcmp(segc, own) != 0)
+			goto next; /* another container's: its own mount recovers it */
 		/* does the object's manifest use these segments? */
 		struct swiftfs_seglist used = { 0 };
 		char *want = NULL;
@@ -382,10 +460,8 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 				in_use = strncmp(used.paths[i], want, strlen(want)) == 0;
 		upload_seglist_free(&used);
 		free(want);
-		if (rc && rc != -ENOENT) {
-			free(path); /* Swift unreachable: try again next mount */
-			continue;
-		}
+		if (rc && rc != -ENOENT)
+			goto next; /* Swift unreachable: try again next mount */
 		if (!in_use) {
 			struct swiftfs_lpage page = { 0 };
 			struct swiftfs_seglist orphans = { 0 };
@@ -404,8 +480,14 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 		}
 		if (!rc || rc == -ENOENT)
 			unlink(path);
+next:
+		fclose(f); /* and its lock */
+		free(segc);
+		free(prefix);
+		free(object);
 		free(path);
 	}
+	free(own);
 	closedir(d);
 }
 
@@ -417,6 +499,7 @@ int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 	int n;
 	if (!s)
 		return -ENOMEM;
+	s->journal_fd = -1;
 	s->cfg = cfg;
 	s->segsz = segsz;
 	pthread_mutex_init(&s->lock, NULL);
@@ -438,7 +521,7 @@ int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 		upload_stream_abort(s);
 		return -ENOMEM;
 	}
-	s->journal = journal_add(cfg, s->segc, s->prefix, object);
+	s->journal = journal_add(cfg, s->segc, s->prefix, object, &s->journal_fd);
 	*out = s;
 	return 0;
 }
@@ -507,6 +590,10 @@ static void stream_free(struct swiftfs_slo_stream *s)
 	if (s->journal) {
 		unlink(s->journal); /* the upload ended: committed or cleaned */
 		free(s->journal);
+	}
+	if (s->journal_fd >= 0) {
+		close(s->journal_fd); /* and its lock */
+		s->journal_fd = -1;
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->jobs[i]->name);

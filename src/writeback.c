@@ -212,12 +212,46 @@ static int cmp_mtime(const void *a, const void *b)
 
 /* Upload one record's object; 0 when it is in Swift (record and staged
  * file then removed). */
-static int recover_one(const char *path, struct swiftfs_wb_record *rec,
+/* A record is trusted only so far: its staged file must be one of this
+ * cache folder's (<cache_dir>/staging/staged-*, dir being
+ * <cache_dir>/writeback), it must name an object, and its headers must
+ * be single lines. Anything else would upload, then delete, a file the
+ * record merely names. */
+static bool record_sane(const char *dir, const struct swiftfs_wb_record *rec)
+{
+	char *staging = NULL, *want = NULL, *real = NULL;
+	bool ok = rec->object && rec->object[0] && rec->staged;
+	const char *slash = strrchr(dir, '/');
+	if (ok && slash && asprintf(&staging, "%.*s/staging", (int)(slash - dir), dir) >= 0) {
+		want = realpath(staging, NULL);
+		real = realpath(rec->staged, NULL);
+		const char *base = real ? strrchr(real, '/') : NULL;
+		ok = want && real && base && strncmp(real, want, strlen(want)) == 0 &&
+		     real + strlen(want) == base && strncmp(base + 1, "staged-", 7) == 0;
+	} else {
+		ok = false;
+	}
+	for (size_t i = 0; ok && i < rec->nheaders; i++)
+		ok = !strpbrk(rec->headers[i], "\r\n");
+	if (ok && rec->content_type)
+		ok = !strpbrk(rec->content_type, "\r\n");
+	free(staging);
+	free(want);
+	free(real);
+	return ok;
+}
+
+static int recover_one(const char *dir, const char *path, struct swiftfs_wb_record *rec,
 		       const struct swiftfs_upload_cfg *cfg)
 {
 	struct swiftfs_upload_result res;
 	const char **hdrs = NULL;
 	struct stat sb;
+	if (!record_sane(dir, rec)) {
+		LOGE("writeback: %s names a file outside this cache folder, or no object; it is "
+		     "left alone, and nothing is uploaded from it", path);
+		return -EINVAL;
+	}
 	int rc, fd = open(rec->staged, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -307,7 +341,7 @@ int wb_recover(const char *dir, const char *account, const struct swiftfs_upload
 		} else {
 			if (strcmp(rec.container, cfg->container) == 0 &&
 			    (!rec.account || !account || strcmp(rec.account, account) == 0) &&
-			    recover_one(v[i].path, &rec, cfg))
+			    recover_one(dir, v[i].path, &rec, cfg))
 				pending++;
 			wb_record_free(&rec);
 		}

@@ -4,10 +4,13 @@ as "no such file"."""
 import errno
 import os
 import random
+import signal
+import subprocess
+import time
 
 import pytest
 
-from conftest import proxied_env
+from conftest import delete_container, proxied_env
 
 
 
@@ -167,3 +170,70 @@ def test_failed_check_after_the_manifest_keeps_the_segments(swift, container, co
     # the ETag it published is Swift's (computed from the segments' ETags)
     assert os.getxattr(m.p("big.bin"), "user.swift.etag").decode() == h["etag"].strip('"')
 
+
+
+def segments_of(conn, container, prefix):
+    try:
+        objs = conn.get_container(container + "_segments", full_listing=True)[1]
+    except Exception:
+        return []
+    return [o["name"] for o in objs if o["name"].startswith(prefix)]
+
+
+def test_a_second_mount_leaves_a_live_upload_alone(swift, container, conn, mount, tmp_path):
+    """Mounts share a cache folder (the default is one per user): another
+    mount's crash recovery must not take an upload still under way for an
+    interrupted one and delete its segments."""
+    cache = str(tmp_path / "shared")
+    other = container + "-2"
+    conn.put_container(other)
+    try:
+        m = mount(container, opts=["segment_size=1M", "cache_dir=" + cache])
+        data = random.Random(21).randbytes(3 * 1024 * 1024 + 100)
+        with open(m.p("big"), "wb", buffering=0) as f:
+            f.write(data)                              # three segments stream up
+            t0 = time.time()
+            while len(segments_of(conn, container, "big/")) < 3 and time.time() - t0 < 30:
+                time.sleep(0.1)
+            for c in (other, container):               # both recover at mount
+                mount(c, opts=["segment_size=1M", "cache_dir=" + cache])
+            assert len(segments_of(conn, container, "big/")) >= 3
+        h, body = conn.get_object(container, "big")
+        assert body == data and h.get("x-static-large-object") == "True"
+    finally:
+        delete_container(conn, other)
+
+
+def test_recovery_of_a_name_with_a_newline_deletes_only_its_own_segments(
+        swift, container, conn, proxy, mount, tmp_path):
+    """An interrupted upload of `d/a<newline>b`: its record once split the
+    name, and recovery deleted every segment under `d/a`, those of the live
+    `d/abc` too."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["segment_size=1M", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    os.mkdir(m.p("d"))
+    live = random.Random(22).randbytes(3 * 1024 * 1024 + 100)
+    with open(m.p("d", "abc"), "wb") as f:
+        f.write(live)
+    live_segs = segments_of(conn, container, "d/abc/")
+    assert live_segs
+    proxy.add_rule(method="PUT", path="multipart-manifest=put", action="delay", seconds=60,
+                   times=1)
+    f = open(m.p("d", "a\nb"), "wb", buffering=0)
+    f.write(random.Random(23).randbytes(3 * 1024 * 1024 + 100))
+    t0 = time.time()
+    while len(segments_of(conn, container, "d/a\nb/")) < 3 and time.time() - t0 < 30:
+        time.sleep(0.1)
+    os.kill(m.proc.pid, signal.SIGKILL)               # interrupted, record left
+    m.proc.wait()
+    subprocess.run(["fusermount3", "-uz", m.path], check=False)
+    m.expect_rc = None
+    try:
+        f.close()
+    except OSError:
+        pass
+    mount(container, opts=["segment_size=1M", "cache_dir=" + cache])       # recovers
+    assert segments_of(conn, container, "d/abc/") == live_segs
+    assert conn.get_object(container, "d/abc")[1] == live
+    assert segments_of(conn, container, "d/a\nb/") == []                 # its own: gone

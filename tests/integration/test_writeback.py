@@ -501,3 +501,22 @@ def test_directory_renamed_before_its_files_upload_takes_them_along(
     wait_objects(conn, container, {"e/f": b"final bytes", "e/keep": b"already in swift"})
     names = sorted(o["name"] for o in conn.get_container(container)[1])
     assert not [n for n in names if n.startswith("d/")], names
+
+
+def test_a_record_naming_a_file_outside_the_cache_is_not_trusted(container, conn, mount,
+                                                                 tmp_path):
+    """A hand-made (or hostile) journal record whose staged file lies
+    outside the cache folder: nothing is uploaded from it, and the file
+    it names is not deleted."""
+    cache = tmp_path / "cache"
+    (cache / "writeback").mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"not swiftfs's file\n")
+    (cache / "writeback" / "x.wb").write_text(
+        "swiftfs-writeback 1\nsize 19\ncontainer %s\nobject stolen\nstaged %s\n"
+        "mtime 1.0\nend\n" % (container, str(victim).replace("/", "%2F")))
+    m = mount(container, opts=["cache_dir=%s" % cache])
+    assert "outside this cache folder" in m.log()
+    with pytest.raises(Exception):
+        conn.head_object(container, "stolen")
+    assert victim.read_bytes() == b"not swiftfs's file\n"
