@@ -113,9 +113,12 @@ void log_redact(char *buf, size_t len)
 			size_t v = i + 1;
 			while (v < len && buf[v] == ' ')
 				v++;
+			/* a header's value runs to the end of its line (a key may
+			 * hold spaces or '&'); a URL parameter's to '&' or a space */
+			bool header = buf[i] == ':';
 			size_t e = v;
-			while (e < len && buf[e] != '\r' && buf[e] != '\n' && buf[e] != '&' &&
-			       buf[e] != ' ')
+			while (e < len && buf[e] != '\r' && buf[e] != '\n' &&
+			       (header || (buf[e] != '&' && buf[e] != ' ')))
 				e++;
 			for (size_t k = v; k < e; k++)
 				buf[k] = '*';

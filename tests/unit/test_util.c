@@ -4,14 +4,32 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "swiftfs/log.h"
 #include "swiftfs/util.h"
+
+/* Secrets in debug lines: a header's value is masked to the end of its
+ * line (a TempURL key may hold spaces and '&'); a URL parameter's to '&'. */
+static void test_redact(void)
+{
+	char b[512];
+	snprintf(b, sizeof(b), "X-Auth-Token: AUTH_tk0123\r\n"
+			       "X-Container-Meta-Temp-URL-Key: correct horse&battery staple\r\n"
+			       "GET /v1/a/c/o?temp_url_sig=abc123&temp_url_expires=99 HTTP/1.1\r\n");
+	log_redact(b, strlen(b));
+	CHECK(strstr(b, "AUTH_tk0123") == NULL);
+	CHECK(strstr(b, "horse") == NULL && strstr(b, "staple") == NULL);
+	CHECK(strstr(b, "abc123") == NULL);
+	CHECK(strstr(b, "temp_url_expires=99") != NULL); /* not a secret */
+}
 
 int main(void)
 {
 	uint64_t v;
+	test_redact();
 	CHECK_INT(util_parse_size("4096", &v), 0);
 	CHECK_INT(v, 4096);
 	CHECK_INT(util_parse_size("64K", &v), 0);
