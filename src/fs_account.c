@@ -513,6 +513,16 @@ int fs_account_rmdir(struct swiftfs_account *a, const char *name)
 	struct swiftfs_req r;
 	if (a->o->ro)
 		return -EROFS;
+	/* files written in it and not uploaded yet (writeback, temporary
+	 * files, open for writing) count as content */
+	pthread_mutex_lock(&a->lock);
+	struct swiftfs_fs *core = NULL;
+	for (size_t i = 0; i < a->nslots && !core; i++)
+		if (strcmp(a->slots[i].name, name) == 0)
+			core = a->slots[i].fs;
+	pthread_mutex_unlock(&a->lock);
+	if (core && fs_local_pending(core))
+		return -ENOTEMPTY;
 	swift_req_init(&r, "DELETE");
 	r.container = name;
 	r.flags = SWIFT_REQ_QUIET_404;

@@ -1144,6 +1144,25 @@ bool fs_local_data_p(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 	return dirty;
 }
 
+/* Whether any file of this filesystem has data written here and not in
+ * Swift yet (open for writing, or closed and queued). */
+bool fs_local_pending(struct swiftfs_fs *fs)
+{
+	bool any = false;
+	pthread_mutex_lock(&fs->t.lock);
+	for (size_t b = 0; b < fs->t.nbuckets && !any; b++) {
+		for (struct swiftfs_inode *n = fs->t.by_ino[b]; n && !any; n = n->ino_next) {
+			if (!n->w)
+				continue;
+			pthread_mutex_lock(&n->w->lock); /* table, then wstate */
+			any = n->w->dirty && !n->w->unlinked;
+			pthread_mutex_unlock(&n->w->lock);
+		}
+	}
+	pthread_mutex_unlock(&fs->t.lock);
+	return any;
+}
+
 /* Upload whatever n has staged (before a server-side copy of it). */
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {

@@ -109,6 +109,9 @@ int fs_link(struct swiftfs_fs *fs, uint64_t ino, uint64_t newparent, const char 
  * whose upload failed. Returns how many files still have data that is
  * not in Swift (their staged data stays in <cache_dir>/staging). */
 int fs_drain(struct swiftfs_fs *fs, double timeout, const volatile int *abort_flag);
+/* Whether any file has data written through this mount and not in Swift
+ * yet (an account mount's rmdir of the container refuses then). */
+bool fs_local_pending(struct swiftfs_fs *fs);
 
 /* One line of request counters, for logs at unmount and benchmarks. */
 void fs_log_stats(struct swiftfs_fs *fs);

@@ -184,3 +184,28 @@ def test_account_listing_paginates(swift, mount):
     names = [x for x in os.listdir(m.path) if x.startswith("pg-")]
     assert len(names) == n
     assert "pg-00000" in names and "pg-10049" in names
+
+
+def test_rmdir_of_a_container_with_a_file_not_uploaded_yet_is_enotempty(swift, conn, mount):
+    """With -o writeback a file closed in a container folder is not in Swift
+    for a moment: rmdir of the folder must not delete the container under
+    it (the file would never land)."""
+    name = "t-" + uuid.uuid4().hex[:12]
+    conn.put_container(name)
+    try:
+        m = mount("/", opts=["writeback"])
+        with open(os.path.join(m.path, name, "f"), "wb") as f:
+            f.write(b"closed data\n")
+        with pytest.raises(OSError) as ei:
+            os.rmdir(os.path.join(m.path, name))
+        assert ei.value.errno == errno.ENOTEMPTY
+        t0 = time.time()
+        while time.time() - t0 < 20:
+            try:
+                assert conn.get_object(name, "f")[1] == b"closed data\n"
+                break
+            except Exception:
+                time.sleep(0.2)
+        assert conn.get_object(name, "f")[1] == b"closed data\n"
+    finally:
+        conftest.delete_container(conn, name)
