@@ -409,7 +409,6 @@ out:
 	return rc;
 }
 
-/* Rename every object under prefix src/ to dst/ (and the markers). */
 /* A file below a directory being renamed, its local data held. */
 struct held {
 	struct swiftfs_inode *n; /* referenced */
@@ -473,6 +472,7 @@ static void release_subtree(struct swiftfs_fs *fs, struct held *v, size_t n, boo
 	free(v);
 }
 
+/* Rename every object under prefix src/ to dst/ (and the markers). */
 static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
 {
 	struct swiftfs_lpage page = { 0 };

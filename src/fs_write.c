@@ -526,13 +526,8 @@ static int upload_publish_unlock(struct swiftfs_fs *fs, struct swiftfs_inode *n,
 }
 
 /* Upload if dirty; then publish. Caller holds a reference on w. */
-int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
-{
-	return fs_sync_file2(fs, n, w, false);
-}
-
-int fs_sync_file2(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
-		  bool closed_only)
+static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
+		     bool closed_only)
 {
 	struct swiftfs_attr a;
 	char *object = NULL;
@@ -569,6 +564,16 @@ int fs_sync_file2(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs
 out:
 	free(object);
 	return rc;
+}
+
+int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+{
+	return sync_file(fs, n, w, false);
+}
+
+int fs_sync_closed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w)
+{
+	return sync_file(fs, n, w, true);
 }
 
 /* --- operations ------------------------------------------------------ */
@@ -683,7 +688,7 @@ int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f)
 	 * is still writing goes up at that handle's close */
 	if (!f->w || (f->flags & O_ACCMODE) == O_RDONLY)
 		return 0;
-	if ((f->flags & O_ACCMODE) != O_RDONLY && fs->wbpool) {
+	if (fs->wbpool) {
 		bool temp = false;
 		if (!fs->writeback) {
 			pthread_mutex_lock(&fs->t.lock);

@@ -51,7 +51,7 @@ static void wb_job_run(void *arg)
 				rc = -ECANCELED;
 				break;
 			}
-			rc = fs_sync_file2(fs, j->n, w, true);
+			rc = fs_sync_closed(fs, j->n, w);
 			if (!rc || attempt >= 3)
 				break;
 			util_sleep((double)(2u << attempt));

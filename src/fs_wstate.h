@@ -54,10 +54,9 @@ char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftf
 int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
 			     struct upload_hdrs *h, const char ***out);
 int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
-/* closed_only: not if it was written again since its close (the writeback
- * queue: that data goes up at its own close) */
-int fs_sync_file2(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
-		  bool closed_only);
+/* The same, but not if it was written again since its close (the
+ * writeback queue: that data goes up at its own close). */
+int fs_sync_closed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
 
 /* fs_writeback.c */
 void fs_wb_drop_record_locked(struct swiftfs_wstate *w);

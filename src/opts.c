@@ -111,7 +111,6 @@ static bool word_matches(const char *arg, const char *word)
 	return strcmp(arg, word) == 0;
 }
 
-
 /* A numeric uid or gid: decimal (uid=010 is 10, not octal 8), below
  * (uid_t)-1, which means "no change" to the kernel. */
 static int parse_id(const char *val, unsigned long *out)

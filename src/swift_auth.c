@@ -30,9 +30,8 @@ struct swiftfs_auth {
 	unsigned gen;         /* guarded by lock */
 	time_t expires;       /* guarded by lock */
 	double refresh_at;    /* guarded by lock: util_now() time to renew (Keystone), 0 never */
-	/* the last failed renewal (renew_lock): the threads that queued up
-	 * behind it get its answer instead of each logging in again */
-	bool renew_failed;
+	/* the last failed renewal (renew_lock; at 0: none): the threads that
+	 * queued up behind it get its answer instead of each logging in again */
 	unsigned renew_failed_gen;
 	double renew_failed_at;
 	int renew_failed_rc;
@@ -363,7 +362,7 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 		rc = 0;
 		goto out;
 	}
-	if (a->renew_failed && a->renew_failed_gen == gen &&
+	if (a->renew_failed_at && a->renew_failed_gen == gen &&
 	    util_now() - a->renew_failed_at < RENEW_BACKOFF) {
 		rc = a->renew_failed_rc; /* the renewal just tried failed: not again yet */
 		goto out;
@@ -381,12 +380,9 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 	} else {
 		rc = renew_preauth(a);
 	}
-	a->renew_failed = rc != 0;
-	if (rc) {
-		a->renew_failed_gen = gen;
-		a->renew_failed_at = util_now();
-		a->renew_failed_rc = rc;
-	}
+	a->renew_failed_gen = gen;
+	a->renew_failed_at = rc ? util_now() : 0;
+	a->renew_failed_rc = rc;
 out:
 	pthread_mutex_unlock(&renew_lock);
 	return rc;

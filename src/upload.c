@@ -318,7 +318,6 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 {
 	char *path = NULL, *tmp = NULL, *es = NULL, *ep = NULL, *eo = NULL;
 	char md5[33];
-	FILE *f = NULL;
 	*fd = -1;
 	if (!cfg->journal_dir)
 		return NULL;
@@ -345,13 +344,11 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 			close(tfd);
 		goto fail;
 	}
-	f = fdopen(dup(tfd), "w");
-	if (!f || fprintf(f, "%s\n%s\n%s\n%s\n", JOURNAL_MAGIC, es, ep, eo) < 0 ||
-	    fflush(f) != 0 || fsync(fileno(f)) != 0 || rename(tmp, path) != 0) {
+	if (dprintf(tfd, "%s\n%s\n%s\n%s\n", JOURNAL_MAGIC, es, ep, eo) < 0 || fsync(tfd) != 0 ||
+	    rename(tmp, path) != 0) {
 		close(tfd);
 		goto fail;
 	}
-	fclose(f);
 	*fd = tfd;
 	free(tmp);
 	free(es);
@@ -360,8 +357,6 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 	return path;
 fail:
 	LOGW("cannot record an upload in %s: %s", cfg->journal_dir, strerror(errno));
-	if (f)
-		fclose(f);
 	if (tmp)
 		unlink(tmp);
 	free(tmp);

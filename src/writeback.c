@@ -210,8 +210,6 @@ static int cmp_mtime(const void *a, const void *b)
 	return (x->t > y->t) - (x->t < y->t);
 }
 
-/* Upload one record's object; 0 when it is in Swift (record and staged
- * file then removed). */
 /* A record is trusted only so far: its staged file must be one of this
  * cache folder's (<cache_dir>/staging/staged-*, dir being
  * <cache_dir>/writeback), it must name an object, and its headers must
@@ -241,6 +239,8 @@ static bool record_sane(const char *dir, const struct swiftfs_wb_record *rec)
 	return ok;
 }
 
+/* Upload one record's object; 0 when it is in Swift (record and staged
+ * file then removed). */
 static int recover_one(const char *dir, const char *path, struct swiftfs_wb_record *rec,
 		       const struct swiftfs_upload_cfg *cfg)
 {
