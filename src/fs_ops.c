@@ -443,13 +443,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->direct_io = fs_file_direct_io(of->f);
 		changed = fs_file_changed(of->f);
 	}
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		ops_file_close(ctx, of);
-		return;
-	}
-	/* the kernel may hold the old size for attr_timeout: make it ask */
+	/* the kernel may hold the old size for attr_timeout: make it ask.
+	 * Before the reply: once open() returns, the program may read at
+	 * once, and a read within the old size asks for no new attributes.
+	 * Attributes only (offset -1): no page lock, so no deadlock with
+	 * the open in progress. */
 	if (changed && ctx->se)
 		fuse_lowlevel_notify_inval_inode(ctx->se, ino, -1, 0);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		ops_file_close(ctx, of);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

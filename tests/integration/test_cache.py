@@ -413,6 +413,40 @@ def test_small_files_cost_one_get_each(container, conn, mount):
     assert c["get"] == 1 and c["head"] == 0, c
 
 
+def test_reopen_reads_the_new_size_at_once(container, conn, mount):
+    # An out-of-band overwrite that grows the object: the open that sees
+    # the new ETag must leave the kernel no old size, even for a read that
+    # follows the open at once (CI once read b'secon' of b'second!').
+    m = mount(container)
+    conn.put_object(container, "g", b"x")
+    with open(m.p("g"), "rb") as f:
+        assert f.read() == b"x"
+    # One CPU for the daemon's threads and this test: the reply to open()
+    # wakes the reader, which then runs before the daemon's next step
+    # (without this, the old order failed once in hundreds of opens).
+    cpu = {min(os.sched_getaffinity(0))}
+    before = os.sched_getaffinity(0)
+    for tid in os.listdir("/proc/%d/task" % m.proc.pid):
+        os.sched_setaffinity(int(tid), cpu)
+    os.sched_setaffinity(0, cpu)
+    try:
+        reopen_grown(conn, container, m)
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def reopen_grown(conn, container, m):
+    for i in range(2, 200):
+        body = b"%d" % i * i
+        conn.put_object(container, "g", body)
+        fd = os.open(m.p("g"), os.O_RDONLY)
+        try:
+            got = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        assert got == body, (i, got)
+
+
 def test_small_file_reopened_is_revalidated_not_refetched(container, conn, mount):
     conn.put_object(container, "s", b"first")
     m = mount(container)
