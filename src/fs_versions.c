@@ -188,6 +188,22 @@ static bool split_archive_name(const char *an, char **name, const char **ts)
 	return *name != NULL;
 }
 
+/* A version the tree can show: every component of its path, and its id
+ * (the file name under the path's folder), a valid file name. A legacy
+ * archive's names are whatever was written there. */
+static bool tree_name_ok(const char *path, const char *vid)
+{
+	for (const char *p = path;;) {
+		size_t n = strcspn(p, "/");
+		if (!listing_valid_segment(p, n))
+			return false;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	return listing_valid_segment(vid, strlen(vid));
+}
+
 /* One page of a JSON listing into l. *last_name and *last_vid get the page's
  * last entry (for the next marker); returns the entries on the page. */
 static int add_page(struct swiftfs_fs *fs, struct vlist *l, size_t *cap, const char *body,
@@ -228,7 +244,8 @@ static int add_page(struct swiftfs_fs *fs, struct vlist *l, size_t *cap, const c
 		if (legacy && !split_archive_name(nm, &name, &ts))
 			continue;
 		const char *full = legacy ? name : nm;
-		if (ts && strncmp(full, fs->prefix_slash, pl) == 0 && full[pl])
+		if (ts && strncmp(full, fs->prefix_slash, pl) == 0 && full[pl] &&
+		    tree_name_ok(full + pl, ts))
 			rc = vlist_add(l, cap, full + pl, ts, legacy ? nm : NULL, bytes, lm);
 		free(name);
 	}
@@ -238,11 +255,25 @@ out:
 	return rc ? rc : count;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* A full page must end past the marker it was asked with, or the next
+ * request would ask for the same page again, forever. */
+static bool marker_advanced(const char *prev_name, const char *prev_vid, const char *name,
+			    const char *vid)
+{
+	return !(same_str(prev_name, name) && same_str(prev_vid, vid));
+}
+
 static int fetch_list(struct swiftfs_fs *fs, struct vlist **out)
 {
 	struct swiftfs_req h;
 	struct vlist *l = calloc(1, sizeof(*l));
 	char *last_name = NULL, *last_vid = NULL, *q = NULL;
+	char *prev_name = NULL, *prev_vid = NULL;
 	size_t cap = 0;
 	int rc;
 
@@ -291,6 +322,14 @@ static int fetch_list(struct swiftfs_fs *fs, struct vlist **out)
 			rc = -ENOMEM;
 			goto out;
 		}
+		free(prev_name);
+		free(prev_vid);
+		prev_name = last_name ? strdup(last_name) : NULL;
+		prev_vid = last_vid ? strdup(last_vid) : NULL;
+		if ((last_name && !prev_name) || (last_vid && !prev_vid)) {
+			rc = -ENOMEM;
+			goto out;
+		}
 		swift_req_init(&r, "GET");
 		r.container = legacy ? l->archive_container : fs->container;
 		r.query = q;
@@ -315,6 +354,13 @@ static int fetch_list(struct swiftfs_fs *fs, struct vlist **out)
 		}
 		if (n < 10000)
 			break;
+		if (!marker_advanced(prev_name, prev_vid, last_name, last_vid)) {
+			LOGE("versions: the listing of %s does not move past '%s'",
+			     legacy ? l->archive_container : fs->container,
+			     last_name ? last_name : "");
+			rc = -EIO;
+			goto out;
+		}
 	}
 	if (l->n)
 		qsort(l->v, l->n, sizeof(*l->v), rec_cmp);
@@ -326,6 +372,8 @@ out:
 	vlist_free(l);
 	free(last_name);
 	free(last_vid);
+	free(prev_name);
+	free(prev_vid);
 	free(q);
 	return rc;
 }

@@ -105,8 +105,15 @@ def test_legacy_history_location(container, conn, mount):
         conn.delete_object(container, "h.txt")
         conn.put_object(container, "sub/s.txt", b"s1")
         conn.put_object(container, "sub/s.txt", b"s2")
+        # archive names that no file name can hold: a timestamp with '/',
+        # empty, "." or "..", and a path component "." or "..": left out,
+        # the rest of the folder still lists
+        for bad in ("005h.txt/1/2", "005h.txt/", "005h.txt/.", "005h.txt/..",
+                    "009sub/./x.t/1", "00asub/../x.t/1", "004../x/1"):
+            conn.put_object(arch, bad, b"hostile")
         m = mount(container, opts=["entry_timeout=0"])
         assert sorted(os.listdir(m.p(".versions"))) == ["h.txt", "sub"]
+        assert os.listdir(m.p(".versions", "sub")) == ["s.txt"]
         names, bodies = versions_of(m, "h.txt")
         assert bodies == [b"old 0", b"old 1", b"current"]
         assert versions_of(m, "sub", "s.txt")[1] == [b"s1"]
