@@ -19,6 +19,7 @@
 #include "swiftfs/fs_account.h"
 #include "fs_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
@@ -67,6 +68,62 @@ static void names_free(char **v, size_t n)
 	free(v);
 }
 
+static int slot_get(struct swiftfs_account *a, const char *name, uint64_t *k);
+static int slot_core(struct swiftfs_account *a, uint64_t k, struct swiftfs_fs **out);
+
+/* Does folder dir/sub hold a file other than "." entries? */
+static bool has_entries(const char *dir, const char *sub)
+{
+	char *p = NULL;
+	bool any = false;
+	if (asprintf(&p, "%s/%s", dir, sub) < 0)
+		return false;
+	DIR *d = opendir(p);
+	free(p);
+	struct dirent *de;
+	while (d && !any && (de = readdir(d)) != NULL)
+		any = de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return any;
+}
+
+/* Containers whose cache folder holds what an earlier mount left
+ * pending (writeback records, SLO upload journals) get their core now,
+ * which uploads or cleans it up before the mount serves, as a container
+ * mount does, rather than when the folder is next used, which may be
+ * never. */
+static void recover_pending(struct swiftfs_account *a)
+{
+	char *top = NULL;
+	if (a->o->ro || asprintf(&top, "%s/account", a->o->cache_dir) < 0)
+		return;
+	DIR *d = opendir(top);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		char *dir = NULL;
+		struct swiftfs_fs *fs;
+		uint64_t k;
+		if (de->d_name[0] == '.' || asprintf(&dir, "%s/%s", top, de->d_name) < 0)
+			continue;
+		bool pending = has_entries(dir, "writeback") || has_entries(dir, "uploads");
+		free(dir);
+		if (!pending)
+			continue;
+		LOGI("account mount: container %s has uploads left by an earlier mount",
+		     de->d_name);
+		int rc = slot_get(a, de->d_name, &k);
+		if (!rc)
+			rc = slot_core(a, k, &fs);
+		if (rc)
+			LOGW("account mount: the uploads left in %s/%s wait for its next use: %s",
+			     top, de->d_name, strerror(-rc));
+	}
+	if (d)
+		closedir(d);
+	free(top);
+}
+
 int fs_account_new(const struct swiftfs_opts *o, struct swiftfs_client *c,
 		   struct swiftfs_account **out)
 {
@@ -77,6 +134,7 @@ int fs_account_new(const struct swiftfs_opts *o, struct swiftfs_client *c,
 	a->c = c;
 	clock_gettime(CLOCK_REALTIME, &a->start);
 	pthread_mutex_init(&a->lock, NULL);
+	recover_pending(a);
 	*out = a;
 	return 0;
 }

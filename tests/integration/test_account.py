@@ -209,3 +209,32 @@ def test_rmdir_of_a_container_with_a_file_not_uploaded_yet_is_enotempty(swift, c
         assert conn.get_object(name, "f")[1] == b"closed data\n"
     finally:
         conftest.delete_container(conn, name)
+
+
+def test_kill9_then_remount_uploads_without_touching_the_folder(swift, conn, proxy, mount,
+                                                                tmp_path):
+    """What an account mount left pending (a writeback record, an SLO
+    journal) is uploaded by the next account mount when it starts, not
+    when the container's folder is next used, which may be never."""
+    from test_writeback import kill9
+    name = "t-" + uuid.uuid4().hex[:12]
+    conn.put_container(name)
+    cache = str(tmp_path / "cache")
+    try:
+        m = mount("/", opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+                  env=conftest.proxied_env(swift, proxy))
+        proxy.add_rule(method="PUT", action="status", status=503, times=-1)  # Swift "down"
+        with open(os.path.join(m.path, name, "f"), "wb") as f:
+            f.write(b"closed before the crash\n")
+        assert os.listdir(os.path.join(cache, "account", name, "writeback"))
+        kill9(m)
+        with pytest.raises(conftest.swiftclient.ClientException):
+            conn.head_object(name, "f")
+        m2 = mount("/", opts=["cache_dir=" + cache])
+        # nothing under the mount is touched
+        assert conn.get_object(name, "f")[1] == b"closed before the crash\n"
+        assert os.listdir(os.path.join(cache, "account", name, "writeback")) == []
+        m2.unmount()
+        assert "left pending by an earlier mount" in m2.log()
+    finally:
+        conftest.delete_container(conn, name)
