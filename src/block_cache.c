@@ -30,6 +30,10 @@
 #define BC_HDR 64
 /* files in the folder and their blocks on disk round up to this */
 #define BC_DISK_UNIT 4096ULL
+/* block buffers kept for reuse by fetches: at most this many bytes, for
+ * all readers of the cache together */
+#define BC_BUFS_BYTES (32ULL << 20)
+#define BC_BUFS_MAX 32
 
 struct bc_hdr {
 	char magic[8];
@@ -74,6 +78,8 @@ struct swiftfs_block_cache {
 	bool warned_full;
 	uint64_t avail;       /* free bytes on the cache's disk, as of avail_at */
 	double avail_at;      /* 0: never asked */
+	char *bufs[BC_BUFS_MAX]; /* lock: block buffers kept for fetches */
+	unsigned nbufs;       /* lock */
 };
 
 /* CRC-32C of block data: the SSE4.2 instruction where the CPU has it
@@ -657,16 +663,21 @@ out:
 	pthread_mutex_unlock(&bc->lock);
 }
 
-void block_cache_key(const char *account, const char *container, const char *object,
-		     const char *etag, uint64_t size, struct swiftfs_bc_key *k)
+void block_cache_key(const struct swiftfs_block_cache *bc, const char *account,
+		     const char *container, const char *object, const char *etag, uint64_t size,
+		     struct swiftfs_bc_key *k)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char sz[24];
+	char sz[24], bs[24];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const char *parts[] = { account, container, object, etag, sz };
+	/* the block size too: block k of another block size is other bytes,
+	 * and may have the same length (a cache folder kept across a change
+	 * of block_size, or shared by two mounts) */
+	const char *parts[] = { account, container, object, etag, sz, bs };
 
 	snprintf(sz, sizeof(sz), "%" PRIu64, size);
+	snprintf(bs, sizeof(bs), "bs=%" PRIu64, bc->block_size);
 	memset(k, 0, sizeof(*k));
 	if (!ctx)
 		return;
@@ -821,9 +832,37 @@ void block_cache_free(struct swiftfs_block_cache *bc)
 	}
 	free(bc->buckets);
 	free(bc->dir);
+	for (unsigned i = 0; i < bc->nbufs; i++)
+		free(bc->bufs[i]);
 	pthread_mutex_destroy(&bc->lock);
 	pthread_cond_destroy(&bc->cond);
 	free(bc);
+}
+
+char *block_cache_buf_get(struct swiftfs_block_cache *bc)
+{
+	char *buf = NULL;
+	pthread_mutex_lock(&bc->lock);
+	if (bc->nbufs)
+		buf = bc->bufs[--bc->nbufs];
+	pthread_mutex_unlock(&bc->lock);
+	return buf ? buf : malloc(bc->block_size);
+}
+
+void block_cache_buf_put(struct swiftfs_block_cache *bc, char *buf)
+{
+	uint64_t keep = BC_BUFS_BYTES / bc->block_size;
+	if (keep > BC_BUFS_MAX)
+		keep = BC_BUFS_MAX;
+	if (!buf)
+		return;
+	pthread_mutex_lock(&bc->lock);
+	if (bc->nbufs < keep) {
+		bc->bufs[bc->nbufs++] = buf;
+		buf = NULL;
+	}
+	pthread_mutex_unlock(&bc->lock);
+	free(buf);
 }
 
 uint64_t block_cache_capacity(const struct swiftfs_block_cache *bc)

@@ -116,7 +116,7 @@ static void store_small(struct swiftfs_fs *fs, const char *object, const struct 
 {
 	struct swiftfs_bc_key key;
 	uint64_t bs = block_cache_block_size(fs->bc);
-	block_cache_key(fs->account, fs->container, object, a->etag, a->size, &key);
+	block_cache_key(fs->bc, fs->account, fs->container, object, a->etag, a->size, &key);
 	for (uint64_t b = 0; b * bs < len; b++) {
 		uint64_t blen = a->size - b * bs < bs ? a->size - b * bs : bs;
 		if (b * bs + blen > len)
@@ -142,7 +142,7 @@ bool fs_small_cached_p(struct swiftfs_fs *fs, const char *object, const struct s
 	struct swiftfs_bc_key key;
 	if (!fs->bc || !a->etag[0])
 		return false;
-	block_cache_key(fs->account, fs->container, object, a->etag, a->size, &key);
+	block_cache_key(fs->bc, fs->account, fs->container, object, a->etag, a->size, &key);
 	return small_cached(fs, &key, a->size);
 }
 
@@ -189,7 +189,7 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 	bool small = is_small(fs, &a);
 	bool cached = false;
 	if (small && fs->bc && a.etag[0]) {
-		block_cache_key(fs->account, fs->container, object, a.etag, a.size, &key);
+		block_cache_key(fs->bc, fs->account, fs->container, object, a.etag, a.size, &key);
 		cached = small_cached(fs, &key, a.size);
 	}
 	bool checked = recent;
@@ -197,7 +197,7 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 	struct swiftfs_attr pa = a;
 	if (small && !(checked && cached) && fs_prefetch_open(fs, object, &pa)) {
 		a = pa;
-		block_cache_key(fs->account, fs->container, object, a.etag, a.size, &key);
+		block_cache_key(fs->bc, fs->account, fs->container, object, a.etag, a.size, &key);
 		cached = small_cached(fs, &key, a.size);
 		checked = got_attrs = cached;
 	}
@@ -247,7 +247,7 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 
 	bool use_cache = fs->bc && !a.is_dlo && a.etag[0];
 	if (use_cache)
-		block_cache_key(fs->account, fs->container, object, a.etag, a.size, &key);
+		block_cache_key(fs->bc, fs->account, fs->container, object, a.etag, a.size, &key);
 	struct swiftfs_reader_cfg rc_cfg = {
 		.cache = use_cache ? fs->bc : NULL,
 		.key = &key,

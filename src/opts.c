@@ -351,7 +351,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->read_chunk = 8ULL << 20;
 	o->read_ahead = 24ULL << 20;
 	o->workers = 4;
-	o->block_size = 1ULL << 20;
+	o->block_size = 4ULL << 20;
 	o->small_file = 1ULL << 20;
 	o->log_level = -1;
 	o->tempurl_ttl = 86400;
@@ -543,7 +543,7 @@ void opts_print_help(const char *progname)
 	       "                           (default 0: leave the kernel's, 128K)\n"
 	       "    workers=N              parallel transfer threads (default 4)\n"
 	       "    cache=on|off           persistent block cache in cache_dir/blocks (default on)\n"
-	       "    block_size=SIZE        block cache block size (default 1M)\n"
+	       "    block_size=SIZE        block cache block size (default 4M)\n"
 	       "    cache_size=SIZE        most bytes the block cache keeps on disk (default\n"
 	       "                           10%% of the cache folder's file system, at most 10G)\n"
 	       "    small_file=SIZE        objects up to this size are read whole in one GET\n"

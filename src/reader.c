@@ -55,8 +55,6 @@ struct swiftfs_reader {
 	uint64_t bsize;       /* cache block size */
 	char *pre;            /* preloaded first bytes (no cache) */
 	size_t pre_len;
-	char **spare;         /* lock: block buffers of finished fetches, reused */
-	unsigned nspare;
 	uint64_t warm_to;     /* lock: blocks below this were warmed from disk */
 	unsigned rand_misses; /* lock: blocks fetched by random reads */
 	bool filling;         /* lock: fetching the whole object (dense random reads) */
@@ -93,7 +91,6 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 	if (r->nslots < 3)
 		r->nslots = 3;
 	r->slots = calloc(r->nslots, sizeof(*r->slots));
-	r->spare = calloc(r->nslots, sizeof(*r->spare));
 	if (cfg->etag && cfg->etag[0])
 		snprintf(r->if_match, sizeof(r->if_match), "If-Match: \"%s\"", cfg->etag);
 	if (cfg->cache && cfg->key && r->if_match[0]) {
@@ -101,7 +98,7 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 		r->key = *cfg->key;
 		r->bsize = block_cache_block_size(cfg->cache);
 	}
-	if (!r->container || !r->object || !r->slots || !r->spare) {
+	if (!r->container || !r->object || !r->slots) {
 		reader_free(r);
 		return -ENOMEM;
 	}
@@ -277,12 +274,7 @@ static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, c
 		end = r->size;
 	size_t tot = end > off ? (size_t)(end - off) : 0;
 	struct block_sink k = { .r = r, .b0 = b0, .n = n, .dst = dst, .in = in, .len = len };
-	pthread_mutex_lock(&r->lock);
-	if (r->nspare)
-		k.buf = r->spare[--r->nspare];
-	pthread_mutex_unlock(&r->lock);
-	if (!k.buf)
-		k.buf = malloc(r->bsize);
+	k.buf = block_cache_buf_get(r->bc);
 	ssize_t got = !k.buf ? -ENOMEM : tot ? fetch_range_to(r, NULL, off, tot, block_sink_cb, &k) : 0;
 	ssize_t rc = got;
 
@@ -302,14 +294,7 @@ static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, c
 		block_cache_unclaim(r->bc, &r->key, b0 + i);
 	if (delivered)
 		*delivered = k.done;
-	/* fresh block buffers cost a page fault per 4 KiB: keep a few */
-	pthread_mutex_lock(&r->lock);
-	if (k.buf && r->nspare < r->nslots) {
-		r->spare[r->nspare++] = k.buf;
-		k.buf = NULL;
-	}
-	pthread_mutex_unlock(&r->lock);
-	free(k.buf);
+	block_cache_buf_put(r->bc, k.buf);
 	return rc;
 }
 
@@ -751,9 +736,6 @@ void reader_free(struct swiftfs_reader *r)
 	for (unsigned i = 0; r->slots && i < r->nslots; i++)
 		free(r->slots[i].data);
 	free(r->slots);
-	for (unsigned i = 0; r->spare && i < r->nspare; i++)
-		free(r->spare[i]);
-	free(r->spare);
 	free(r->pre);
 	free(r->container);
 	free(r->object);

@@ -44,8 +44,11 @@ int block_cache_new(const struct swiftfs_block_cache_cfg *cfg, struct swiftfs_bl
 void block_cache_free(struct swiftfs_block_cache *bc);
 uint64_t block_cache_block_size(const struct swiftfs_block_cache *bc);
 
-void block_cache_key(const char *account, const char *container, const char *object,
-		     const char *etag, uint64_t size, struct swiftfs_bc_key *k);
+/* The key of an object's blocks in bc: a hash of where the object is,
+ * its ETag and size, and bc's block size. */
+void block_cache_key(const struct swiftfs_block_cache *bc, const char *account,
+		     const char *container, const char *object, const char *etag, uint64_t size,
+		     struct swiftfs_bc_key *k);
 
 /* Copy len bytes at offset in of block idx (whose full length is blen)
  * into buf. Returns the bytes copied, or -ENOENT when the block is absent:
@@ -84,6 +87,11 @@ void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
 void block_cache_hint(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 		      uint64_t idx);
 /* The bound on bytes on disk. */
+/* A block-sized buffer for a fetch (NULL: out of memory), and back when
+ * done. Buffers are kept for the next fetch, up to 32 MiB for all readers
+ * of the cache: a fresh one costs a page fault per 4 KiB. */
+char *block_cache_buf_get(struct swiftfs_block_cache *bc);
+void block_cache_buf_put(struct swiftfs_block_cache *bc, char *buf);
 uint64_t block_cache_capacity(const struct swiftfs_block_cache *bc);
 /* Is the block cached (no wait, no claim)? */
 bool block_cache_has(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,

@@ -482,7 +482,15 @@ class SwiftfsMount:
 
     def command(self):
         """argv and environment of the daemon (in the foreground)."""
-        opts = list(self.opts)
+        # bin=PATH is the bench's, not swiftfs's: that target's binary
+        # (A/B runs of two builds, interleaved in one bench run)
+        binary = self.ctx.swiftfs_bin
+        opts = []
+        for o in self.opts:
+            if o.startswith("bin="):
+                binary = o[4:]
+            else:
+                opts.append(o)
         if self.given_cache_dir:
             opts.append("cache_dir=" + self.given_cache_dir)
         elif self.ctx.has_cache_dir and not any(o.startswith("cache_dir=") for o in opts):
@@ -490,7 +498,7 @@ class SwiftfsMount:
             shutil.rmtree(self.cache_dir, ignore_errors=True)
             os.makedirs(self.cache_dir)
             opts.append("cache_dir=" + self.cache_dir)
-        cmd = [self.ctx.swiftfs_bin, "-f"]
+        cmd = [binary, "-f"]
         if opts:
             cmd += ["-o", ",".join(opts)]
         cmd += [self.source, self.path]
@@ -1933,7 +1941,9 @@ def parse_args(argv):
     ap.add_argument("--target", action="append", dest="target_specs", metavar="SPEC",
                     help="mount configuration: a name from TARGETS or NAME=KIND:OPT,OPT, KIND "
                          "swiftfs, rclone or s3fs (repeatable; default: %s for the W "
-                         "workloads, swiftfs for the others)" % ",".join(suite.DEFAULT_TARGETS))
+                         "workloads, swiftfs for the others); a swiftfs target's "
+                         "bin=PATH runs that binary instead of --swiftfs (A/B of two "
+                         "builds, interleaved)" % ",".join(suite.DEFAULT_TARGETS))
     ap.add_argument("--slow-cap", type=float, default=40.0, metavar="S",
                     help="time budget: a peer (rclone, s3fs) whose turn at a row takes "
                          "longer than S seconds is not run again at that row (its cell "

@@ -1341,8 +1341,8 @@ def resolve_targets(ctx, specs):
     for spec in specs or DEFAULT_TARGETS:
         name, cfg = B.parse_target(spec)
         if cfg["kind"] == "swiftfs":
-            unknown = [o for o in cfg["opts"]
-                       if not any(ln.strip().startswith(o.split("=")[0]) for ln in
+            unknown = [o for o in cfg["opts"] if not o.startswith("bin=")
+                       and not any(ln.strip().startswith(o.split("=")[0]) for ln in
                                   helptext.splitlines())]
             if unknown:
                 note = ("note: target %s skipped: %s does not know option(s) %s (see its "

@@ -51,11 +51,11 @@ static void test_basic_and_persistence(void)
 {
 	struct swiftfs_bc_key k, k2;
 	char buf[BS], want[BS];
-	block_cache_key("/v1/AUTH_a", "c", "o", "etag1", 5 * BS, &k);
-	block_cache_key("/v1/AUTH_a", "c", "o", "etag2", 5 * BS, &k2);
+	struct swiftfs_block_cache *bc = open_cache(100 * BS);
+	block_cache_key(bc, "/v1/AUTH_a", "c", "o", "etag1", 5 * BS, &k);
+	block_cache_key(bc, "/v1/AUTH_a", "c", "o", "etag2", 5 * BS, &k2);
 	CHECK(memcmp(k.id, k2.id, sizeof(k.id)) != 0);
 
-	struct swiftfs_block_cache *bc = open_cache(100 * BS);
 	int fetched = 0;
 	for (uint64_t i = 0; i < 5; i++)
 		CHECK_INT(get_block(bc, &k, i, buf, &fetched), 0);
@@ -83,6 +83,18 @@ static void test_basic_and_persistence(void)
 	for (uint64_t i = 0; i < 5; i++)
 		CHECK_INT(get_block(bc, &k, i, buf, &fetched), 0);
 	CHECK_INT(fetched, 5);
+	block_cache_free(bc);
+
+	/* the folder opened with another block size: block 1 of that size is
+	 * other bytes, so none of these blocks is served for it */
+	struct swiftfs_block_cache_cfg half = { .dir = dir, .block_size = BS / 2,
+						.max_bytes = 100 * BS };
+	struct swiftfs_bc_key kh;
+	CHECK_INT(block_cache_new(&half, &bc), 0);
+	block_cache_key(bc, "/v1/AUTH_a", "c", "o", "etag1", 5 * BS, &kh);
+	CHECK(memcmp(k.id, kh.id, sizeof(k.id)) != 0);
+	CHECK_INT(block_cache_read(bc, &kh, 1, BS / 2, buf, 0, BS / 2), -ENOENT);
+	block_cache_unclaim(bc, &kh, 1);
 	block_cache_free(bc);
 }
 
@@ -141,10 +153,10 @@ static void test_damaged_blocks(void)
 	struct swiftfs_bc_key k;
 	char buf[BS], want[BS];
 	int fetched = 0;
-	block_cache_key("/v1/AUTH_a", "c", "o", "etag1", 5 * BS, &k);
 	damage(".1", 0);
 	damage(".2", 1);
 	struct swiftfs_block_cache *bc = open_cache(100 * BS);
+	block_cache_key(bc, "/v1/AUTH_a", "c", "o", "etag1", 5 * BS, &k);
 	for (uint64_t i = 0; i < 5; i++) {
 		CHECK_INT(get_block(bc, &k, i, buf, &fetched), 0);
 		fill_pattern(want, BS, i);
@@ -187,8 +199,8 @@ static void test_big_blocks_checked_in_pieces(void)
 	char *want = malloc(big), *buf = malloc(big);
 	CHECK(want && buf);
 	fill_pattern(want, big, 9);
-	block_cache_key("/v1/AUTH_a", "c", "big", "etag", big, &k);
 	CHECK_INT(block_cache_new(&cfg, &bc), 0);
+	block_cache_key(bc, "/v1/AUTH_a", "c", "big", "etag", big, &k);
 	CHECK_INT(block_cache_read(bc, &k, 0, big, buf, 0, big), -ENOENT);
 	block_cache_fill(bc, &k, 0, want, big);
 	block_cache_free(bc);
@@ -232,9 +244,9 @@ static void test_bound(void)
 {
 	struct swiftfs_bc_key k;
 	char buf[BS];
-	block_cache_key("/v1/AUTH_a", "c", "big", "e", 64 * BS, &k);
 	uint64_t max = 10 * (BS + 4096);
 	struct swiftfs_block_cache *bc = open_cache(max);
+	block_cache_key(bc, "/v1/AUTH_a", "c", "big", "e", 64 * BS, &k);
 	for (uint64_t i = 0; i < 64; i++) {
 		CHECK_INT(get_block(bc, &k, i, buf, NULL), 0);
 		CHECK(bytes_on_disk() <= max);
@@ -284,7 +296,7 @@ static void test_threads_share_fetches(void)
 	for (int i = 0; i < 8; i++) {
 		memset(&t[i], 0, sizeof(t[i]));
 		t[i].bc = bc;
-		block_cache_key("/v1/AUTH_a", "c", "shared", "e", 16 * BS, &t[i].k);
+		block_cache_key(bc, "/v1/AUTH_a", "c", "shared", "e", 16 * BS, &t[i].k);
 		pthread_create(&th[i], NULL, reader, &t[i]);
 	}
 	int fetched = 0, bad = 0;
@@ -324,21 +336,19 @@ static void test_refetch_while_pinned_and_not_stored(void)
 	struct pinned p = { 0 };
 	char data[BS], b[BS], path[600] = "", alias[600];
 	fill_pattern(data, BS, 0);
-	block_cache_key("/v1/AUTH_a", "c", "pinned", "e", BS, &p.k);
 	CHECK_INT(block_cache_new(&cfg, &bc), 0);
+	block_cache_key(bc, "/v1/AUTH_a", "c", "pinned", "e", BS, &p.k);
 	CHECK(block_cache_claim(bc, &p.k, 0));
 	block_cache_fill(bc, &p.k, 0, data, BS);
 	block_cache_free(bc);
 	cfg.min_free = 1ULL << 62; /* nothing more can be stored */
 	CHECK_INT(block_cache_new(&cfg, &bc), 0); /* block 0: on disk, unverified */
 	p.bc = bc;
-	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "find '%s' -name '*.0'", dir);
-	FILE *f = popen(cmd, "r");
-	CHECK(f && fgets(path, sizeof(path), f));
-	if (f)
-		pclose(f);
-	path[strcspn(path, "\n")] = '\0';
+	char hex[33];
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", p.k.id[i]);
+	snprintf(path, sizeof(path), "%s/%.2s/%s.0", dir, hex, hex);
+	CHECK(access(path, F_OK) == 0);
 	snprintf(alias, sizeof(alias), "%s/fifo", dir);
 	CHECK_INT(unlink(path), 0);
 	CHECK_INT(mkfifo(path, 0600), 0);
