@@ -120,6 +120,25 @@ def test_changed_object_is_never_served_from_old_blocks(container, conn, mount, 
         assert f.read() == new
 
 
+def test_cache_kept_across_a_block_size_change_serves_the_right_bytes(container, conn, mount,
+                                                                     tmp_path):
+    """5 MiB in 1 MiB blocks, then a mount with 4 MiB blocks on the same
+    folder: its block 1 (4-5 MiB) has the length of the old block 1
+    (1-2 MiB) but other bytes. None of the old blocks may be served."""
+    data = rand_bytes(5 * MiB, 21)
+    conn.put_object(container, "o", data)
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=[BS1, "cache_dir=" + cache])
+    assert read_all(m.p("o")) == hashlib.sha256(data).hexdigest()
+    m.unmount()
+    m2 = mount(container, opts=["block_size=4M", "cache_dir=" + cache])
+    with open(m2.p("o"), "rb") as f:
+        f.seek(4 * MiB)
+        assert f.read() == data[4 * MiB:]
+    assert read_all(m2.p("o")) == hashlib.sha256(data).hexdigest()
+    m2.unmount()
+
+
 def test_size_bound_holds_reading_twice_its_size(container, conn, mount, tmp_path):
     cache = str(tmp_path / "cache")
     data = rand_bytes(16 * MiB, 4)
