@@ -157,6 +157,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		rc = fs_versions_new(o->noversions_dir ? NULL : o->versions_dir, &fs->versions);
 	fs->upcfg.client = c;
 	fs->upcfg.pool = fs->uppool;
+	fs->upcfg.account = fs->account;
 	fs->upcfg.container = fs->container;
 	fs->upcfg.segment_size = fs->segment_size;
 	fs->upcfg.max_segments = fs->max_segments;

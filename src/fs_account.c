@@ -104,7 +104,9 @@ static void recover_pending(struct swiftfs_account *a)
 		char *dir = NULL;
 		struct swiftfs_fs *fs;
 		uint64_t k;
-		if (de->d_name[0] == '.' || asprintf(&dir, "%s/%s", top, de->d_name) < 0)
+		/* a container may be named ".x"; only "." and ".." are not */
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    asprintf(&dir, "%s/%s", top, de->d_name) < 0)
 			continue;
 		bool pending = has_entries(dir, "writeback") || has_entries(dir, "uploads");
 		free(dir);

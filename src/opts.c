@@ -460,13 +460,18 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 				"a power of two between 64K and 64M\n");
 		return -EINVAL;
 	}
-	if (o->read_chunk % o->block_size) {
+	if (o->cache && o->read_chunk % o->block_size) {
 		/* a read-ahead GET fetches whole blocks */
 		o->read_chunk = (o->read_chunk + o->block_size - 1) / o->block_size * o->block_size;
+		fprintf(stderr, "swiftfs: read_chunk rounded up to %lluK, a multiple of "
+				"block_size (%lluK)\n", (unsigned long long)(o->read_chunk >> 10),
+			(unsigned long long)(o->block_size >> 10));
 	}
 	if (o->cache_size && o->cache_size < 4 * o->block_size) {
-		fprintf(stderr, "swiftfs: invalid value for option 'cache_size': "
-				"at least 4 blocks (4 x block_size)\n");
+		fprintf(stderr, "swiftfs: invalid value for option 'cache_size': at least 4 "
+				"blocks, %lluK with block_size=%lluK\n",
+			(unsigned long long)(4 * o->block_size >> 10),
+			(unsigned long long)(o->block_size >> 10));
 		return -EINVAL;
 	}
 	if (o->small_file > (64ULL << 20)) {

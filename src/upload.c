@@ -306,17 +306,19 @@ static int ensure_container(struct swiftfs_client *c, const char *container)
 
 /* --- journal of uploads under way ------------------------------------ */
 
-#define JOURNAL_MAGIC "swiftfs-upload 2"
+#define JOURNAL_MAGIC "swiftfs-upload 3"
+#define JOURNAL_MAGIC_V2 "swiftfs-upload 2" /* no account line */
 
-/* Record "segment container, segment prefix, object" (URL-encoded: names
- * may hold newlines) before the first segment goes up, so that a crash
+/* Record "account, segment container, segment prefix, object"
+ * (URL-encoded: names may hold newlines) before the first segment goes
+ * up, so that a crash
  * leaves a note of what to clean. The record stays locked (flock, *fd)
  * while the upload lives: mounts sharing the cache folder recover only
  * records no live upload holds. */
 static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 			 const char *prefix, const char *object, int *fd)
 {
-	char *path = NULL, *tmp = NULL, *es = NULL, *ep = NULL, *eo = NULL;
+	char *path = NULL, *tmp = NULL, *ea = NULL, *es = NULL, *ep = NULL, *eo = NULL;
 	char md5[33];
 	*fd = -1;
 	if (!cfg->journal_dir)
@@ -332,10 +334,11 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	util_hex(md, 16, md5);
+	ea = util_url_encode(cfg->account ? cfg->account : "", false);
 	es = util_url_encode(segc, false);
 	ep = util_url_encode(prefix, false);
 	eo = util_url_encode(object, false);
-	if (!es || !ep || !eo || asprintf(&path, "%s/%s.upload", cfg->journal_dir, md5) < 0 ||
+	if (!ea || !es || !ep || !eo || asprintf(&path, "%s/%s.upload", cfg->journal_dir, md5) < 0 ||
 	    asprintf(&tmp, "%s.tmp", path) < 0)
 		goto fail;
 	int tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -344,13 +347,15 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 			close(tfd);
 		goto fail;
 	}
-	if (dprintf(tfd, "%s\n%s\n%s\n%s\n", JOURNAL_MAGIC, es, ep, eo) < 0 || fsync(tfd) != 0 ||
+	if (dprintf(tfd, "%s\n%s\n%s\n%s\n%s\n", JOURNAL_MAGIC, ea, es, ep, eo) < 0 ||
+	    fsync(tfd) != 0 ||
 	    rename(tmp, path) != 0) {
 		close(tfd);
 		goto fail;
 	}
 	*fd = tfd;
 	free(tmp);
+	free(ea);
 	free(es);
 	free(ep);
 	free(eo);
@@ -361,49 +366,63 @@ fail:
 		unlink(tmp);
 	free(tmp);
 	free(path);
+	free(ea);
 	free(es);
 	free(ep);
 	free(eo);
 	return NULL;
 }
 
-/* Read a record: the three fields, decoded. False when it is not one this
- * version can trust (torn, or an old record whose fields are not encoded
- * and do not check out). */
-static bool journal_read(FILE *f, char **segc, char **prefix, char **object)
+/* Read a record: its fields, decoded (*account NULL: a record of before
+ * version 3, which does not say). False when it is not one this version
+ * can trust (torn, or an old record whose fields are not encoded and do
+ * not check out). */
+static bool journal_read(FILE *f, char **account, char **segc, char **prefix, char **object)
 {
-	char *line[4] = { NULL, NULL, NULL, NULL };
-	size_t cap[4] = { 0, 0, 0, 0 };
+	char *line[5] = { NULL, NULL, NULL, NULL, NULL };
+	size_t cap[5] = { 0, 0, 0, 0, 0 };
+	int n = 0;
 	bool ok = true;
-	for (int i = 0; i < 4 && ok; i++) {
-		ssize_t n = getline(&line[i], &cap[i], f);
-		if (n <= 0 || line[i][n - 1] != '\n')
-			ok = i == 3 && n < 0 && strcmp(line[0], JOURNAL_MAGIC) != 0;
-		else
-			line[i][n - 1] = '\0';
+	while (n < 5 && ok) {
+		ssize_t got = getline(&line[n], &cap[n], f);
+		if (got < 0)
+			break;
+		ok = got > 0 && line[n][got - 1] == '\n'; /* else torn */
+		if (ok)
+			line[n][got - 1] = '\0';
+		n++;
 	}
-	*segc = *prefix = *object = NULL;
-	if (ok && strcmp(line[0], JOURNAL_MAGIC) == 0) {
+	*account = *segc = *prefix = *object = NULL;
+	if (ok && n == 5 && strcmp(line[0], JOURNAL_MAGIC) == 0) {
+		*account = util_url_decode(line[1]);
+		*segc = util_url_decode(line[2]);
+		*prefix = util_url_decode(line[3]);
+		*object = util_url_decode(line[4]);
+		ok = *account != NULL;
+	} else if (ok && n == 4 && strcmp(line[0], JOURNAL_MAGIC_V2) == 0) {
 		*segc = util_url_decode(line[1]);
 		*prefix = util_url_decode(line[2]);
 		*object = util_url_decode(line[3]);
-	} else if (ok) {
+	} else if (ok && n == 3 && strncmp(line[0], "swiftfs-upload ", 15) != 0) {
 		/* before version 2: raw lines */
 		*segc = strdup(line[0]);
 		*prefix = strdup(line[1]);
 		*object = strdup(line[2]);
+	} else {
+		ok = false;
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		free(line[i]);
 	ok = ok && *segc && *prefix && *object;
 	/* the prefix is the object's own: <object>/slo/... */
 	size_t ol = ok ? strlen(*object) : 0;
 	ok = ok && ol && strncmp(*prefix, *object, ol) == 0 && strncmp(*prefix + ol, "/slo/", 5) == 0;
 	if (!ok) {
+		free(*account);
 		free(*segc);
 		free(*prefix);
 		free(*object);
-		*segc = *prefix = *object = NULL;
+		*account = *segc = *prefix = *object = NULL;
 	}
 	return ok;
 }
@@ -422,7 +441,7 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 		size_t len = strlen(de->d_name);
 		if (len < 8 || strcmp(de->d_name + len - 7, ".upload") != 0)
 			continue;
-		char *path = NULL, *segc = NULL, *prefix = NULL, *object = NULL;
+		char *path = NULL, *account = NULL, *segc = NULL, *prefix = NULL, *object = NULL;
 		if (asprintf(&path, "%s/%s", cfg->journal_dir, de->d_name) < 0)
 			continue;
 		FILE *f = fopen(path, "r");
@@ -437,14 +456,17 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 			free(path);
 			continue;
 		}
-		bool ok = journal_read(f, &segc, &prefix, &object);
+		bool ok = journal_read(f, &account, &segc, &prefix, &object);
 		if (!ok) {
 			LOGW("upload record %s cannot be trusted (torn, or names it cannot tell "
 			     "apart); it is left, with any segments it names", path);
 			goto next;
 		}
-		if (strcmp(segc, own) != 0)
-			goto next; /* another container's: its own mount recovers it */
+		/* another container's, or another account's (the cache folder
+		 * is one per user by default): its own mount recovers it */
+		if (strcmp(segc, own) != 0 ||
+		    (account && account[0] && cfg->account && strcmp(account, cfg->account) != 0))
+			goto next;
 		/* does the object's manifest use these segments? */
 		struct swiftfs_seglist used = { 0 };
 		char *want = NULL;
@@ -477,6 +499,7 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 			unlink(path);
 next:
 		fclose(f); /* and its lock */
+		free(account);
 		free(segc);
 		free(prefix);
 		free(object);

@@ -86,12 +86,12 @@ void block_cache_warm(struct swiftfs_block_cache *bc, const struct swiftfs_bc_ke
  * the disk's queue full. */
 void block_cache_hint(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 		      uint64_t idx);
-/* The bound on bytes on disk. */
 /* A block-sized buffer for a fetch (NULL: out of memory), and back when
  * done. Buffers are kept for the next fetch, up to 32 MiB for all readers
  * of the cache: a fresh one costs a page fault per 4 KiB. */
 char *block_cache_buf_get(struct swiftfs_block_cache *bc);
 void block_cache_buf_put(struct swiftfs_block_cache *bc, char *buf);
+/* The bound on bytes on disk. */
 uint64_t block_cache_capacity(const struct swiftfs_block_cache *bc);
 /* Is the block cached (no wait, no claim)? */
 bool block_cache_has(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,

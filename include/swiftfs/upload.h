@@ -28,6 +28,7 @@ struct swiftfs_workpool;
 struct swiftfs_upload_cfg {
 	struct swiftfs_client *client;
 	struct swiftfs_workpool *pool;
+	const char *account;       /* the storage URL's path: journal records name it */
 	const char *container;
 	uint64_t segment_size;
 	unsigned max_segments;     /* /info max_manifest_segments */

@@ -237,3 +237,61 @@ def test_recovery_of_a_name_with_a_newline_deletes_only_its_own_segments(
     assert segments_of(conn, container, "d/abc/") == live_segs
     assert conn.get_object(container, "d/abc")[1] == live
     assert segments_of(conn, container, "d/a\nb/") == []                 # its own: gone
+
+
+def test_recovery_leaves_another_accounts_upload_alone(swift, container, conn, proxy, mount,
+                                                       tmp_path):
+    """The cache folder is one per user by default, and two accounts may
+    both have a container of one name: a mount of the other account must
+    not take this account's interrupted upload for its own (and drop its
+    record, so its segments are never cleaned)."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["segment_size=1M", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", path="multipart-manifest=put", action="delay", seconds=60,
+                   times=1)
+    f = open(m.p("big"), "wb", buffering=0)
+    f.write(random.Random(24).randbytes(3 * 1024 * 1024 + 100))
+    t0 = time.time()
+    while len(segments_of(conn, container, "big/")) < 3 and time.time() - t0 < 30:
+        time.sleep(0.1)
+    os.kill(m.proc.pid, signal.SIGKILL)               # interrupted, record left
+    m.proc.wait()
+    subprocess.run(["fusermount3", "-uz", m.path], check=False)
+    m.expect_rc = None
+    try:
+        f.close()
+    except OSError:
+        pass
+    records = os.listdir(os.path.join(cache, "uploads"))
+    assert len(records) == 1, records
+    other = swift.conn("test2:tester3", "testing3")
+    other.put_container(container)
+    try:
+        m2 = mount(container, opts=["segment_size=1M", "cache_dir=" + cache],
+                   use_env_creds=False, env=swift.creds_env("test2:tester3", "testing3"))
+        m2.unmount()
+        assert os.listdir(os.path.join(cache, "uploads")) == records  # not its own
+    finally:
+        delete_container(other, container)
+    mount(container, opts=["segment_size=1M", "cache_dir=" + cache])  # its own: recovers
+    assert segments_of(conn, container, "big/") == []
+    assert os.listdir(os.path.join(cache, "uploads")) == []
+
+
+def test_records_of_the_previous_format_are_still_recovered(container, conn, mount, tmp_path):
+    """An upload record written before records named their account
+    ("swiftfs-upload 2": segment container, prefix, object) is still
+    recovered: its orphan segments deleted, the record removed."""
+    cache = tmp_path / "cache"
+    (cache / "uploads").mkdir(parents=True)
+    segc = container + "_segments"
+    conn.put_container(segc)
+    for i in range(2):
+        conn.put_object(segc, "o%%201/slo/1700000000.000000/%08d" % i, b"orphan")
+    (cache / "uploads" / "0123456789abcdef0123456789abcdef.upload").write_text(
+        "swiftfs-upload 2\n%s\no%%25201%%2Fslo%%2F1700000000.000000%%2F\no%%25201\n" % segc)
+    m = mount(container, opts=["cache_dir=" + str(cache)])
+    m.unmount()
+    assert segments_of(conn, container, "o%201/") == []
+    assert os.listdir(cache / "uploads") == []
