@@ -100,6 +100,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	int rc;
 	if (!fs)
 		return -ENOMEM;
+	fs->wb_owner_fd = -1;
 	fs->c = c;
 	fs->container = strdup(o->container);
 	if (o->prefix[0]) {
@@ -182,6 +183,11 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 		rc = -ENOMEM;
 	if (!rc && !fs->ro) {
 		mkdir(fs->wb_dir, 0700);
+		int orc = wb_owner_take(fs->wb_dir, &fs->wb_owner, &fs->wb_owner_fd);
+		if (orc)
+			LOGW("writeback: cannot take an owner lock in %s (%s): a mount sharing this "
+			     "cache folder could take this one's queued uploads for interrupted ones",
+			     fs->wb_dir, strerror(-orc));
 		/* what an earlier mount closed but did not upload goes first */
 		int left = wb_recover(fs->wb_dir, fs->account, &fs->upcfg);
 		if (left)
@@ -228,6 +234,8 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->prefix_slash);
 	free(fs->staging_dir);
 	free(fs->journal_dir);
+	if (fs->wb_dir)
+		wb_owner_drop(fs->wb_dir, fs->wb_owner, fs->wb_owner_fd);
 	free(fs->wb_dir);
 	free(fs->temp_names);
 	fs_subtree_free(fs);

@@ -52,6 +52,8 @@ struct swiftfs_fs {
 	bool writeback;
 	char *temp_names;        /* ':'-separated fnmatch patterns, "" none */
 	char *wb_dir;            /* <cache_dir>/writeback: the journal */
+	char *wb_owner;          /* this core's owner lock in wb_dir (records name it) */
+	int wb_owner_fd;         /* holds its flock; -1: none */
 	struct swiftfs_workpool *wbpool;
 	pthread_mutex_t wb_lock;
 	pthread_cond_t wb_cond;

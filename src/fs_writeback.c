@@ -108,6 +108,7 @@ static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 		rec.mtime = hh.mtime_str;
 		rec.content_type = w->content_type;
 		rec.headers = (char **)hdrs;
+		rec.owner = fs->wb_owner;
 		while (hdrs[rec.nheaders])
 			rec.nheaders++;
 		rc = wb_record_write(fs->wb_dir, &rec, &path);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "swiftfs/log.h"
@@ -63,6 +65,8 @@ int wb_record_write(const char *dir, const struct swiftfs_wb_record *rec, char *
 		rc = put(&b, "content_type", rec->content_type);
 	for (size_t i = 0; !rc && i < rec->nheaders; i++)
 		rc = put(&b, "header", rec->headers[i]);
+	if (!rc)
+		rc = put(&b, "owner", rec->owner);
 	if (!rc)
 		rc = buf_printf(&b, "end\n");
 	if (rc)
@@ -118,6 +122,7 @@ void wb_record_free(struct swiftfs_wb_record *rec)
 	for (size_t i = 0; i < rec->nheaders; i++)
 		free(rec->headers[i]);
 	free(rec->headers);
+	free(rec->owner);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -172,6 +177,8 @@ int wb_record_read(const char *path, struct swiftfs_wb_record *rec)
 			slot = &rec->mtime;
 		} else if (strcmp(line, "content_type") == 0) {
 			slot = &rec->content_type;
+		} else if (strcmp(line, "owner") == 0) {
+			slot = &rec->owner;
 		} else if (strcmp(line, "header") == 0) {
 			char **nh = realloc(rec->headers, (rec->nheaders + 1) * sizeof(*nh));
 			if (!nh) {
@@ -197,6 +204,122 @@ int wb_record_read(const char *path, struct swiftfs_wb_record *rec)
 	if (rc)
 		wb_record_free(rec);
 	return rc;
+}
+
+/* owner locks live beside the records, in <dir>-owners */
+#define OWNERS_DIR "-owners"
+#define OWNER_PREFIX "owner-"
+#define OWNER_SUFFIX ".lock"
+
+int wb_owner_take(const char *dir, char **name, int *fd)
+{
+	char *tmp = NULL, *final = NULL;
+	int rc = 0;
+	*name = NULL;
+	*fd = -1;
+	/* locked under a temporary name, then renamed: a lock file under
+	 * its final name is always held by a live owner or by nobody */
+	if (asprintf(&tmp, "%s" OWNERS_DIR, dir) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	mkdir(tmp, 0700);
+	free(tmp);
+	if (asprintf(&tmp, "%s" OWNERS_DIR "/.owner-XXXXXX", dir) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	int f = mkostemp(tmp, O_CLOEXEC);
+	if (f < 0) {
+		rc = -errno;
+		goto out;
+	}
+	const char *suffix = strrchr(tmp, '-') + 1;
+	if (flock(f, LOCK_EX | LOCK_NB) != 0 ||
+	    asprintf(&final, "%s" OWNERS_DIR "/" OWNER_PREFIX "%s" OWNER_SUFFIX, dir, suffix) < 0 ||
+	    rename(tmp, final) != 0) {
+		rc = errno ? -errno : -ENOMEM;
+		close(f);
+		unlink(tmp);
+		goto out;
+	}
+	*name = strdup(strrchr(final, '/') + 1);
+	if (!*name) {
+		rc = -ENOMEM;
+		close(f);
+		unlink(final);
+		goto out;
+	}
+	*fd = f;
+out:
+	free(tmp);
+	free(final);
+	return rc;
+}
+
+void wb_owner_drop(const char *dir, char *name, int fd)
+{
+	char *path = NULL;
+	if (name && asprintf(&path, "%s" OWNERS_DIR "/%s", dir, name) >= 0) {
+		unlink(path);
+		free(path);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(name);
+}
+
+/* Is name a live owner's lock in dir? A name that is not an owner lock's
+ * (a hand-made record) counts as gone. */
+static bool owner_alive(const char *dir, const char *name)
+{
+	char *path = NULL;
+	size_t n = strlen(name), pl = strlen(OWNER_PREFIX), sl = strlen(OWNER_SUFFIX);
+	if (n <= pl + sl || strncmp(name, OWNER_PREFIX, pl) != 0 || strchr(name, '/') ||
+	    strcmp(name + n - sl, OWNER_SUFFIX) != 0 ||
+	    asprintf(&path, "%s" OWNERS_DIR "/%s", dir, name) < 0)
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return false;
+	bool alive = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return alive;
+}
+
+/* Remove the lock files of owners gone (and temporaries a crash left
+ * before their rename, once they are a minute old). */
+static void owners_sweep(const char *dir)
+{
+	char *od = NULL;
+	if (asprintf(&od, "%s" OWNERS_DIR, dir) < 0)
+		return;
+	DIR *d = opendir(od);
+	free(od);
+	struct dirent *de;
+	time_t now = time(NULL);
+	while (d && (de = readdir(d)) != NULL) {
+		struct stat sb;
+		bool tmp = strncmp(de->d_name, ".owner-", 7) == 0;
+		size_t n = strlen(de->d_name);
+		bool lock = strncmp(de->d_name, OWNER_PREFIX, strlen(OWNER_PREFIX)) == 0 &&
+			    n > strlen(OWNER_SUFFIX) &&
+			    strcmp(de->d_name + n - strlen(OWNER_SUFFIX), OWNER_SUFFIX) == 0;
+		if (!tmp && !lock)
+			continue;
+		if (tmp && (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    now - sb.st_mtime < 60))
+			continue;
+		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+		close(fd);
+	}
+	if (d)
+		closedir(d);
 }
 
 struct wb_item {
@@ -339,7 +462,10 @@ int wb_recover(const char *dir, const char *account, const struct swiftfs_upload
 			     v[i].path);
 			unlink(v[i].path);
 		} else {
-			if (strcmp(rec.container, cfg->container) == 0 &&
+			/* another mount's, still alive: its upload is queued, not
+			 * interrupted */
+			bool live = rec.owner && owner_alive(dir, rec.owner);
+			if (!live && strcmp(rec.container, cfg->container) == 0 &&
 			    (!rec.account || !account || strcmp(rec.account, account) == 0) &&
 			    recover_one(dir, v[i].path, &rec, cfg))
 				pending++;
@@ -348,5 +474,6 @@ int wb_recover(const char *dir, const char *account, const struct swiftfs_upload
 		free(v[i].path);
 	}
 	free(v);
+	owners_sweep(dir);
 	return pending;
 }

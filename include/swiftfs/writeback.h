@@ -29,6 +29,7 @@ struct swiftfs_wb_record {
 	char *content_type;  /* or NULL */
 	char **headers;      /* "Name: value" */
 	size_t nheaders;
+	char *owner;         /* the live mount's owner lock in the folder, or NULL */
 };
 
 /* Write rec durably as a new record in dir; *path (malloc'd) names it. */
@@ -38,9 +39,20 @@ int wb_dir_sync(const char *dir);
 int wb_record_read(const char *path, struct swiftfs_wb_record *rec);
 void wb_record_free(struct swiftfs_wb_record *rec);
 
+/* The owner lock of a live mount: a file in <dir>-owners (*name: its name) that
+ * stays flock'ed while *fd is open. Records name their owner, and
+ * recovery leaves the records of a live owner alone: mounts may share a
+ * cache folder, and another mount's queued upload is not an interrupted
+ * one. 0 or -errno. */
+int wb_owner_take(const char *dir, char **name, int *fd);
+/* Release it (the mount's records then belong to the next mount). */
+void wb_owner_drop(const char *dir, char *name, int fd);
+
 /* Upload every object that records in dir for this account and
- * container hold, oldest first; remove each record and staged file once
- * its object is in Swift. Returns how many are still pending. */
+ * container hold, oldest first, except records whose owner is still
+ * alive; remove each record and staged file once its object is in
+ * Swift; remove the lock files of owners gone. Returns how many are
+ * still pending. */
 int wb_recover(const char *dir, const char *account, const struct swiftfs_upload_cfg *cfg);
 
 #endif

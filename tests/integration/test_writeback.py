@@ -520,3 +520,32 @@ def test_a_record_naming_a_file_outside_the_cache_is_not_trusted(container, conn
     with pytest.raises(Exception):
         conn.head_object(container, "stolen")
     assert victim.read_bytes() == b"not swiftfs's file\n"
+
+
+def test_a_second_mount_leaves_a_live_mounts_queued_uploads_alone(swift, container, conn, proxy,
+                                                                  mount, tmp_path):
+    """Mounts may share a cache folder (the default is one per user). A
+    mount that starts while another one's upload is queued (Swift refusing
+    it for now) must not take it for an interrupted one: upload it, then
+    delete the staged file and record the live mount still uses. Once the
+    first mount is gone (kill -9), the next mount recovers it."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
+    with open(m.p("f"), "wb") as f:
+        f.write(b"closed by the first mount\n")
+    wbdir = os.path.join(cache, "writeback")
+    recs = [n for n in os.listdir(wbdir) if n.endswith(".wb")]
+    assert len(recs) == 1, os.listdir(wbdir)
+    m2 = mount(container, opts=["writeback", "cache_dir=" + cache])
+    m2.unmount()
+    assert [n for n in os.listdir(wbdir) if n.endswith(".wb")] == recs
+    with pytest.raises(Exception):
+        conn.head_object(container, "f")
+    assert "left pending by an earlier mount" not in m2.log()
+    kill9(m)
+    mount(container, opts=["cache_dir=" + cache])       # the owner is gone: recovered
+    assert conn.get_object(container, "f")[1] == b"closed by the first mount\n"
+    assert [n for n in os.listdir(wbdir) if n.endswith(".wb")] == []
+    assert len(os.listdir(wbdir + "-owners")) == 1     # the dead owner's lock is gone
