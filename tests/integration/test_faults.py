@@ -180,6 +180,27 @@ def segments_of(conn, container, prefix):
     return [o["name"] for o in objs if o["name"].startswith(prefix)]
 
 
+def interrupt_upload(conn, container, proxy, m, name, seed):
+    """Write 3 MiB to name through m (segment_size=1M, through proxy), hold
+    its manifest PUT, and kill -9 the daemon once the segments are up: an
+    interrupted SLO upload, its record left in the cache folder."""
+    proxy.add_rule(method="PUT", path="multipart-manifest=put", action="delay", seconds=60,
+                   times=1)
+    f = open(m.p(*name.split("/")), "wb", buffering=0)
+    f.write(random.Random(seed).randbytes(3 * 1024 * 1024 + 100))
+    t0 = time.time()
+    while len(segments_of(conn, container, name + "/")) < 3 and time.time() - t0 < 30:
+        time.sleep(0.1)
+    os.kill(m.proc.pid, signal.SIGKILL)               # interrupted, record left
+    m.proc.wait()
+    subprocess.run(["fusermount3", "-uz", m.path], check=False)
+    m.expect_rc = None
+    try:
+        f.close()
+    except OSError:
+        pass
+
+
 def test_a_second_mount_leaves_a_live_upload_alone(swift, container, conn, mount, tmp_path):
     """Mounts share a cache folder (the default is one per user): another
     mount's crash recovery must not take an upload still under way for an
@@ -218,21 +239,7 @@ def test_recovery_of_a_name_with_a_newline_deletes_only_its_own_segments(
         f.write(live)
     live_segs = segments_of(conn, container, "d/abc/")
     assert live_segs
-    proxy.add_rule(method="PUT", path="multipart-manifest=put", action="delay", seconds=60,
-                   times=1)
-    f = open(m.p("d", "a\nb"), "wb", buffering=0)
-    f.write(random.Random(23).randbytes(3 * 1024 * 1024 + 100))
-    t0 = time.time()
-    while len(segments_of(conn, container, "d/a\nb/")) < 3 and time.time() - t0 < 30:
-        time.sleep(0.1)
-    os.kill(m.proc.pid, signal.SIGKILL)               # interrupted, record left
-    m.proc.wait()
-    subprocess.run(["fusermount3", "-uz", m.path], check=False)
-    m.expect_rc = None
-    try:
-        f.close()
-    except OSError:
-        pass
+    interrupt_upload(conn, container, proxy, m, "d/a\nb", 23)
     mount(container, opts=["segment_size=1M", "cache_dir=" + cache])       # recovers
     assert segments_of(conn, container, "d/abc/") == live_segs
     assert conn.get_object(container, "d/abc")[1] == live
@@ -248,21 +255,7 @@ def test_recovery_leaves_another_accounts_upload_alone(swift, container, conn, p
     cache = str(tmp_path / "cache")
     m = mount(container, opts=["segment_size=1M", "cache_dir=" + cache], use_env_creds=False,
               env=proxied_env(swift, proxy))
-    proxy.add_rule(method="PUT", path="multipart-manifest=put", action="delay", seconds=60,
-                   times=1)
-    f = open(m.p("big"), "wb", buffering=0)
-    f.write(random.Random(24).randbytes(3 * 1024 * 1024 + 100))
-    t0 = time.time()
-    while len(segments_of(conn, container, "big/")) < 3 and time.time() - t0 < 30:
-        time.sleep(0.1)
-    os.kill(m.proc.pid, signal.SIGKILL)               # interrupted, record left
-    m.proc.wait()
-    subprocess.run(["fusermount3", "-uz", m.path], check=False)
-    m.expect_rc = None
-    try:
-        f.close()
-    except OSError:
-        pass
+    interrupt_upload(conn, container, proxy, m, "big", 24)
     records = os.listdir(os.path.join(cache, "uploads"))
     assert len(records) == 1, records
     other = swift.conn("test2:tester3", "testing3")
