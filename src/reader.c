@@ -2,7 +2,8 @@
  * slots. A slot is EMPTY, BUSY (a fetch owns it: never evicted), READY or
  * FAILED. The FUSE thread that needs a chunk fetches it itself; read-ahead
  * chunks go to the worker pool. A read waits for a pool job only when that
- * job already holds the block it needs (queued or under way); the pool
+ * job already holds the block it needs and is under way: one still queued
+ * (behind other files' read-ahead) the read runs itself (cache path); the pool
  * carries read-ahead and small-file prefetch only, never uploads (their
  * segments have a pool of their own). All slot fields are guarded by
  * reader->lock; the fetch itself runs unlocked into a buffer only the
@@ -61,6 +62,7 @@ struct swiftfs_reader {
 	bool filled;          /* lock: that was started once already */
 	uint64_t fill_next;   /* lock: the next block the fill considers */
 	bool closing;         /* lock: reader_free() waits: start nothing new */
+	struct fetch_job *queued; /* lock: cache-path fetches not started yet */
 };
 
 struct fetch_job {
@@ -69,6 +71,8 @@ struct fetch_job {
 	uint64_t b0;          /* cache path: blocks [b0, b0 + n) */
 	unsigned n;
 	bool warm;            /* cached blocks to bring in from disk, not fetch */
+	bool stolen;          /* r->lock: a reader needing one of its blocks ran it */
+	struct fetch_job *qnext; /* r->lock: in r->queued */
 };
 
 static void fill_more_locked(struct swiftfs_reader *r);
@@ -298,6 +302,44 @@ static ssize_t fetch_blocks(struct swiftfs_reader *r, uint64_t b0, unsigned n, c
 	return rc;
 }
 
+static void unqueue_locked(struct swiftfs_reader *r, struct fetch_job *j)
+{
+	for (struct fetch_job **pp = &r->queued; *pp; pp = &(*pp)->qnext) {
+		if (*pp == j) {
+			*pp = j->qnext;
+			break;
+		}
+	}
+	j->qnext = NULL;
+}
+
+/* A fetch of block b queued on the pool and not started: the reader that
+ * needs b runs it itself instead of waiting behind whatever the pool
+ * does first (other files' read-ahead). False when there is none. */
+static bool steal_run(struct swiftfs_reader *r, uint64_t b)
+{
+	uint64_t b0 = 0;
+	unsigned n = 0;
+	pthread_mutex_lock(&r->lock);
+	for (struct fetch_job *j = r->queued; j; j = j->qnext) {
+		if (b >= j->b0 && b < j->b0 + j->n) {
+			j->stolen = true;
+			b0 = j->b0;
+			n = j->n;
+			unqueue_locked(r, j);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!n)
+		return false;
+	LOGD("%s: a read runs queued read-ahead of blocks %" PRIu64 "-%" PRIu64 " itself",
+	     r->object, b0, b0 + n - 1);
+	unsigned got = 0;
+	fetch_blocks(r, b0, n, NULL, 0, 0, &got); /* the blocks are the job's claims */
+	return true;
+}
+
 static void fetch_job_run(void *arg)
 {
 	struct fetch_job *j = arg;
@@ -305,8 +347,12 @@ static void fetch_job_run(void *arg)
 	bool refill = false;
 	pthread_mutex_lock(&r->lock);
 	bool closing = r->closing;
+	bool stolen = j->stolen;
+	unqueue_locked(r, j);
 	pthread_mutex_unlock(&r->lock);
-	if (closing && r->bc) {
+	if (stolen) {
+		/* a reader ran it (steal_run): nothing left to do */
+	} else if (closing && r->bc) {
 		/* the file was closed while this job waited in the queue: its
 		 * blocks go back (the next reader of one fetches it), and the
 		 * close does not wait for GETs nobody will read */
@@ -329,7 +375,7 @@ static void fetch_job_run(void *arg)
 	}
 	pthread_mutex_lock(&r->lock);
 	r->inflight--;
-	if (r->filling && !j->warm && !refill) {
+	if (r->filling && !j->warm && !refill && !stolen) {
 		/* a run failed (object replaced, server errors, a cache that
 		 * cannot store): the fill stops, and the reads decide */
 		LOGD("%s: the background fill stops after a failed run", r->object);
@@ -431,10 +477,16 @@ static bool submit_run_locked(struct swiftfs_reader *r, uint64_t b0, unsigned n,
 		j->n = n;
 		j->warm = warm;
 		r->inflight++;
+		if (!warm) {
+			j->qnext = r->queued;
+			r->queued = j;
+		}
 	}
 	if (!j || workpool_submit(r->pool, fetch_job_run, j)) {
-		if (j)
+		if (j) {
 			r->inflight--;
+			unqueue_locked(r, j);
+		}
 		free(j);
 		for (unsigned i = 0; !warm && i < n; i++)
 			block_cache_unclaim(r->bc, &r->key, b0 + i);
@@ -550,6 +602,10 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 		uint32_t n = blen - in;
 		if (n > size - copied)
 			n = (uint32_t)(size - copied);
+		/* a block a queued fetch holds: run that fetch here, rather
+		 * than wait for the pool to reach it */
+		if (!block_cache_has(r->bc, &r->key, b))
+			steal_run(r, b);
 		ssize_t got = block_cache_read(r->bc, &r->key, b, blen, buf + copied, in, n);
 		if (got == -ENOENT) {
 			/* ours to fetch. Streaming: the rest of an object within

@@ -618,3 +618,45 @@ def test_read_ahead_queued_at_close_is_dropped(swift, container, conn, proxy, mo
     # one worker: the read's own GET and the run on the wire at close, not
     # the runs still queued behind it
     assert len(gets) <= 4, len(gets)
+
+
+def test_a_read_does_not_wait_behind_other_files_read_ahead(swift, container, conn, proxy,
+                                                             mount, tmp_path):
+    """With one transfer thread busy on a slow file's read-ahead, another
+    file's read-ahead waits in the queue behind it. A read of a block that
+    such a queued fetch holds runs that fetch itself instead of waiting
+    (every GET of the slow file takes 2 s)."""
+    slow, fast = rand_bytes(16 * MiB, 15), rand_bytes(8 * MiB, 16)
+    conn.put_object(container, "slowb", slow)
+    conn.put_object(container, "a", fast)
+    m = mount(container, opts=[BS1, "cache_dir=" + str(tmp_path / "cache"), "read_chunk=1M",
+                               "read_ahead=4M", "workers=1"],
+              use_env_creds=False, env=proxied_env(swift, proxy))
+    os.stat(m.p("slowb"))
+    os.stat(m.p("a"))
+    proxy.add_rule(method="GET", path="/slowb$", action="delay", seconds=2, times=-1)
+    stop = threading.Event()
+
+    def read_slow():
+        with open(m.p("slowb"), "rb", buffering=0) as f:
+            for i in range(16):
+                if stop.is_set():
+                    break
+                assert f.read(MiB) == slow[i * MiB:(i + 1) * MiB]
+
+    t = threading.Thread(target=read_slow)
+    t.start()
+    try:
+        time.sleep(1)                  # its read-ahead holds the one worker, and queues
+        t0 = time.time()
+        with open(m.p("a"), "rb", buffering=0) as f:
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            got = b"".join(iter(lambda: f.read(MiB), b""))
+        took = time.time() - t0
+    finally:
+        stop.set()
+        proxy.clear()
+        t.join()
+    assert got == fast
+    # waiting behind the slow file's queued GETs would take 4 s or more
+    assert took < 2.0, took
