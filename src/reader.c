@@ -76,6 +76,7 @@ struct fetch_job {
 };
 
 static void fill_more_locked(struct swiftfs_reader *r);
+static bool submit_run_locked(struct swiftfs_reader *r, uint64_t b0, unsigned n, bool warm);
 static void read_ahead_cached_locked(struct swiftfs_reader *r, uint64_t b, unsigned streak);
 
 int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out)
@@ -313,30 +314,44 @@ static void unqueue_locked(struct swiftfs_reader *r, struct fetch_job *j)
 	j->qnext = NULL;
 }
 
-/* A fetch of block b queued on the pool and not started: the reader that
- * needs b runs it itself instead of waiting behind whatever the pool
- * does first (other files' read-ahead). False when there is none. */
-static bool steal_run(struct swiftfs_reader *r, uint64_t b)
+/* Block b belongs to a fetch queued on the pool and not started, and
+ * every worker is busy: the reader that needs b takes it out of that run
+ * and fetches it itself, rather than wait behind whatever the pool does
+ * first (other files' read-ahead); the rest of the run stays queued (the blocks after b in a
+ * run cut in two as a run of their own). False when no queued run holds
+ * b. */
+static bool steal_block(struct swiftfs_reader *r, uint64_t b)
 {
-	uint64_t b0 = 0;
-	unsigned n = 0;
+	bool found = false;
+	uint64_t tail0 = 0, tail_end = 0;
 	pthread_mutex_lock(&r->lock);
-	for (struct fetch_job *j = r->queued; j; j = j->qnext) {
-		if (b >= j->b0 && b < j->b0 + j->n) {
+	for (struct fetch_job *j = r->queued; j && !found; j = j->qnext) {
+		if (b < j->b0 || b >= j->b0 + j->n)
+			continue;
+		found = true;
+		uint64_t end = j->b0 + j->n;
+		if (b == j->b0) {
+			j->b0++;
+			j->n--;
+		} else {
+			tail0 = b + 1;
+			tail_end = end;
+			j->n = (unsigned)(b - j->b0);
+		}
+		if (j->n == 0) {
 			j->stolen = true;
-			b0 = j->b0;
-			n = j->n;
 			unqueue_locked(r, j);
-			break;
 		}
 	}
+	/* still claimed: queued again (on failure, given back) */
+	if (tail_end > tail0)
+		submit_run_locked(r, tail0, (unsigned)(tail_end - tail0), false);
 	pthread_mutex_unlock(&r->lock);
-	if (!n)
+	if (!found)
 		return false;
-	LOGD("%s: a read runs queued read-ahead of blocks %" PRIu64 "-%" PRIu64 " itself",
-	     r->object, b0, b0 + n - 1);
-	unsigned got = 0;
-	fetch_blocks(r, b0, n, NULL, 0, 0, &got); /* the blocks are the job's claims */
+	LOGD("%s: a read fetches block %" PRIu64 " of a queued read-ahead run itself", r->object,
+	     b);
+	fetch_blocks(r, b, 1, NULL, 0, 0, NULL); /* the block was the run's claim */
 	return true;
 }
 
@@ -604,8 +619,8 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 			n = (uint32_t)(size - copied);
 		/* a block a queued fetch holds: run that fetch here, rather
 		 * than wait for the pool to reach it */
-		if (!block_cache_has(r->bc, &r->key, b))
-			steal_run(r, b);
+		if (!block_cache_has(r->bc, &r->key, b) && workpool_all_busy(r->pool))
+			steal_block(r, b);
 		ssize_t got = block_cache_read(r->bc, &r->key, b, blen, buf + copied, in, n);
 		if (got == -ENOENT) {
 			/* ours to fetch. Streaming: the rest of an object within

@@ -17,6 +17,7 @@ struct swiftfs_workpool {
 	pthread_cond_t cond;
 	struct job *head, *tail; /* lock */
 	bool stopping;           /* lock */
+	unsigned running;        /* lock: workers running a job */
 	unsigned nthreads;
 	pthread_t *threads;
 };
@@ -34,10 +35,12 @@ static void *worker(void *arg)
 		p->head = j->next;
 		if (!p->head)
 			p->tail = NULL;
+		p->running++;
 		pthread_mutex_unlock(&p->lock);
 		j->fn(j->arg);
 		free(j);
 		pthread_mutex_lock(&p->lock);
+		p->running--;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -66,6 +69,14 @@ int workpool_new(unsigned nthreads, struct swiftfs_workpool **out)
 	}
 	*out = p;
 	return 0;
+}
+
+bool workpool_all_busy(struct swiftfs_workpool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool busy = p->running >= p->nthreads;
+	pthread_mutex_unlock(&p->lock);
+	return busy;
 }
 
 int workpool_submit(struct swiftfs_workpool *p, workpool_fn fn, void *arg)
