@@ -74,9 +74,9 @@ static int slot_core(struct swiftfs_account *a, uint64_t k, struct swiftfs_fs **
 /* Does folder dir/sub hold a file other than "." entries? */
 static bool has_entries(const char *dir, const char *sub)
 {
-	char *p = NULL;
+	char *p = fs_join(dir, "/", sub);
 	bool any = false;
-	if (asprintf(&p, "%s/%s", dir, sub) < 0)
+	if (!p)
 		return false;
 	DIR *d = opendir(p);
 	free(p);
@@ -101,12 +101,12 @@ static void recover_pending(struct swiftfs_account *a)
 	DIR *d = opendir(top);
 	struct dirent *de;
 	while (d && (de = readdir(d)) != NULL) {
-		char *dir = NULL;
+		char *dir;
 		struct swiftfs_fs *fs;
 		uint64_t k;
 		/* a container may be named ".x"; only "." and ".." are not */
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    asprintf(&dir, "%s/%s", top, de->d_name) < 0)
+		    !(dir = fs_join(top, "/", de->d_name)))
 			continue;
 		bool pending = has_entries(dir, "writeback") || has_entries(dir, "uploads");
 		free(dir);

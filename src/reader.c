@@ -68,10 +68,10 @@ struct swiftfs_reader {
 struct fetch_job {
 	struct swiftfs_reader *r;
 	struct slot *s;       /* slot path */
-	uint64_t b0;          /* cache path: blocks [b0, b0 + n) */
+	uint64_t b0;          /* cache path: blocks [b0, b0 + n); n drops to 0
+			       * when readers took them all (steal_block) */
 	unsigned n;
 	bool warm;            /* cached blocks to bring in from disk, not fetch */
-	bool stolen;          /* r->lock: a reader needing one of its blocks ran it */
 	struct fetch_job *qnext; /* r->lock: in r->queued */
 };
 
@@ -317,9 +317,9 @@ static void unqueue_locked(struct swiftfs_reader *r, struct fetch_job *j)
 /* Block b belongs to a fetch queued on the pool and not started, and
  * every worker is busy: the reader that needs b takes it out of that run
  * and fetches it itself, rather than wait behind whatever the pool does
- * first (other files' read-ahead); the rest of the run stays queued (the blocks after b in a
- * run cut in two as a run of their own). False when no queued run holds
- * b. */
+ * first (other files' read-ahead). The rest of the run stays queued (the
+ * blocks after b in a run cut in two as a run of their own). False when
+ * no queued run holds b. */
 static bool steal_block(struct swiftfs_reader *r, uint64_t b)
 {
 	bool found = false;
@@ -338,10 +338,8 @@ static bool steal_block(struct swiftfs_reader *r, uint64_t b)
 			tail_end = end;
 			j->n = (unsigned)(b - j->b0);
 		}
-		if (j->n == 0) {
-			j->stolen = true;
+		if (j->n == 0)
 			unqueue_locked(r, j);
-		}
 	}
 	/* still claimed: queued again (on failure, given back) */
 	if (tail_end > tail0)
@@ -362,11 +360,11 @@ static void fetch_job_run(void *arg)
 	bool refill = false;
 	pthread_mutex_lock(&r->lock);
 	bool closing = r->closing;
-	bool stolen = j->stolen;
+	bool stolen = j->n == 0;
 	unqueue_locked(r, j);
 	pthread_mutex_unlock(&r->lock);
 	if (stolen) {
-		/* a reader ran it (steal_run): nothing left to do */
+		/* readers took all its blocks (steal_block) */
 	} else if (closing && r->bc) {
 		/* the file was closed while this job waited in the queue: its
 		 * blocks go back (the next reader of one fetches it), and the
@@ -617,9 +615,9 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 		uint32_t n = blen - in;
 		if (n > size - copied)
 			n = (uint32_t)(size - copied);
-		/* a block a queued fetch holds: run that fetch here, rather
-		 * than wait for the pool to reach it */
-		if (!block_cache_has(r->bc, &r->key, b) && workpool_all_busy(r->pool))
+		/* a block a queued fetch holds: fetch it here, rather than
+		 * wait for a busy pool to reach it */
+		if (workpool_all_busy(r->pool))
 			steal_block(r, b);
 		ssize_t got = block_cache_read(r->bc, &r->key, b, blen, buf + copied, in, n);
 		if (got == -ENOENT) {

@@ -311,10 +311,9 @@ static int ensure_container(struct swiftfs_client *c, const char *container)
 
 /* Record "account, segment container, segment prefix, object"
  * (URL-encoded: names may hold newlines) before the first segment goes
- * up, so that a crash
- * leaves a note of what to clean. The record stays locked (flock, *fd)
- * while the upload lives: mounts sharing the cache folder recover only
- * records no live upload holds. */
+ * up, so that a crash leaves a note of what to clean. The record stays
+ * locked (flock, *fd) while the upload lives: mounts sharing the cache
+ * folder recover only records no live upload holds. */
 static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 			 const char *prefix, const char *object, int *fd)
 {
@@ -348,8 +347,7 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 		goto fail;
 	}
 	if (dprintf(tfd, "%s\n%s\n%s\n%s\n%s\n", JOURNAL_MAGIC, ea, es, ep, eo) < 0 ||
-	    fsync(tfd) != 0 ||
-	    rename(tmp, path) != 0) {
+	    fsync(tfd) != 0 || rename(tmp, path) != 0) {
 		close(tfd);
 		goto fail;
 	}

@@ -210,6 +210,14 @@ int wb_record_read(const char *path, struct swiftfs_wb_record *rec)
 #define OWNERS_DIR "-owners"
 #define OWNER_PREFIX "owner-"
 #define OWNER_SUFFIX ".lock"
+#define OWNER_TMP ".owner-"   /* before the rename */
+
+static bool owner_name_p(const char *name)
+{
+	size_t n = strlen(name), pl = strlen(OWNER_PREFIX), sl = strlen(OWNER_SUFFIX);
+	return n > pl + sl && strncmp(name, OWNER_PREFIX, pl) == 0 && !strchr(name, '/') &&
+	       strcmp(name + n - sl, OWNER_SUFFIX) == 0;
+}
 
 int wb_owner_take(const char *dir, char **name, int *fd)
 {
@@ -225,7 +233,7 @@ int wb_owner_take(const char *dir, char **name, int *fd)
 	}
 	mkdir(tmp, 0700);
 	free(tmp);
-	if (asprintf(&tmp, "%s" OWNERS_DIR "/.owner-XXXXXX", dir) < 0) {
+	if (asprintf(&tmp, "%s" OWNERS_DIR "/" OWNER_TMP "XXXXXX", dir) < 0) {
 		tmp = NULL;
 		return -ENOMEM;
 	}
@@ -274,10 +282,7 @@ void wb_owner_drop(const char *dir, char *name, int fd)
 static bool owner_alive(const char *dir, const char *name)
 {
 	char *path = NULL;
-	size_t n = strlen(name), pl = strlen(OWNER_PREFIX), sl = strlen(OWNER_SUFFIX);
-	if (n <= pl + sl || strncmp(name, OWNER_PREFIX, pl) != 0 || strchr(name, '/') ||
-	    strcmp(name + n - sl, OWNER_SUFFIX) != 0 ||
-	    asprintf(&path, "%s" OWNERS_DIR "/%s", dir, name) < 0)
+	if (!owner_name_p(name) || asprintf(&path, "%s" OWNERS_DIR "/%s", dir, name) < 0)
 		return false;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	free(path);
@@ -301,12 +306,8 @@ static void owners_sweep(const char *dir)
 	time_t now = time(NULL);
 	while (d && (de = readdir(d)) != NULL) {
 		struct stat sb;
-		bool tmp = strncmp(de->d_name, ".owner-", 7) == 0;
-		size_t n = strlen(de->d_name);
-		bool lock = strncmp(de->d_name, OWNER_PREFIX, strlen(OWNER_PREFIX)) == 0 &&
-			    n > strlen(OWNER_SUFFIX) &&
-			    strcmp(de->d_name + n - strlen(OWNER_SUFFIX), OWNER_SUFFIX) == 0;
-		if (!tmp && !lock)
+		bool tmp = strncmp(de->d_name, OWNER_TMP, strlen(OWNER_TMP)) == 0;
+		if (!tmp && !owner_name_p(de->d_name))
 			continue;
 		if (tmp && (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
 			    now - sb.st_mtime < 60))
@@ -462,11 +463,11 @@ int wb_recover(const char *dir, const char *account, const struct swiftfs_upload
 			     v[i].path);
 			unlink(v[i].path);
 		} else {
-			/* another mount's, still alive: its upload is queued, not
-			 * interrupted */
-			bool live = rec.owner && owner_alive(dir, rec.owner);
-			if (!live && strcmp(rec.container, cfg->container) == 0 &&
+			/* not of a live mount (its upload is queued, not
+			 * interrupted) */
+			if (strcmp(rec.container, cfg->container) == 0 &&
 			    (!rec.account || !account || strcmp(rec.account, account) == 0) &&
+			    !(rec.owner && owner_alive(dir, rec.owner)) &&
 			    recover_one(dir, v[i].path, &rec, cfg))
 				pending++;
 			wb_record_free(&rec);
