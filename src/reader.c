@@ -68,10 +68,10 @@ struct swiftfs_reader {
 struct fetch_job {
 	struct swiftfs_reader *r;
 	struct slot *s;       /* slot path */
-	uint64_t b0;          /* cache path: blocks [b0, b0 + n); n drops to 0
-			       * when readers took them all (steal_block) */
+	uint64_t b0;          /* cache path: blocks [b0, b0 + n) */
 	unsigned n;
 	bool warm;            /* cached blocks to bring in from disk, not fetch */
+	bool stolen;          /* r->lock: readers took all its blocks (steal_block) */
 	struct fetch_job *qnext; /* r->lock: in r->queued */
 };
 
@@ -338,8 +338,10 @@ static bool steal_block(struct swiftfs_reader *r, uint64_t b)
 			tail_end = end;
 			j->n = (unsigned)(b - j->b0);
 		}
-		if (j->n == 0)
+		if (j->n == 0) {
+			j->stolen = true;
 			unqueue_locked(r, j);
+		}
 	}
 	/* still claimed: queued again (on failure, given back) */
 	if (tail_end > tail0)
@@ -360,7 +362,7 @@ static void fetch_job_run(void *arg)
 	bool refill = false;
 	pthread_mutex_lock(&r->lock);
 	bool closing = r->closing;
-	bool stolen = j->n == 0;
+	bool stolen = j->stolen;
 	unqueue_locked(r, j);
 	pthread_mutex_unlock(&r->lock);
 	if (stolen) {
@@ -451,7 +453,7 @@ static void read_ahead_locked(struct swiftfs_reader *r, uint64_t first, uint64_t
 		struct slot *s = take_slot_locked(r, first, last);
 		if (!s)
 			break;
-		struct fetch_job *j = malloc(sizeof(*j));
+		struct fetch_job *j = calloc(1, sizeof(*j));
 		if (!j)
 			break;
 		s->state = S_BUSY;

@@ -328,15 +328,14 @@ def proxied_env(swift, fp):
     return dict(swift.creds_env(), ST_AUTH="%s/auth/v1.0" % fp.url)
 
 
-def sha256_file(path, bufsize=1 << 20):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(bufsize)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
+def sha256_file(path, timeout=180):
+    """The SHA-256 of a file, read by sha256sum in a child process: a read
+    that hangs in the mount fails the test after timeout seconds (a FUSE
+    read stuck in the kernel ends with SIGKILL) instead of hanging the suite."""
+    p = subprocess.run(["sha256sum", "-b", str(path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    assert p.returncode == 0, "sha256sum %s: %s" % (path, p.stderr.decode(errors="replace"))
+    return p.stdout.split()[0].decode()
 
 
 def run_swiftfs(args, env, timeout=60):

@@ -395,7 +395,9 @@ def test_read_ahead_memory_is_one_block_per_get(container, conn, mount, tmp_path
 
 def test_cache_off_keeps_no_data(container, conn, mount, tmp_path):
     cache = str(tmp_path / "cache")
-    data = rand_bytes(3 * MiB, 7)
+    # several read_chunk (8 MiB) slots: a sequential read runs through the
+    # read-ahead of the slot path, not only the first chunk
+    data = rand_bytes(26 * MiB + 500, 7)
     conn.put_object(container, "o", data)
     conn.put_object(container, "small", b"tiny")
     m = mount(container, opts=["cache_dir=" + cache, "cache=off"])
