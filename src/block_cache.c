@@ -424,15 +424,22 @@ out:
 }
 
 /* A block read_block() found bad (-EBADMSG: counted, logged, its file
- * removed) or gone: the caller drops or refetches the entry. */
+ * removed), could not open (-EIO: its file removed too, so the bytes the
+ * caller stops counting are not left on disk) or gone: the caller drops or
+ * refetches the entry. */
 static void discard_damaged_locked(struct swiftfs_block_cache *bc, struct bc_entry *e, ssize_t rc)
 {
-	if (rc != -EBADMSG)
+	if (rc != -EBADMSG && rc != -EIO)
 		return;
 	char path[PATH_MAX];
 	block_path(bc, e->id, e->idx, path, sizeof(path));
-	bc->st.corrupt++;
-	LOGW("cache: block %s is damaged (torn write or disk error); fetching it again", path);
+	if (rc == -EBADMSG) {
+		bc->st.corrupt++;
+		LOGW("cache: block %s is damaged (torn write or disk error); fetching it again",
+		     path);
+	} else {
+		LOGD("cache: block %s cannot be opened; fetching it again", path);
+	}
 	unlink(path);
 }
 
@@ -663,13 +670,14 @@ out:
 	pthread_mutex_unlock(&bc->lock);
 }
 
-void block_cache_key(const struct swiftfs_block_cache *bc, const char *account,
+int block_cache_key(const struct swiftfs_block_cache *bc, const char *account,
 		     const char *container, const char *object, const char *etag, uint64_t size,
 		     struct swiftfs_bc_key *k)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char sz[24], bs[24];
+	int ok;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	/* the block size too: block k of another block size is other bytes,
 	 * and may have the same length (a cache folder kept across a change
@@ -679,14 +687,17 @@ void block_cache_key(const struct swiftfs_block_cache *bc, const char *account,
 	snprintf(sz, sizeof(sz), "%" PRIu64, size);
 	snprintf(bs, sizeof(bs), "bs=%" PRIu64, bc->block_size);
 	memset(k, 0, sizeof(*k));
-	if (!ctx)
-		return;
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		EVP_DigestUpdate(ctx, parts[i] ? parts[i] : "", strlen(parts[i] ? parts[i] : "") + 1);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	/* never a key shared by all objects: no hash, no cache */
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (size_t i = 0; ok && i < sizeof(parts) / sizeof(parts[0]); i++)
+		ok = EVP_DigestUpdate(ctx, parts[i] ? parts[i] : "",
+				      strlen(parts[i] ? parts[i] : "") + 1);
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen >= sizeof(k->id);
 	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -ENOMEM;
 	memcpy(k->id, md, sizeof(k->id));
+	return 0;
 }
 
 static int parse_name(const char *name, unsigned char *id, uint64_t *idx)

@@ -116,7 +116,8 @@ static void store_small(struct swiftfs_fs *fs, const char *object, const struct 
 {
 	struct swiftfs_bc_key key;
 	uint64_t bs = block_cache_block_size(fs->bc);
-	block_cache_key(fs->bc, fs->account, fs->container, object, a->etag, a->size, &key);
+	if (block_cache_key(fs->bc, fs->account, fs->container, object, a->etag, a->size, &key))
+		return;
 	for (uint64_t b = 0; b * bs < len; b++) {
 		uint64_t blen = a->size - b * bs < bs ? a->size - b * bs : bs;
 		if (b * bs + blen > len)
@@ -140,9 +141,9 @@ bool fs_small_file_p(struct swiftfs_fs *fs, const struct swiftfs_attr *a)
 bool fs_small_cached_p(struct swiftfs_fs *fs, const char *object, const struct swiftfs_attr *a)
 {
 	struct swiftfs_bc_key key;
-	if (!fs->bc || !a->etag[0])
+	if (!fs->bc || !a->etag[0] ||
+	    block_cache_key(fs->bc, fs->account, fs->container, object, a->etag, a->size, &key))
 		return false;
-	block_cache_key(fs->bc, fs->account, fs->container, object, a->etag, a->size, &key);
 	return small_cached(fs, &key, a->size);
 }
 
@@ -175,7 +176,7 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 		 struct swiftfs_file *f)
 {
 	struct swiftfs_attr a;
-	struct swiftfs_bc_key key;
+	struct swiftfs_bc_key key = { 0 };
 	char *pre = NULL;
 	size_t pre_len = 0;
 	int rc;
@@ -188,17 +189,14 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 
 	bool small = is_small(fs, &a);
 	bool cached = false;
-	if (small && fs->bc && a.etag[0]) {
-		block_cache_key(fs->bc, fs->account, fs->container, object, a.etag, a.size, &key);
-		cached = small_cached(fs, &key, a.size);
-	}
+	if (small)
+		cached = fs_small_cached_p(fs, object, &a);
 	bool checked = recent;
 	bool got_attrs = false; /* a is what a HEAD or GET just said */
 	struct swiftfs_attr pa = a;
 	if (small && !(checked && cached) && fs_prefetch_open(fs, object, &pa)) {
 		a = pa;
-		block_cache_key(fs->bc, fs->account, fs->container, object, a.etag, a.size, &key);
-		cached = small_cached(fs, &key, a.size);
+		cached = fs_small_cached_p(fs, object, &a);
 		checked = got_attrs = cached;
 	}
 	if (small && !(checked && cached)) {
@@ -245,9 +243,9 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 	}
 	pthread_mutex_unlock(&fs->t.lock);
 
-	bool use_cache = fs->bc && !a.is_dlo && a.etag[0];
-	if (use_cache)
-		block_cache_key(fs->bc, fs->account, fs->container, object, a.etag, a.size, &key);
+	bool use_cache = fs->bc && !a.is_dlo && a.etag[0] &&
+			 block_cache_key(fs->bc, fs->account, fs->container, object, a.etag,
+					 a.size, &key) == 0;
 	struct swiftfs_reader_cfg rc_cfg = {
 		.cache = use_cache ? fs->bc : NULL,
 		.key = &key,
@@ -262,8 +260,15 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 		.ahead = fs->ahead,
 	};
 	rc = reader_new(&rc_cfg, &f->reader);
-	if (rc)
+	if (rc) {
+		if (f->page_reader) {
+			pthread_mutex_lock(&fs->t.lock);
+			n->page_readers--;
+			pthread_mutex_unlock(&fs->t.lock);
+			f->page_reader = false;
+		}
 		goto out;
+	}
 	if (pre && use_cache) {
 		store_small(fs, object, &a, pre, pre_len);
 	} else if (pre) {

@@ -45,8 +45,9 @@ void block_cache_free(struct swiftfs_block_cache *bc);
 uint64_t block_cache_block_size(const struct swiftfs_block_cache *bc);
 
 /* The key of an object's blocks in bc: a hash of where the object is,
- * its ETag and size, and bc's block size. */
-void block_cache_key(const struct swiftfs_block_cache *bc, const char *account,
+ * its ETag and size, and bc's block size. -ENOMEM when the hash cannot be
+ * made: the caller then goes without the cache. */
+int block_cache_key(const struct swiftfs_block_cache *bc, const char *account,
 		     const char *container, const char *object, const char *etag, uint64_t size,
 		     struct swiftfs_bc_key *k);
 
