@@ -119,7 +119,9 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	fs->negative_timeout = o->negative_timeout;
 	fs->chunk = o->read_chunk;
 	fs->ahead = o->read_ahead;
-	fs->overlay_ttl = o->entry_timeout * 10 > 60 ? o->entry_timeout * 10 : 60;
+	fs->overlay_ttl = o->listing_lag >= 0           ? o->listing_lag
+			  : o->entry_timeout * 10 > 60 ? o->entry_timeout * 10
+						       : 60;
 	fs->ro = o->ro;
 	fs->exact_attrs = o->exact_attrs;
 	fs->segment_size = o->segment_size;
@@ -720,13 +722,26 @@ void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const 
 	}
 }
 
-/* Re-apply unexpired local changes to a freshly fetched listing (refs 1);
+bool fs_overlay_live_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
+			    const struct swiftfs_overlay *o, double now)
+{
+	if (now <= o->until)
+		return true;
+	/* a file written for longer than the overlay's life (a big copy, a
+	 * log), or whose upload waits (writeback, a failing Swift), is not
+	 * in Swift yet: its name must not vanish with the overlay */
+	if (!o->present || o->d.kind != DK_FILE)
+		return false;
+	struct swiftfs_inode *c = inode_child_locked(&fs->t, dir, o->name);
+	return c && c->w;
+}
+
+/* Re-apply live local changes to a freshly fetched listing (refs 1);
  * forget those the listing already shows. */
 void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 			  struct swiftfs_dlref *ref)
 {
 	double now = util_now();
-	(void)fs;
 	for (struct swiftfs_overlay **pp = &dir->overlay; *pp;) {
 		struct swiftfs_overlay *o = *pp;
 		const struct swiftfs_dirent *got = listing_dirlist_find(&ref->dl, o->name);
@@ -738,7 +753,7 @@ void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 		/* an entry written after our change (another client) wins */
 		bool newer = got && got->kind != DK_DIR &&
 			     (double)got->mtime.tv_sec + (double)got->mtime.tv_nsec / 1e9 > o->made_at;
-		if (agrees || newer || now > o->until) {
+		if (agrees || newer || !fs_overlay_live_locked(fs, dir, o, now)) {
 			*pp = o->next;
 			o->next = NULL;
 			overlay_free(o);

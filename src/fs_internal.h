@@ -178,6 +178,10 @@ void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const 
 			const struct swiftfs_dirent *d);
 void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 			  struct swiftfs_dlref *ref);
+/* Overlay o of dir still stands: not expired, or the name of a file whose
+ * data is only here (open for writing, or not uploaded yet). */
+bool fs_overlay_live_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
+			    const struct swiftfs_overlay *o, double now);
 /* fs_ns.c: the parent directory (referenced), the relative path and the
  * object name of parent/name, with the name limits checked. */
 int fs_resolve(struct swiftfs_fs *fs, uint64_t parent, const char *name,

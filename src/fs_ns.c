@@ -380,9 +380,9 @@ int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	pthread_mutex_lock(&fs->t.lock);
 	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
 	bool local_children = false;
-	if (c && c->list)
-		for (struct swiftfs_overlay *o = c->overlay; o; o = o->next)
-			local_children |= o->present && o->until > util_now();
+	double now = util_now();
+	for (struct swiftfs_overlay *o = c ? c->overlay : NULL; o; o = o->next)
+		local_children |= o->present && fs_overlay_live_locked(fs, c, o, now);
 	if (c)
 		inode_ref_locked(c);
 	pthread_mutex_unlock(&fs->t.lock);

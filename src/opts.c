@@ -45,6 +45,7 @@ static const struct opt_spec specs[] = {
 	{ "retry_timeout", OK_SECONDS, F(retry_timeout) },
 	{ "connect_timeout", OK_SECONDS, F(connect_timeout) },
 	{ "drain_timeout", OK_SECONDS, F(drain_timeout) },
+	{ "listing_lag", OK_SECONDS, F(listing_lag) },
 	{ "cache_dir", OK_STRING, F(cache_dir) },
 	{ "segment_size", OK_SIZE, F(segment_size) },
 	{ "read_chunk", OK_SIZE, F(read_chunk) },
@@ -347,6 +348,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->retry_timeout = 30.0;
 	o->connect_timeout = 10.0;
 	o->drain_timeout = 60.0;
+	o->listing_lag = -1.0;
 	o->segment_size = 64ULL << 20;
 	o->read_chunk = 8ULL << 20;
 	o->read_ahead = 24ULL << 20;
@@ -534,6 +536,9 @@ void opts_print_help(const char *progname)
 	       "    attr_timeout=SECS      attribute cache lifetime (default 5)\n"
 	       "    entry_timeout=SECS     name and directory listing cache lifetime (default 5)\n"
 	       "    negative_timeout=SECS  cache lifetime of \"no such file\" (default 2)\n"
+	       "    listing_lag=SECS       how long changes made through this mount override\n"
+	       "                           listings that do not show them yet (default\n"
+	       "                           10 x entry_timeout, at least 60)\n"
 	       "    retry_timeout=SECS     give up retrying one request after this (default 30)\n"
 	       "    connect_timeout=SECS   TCP/TLS connect timeout (default 10)\n"
 	       "    drain_timeout=SECS     on SIGTERM or unmount, wait at most this long for\n"

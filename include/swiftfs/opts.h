@@ -46,6 +46,7 @@ struct swiftfs_opts {
 	double retry_timeout;  /* overall deadline of one operation's retries */
 	double connect_timeout;
 	double drain_timeout;  /* at a stop, wait this long for uploads */
+	double listing_lag;    /* own changes override listings this long; < 0: automatic */
 
 	char *cache_dir;       /* staging (and later the block cache) */
 	uint64_t segment_size; /* larger files become SLOs of such segments */

@@ -449,6 +449,31 @@ def test_open_file_keeps_local_attributes_against_listings(container, conn, moun
     assert obj(conn, container, "f")[1] == b"old" + b"-appended-" * 10
 
 
+def test_a_file_written_for_longer_than_listing_lag_stays_listed(container, conn, mount):
+    """A new file is in no listing until its upload: it stays listed, and
+    keeps its folder from rmdir, however long it is written."""
+    m = mount(container, opts=["attr_timeout=0", "entry_timeout=0", "negative_timeout=0",
+                               "listing_lag=1"])
+    os.mkdir(m.p("d"))
+    f = open(m.p("d", "log"), "wb", buffering=0)
+    f.write(b"first line\n")
+    time.sleep(2.5)                  # past listing_lag: fresh listings omit it
+    f.write(b"second line\n")
+    assert os.listdir(m.p("d")) == ["log"]
+    assert os.stat(m.p("d", "log")).st_size == 23
+    with pytest.raises(OSError) as ei:
+        os.rmdir(m.p("d"))
+    assert ei.value.errno == errno.ENOTEMPTY
+    f.close()
+    assert obj(conn, container, "d/log")[1] == b"first line\nsecond line\n"
+    time.sleep(1.5)                  # the upload's overlay expired: Swift lists it
+    assert os.listdir(m.p("d")) == ["log"]
+    # a change the listing does not show yet lasts listing_lag
+    conn.put_object(container, "d/other", b"x")
+    os.unlink(m.p("d", "other"))
+    assert os.listdir(m.p("d")) == ["log"]
+
+
 def test_two_mounts_of_one_container(container, conn, mount):
     a = mount(container, opts=["attr_timeout=1", "entry_timeout=1", "negative_timeout=1"])
     b = mount(container, opts=["attr_timeout=1", "entry_timeout=1", "negative_timeout=1"])
