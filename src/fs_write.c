@@ -985,6 +985,10 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 			rc = staging_truncate(w->st, (uint64_t)in->st_size);
 			if (!rc)
 				w->dirty = true;
+			/* ftruncate by a handle: written again, as by a write
+			 * (the handle's close uploads) */
+			if (!rc && f)
+				fs_wb_drop_record_locked(w);
 			if (!rc && in->st_size == 0)
 				stream_reset_locked(w);
 			else if (!rc)

@@ -463,6 +463,24 @@ def test_a_rewrite_still_open_is_not_uploaded_by_the_previous_close(
     assert len(puts) == 1
 
 
+def test_an_ftruncate_after_close_is_not_uploaded_by_the_previous_close(
+        swift, container, conn, proxy, mount):
+    """close, open again and ftruncate: the first close's queued upload must
+    not send the truncated file, as for a write."""
+    m = mount(container, opts=["writeback"], use_env_creds=False, env=proxied_env(swift, proxy))
+    with open(m.p("X"), "wb") as f:
+        f.write(b"A" * 100000)
+    with open(m.p("X"), "r+b") as f:
+        f.truncate(0)
+        time.sleep(1.5)                               # the first close's upload came due
+        with pytest.raises(Exception):
+            conn.head_object(container, "X")          # nothing, rather than 0 bytes
+        f.write(b"B" * 1000)
+    wait_objects(conn, container, {"X": b"B" * 1000})
+    puts = [e for e in proxy.log() if e["method"] == "PUT" and e["path"].endswith("/X")]
+    assert len(puts) == 1
+
+
 def test_close_of_a_reader_uploads_nothing(container, conn, mount):
     """Another process opening the file to read it while it is written (a
     `cat`, a backup tool) does not upload the half-written file."""
