@@ -741,7 +741,8 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 		goto out;
 	w->dirty = true; /* even an empty file becomes an object at close */
 	stream_reset_locked(w);
-	w->content_type = strdup(upload_guess_type(name));
+	/* no content type yet: the upload guesses it from the name the file
+	 * has then (rsync's and zarr's temporary names are renamed first) */
 	struct swiftfs_attr a = { .kind = DK_FILE, .have_mtime = true, .exact = true };
 	a.mtime = w->mtime;
 	if ((mode & 07777) != (0666 & ~fs->umask)) {

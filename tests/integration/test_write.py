@@ -245,6 +245,23 @@ def test_temp_file_renamed_before_first_upload_is_uploaded_once(container, conn,
     assert s["put"] == 1 and s["copy"] == 0, s
 
 
+@pytest.mark.parametrize("opts", [[], ["writeback"]], ids=["default", "writeback"])
+def test_content_type_follows_the_final_name(container, conn, mount, opts):
+    """rsync and zarr write under a temporary name and rename: the object's
+    Content-Type is guessed from the name it lands under."""
+    m = mount(container, opts=opts)
+    for tmp, final in ((".a.json.Ab12Cd", "a.json"), ("b.txt.partial", "b.txt"),
+                       ("c.html", "c.html")):
+        with open(m.p(tmp), "wb") as f:
+            f.write(b"{}")
+        if tmp != final:
+            os.rename(m.p(tmp), m.p(final))
+    m.unmount()                        # writeback: the uploads are done
+    want = {"a.json": "application/json", "b.txt": "text/plain", "c.html": "text/html"}
+    for name, ctype in want.items():
+        assert conn.head_object(container, name)["content-type"].split(";")[0] == ctype, name
+
+
 def test_utimens_chmod_chown_persist_and_keep_metadata(container, conn, mount, tmp_path):
     conn.put_object(container, "f", b"data", headers={"X-Object-Meta-Color": "red"})
     m = mount(container)
