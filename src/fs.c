@@ -372,6 +372,10 @@ void fs_attr_from_headers(const struct swiftfs_req *r, struct swiftfs_attr *a)
 {
 	const char *v = swift_req_header(r, "Content-Length");
 	a->size = v ? strtoull(v, NULL, 10) : 0;
+	/* all of it from these headers: a version without Mode or owner
+	 * metadata has none (a was the inode's, maybe from an older one) */
+	a->etag[0] = '\0';
+	a->have_mode = a->have_owner = false;
 	v = swift_req_header(r, "ETag");
 	if (v) {
 		size_t n = strlen(v);

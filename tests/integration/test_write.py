@@ -290,6 +290,22 @@ def test_utimens_chmod_chown_persist_and_keep_metadata(container, conn, mount, t
     assert obj(conn, container, "dlo")[1] == b"part1"
 
 
+def test_a_new_version_without_mode_metadata_loses_the_old_mode(container, conn, mount):
+    """chmod through the mount, then another client replaces the object
+    without Mode or owner metadata: stat shows the defaults again."""
+    conn.put_object(container, "f", b"data")
+    m = mount(container, opts=["attr_timeout=0", "entry_timeout=60"])
+    default = stat.S_IMODE(os.stat(m.p("f")).st_mode)
+    os.chmod(m.p("f"), 0o600)
+    os.chown(m.p("f"), 1234, 4321)
+    st = os.stat(m.p("f"))
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, 1234, 4321)
+    conn.put_object(container, "f", b"new data")
+    st = os.stat(m.p("f"))
+    assert st.st_size == 8
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (default, 0, 0)
+
+
 def test_symlink_readable_by_swift(container, conn, mount):
     m = mount(container)
     os.makedirs(m.p("d"))
