@@ -92,6 +92,40 @@ static int child_kind(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char
 	return d ? 0 : -ENOENT;
 }
 
+/* PUT an empty object that must not replace one: a name another client
+ * made since our listing was fetched is kept (-EEXIST). hdrs holds at most
+ * 7 headers. */
+static int put_new_empty(struct swiftfs_fs *fs, const char *object, const char *const *hdrs)
+{
+	const char *all[8];
+	size_t n = 0;
+	while (hdrs[n] && n < ARRAY_SIZE(all) - 2) {
+		all[n] = hdrs[n];
+		n++;
+	}
+	all[n++] = "If-None-Match: *";
+	all[n] = NULL;
+	struct swiftfs_req r;
+	swift_req_init(&r, "PUT");
+	r.container = fs->container;
+	r.object = object;
+	r.headers = all;
+	r.has_body = true;
+	r.send_buf = "";
+	r.send_len = 0;
+	int rc = swift_request(fs->c, &r);
+	if (rc == -ESTALE && r.status == 412) {
+		LOGI("%s appeared in Swift since it was listed: not replaced", object);
+		rc = -EEXIST;
+	} else if (rc) {
+		char what[300];
+		swift_describe_error(&r, what, sizeof(what));
+		LOGE("%s", what);
+	}
+	swift_req_cleanup(&r);
+	return rc;
+}
+
 static int simple_request(struct swiftfs_fs *fs, const char *method, const char *object,
 			  const char *query, const char *const *hdrs, bool ok_404)
 {
@@ -316,7 +350,7 @@ int fs_mkdir(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mo
 	}
 	now_mtime_header(hmt, sizeof(hmt), &ts);
 	const char *hdrs[] = { "Content-Type: application/directory", hmt, NULL };
-	rc = simple_request(fs, "PUT", object, NULL, hdrs, false);
+	rc = put_new_empty(fs, object, hdrs);
 	if (rc)
 		goto out;
 	struct swiftfs_attr a = { .kind = DK_DIR, .have_mtime = true, .mtime = ts };
@@ -803,7 +837,7 @@ int fs_symlink(struct swiftfs_fs *fs, const char *target, uint64_t parent, const
 	}
 	now_mtime_header(hmt, sizeof(hmt), &ts);
 	const char *hdrs[] = { "Content-Type: application/symlink", hmt, hraw, hsym, NULL };
-	rc = simple_request(fs, "PUT", object, NULL, hdrs, false);
+	rc = put_new_empty(fs, object, hdrs);
 	if (rc)
 		goto out;
 	if (asprintf(&marked, "%c%s", SYMLINK_RAW_MARK, target) < 0) {

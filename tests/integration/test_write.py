@@ -306,6 +306,24 @@ def test_a_new_version_without_mode_metadata_loses_the_old_mode(container, conn,
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (default, 0, 0)
 
 
+def test_mkdir_and_symlink_never_replace_an_object_made_since_the_listing(container, conn,
+                                                                          mount):
+    conn.put_object(container, "d/keep", b"k")
+    m = mount(container, opts=["entry_timeout=60", "negative_timeout=60"])
+    assert os.listdir(m.p("d")) == ["keep"]
+    conn.put_object(container, "d/x", b"another client's data")
+    conn.put_object(container, "d/y", b"more data")
+    for fn in (lambda: os.mkdir(m.p("d", "x")), lambda: os.symlink("keep", m.p("d", "y"))):
+        with pytest.raises(OSError) as ei:
+            fn()
+        assert ei.value.errno == errno.EEXIST
+    assert obj(conn, container, "d/x")[1] == b"another client's data"
+    assert obj(conn, container, "d/y")[1] == b"more data"
+    os.mkdir(m.p("d", "new"))
+    os.symlink("keep", m.p("d", "ln"))
+    assert os.readlink(m.p("d", "ln")) == "keep"
+
+
 def test_symlink_readable_by_swift(container, conn, mount):
     m = mount(container)
     os.makedirs(m.p("d"))
