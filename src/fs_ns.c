@@ -172,6 +172,46 @@ static int copy_object(struct swiftfs_fs *fs, const char *src, const char *dst, 
 }
 
 /* Delete a file object; an SLO takes its segments along. */
+/* DELETE an SLO with its segments. Swift answers 200 at once and streams
+ * the outcome in the body ("Response Status", "Errors"): a manifest or
+ * segment it could not delete is an error, not a success. */
+static int delete_slo(struct swiftfs_fs *fs, const char *object)
+{
+	const char *hdrs[] = { "Accept: application/json", NULL };
+	struct swiftfs_req r;
+	swift_req_init(&r, "DELETE");
+	r.container = fs->container;
+	r.object = object;
+	r.query = "multipart-manifest=delete";
+	r.headers = hdrs;
+	int rc = swift_request(fs->c, &r);
+	if (rc == -ENOENT) {
+		rc = 0;
+	} else if (rc) {
+		char what[300];
+		swift_describe_error(&r, what, sizeof(what));
+		LOGE("%s", what);
+	} else {
+		const char *b = r.resp_body.data;
+		const char *st = b ? strstr(b, "\"Response Status\"") : NULL;
+		long code = 0;
+		if (st && (st = strchr(st, ':')))
+			code = strtol(st + strspn(st, ": \""), NULL, 10);
+		if (!st || !code) {
+			LOGE("delete of %s: Swift's answer has no outcome: %.200s", object,
+			     b ? b : "(empty)");
+			rc = -EIO;
+		} else if ((code < 200 || code >= 300) && code != 404) {
+			LOGE("delete of %s (with its segments) failed: %.300s", object, b);
+			rc = swift_errno(code, 0, "DELETE");
+			if (rc == -EINVAL || rc == 0)
+				rc = -EIO; /* 400: some deletes failed */
+		}
+	}
+	swift_req_cleanup(&r);
+	return rc;
+}
+
 static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bool slo)
 {
 	if (!known) {
@@ -183,8 +223,9 @@ static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bo
 			return rc;
 		slo = a.is_slo;
 	}
-	return simple_request(fs, "DELETE", object, slo ? "multipart-manifest=delete" : NULL, NULL,
-			      true);
+	if (!slo)
+		return simple_request(fs, "DELETE", object, NULL, NULL, true);
+	return delete_slo(fs, object);
 }
 
 /* Whether object (a directory's name without the slash) is a directory

@@ -133,6 +133,42 @@ def test_large_file_becomes_slo_and_segments_are_owned(container, conn, mount):
         conn.head_object(container, "big.dat")
 
 
+def _object_dir(swift, container, name):
+    """The hash folder of an object's .data file on the test Swift's disk."""
+    from swift.obj.diskfile import read_metadata
+    want = "/AUTH_test/%s/%s" % (container, name)
+    for root, _, files in os.walk(os.path.join(swift.dir, "srv")):
+        for f in files:
+            if f.endswith(".data"):
+                with open(os.path.join(root, f), "rb") as fp:
+                    if read_metadata(fp).get("name") == want:
+                        return root
+    raise AssertionError("no .data file for " + want)
+
+
+def test_unlink_of_an_slo_swift_failed_to_delete_fails(swift, container, conn, mount):
+    """Swift answers an SLO's delete with 200 and the outcome in the body:
+    an unlink whose manifest the object server could not delete fails."""
+    m = mount(container, opts=["segment_size=1M"])
+    data = random.Random(5).randbytes(3 * 1024 * 1024)
+    with open(m.p("big.dat"), "wb") as f:
+        f.write(data)
+    d = _object_dir(swift, container, "big.dat")
+    subprocess.run(["chattr", "+i", d], check=True)  # the object server cannot delete it
+    try:
+        with pytest.raises(OSError) as ei:
+            os.unlink(m.p("big.dat"))
+        assert ei.value.errno == errno.EIO
+    finally:
+        subprocess.run(["chattr", "-i", d], check=True)
+    assert "big.dat" in os.listdir(m.path)
+    assert "delete of big.dat (with its segments) failed" in m.log()
+    os.unlink(m.p("big.dat"))
+    with pytest.raises(Exception):
+        conn.head_object(container, "big.dat")
+    assert conn.get_container(container + "_segments")[1] == []
+
+
 def test_mkdir_rmdir_markers(container, conn, mount):
     m = mount(container)
     os.mkdir(m.p("d"))
