@@ -201,7 +201,8 @@ struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inod
 struct swiftfs_wstate *fs_local_hold(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 bool fs_local_data_p(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
-void fs_local_replaces_slo(struct swiftfs_wstate *w, bool slo);
+void fs_local_lands_on(struct swiftfs_wstate *w, bool exists, bool slo);
+bool fs_local_name_in_swift(struct swiftfs_wstate *w);
 int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
 		    const char *object);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);

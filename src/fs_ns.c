@@ -302,8 +302,11 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	 * (its object is in Swift): none lands after the DELETE */
 	struct swiftfs_wstate *claim = c ? fs_local_claim(fs, c) : NULL;
 	struct swiftfs_wstate *hold = c && !claim ? fs_local_hold(fs, c) : NULL;
+	/* the attributes are the local data's when it was renamed over an
+	 * object not replaced yet: a HEAD tells what that one is */
+	bool known = a.exact && kind == DK_FILE && !(hold && fs_local_name_in_swift(hold));
 	if (!claim)
-		rc = delete_file(fs, object, a.exact && kind == DK_FILE, a.is_slo);
+		rc = delete_file(fs, object, known, a.is_slo);
 	if (!rc) {
 		if (c)
 			fs_forget_local_data(fs, c);
@@ -712,7 +715,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		/* claimed: no upload of it starts until the inode has moved */
 		claim = c ? fs_local_claim(fs, c) : NULL;
 		if (claim)
-			fs_local_replaces_slo(claim, dst_exists && da.is_slo);
+			fs_local_lands_on(claim, dst_exists, dst_exists && da.is_slo);
 		/* the destination's own local data (closed, its upload queued or
 		 * under way) is held: its upload cannot land after this rename's
 		 * copy or upload; it is forgotten below once the rename is done */
@@ -733,7 +736,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 			 * were (the data stays closed and queued) */
 			rc = fs_sync_claimed(fs, c, claim, nobject);
 			if (rc) {
-				fs_local_replaces_slo(claim, false);
+				fs_local_lands_on(claim, false, false);
 				goto out;
 			}
 			synced = true;

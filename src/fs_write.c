@@ -454,6 +454,7 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	}
 	w->dirty = false;
 	w->replaces_slo = false;
+	w->name_in_swift = false;
 	w->exists = true;
 	w->base_slo = res->slo;
 	w->base_dlo = false;
@@ -1083,7 +1084,7 @@ struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inod
 	if (!w)
 		return NULL;
 	pthread_mutex_lock(&w->lock);
-	bool only = !w->exists && !w->unlinked;
+	bool only = !w->exists && !w->unlinked && !w->name_in_swift;
 	if (only)
 		w->claims++;
 	pthread_mutex_unlock(&w->lock);
@@ -1093,13 +1094,26 @@ struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inod
 	return NULL;
 }
 
-/* The claimed data moves onto the name of an SLO (slo) or of something
- * else: its upload deletes that SLO's segments once it has replaced it. */
-void fs_local_replaces_slo(struct swiftfs_wstate *w, bool slo)
+/* The claimed data moves onto a name that holds an object in Swift
+ * (exists), maybe an SLO (slo): its upload deletes that SLO's segments
+ * once it has replaced it, and until then an unlink or a rename of the
+ * file must remove that object in Swift (fs_local_claim refuses). Both
+ * false: back as before the rename. */
+void fs_local_lands_on(struct swiftfs_wstate *w, bool exists, bool slo)
 {
 	pthread_mutex_lock(&w->lock);
 	w->replaces_slo = slo;
+	w->name_in_swift = exists;
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* Whether w's name holds an older object in Swift (fs_local_lands_on). */
+bool fs_local_name_in_swift(struct swiftfs_wstate *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool r = w->name_in_swift;
+	pthread_mutex_unlock(&w->lock);
+	return r;
 }
 
 /* Upload the data of n, claimed by the caller (fs_local_claim), as

@@ -20,6 +20,9 @@ struct swiftfs_wstate {
 	int poisoned;               /* lock: errno of a failed write: never upload */
 	bool base_slo;              /* lock */
 	bool replaces_slo;          /* lock: renamed over an SLO before its upload */
+	bool name_in_swift;         /* lock: renamed over an object before its upload:
+				     * its name holds that object in Swift until the
+				     * upload, so an unlink or rename removes it there */
 	bool base_dlo;              /* lock */
 	char base_etag[72];         /* lock */
 	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */

@@ -427,6 +427,30 @@ def test_rename_onto_a_file_whose_upload_is_queued_keeps_the_renamed_data(
     assert conn.get_object(container, "B")[1] == b"content of A"
 
 
+def test_a_file_renamed_over_an_object_then_removed_or_moved_before_its_upload(
+        container, conn, mount):
+    """mv tmp x over an object x in Swift, then rm x (or mv x z) before
+    tmp's upload: the old x must not stay in Swift."""
+    m = mount(container, opts=["writeback"])
+    conn.put_object(container, "x", b"old x")
+    conn.put_object(container, "y", b"old y")
+    assert sorted(os.listdir(m.path)) == ["x", "y"]
+    with open(m.p("t1"), "wb") as f:
+        f.write(b"new 1")
+    os.rename(m.p("t1"), m.p("x"))
+    os.unlink(m.p("x"))                               # tmp's upload waits 0.5 s
+    with open(m.p("t2"), "wb") as f:
+        f.write(b"new 2")
+    os.rename(m.p("t2"), m.p("y"))
+    os.rename(m.p("y"), m.p("z"))
+    assert os.listdir(m.path) == ["z"]
+    m.unmount()                                       # the uploads are done
+    assert [o["name"] for o in conn.get_container(container)[1]] == ["z"]
+    assert conn.get_object(container, "z")[1] == b"new 2"
+    m2 = mount(container)
+    assert os.listdir(m2.path) == ["z"]
+
+
 def test_unlink_of_a_rewritten_object_never_resurrects_it(swift, container, conn, proxy, mount):
     """An object in Swift, rewritten with writeback, then unlinked while its
     upload is due: the DELETE goes out slowly, and the upload must not
