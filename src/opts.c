@@ -427,15 +427,16 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	 * caller's, made absolute now */
 	char **paths[] = { &o->cache_dir, &o->credentials, &o->cacert };
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		char *p = *paths[i], *abs = NULL, cwd[4096];
+		char *p = *paths[i], *abs = NULL;
 		if (!p || !*p || p[0] == '/')
 			continue;
-		if (!getcwd(cwd, sizeof(cwd))) {
-			fprintf(stderr, "swiftfs: cannot make '%s' absolute: %s\n", p, strerror(errno));
+		int rc = util_abs_path(p, &abs);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc) {
+			fprintf(stderr, "swiftfs: cannot make '%s' absolute: %s\n", p, strerror(-rc));
 			return -EINVAL;
 		}
-		if (asprintf(&abs, "%s/%s", cwd, p) < 0)
-			return -ENOMEM;
 		free(p);
 		*paths[i] = abs;
 	}

@@ -82,7 +82,13 @@ int swift_auth_new(const char *creds_file, struct swiftfs_auth **out, char *msg,
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	a->creds_file = util_strdup0(creds_file);
-	a->cacert = util_strdup0(creds_get(&c, "OS_CACERT"));
+	/* the daemon works from / (fuse_daemonize): a relative path is the
+	 * caller's, made absolute now */
+	rc = util_abs_path(creds_get(&c, "OS_CACERT"), &a->cacert);
+	if (rc) {
+		snprintf(msg, msglen, "cannot make OS_CACERT absolute: %s", strerror(-rc));
+		goto out;
+	}
 	const char *where = creds_file ? "the credentials file" : "the environment";
 	if (creds_get(&c, "OS_STORAGE_URL") && creds_get(&c, "OS_AUTH_TOKEN")) {
 		a->mode = SWIFTFS_AUTH_PREAUTH;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 double util_now(void)
 {
@@ -269,6 +270,25 @@ int util_parse_float_time(const char *s, struct timespec *out)
 char *util_strdup0(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+int util_abs_path(const char *p, char **out)
+{
+	char cwd[PATH_MAX];
+	*out = NULL;
+	if (!p)
+		return 0;
+	if (!*p || p[0] == '/') {
+		*out = strdup(p);
+		return *out ? 0 : -ENOMEM;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	if (asprintf(out, "%s/%s", cwd, p) < 0) {
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void util_hex(const unsigned char *p, size_t n, char *out)

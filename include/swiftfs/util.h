@@ -53,6 +53,9 @@ int util_parse_float_time(const char *s, struct timespec *out);
 
 /* strdup that treats NULL as NULL. */
 char *util_strdup0(const char *s);
+/* p made absolute against the working folder (the daemon later works
+ * from /); NULL stays NULL. 0 or -errno. */
+int util_abs_path(const char *p, char **out);
 
 /* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void util_hex(const unsigned char *p, size_t n, char *out);

@@ -338,14 +338,14 @@ def sha256_file(path, timeout=180):
     return p.stdout.split()[0].decode()
 
 
-def run_swiftfs(args, env, timeout=60):
+def run_swiftfs(args, env, timeout=60, cwd=None):
     """Run swiftfs (not -f) and return the CompletedProcess."""
     e = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_"))}
     e.update(env)
     e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=86")
     return subprocess.run([swiftfs_bin()] + list(args), env=e, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, cwd=cwd)
 
 
 _RUN_LOCK = None

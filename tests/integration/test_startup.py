@@ -1,6 +1,7 @@
 """Startup: every failure is one clear line and a non-zero exit, before any
 mount; without -f swiftfs returns once the mount answers; unmount leaves no
 process behind."""
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -70,12 +71,18 @@ def test_unreachable_endpoint(swift, container, tmp_path):
     assert time.time() - t0 < 20
 
 
-def test_tls_failure_and_insecure_and_cacert(swift, container, tmp_path):
+def self_signed(tmp_path):
+    """A key and a self-signed certificate for 127.0.0.1, in tmp_path."""
     key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                     str(key), "-out", str(crt), "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return key, crt
+
+
+def test_tls_failure_and_insecure_and_cacert(swift, container, tmp_path):
+    key, crt = self_signed(tmp_path)
     port = free_port()
     srv = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", str(port), "-cert",
                             str(crt), "-key", str(key), "-www"], stdout=subprocess.DEVNULL,
@@ -102,6 +109,34 @@ def test_tls_failure_and_insecure_and_cacert(swift, container, tmp_path):
     finally:
         srv.kill()
         srv.wait()
+
+
+def test_tls_mount_with_a_relative_os_cacert(swift, container, conn, tmp_path):
+    """A mount over TLS (a TLS proxy in front of the test Swift) whose
+    OS_CACERT is relative to the caller's folder: the daemon works from /,
+    and every new connection (one per FUSE thread) still finds the CA."""
+    from faultproxy import FaultProxy
+    key, crt = self_signed(tmp_path)
+    conn.put_object(container, "hello.txt", b"hi")
+    with FaultProxy(tls=(crt, key)) as fp:
+        fp.start("127.0.0.1", swift.port)
+        env = dict(swift.creds_env(), ST_AUTH=fp.url + "/auth/v1.0", OS_CACERT=crt.name)
+        mp = tmp_path / "m"
+        mp.mkdir()
+        p = run_swiftfs([container, str(mp)], env, cwd=str(tmp_path))
+        assert p.returncode == 0, p.stderr
+        try:
+            def one(i):
+                with open(mp / ("f%d" % i), "wb") as f:
+                    f.write(b"%d" % i)
+                return (mp / "hello.txt").read_bytes()
+            with concurrent.futures.ThreadPoolExecutor(8) as ex:
+                assert list(ex.map(one, range(16))) == [b"hi"] * 16
+        finally:
+            subprocess.run(["fusermount3", "-u", str(mp)], check=True)
+        assert sorted(o["name"] for o in conn.get_container(container)[1]) == sorted(
+            ["hello.txt"] + ["f%d" % i for i in range(16)])
+        assert any(e["path"].endswith("/f15") for e in fp.log())  # it went through TLS
 
 
 def test_mountpoint_problems(swift, container, tmp_path, mount):

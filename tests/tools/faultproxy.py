@@ -213,9 +213,14 @@ def drop(sock, rfile, rst):
 # ---------------------------------------------------------------- the proxy
 
 class Proxy:
-    def __init__(self, listen, upstream, rewrite=True, timeout=300.0):
+    def __init__(self, listen, upstream, rewrite=True, timeout=300.0, tls=None):
         self.listen, self.upstream = listen, upstream
         self.rewrite, self.timeout = rewrite, timeout
+        self.tls = None
+        if tls:                             # (cert, key): clients speak TLS to us
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
         self.lock = threading.Lock()
         self.rules, self.next_id, self.seq = [], 1, 0
         self.entries = collections.deque(maxlen=100000)
@@ -300,7 +305,8 @@ class Proxy:
         lsock.bind((host, port))
         lsock.listen(128)
         port = lsock.getsockname()[1]
-        self.self_url = "http://%s:%d" % ("[%s]" % host if ":" in host else host, port)
+        self.self_url = "%s://%s:%d" % ("https" if self.tls else "http",
+                                        "[%s]" % host if ":" in host else host, port)
         if port_file:                       # write atomically: readers never see ""
             with open(port_file + ".tmp", "w") as f:
                 f.write("%d\n" % port)
@@ -313,6 +319,13 @@ class Proxy:
 
     def client(self, csock):
         csock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls:
+            try:
+                csock = self.tls.wrap_socket(csock, server_side=True)
+            except OSError as e:            # a client that refused our certificate
+                print("faultproxy: TLS handshake failed: %r" % e, file=sys.stderr, flush=True)
+                csock.close()
+                return
         rfile = csock.makefile("rb")
         rst = False
         try:
@@ -517,8 +530,11 @@ def main(argv=None):
     ap.add_argument("--rewrite-storage-url", action=argparse.BooleanOptionalAction, default=True,
                     help="point X-Storage-Url response headers at this proxy (default on)")
     ap.add_argument("--upstream-timeout", type=float, default=300.0)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                    help="speak TLS to clients (upstream stays plain HTTP)")
     args = ap.parse_args(argv)
-    proxy = Proxy(args.listen, args.upstream, args.rewrite_storage_url, args.upstream_timeout)
+    proxy = Proxy(args.listen, args.upstream, args.rewrite_storage_url, args.upstream_timeout,
+                  args.tls)
     try:
         proxy.serve_forever(args.port_file)
     except KeyboardInterrupt:
@@ -532,14 +548,15 @@ class FaultProxy:
 
     host = "127.0.0.1"
 
-    def __init__(self, rewrite_storage_url=True, stderr=None):
+    def __init__(self, rewrite_storage_url=True, stderr=None, tls=None):
         self.rewrite_storage_url = rewrite_storage_url
         self.stderr = stderr                # None: inherit; or a file object
+        self.tls = tls                      # (cert, key): TLS towards the clients
         self.proc, self.port = None, None
 
     @property
     def url(self):
-        return "http://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
 
     def start(self, upstream_host, upstream_port, timeout=10.0):
         tmpdir = tempfile.mkdtemp(prefix="faultproxy-")
@@ -549,6 +566,8 @@ class FaultProxy:
                "--port-file", port_file]
         if not self.rewrite_storage_url:
             cmd.append("--no-rewrite-storage-url")
+        if self.tls:
+            cmd += ["--tls", str(self.tls[0]), str(self.tls[1])]
         self.proc = subprocess.Popen(cmd, stderr=self.stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -569,7 +588,12 @@ class FaultProxy:
         raise RuntimeError("faultproxy did not start within %ss" % timeout)
 
     def _call(self, method, path, obj=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        if self.tls:
+            import ssl
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=10,
+                                               context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
             body = json.dumps(obj).encode() if obj is not None else None
             conn.request(method, CONTROL + path, body=body,
