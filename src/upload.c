@@ -306,18 +306,23 @@ static int ensure_container(struct swiftfs_client *c, const char *container)
 
 /* --- journal of uploads under way ------------------------------------ */
 
-#define JOURNAL_MAGIC "swiftfs-upload 3"
-#define JOURNAL_MAGIC_V2 "swiftfs-upload 2" /* no account line */
+#define JOURNAL_MAGIC "swiftfs-upload 4"
+#define JOURNAL_MAGIC_V3 "swiftfs-upload 3" /* no manifest line */
+#define JOURNAL_MAGIC_V2 "swiftfs-upload 2" /* no account line either */
 
-/* Record "account, segment container, segment prefix, object"
+/* Record "account, segment container, segment prefix, object, manifest"
  * (URL-encoded: names may hold newlines) before the first segment goes
- * up, so that a crash leaves a note of what to clean. The record stays
- * locked (flock, *fd) while the upload lives: mounts sharing the cache
- * folder recover only records no live upload holds. */
+ * up, so that a crash leaves a note of what to clean. object owns the
+ * prefix (<object>/slo/...); manifest is where the manifest goes (another
+ * name when the file was renamed while its segments streamed). The record
+ * stays locked (flock, *fd) while the upload lives: mounts sharing the
+ * cache folder recover only records no live upload holds. Version 3 and
+ * older swiftfs leave a version 4 record alone. */
 static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
-			 const char *prefix, const char *object, int *fd)
+			 const char *prefix, const char *object, const char *manifest, int *fd)
 {
 	char *path = NULL, *tmp = NULL, *ea = NULL, *es = NULL, *ep = NULL, *eo = NULL;
+	char *em = NULL;
 	char md5[33];
 	*fd = -1;
 	if (!cfg->journal_dir)
@@ -337,7 +342,8 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 	es = util_url_encode(segc, false);
 	ep = util_url_encode(prefix, false);
 	eo = util_url_encode(object, false);
-	if (!ea || !es || !ep || !eo || asprintf(&path, "%s/%s.upload", cfg->journal_dir, md5) < 0 ||
+	em = util_url_encode(manifest, false);
+	if (!ea || !es || !ep || !eo || !em || asprintf(&path, "%s/%s.upload", cfg->journal_dir, md5) < 0 ||
 	    asprintf(&tmp, "%s.tmp", path) < 0)
 		goto fail;
 	int tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -346,7 +352,7 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 			close(tfd);
 		goto fail;
 	}
-	if (dprintf(tfd, "%s\n%s\n%s\n%s\n%s\n", JOURNAL_MAGIC, ea, es, ep, eo) < 0 ||
+	if (dprintf(tfd, "%s\n%s\n%s\n%s\n%s\n%s\n", JOURNAL_MAGIC, ea, es, ep, eo, em) < 0 ||
 	    fsync(tfd) != 0 || rename(tmp, path) != 0) {
 		close(tfd);
 		goto fail;
@@ -357,6 +363,7 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 	free(es);
 	free(ep);
 	free(eo);
+	free(em);
 	return path;
 fail:
 	LOGW("cannot record an upload in %s: %s", cfg->journal_dir, strerror(errno));
@@ -368,6 +375,7 @@ fail:
 	free(es);
 	free(ep);
 	free(eo);
+	free(em);
 	return NULL;
 }
 
@@ -375,13 +383,14 @@ fail:
  * version 3, which does not say). False when it is not one this version
  * can trust (torn, or an old record whose fields are not encoded and do
  * not check out). */
-static bool journal_read(FILE *f, char **account, char **segc, char **prefix, char **object)
+static bool journal_read(FILE *f, char **account, char **segc, char **prefix, char **object,
+			 char **manifest)
 {
-	char *line[5] = { NULL, NULL, NULL, NULL, NULL };
-	size_t cap[5] = { 0, 0, 0, 0, 0 };
+	char *line[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
+	size_t cap[6] = { 0, 0, 0, 0, 0, 0 };
 	int n = 0;
 	bool ok = true;
-	while (n < 5 && ok) {
+	while (n < 6 && ok) {
 		ssize_t got = getline(&line[n], &cap[n], f);
 		if (got < 0)
 			break;
@@ -390,8 +399,15 @@ static bool journal_read(FILE *f, char **account, char **segc, char **prefix, ch
 			line[n][got - 1] = '\0';
 		n++;
 	}
-	*account = *segc = *prefix = *object = NULL;
-	if (ok && n == 5 && strcmp(line[0], JOURNAL_MAGIC) == 0) {
+	*account = *segc = *prefix = *object = *manifest = NULL;
+	if (ok && n == 6 && strcmp(line[0], JOURNAL_MAGIC) == 0) {
+		*account = util_url_decode(line[1]);
+		*segc = util_url_decode(line[2]);
+		*prefix = util_url_decode(line[3]);
+		*object = util_url_decode(line[4]);
+		*manifest = util_url_decode(line[5]);
+		ok = *account && *manifest;
+	} else if (ok && n == 5 && strcmp(line[0], JOURNAL_MAGIC_V3) == 0) {
 		*account = util_url_decode(line[1]);
 		*segc = util_url_decode(line[2]);
 		*prefix = util_url_decode(line[3]);
@@ -409,20 +425,43 @@ static bool journal_read(FILE *f, char **account, char **segc, char **prefix, ch
 	} else {
 		ok = false;
 	}
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		free(line[i]);
 	ok = ok && *segc && *prefix && *object;
 	/* the prefix is the object's own: <object>/slo/... */
 	size_t ol = ok ? strlen(*object) : 0;
 	ok = ok && ol && strncmp(*prefix, *object, ol) == 0 && strncmp(*prefix + ol, "/slo/", 5) == 0;
+	if (ok && !*manifest)
+		ok = (*manifest = strdup(*object)) != NULL;
 	if (!ok) {
 		free(*account);
 		free(*segc);
 		free(*prefix);
 		free(*object);
-		*account = *segc = *prefix = *object = NULL;
+		free(*manifest);
+		*account = *segc = *prefix = *object = *manifest = NULL;
 	}
 	return ok;
+}
+
+/* Whether object is an SLO whose manifest names a segment under
+ * /segc/prefix. 0 (also when there is no such object), or -errno. */
+static int manifest_uses(const struct swiftfs_upload_cfg *cfg, const char *object,
+			 const char *segc, const char *prefix, bool *in_use)
+{
+	struct swiftfs_seglist used = { 0 };
+	char *want = NULL;
+	*in_use = false;
+	int rc = upload_slo_segments(cfg, object, &used);
+	if (asprintf(&want, "/%s/%s", segc, prefix) < 0) {
+		want = NULL;
+		rc = rc ? rc : -ENOMEM;
+	}
+	for (size_t i = 0; want && i < used.n && !*in_use; i++)
+		*in_use = strncmp(used.paths[i], want, strlen(want)) == 0;
+	upload_seglist_free(&used);
+	free(want);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 void upload_recover(const struct swiftfs_upload_cfg *cfg)
@@ -440,6 +479,7 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 		if (len < 8 || strcmp(de->d_name + len - 7, ".upload") != 0)
 			continue;
 		char *path = NULL, *account = NULL, *segc = NULL, *prefix = NULL, *object = NULL;
+		char *manifest = NULL;
 		if (asprintf(&path, "%s/%s", cfg->journal_dir, de->d_name) < 0)
 			continue;
 		FILE *f = fopen(path, "r");
@@ -454,7 +494,7 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 			free(path);
 			continue;
 		}
-		bool ok = journal_read(f, &account, &segc, &prefix, &object);
+		bool ok = journal_read(f, &account, &segc, &prefix, &object, &manifest);
 		if (!ok) {
 			LOGW("upload record %s cannot be trusted (torn, or names it cannot tell "
 			     "apart); it is left, with any segments it names", path);
@@ -465,17 +505,13 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 		if (strcmp(segc, own) != 0 ||
 		    (account && account[0] && cfg->account && strcmp(account, cfg->account) != 0))
 			goto next;
-		/* does the object's manifest use these segments? */
-		struct swiftfs_seglist used = { 0 };
-		char *want = NULL;
+		/* does the manifest (under the name the upload went to, or
+		 * the one it started under) use these segments? */
 		bool in_use = false;
-		int rc = upload_slo_segments(cfg, object, &used);
-		if (asprintf(&want, "/%s/%s", segc, prefix) >= 0)
-			for (size_t i = 0; i < used.n && !in_use; i++)
-				in_use = strncmp(used.paths[i], want, strlen(want)) == 0;
-		upload_seglist_free(&used);
-		free(want);
-		if (rc && rc != -ENOENT)
+		int rc = manifest_uses(cfg, manifest, segc, prefix, &in_use);
+		if (!rc && !in_use && strcmp(manifest, object) != 0)
+			rc = manifest_uses(cfg, object, segc, prefix, &in_use);
+		if (rc)
 			goto next; /* Swift unreachable: try again next mount */
 		if (!in_use) {
 			struct swiftfs_lpage page = { 0 };
@@ -501,6 +537,7 @@ next:
 		free(segc);
 		free(prefix);
 		free(object);
+		free(manifest);
 		free(path);
 	}
 	free(own);
@@ -537,7 +574,7 @@ int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 		upload_stream_abort(s);
 		return -ENOMEM;
 	}
-	s->journal = journal_add(cfg, s->segc, s->prefix, object, &s->journal_fd);
+	s->journal = journal_add(cfg, s->segc, s->prefix, object, object, &s->journal_fd);
 	*out = s;
 	return 0;
 }
@@ -728,6 +765,23 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 	int wrc = stream_wait(s);
 	if (!rc)
 		rc = wrc;
+	if (!rc && s->journal && strcmp(object, s->object) != 0) {
+		/* renamed while streamed: the record must name the object the
+		 * manifest goes to, or a recovery would find no manifest using
+		 * the segments under the old name and delete the new object's
+		 * data (the same record, rewritten: its name is the prefix's) */
+		int nfd;
+		char *nj = journal_add(s->cfg, s->segc, s->prefix, s->object, object, &nfd);
+		if (nj) {
+			close(s->journal_fd); /* the old record's lock; it was replaced */
+			free(s->journal);
+			s->journal = nj;
+			s->journal_fd = nfd;
+		} else {
+			LOGE("%s: cannot rewrite the upload record for the new name", object);
+			rc = -EIO;
+		}
+	}
 	if (!rc)
 		rc = put_manifest(s, object, content_type, headers);
 	if (rc) {

@@ -272,10 +272,14 @@ def test_recovery_leaves_another_accounts_upload_alone(swift, container, conn, p
     assert os.listdir(os.path.join(cache, "uploads")) == []
 
 
-def test_records_of_the_previous_format_are_still_recovered(container, conn, mount, tmp_path):
-    """An upload record written before records named their account
-    ("swiftfs-upload 2": segment container, prefix, object) is still
-    recovered: its orphan segments deleted, the record removed."""
+@pytest.mark.parametrize("version", [2, 3])
+def test_records_of_the_previous_format_are_still_recovered(container, conn, mount, tmp_path,
+                                                            version):
+    """Upload records written before records named their account
+    ("swiftfs-upload 2": segment container, prefix, object) or the name
+    the manifest goes to ("swiftfs-upload 3": account, segment container,
+    prefix, object) are still recovered: orphan segments deleted, the
+    record removed."""
     cache = tmp_path / "cache"
     (cache / "uploads").mkdir(parents=True)
     segc = container + "_segments"
@@ -283,7 +287,8 @@ def test_records_of_the_previous_format_are_still_recovered(container, conn, mou
     for i in range(2):
         conn.put_object(segc, "o%%201/slo/1700000000.000000/%08d" % i, b"orphan")
     (cache / "uploads" / "0123456789abcdef0123456789abcdef.upload").write_text(
-        "swiftfs-upload 2\n%s\no%%25201%%2Fslo%%2F1700000000.000000%%2F\no%%25201\n" % segc)
+        "swiftfs-upload %d\n%s%s\no%%25201%%2Fslo%%2F1700000000.000000%%2F\no%%25201\n"
+        % (version, "%2Fv1%2FAUTH_test\n" if version == 3 else "", segc))
     m = mount(container, opts=["cache_dir=" + str(cache)])
     m.unmount()
     assert segments_of(conn, container, "o%201/") == []

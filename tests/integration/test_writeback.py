@@ -9,6 +9,7 @@ import random
 import re
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -449,6 +450,42 @@ def test_a_file_renamed_over_an_object_then_removed_or_moved_before_its_upload(
     assert conn.get_object(container, "z")[1] == b"new 2"
     m2 = mount(container)
     assert os.listdir(m2.path) == ["z"]
+
+
+def test_kill9_after_the_manifest_of_a_file_renamed_while_streamed_keeps_its_segments(
+        swift, container, conn, proxy, mount, tmp_path):
+    """A big file renamed while it is written (its segments stream under the
+    old name), killed right after its manifest went up: the next mount's
+    recovery must see the manifest under the new name use the segments, and
+    keep them."""
+    cache = str(tmp_path / "cache")
+    opts = ["segment_size=1M", "cache_dir=" + cache]
+    m = mount(container, opts=opts, use_env_creds=False, env=proxied_env(swift, proxy))
+    data = random.Random(9).randbytes(3 * 1024 * 1024 + 100)
+    f = open(m.p("a.bin"), "wb", buffering=0)
+    f.write(data[:2 * 1024 * 1024])
+    os.rename(m.p("a.bin"), m.p("b.bin"))
+    f.write(data[2 * 1024 * 1024:])
+    proxy.add_rule(method="HEAD", path="/b.bin$", action="delay", seconds=30, times=1)
+    def close():
+        try:
+            f.close()                 # the manifest goes up, then its check HEAD waits
+        except OSError:
+            pass
+    closer = threading.Thread(target=close)
+    closer.start()
+    wait_log(proxy, "HEAD", "/b.bin$", timeout=30)
+    m.proc.kill()
+    m.proc.wait()
+    closer.join()
+    subprocess.run(["fusermount3", "-u", m.path], check=True)
+    m.proc.returncode = 0  # killed on purpose
+    assert conn.get_object(container, "b.bin")[1] == data
+    m2 = mount(container, opts=opts)  # recovery runs first
+    assert conn.get_object(container, "b.bin")[1] == data
+    with open(m2.p("b.bin"), "rb") as g:
+        assert g.read() == data
+    assert os.listdir(os.path.join(cache, "uploads")) == [], m2.log()
 
 
 def test_unlink_of_a_rewritten_object_never_resurrects_it(swift, container, conn, proxy, mount):
