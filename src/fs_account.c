@@ -587,6 +587,11 @@ int fs_account_rmdir(struct swiftfs_account *a, const char *name)
 	r.container = name;
 	r.flags = SWIFT_REQ_QUIET_404;
 	int rc = swift_request(a->c, &r);
+	/* the kernel looked it up first: a 404 means an earlier attempt
+	 * deleted it and its answer was lost (libcurl itself sends a request
+	 * again when a reused connection dies), or another client did */
+	if (rc == -ENOENT)
+		rc = 0;
 	if (rc && rc != -ENOENT && rc != -ENOTEMPTY) {
 		char d[300];
 		swift_describe_error(&r, d, sizeof(d));

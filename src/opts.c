@@ -440,6 +440,12 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 		free(p);
 		*paths[i] = abs;
 	}
+	if (o->connect_timeout < 0.001) {
+		/* curl takes 0 for its own default, 300 s */
+		fprintf(stderr, "swiftfs: invalid value for option 'connect_timeout': it must be "
+			"more than 0\n");
+		return -EINVAL;
+	}
 	if (o->kernel_read_ahead > (1ULL << 30)) {
 		fprintf(stderr, "swiftfs: invalid value for option 'kernel_read_ahead': at most 1G\n");
 		return -EINVAL;

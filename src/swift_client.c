@@ -623,7 +623,9 @@ int swift_request(struct swiftfs_client *c, struct swiftfs_req *r)
 			goto out;
 		}
 		r->attempts++;
-		perform_once(c, h, r, url, token);
+		rc = perform_once(c, h, r, url, token);
+		if (rc)
+			goto out; /* no memory to build the request: not its answer */
 		if (r->curl_code == CURLE_OK && r->status == 401 &&
 		    !(r->flags & SWIFT_REQ_NO_AUTH) && !reauthed) {
 			reauthed = true;

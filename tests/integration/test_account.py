@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 import conftest
+from conftest import proxied_env
 
 
 def new_name():
@@ -140,6 +141,22 @@ def account_row(swift, account, container):
     out = subprocess.run(["/usr/bin/python3", "-c", code, etc, account],
                          stdout=subprocess.PIPE, check=True, text=True).stdout
     return json.loads(out)
+
+
+def test_rmdir_whose_answer_was_lost_succeeds(swift, conn, proxy, mount):
+    """The container's DELETE went through but its answer was lost: the
+    retry finds no container, and rmdir reports the success it was."""
+    name = new_name()
+    m = mount("/", use_env_creds=False, env=proxied_env(swift, proxy))
+    try:
+        os.mkdir(m.p(name))
+        proxy.add_rule(method="DELETE", path="/%s$" % name, action="lose_answer", times=1)
+        os.rmdir(m.p(name))
+        with pytest.raises(conftest.swiftclient.ClientException):
+            conn.head_container(name)
+        assert [e["status"] for e in proxy.log() if e["method"] == "DELETE"] == [204, 404]
+    finally:
+        conftest.delete_container(conn, name)
 
 
 def test_account_listing_paginates(swift, mount):

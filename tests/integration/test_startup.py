@@ -169,6 +169,9 @@ def test_option_errors(swift, container, tmp_path):
           "invalid value for option 'attr_timeout'")
     fails(["-o", "read_chunk=4Q", container, str(tmp_path)], env,
           "invalid value for option 'read_chunk'")
+    # curl would read 0 as its default connect timeout, 300 s
+    fails(["-o", "connect_timeout=0", container, str(tmp_path)], env,
+          "invalid value for option 'connect_timeout'")
     fails(["-o", "bogus_option", container, str(tmp_path)], env, "unknown option 'bogus_option'")
     fails([container], env, "usage")
     p = run_swiftfs(["--version"], {})

@@ -16,6 +16,8 @@ Control API (same port, never forwarded upstream), JSON in and out:
             "path": "^/v1/.*obj"    regex searched in path+query, optional
             "range": "^bytes=0-"    regex searched in the Range header, optional
             "action": "status" | "reset" | "reset_body" | "delay" | "truncate"
+                      | "lose_answer" (forwarded and done upstream; the
+                        connection is reset before the answer)
                       | "stall_body" | "corrupt_body" | "drop_header"
             "status": 503           for "status"
             "times": 1              matching requests it applies to, -1 = forever
@@ -68,7 +70,7 @@ CHUNK = 64 * 1024
 MAXLINE = 65536
 CONTROL = "/__fault__/"
 ACTIONS = ("status", "reset", "reset_body", "delay", "truncate", "stall_body",
-           "corrupt_body", "drop_header")
+           "corrupt_body", "drop_header", "lose_answer")
 
 
 class Drop(Exception):
@@ -453,6 +455,9 @@ class Proxy:
             if final is None:
                 final = self.read_response(urfile, csend)
             status_line, rheaders = final
+            if action == "lose_answer":     # done upstream; the client never hears
+                entry["status"] = int(status_line.split(" ")[1])
+                raise Drop(rst=True)
             if rule and rule.get("header"):
                 rheaders = [(n, v) for n, v in rheaders
                             if n.lower() != rule["header"].lower()]
