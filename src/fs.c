@@ -535,8 +535,10 @@ int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swif
 		goto out;
 	}
 	double t0 = util_now();
+	/* a kept listing is as old as the walk's: it expires when that does */
+	double expire = 0;
 	rc = 0;
-	if (!fs_subtree_take(fs, prefix, &ref->dl)) {
+	if (!fs_subtree_take(fs, prefix, &ref->dl, &expire)) {
 		rc = listing_fetch(fs->c, fs->container, prefix, true, 0, &page, &pages);
 		if (rc) {
 			LOGE("listing of '%s' in %s failed: %s", prefix, fs->container,
@@ -561,7 +563,7 @@ out:
 		overlay_apply_locked(fs, dir, ref);
 		dlref_put_locked(dir->list);
 		dir->list = ref;
-		dir->list_expire = util_now() + fs->entry_timeout;
+		dir->list_expire = expire > 0 ? expire : util_now() + fs->entry_timeout;
 		ref->refs++;
 		*out = ref;
 		ref = NULL;

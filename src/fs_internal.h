@@ -167,7 +167,12 @@ bool fs_prefetch_open(struct swiftfs_fs *fs, const char *object, struct swiftfs_
 void fs_subtree_opendir(struct swiftfs_fs *fs, struct swiftfs_inode *dir);
 /* A listing of prefix kept from a subtree listing, taken (once). */
 struct swiftfs_dirlist;
-bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_dirlist *dl);
+/* Take prefix's kept listing (true), and when it expires. */
+bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_dirlist *dl,
+		     double *expire);
+/* Drop the kept listings of prefix and every folder below it (a folder
+ * renamed or removed through this mount). */
+void fs_subtree_forget(struct swiftfs_fs *fs, const char *prefix);
 void fs_subtree_free(struct swiftfs_fs *fs);
 int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		   struct swiftfs_attr *a, char **target);

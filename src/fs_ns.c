@@ -465,6 +465,8 @@ int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 		inode_ref_locked(c);
 	pthread_mutex_unlock(&fs->t.lock);
 	slash = fs_join(object, "/", "");
+	if (slash)
+		fs_subtree_forget(fs, slash);
 	rc = slash ? prefix_has_objects(fs, slash, &any) : -ENOMEM;
 	if (!rc && (any || local_children))
 		rc = -ENOTEMPTY;
@@ -611,6 +613,12 @@ static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
 		rc = -EIO;
 	}
 out:
+	/* whatever happened, the kept listings of both trees are stale */
+	fs_subtree_forget(fs, sp);
+	free(np);
+	np = fs_join(dst, "/", "");
+	if (np)
+		fs_subtree_forget(fs, np);
 	listing_page_free(&page);
 	free(sp);
 	free(np);

@@ -74,7 +74,8 @@ void fs_subtree_free(struct swiftfs_fs *fs)
 	fs->subtree = NULL;
 }
 
-bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_dirlist *dl)
+bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_dirlist *dl,
+		     double *expire)
 {
 	bool found = false;
 	pthread_mutex_lock(&fs->subtree_lock);
@@ -89,6 +90,7 @@ bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_d
 				t->count--;
 				if (!found && strcmp(e->prefix, prefix) == 0 && e->expire > now) {
 					*dl = e->dl;
+					*expire = e->expire;
 					memset(&e->dl, 0, sizeof(e->dl));
 					found = true;
 				}
@@ -100,6 +102,26 @@ bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_d
 	}
 	pthread_mutex_unlock(&fs->subtree_lock);
 	return found;
+}
+
+void fs_subtree_forget(struct swiftfs_fs *fs, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	pthread_mutex_lock(&fs->subtree_lock);
+	struct swiftfs_subtree *t = fs->subtree;
+	for (size_t i = 0; t && t->count && i < SUBTREE_BUCKETS; i++) {
+		for (struct subtree_entry **pp = &t->b[i]; *pp;) {
+			struct subtree_entry *e = *pp;
+			if (strncmp(e->prefix, prefix, pl) == 0) {
+				*pp = e->next;
+				t->count--;
+				entry_free(e);
+				continue;
+			}
+			pp = &e->next;
+		}
+	}
+	pthread_mutex_unlock(&fs->subtree_lock);
 }
 
 static bool subtree_has(struct swiftfs_fs *fs, const char *prefix)

@@ -523,6 +523,20 @@ def test_recursive_walk_lists_the_subtree_at_once(container, conn, mount):
     assert c["head"] == 0 and c["get"] == 0, c
 
 
+def test_a_walk_then_folder_renames_never_list_a_moved_folder(container, conn, mount):
+    """A walk keeps the listings of a whole subtree; folders renamed
+    through the mount right after must not be listed from them."""
+    for n in ("p/a/1", "p/a/2", "p/c/3", "p/x/y"):
+        conn.put_object(container, n, b"x")
+    m = mount(container, opts=["entry_timeout=30"])
+    assert sorted(os.listdir(m.p("p"))) == ["a", "c", "x"]
+    assert os.listdir(m.p("p", "x")) == ["y"]          # a walk: p's subtree is kept
+    os.rename(m.p("p", "a"), m.p("p", "b"))
+    os.rename(m.p("p", "c"), m.p("p", "a"))
+    assert os.listdir(m.p("p", "a")) == ["3"]
+    assert sorted(os.listdir(m.p("p", "b"))) == ["1", "2"]
+
+
 def test_attributes_survive_the_kernel_forgetting_inodes(container, conn, mount):
     """Memory pressure (here drop_caches) makes the kernel forget inodes;
     a chmod or touch made through the mount must not revert to the
