@@ -117,6 +117,9 @@ char *fs_join(const char *a, const char *b, const char *c);
 char *fs_object_name(struct swiftfs_fs *fs, const char *rel);
 /* Listing prefix of a directory path ("" for the root of a container). */
 char *fs_dir_prefix(struct swiftfs_fs *fs, const char *rel);
+/* fs_write.c: the object name of inode n as of now (malloc'd), and with
+ * a, its attributes at that moment. */
+char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a);
 /* Find an inode and take a reference; with path, also its relative path. */
 struct swiftfs_inode *fs_get_inode(struct swiftfs_fs *fs, uint64_t ino, char **path);
 void fs_put_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);

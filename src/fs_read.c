@@ -172,6 +172,12 @@ int fs_revalidate_small(struct swiftfs_fs *fs, const char *object, struct swiftf
 	return fetch_small(fs, object, a, true);
 }
 
+/* The reader's question: the object name of inode b now. */
+static char *object_name_now(void *a, void *b)
+{
+	return fs_object_of(a, b, NULL);
+}
+
 int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object,
 		 struct swiftfs_file *f)
 {
@@ -258,6 +264,9 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 		.etag = a.is_dlo ? NULL : a.etag,
 		.chunk = fs->chunk,
 		.ahead = fs->ahead,
+		.name_now = object_name_now,
+		.name_a = fs,
+		.name_b = n, /* the handle holds a reference on it */
 	};
 	rc = reader_new(&rc_cfg, &f->reader);
 	if (rc) {

@@ -53,7 +53,6 @@ struct upload_hdrs {
 /* fs_write.c */
 struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
-char *fs_object_of(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a);
 int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
 			     struct upload_hdrs *h, const char ***out);
 int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);

@@ -40,7 +40,11 @@ struct swiftfs_reader {
 	struct swiftfs_client *client;
 	struct swiftfs_workpool *pool;
 	char *container;
-	char *object;
+	char *object;       /* atomic: swapped when the file was renamed */
+	char **old_names;   /* lock: names before, freed with the reader */
+	size_t n_old;
+	char *(*name_now)(void *a, void *b);
+	void *name_a, *name_b;
 	char if_match[96];  /* "If-Match: \"etag\"" or "" */
 	uint64_t size;
 	uint64_t chunk;
@@ -90,6 +94,9 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 	r->pool = cfg->pool;
 	r->container = strdup(cfg->container);
 	r->object = strdup(cfg->object);
+	r->name_now = cfg->name_now;
+	r->name_a = cfg->name_a;
+	r->name_b = cfg->name_b;
 	r->size = cfg->size;
 	r->chunk = cfg->chunk;
 	r->nslots = (unsigned)(cfg->ahead / cfg->chunk) + 2;
@@ -111,6 +118,39 @@ int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out
 	return 0;
 }
 
+static const char *obj_name(struct swiftfs_reader *r)
+{
+	return __atomic_load_n(&r->object, __ATOMIC_ACQUIRE);
+}
+
+/* After a GET of name found no object (or another one): true when the
+ * file has another name now (renamed while open), which the reader then
+ * reads under. */
+static bool follow_rename(struct swiftfs_reader *r, const char *name)
+{
+	char *now = r->name_now ? r->name_now(r->name_a, r->name_b) : NULL;
+	bool moved = false;
+	pthread_mutex_lock(&r->lock);
+	if (now && strcmp(now, obj_name(r)) != 0) {
+		char **nv = realloc(r->old_names, (r->n_old + 1) * sizeof(*nv));
+		if (nv) {
+			r->old_names = nv;
+			/* readers still using the old name keep a valid string */
+			r->old_names[r->n_old++] = r->object;
+			__atomic_store_n(&r->object, now, __ATOMIC_RELEASE);
+			now = NULL;
+			moved = true;
+		}
+	} else if (now && strcmp(now, name) != 0) {
+		moved = true; /* another reader followed it already */
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (moved)
+		LOGD("%s was renamed while open: reading it as %s", name, obj_name(r));
+	free(now);
+	return moved;
+}
+
 /* GET [off, off+len) into buf, or to sink as it arrives. Returns bytes
  * or -errno. */
 static ssize_t fetch_range_to(struct swiftfs_reader *r, char *buf, uint64_t off, size_t len,
@@ -119,18 +159,27 @@ static ssize_t fetch_range_to(struct swiftfs_reader *r, char *buf, uint64_t off,
 	struct swiftfs_req q;
 	const char *hdrs[2] = { r->if_match[0] ? r->if_match : NULL, NULL };
 	ssize_t rc;
+	const char *name = obj_name(r);
 
-	swift_req_init(&q, "GET");
-	q.container = r->container;
-	q.object = r->object;
-	q.headers = hdrs;
-	q.range_off = (int64_t)off;
-	q.range_len = (int64_t)len;
-	q.recv_buf = buf;
-	q.recv_cap = len;
-	q.sink = sink;
-	q.sink_arg = arg;
-	rc = swift_request(r->client, &q);
+	for (int attempt = 0;; attempt++) {
+		swift_req_init(&q, "GET");
+		q.container = r->container;
+		q.object = name;
+		q.headers = hdrs;
+		q.range_off = (int64_t)off;
+		q.range_len = (int64_t)len;
+		q.recv_buf = buf;
+		q.recv_cap = len;
+		q.sink = sink;
+		q.sink_arg = arg;
+		rc = swift_request(r->client, &q);
+		/* nothing there, or another object (If-Match): was it renamed?
+		 * (no data reached buf or the sink: the answer was an error) */
+		if ((rc != -ENOENT && rc != -ESTALE) || attempt > 0 || !follow_rename(r, name))
+			break;
+		swift_req_cleanup(&q);
+		name = obj_name(r);
+	}
 	if (rc == 0) {
 		rc = (ssize_t)q.recv_len;
 	} else if (rc == -ERANGE) {
@@ -140,9 +189,9 @@ static ssize_t fetch_range_to(struct swiftfs_reader *r, char *buf, uint64_t off,
 		swift_describe_error(&q, what, sizeof(what));
 		if (rc == -ESTALE)
 			LOGW("%s: the object changed since it was opened; reopen it to read "
-			     "the new version", r->object);
+			     "the new version", name);
 		else
-			LOGE("read of %s failed: %s", r->object, what);
+			LOGE("read of %s failed: %s", name, what);
 	}
 	swift_req_cleanup(&q);
 	return rc;
@@ -349,7 +398,7 @@ static bool steal_block(struct swiftfs_reader *r, uint64_t b)
 	pthread_mutex_unlock(&r->lock);
 	if (!found)
 		return false;
-	LOGD("%s: a read fetches block %" PRIu64 " of a queued read-ahead run itself", r->object,
+	LOGD("%s: a read fetches block %" PRIu64 " of a queued read-ahead run itself", obj_name(r),
 	     b);
 	fetch_blocks(r, b, 1, NULL, 0, 0, NULL); /* the block was the run's claim */
 	return true;
@@ -393,7 +442,7 @@ static void fetch_job_run(void *arg)
 	if (r->filling && !j->warm && !refill && !stolen) {
 		/* a run failed (object replaced, server errors, a cache that
 		 * cannot store): the fill stops, and the reads decide */
-		LOGD("%s: the background fill stops after a failed run", r->object);
+		LOGD("%s: the background fill stops after a failed run", obj_name(r));
 		r->filling = false;
 	}
 	if (r->filling)
@@ -593,7 +642,7 @@ static void random_miss(struct swiftfs_reader *r)
 	if (!r->filled && r->rand_misses >= 4 && (uint64_t)r->rand_misses * 16 >= nblocks &&
 	    r->size <= block_cache_capacity(r->bc) / 2) {
 		LOGD("%s: random reads over %u of its %" PRIu64 " blocks: fetching the rest "
-		     "in the background", r->object, r->rand_misses, nblocks);
+		     "in the background", obj_name(r), r->rand_misses, nblocks);
 		r->filled = true;
 		r->filling = true;
 		r->fill_next = 0;
@@ -810,6 +859,9 @@ void reader_free(struct swiftfs_reader *r)
 	free(r->pre);
 	free(r->container);
 	free(r->object);
+	for (size_t i = 0; i < r->n_old; i++)
+		free(r->old_names[i]);
+	free(r->old_names);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
 	free(r);

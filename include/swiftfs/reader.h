@@ -39,6 +39,11 @@ struct swiftfs_reader_cfg {
 	uint64_t ahead;
 	struct swiftfs_block_cache *cache; /* NULL: memory chunks only */
 	const struct swiftfs_bc_key *key;  /* the object version's cache key */
+	/* the object's name now (malloc'd), asked when a GET finds no object
+	 * or another one: a file renamed while open is read under its new
+	 * name. NULL: not asked. */
+	char *(*name_now)(void *a, void *b);
+	void *name_a, *name_b;
 };
 
 int reader_new(const struct swiftfs_reader_cfg *cfg, struct swiftfs_reader **out);

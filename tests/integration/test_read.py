@@ -212,6 +212,25 @@ def test_slo_and_dlo(swift, container, conn, mount, tmp_path):
     assert str(len(data)) in line
 
 
+@pytest.mark.parametrize("opts", [["cache=off"], []], ids=["cache_off", "cache"])
+def test_a_file_renamed_while_open_reads_on(container, conn, mount, opts):
+    """A handle keeps reading a file renamed (or whose folder is renamed)
+    while it is open, as on a local disk: its GETs follow the new name."""
+    data = random.Random(4).randbytes(40 * 1024 * 1024)
+    conn.put_object(container, "d/big", data)
+    m = mount(container, opts=opts + ["read_ahead=8M"])
+    with open(m.p("d", "big"), "rb") as f:
+        assert f.read(4096) == data[:4096]
+        os.rename(m.p("d", "big"), m.p("d", "moved"))
+        f.seek(20 * 1024 * 1024)
+        assert f.read(4096) == data[20 * 1024 * 1024:20 * 1024 * 1024 + 4096]
+        os.rename(m.p("d"), m.p("e"))
+        f.seek(36 * 1024 * 1024)
+        assert f.read() == data[36 * 1024 * 1024:]
+    with pytest.raises(Exception):
+        conn.head_object(container, "d/big")
+
+
 def test_prefix_mount(container, conn, mount):
     put(conn, container, "data/run1/a.txt", b"A")
     put(conn, container, "data/run1/sub/b.txt", b"B")
