@@ -50,9 +50,13 @@ stop_servers() {
   done
 }
 asan_pid=
+tmp_opt= tmp_asan=
 on_exit() {
   [ -z "$asan_pid" ] || kill "$asan_pid" 2>/dev/null || :
   stop_servers
+  # what a failed test left mounted stays, with its folder
+  [ -z "$tmp_opt" ] || rm -rf --one-file-system "$tmp_opt" 2>/dev/null || :
+  [ -z "$tmp_asan" ] || rm -rf --one-file-system "$tmp_asan" 2>/dev/null || :
 }
 trap on_exit EXIT
 # The package test builds, installs and mounts its own .deb (what the
@@ -60,8 +64,10 @@ trap on_exit EXIT
 deb_test=tests/integration/test_production.py::test_deb_builds_installs_and_mounts
 # Each pass has its own pytest temporary root: pytest's clean-up of old
 # numbered folders in a shared /tmp/pytest-of-$USER once renamed a folder the
-# other pass still had a mount in (its unmount then failed).
-mkdir -p "$state/swiftfs-pytest-tmp" "$asan_state/swiftfs-pytest-tmp"
+# other pass still had a mount in (its unmount then failed). Short paths:
+# a test binds an AF_UNIX socket there (108 bytes at most).
+tmp_opt=$(mktemp -d /tmp/swiftfs-pt.XXXXXX)
+tmp_asan=$(mktemp -d /tmp/swiftfs-pt.XXXXXX)
 asan_log=$asan_state/pytest.log
 echo "== integration tests: the ASan+UBSan pass runs in the background (its output follows the"
 echo "   optimized pass's; it is also in $asan_log)"
@@ -69,13 +75,13 @@ SWIFTFS_TEST_STATE=$asan_state SWIFTFS_TEST_PORT=$((${SWIFTFS_TEST_PORT:-18480} 
   SWIFTFS_TEST_PORT2=$((${SWIFTFS_TEST_PORT2:-18580} + 1000)) \
   SWIFTFS_TEST_KEYSTONE_PORT=$((${SWIFTFS_TEST_KEYSTONE_PORT:-18780} + 1000)) \
   SWIFTFS_TEST_KEYSTONE_SWIFT_PORT=$((${SWIFTFS_TEST_KEYSTONE_SWIFT_PORT:-18790} + 1000)) \
-  PYTEST_DEBUG_TEMPROOT=$asan_state/swiftfs-pytest-tmp \
+  PYTEST_DEBUG_TEMPROOT=$tmp_asan \
   SWIFTFS_TEST_KEEP_SWIFT=1 SWIFTFS_BIN=$top/build-asan/swiftfs /usr/bin/python3 -m pytest -ra \
   -p no:cacheprovider --deselect "$deb_test" tests/integration "$@" >"$asan_log" 2>&1 </dev/null &
 asan_pid=$!
 rc=0
 echo "== integration tests, optimized build"
-PYTEST_DEBUG_TEMPROOT=$state/swiftfs-pytest-tmp \
+PYTEST_DEBUG_TEMPROOT=$tmp_opt \
   SWIFTFS_TEST_KEEP_SWIFT=1 SWIFTFS_BIN=$top/build/swiftfs /usr/bin/python3 -m pytest -ra \
   -p no:cacheprovider tests/integration "$@" || rc=$?
 asan_rc=0
