@@ -249,6 +249,21 @@ int fs_account_route(struct swiftfs_account *a, uint64_t gino, struct swiftfs_fs
 	return 0;
 }
 
+int fs_account_route_made(struct swiftfs_account *a, uint64_t gino, struct swiftfs_fs **fs,
+			  uint64_t *lino)
+{
+	uint64_t k = gino >> SLOT_SHIFT;
+	pthread_mutex_lock(&a->lock);
+	bool made = gino != SWIFTFS_ROOT_INO && k >= 1 && k <= a->nslots && a->slots[k - 1].fs;
+	pthread_mutex_unlock(&a->lock);
+	if (!made) {
+		*fs = NULL;
+		*lino = 0;
+		return -ENOENT;
+	}
+	return fs_account_route(a, gino, fs, lino);
+}
+
 uint64_t fs_account_ino(struct swiftfs_account *a, struct swiftfs_fs *fs, uint64_t lino)
 {
 	(void)a;

@@ -50,8 +50,12 @@ static void forget_ctx(struct swiftfs_fuse_ctx *ctx, fuse_ino_t ino, uint64_t nl
 {
 	struct swiftfs_fs *fs;
 	uint64_t l;
-	if (route_ctx(ctx, ino, &fs, &l) != 0)
-		return; /* the account root, or gone */
+	/* a container without a core (looked up, never used) has nothing to
+	 * forget: no core is made for it (an /info GET, threads, a cache) */
+	int rc = ctx->acct ? fs_account_route_made(ctx->acct, ino, &fs, &l)
+			   : route_ctx(ctx, ino, &fs, &l);
+	if (rc != 0)
+		return; /* the account root, gone, or never used */
 	if (VINO(l))
 		fs_versions_forget(fs, l, nlookup);
 	else

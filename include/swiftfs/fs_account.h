@@ -30,6 +30,10 @@ void fs_account_free(struct swiftfs_account *a);
  * 1 (and *fs NULL) for the account root, 0, or -ESTALE. */
 int fs_account_route(struct swiftfs_account *a, uint64_t gino, struct swiftfs_fs **fs,
 		     uint64_t *lino);
+/* The same, for a container whose core exists already; -ENOENT when it
+ * does not (a forget then has nothing to drop, and makes none). */
+int fs_account_route_made(struct swiftfs_account *a, uint64_t gino, struct swiftfs_fs **fs,
+			  uint64_t *lino);
 /* The global number of fs's inode lino. */
 uint64_t fs_account_ino(struct swiftfs_account *a, struct swiftfs_fs *fs, uint64_t lino);
 

@@ -143,6 +143,26 @@ def account_row(swift, account, container):
     return json.loads(out)
 
 
+def test_forgetting_container_folders_makes_no_core(conn, mount):
+    """The kernel forgetting the container folders it looked up (memory
+    pressure, here drop_caches) must not start a core for each."""
+    names = [new_name() for _ in range(4)]
+    try:
+        for n in names:
+            conn.put_container(n)
+        m = mount("/")
+        for n in names:
+            assert os.path.isdir(m.p(n))
+        for _ in range(3):
+            os.system("sync; echo 2 > /proc/sys/vm/drop_caches")
+            time.sleep(0.3)
+        m.unmount()
+        assert "account mount: 0 container(s) used" in m.log(), m.log()[-1500:]
+    finally:
+        for n in names:
+            conftest.delete_container(conn, n)
+
+
 def test_rmdir_whose_answer_was_lost_succeeds(swift, conn, proxy, mount):
     """The container's DELETE went through but its answer was lost: the
     retry finds no container, and rmdir reports the success it was."""
