@@ -686,8 +686,9 @@ ssize_t fs_read_local(struct swiftfs_fs *fs, struct swiftfs_file *f, char *buf, 
 int fs_flush(struct swiftfs_fs *fs, struct swiftfs_file *f)
 {
 	/* a reader's close uploads nothing (as NFS): the data another handle
-	 * is still writing goes up at that handle's close */
-	if (!f->w || (f->flags & O_ACCMODE) == O_RDONLY)
+	 * is still writing goes up at that handle's close. O_RDONLY|O_TRUNC
+	 * emptied the file: that handle is a writer. */
+	if (!f->w || ((f->flags & O_ACCMODE) == O_RDONLY && !(f->flags & O_TRUNC)))
 		return 0;
 	if (fs->wbpool) {
 		bool temp = false;

@@ -91,6 +91,16 @@ def test_append_truncate_excl_sparse(container, conn, mount):
     assert body[50000:50003] == b"MID" and body[-3:] == b"end"
 
 
+def test_read_only_open_with_o_trunc_empties_the_object(container, conn, mount):
+    """Linux truncates on open(O_RDONLY | O_TRUNC); the close uploads that."""
+    conn.put_object(container, "f", b"some data")
+    m = mount(container)
+    fd = os.open(m.p("f"), os.O_RDONLY | os.O_TRUNC)
+    assert os.read(fd, 100) == b""
+    os.close(fd)
+    assert obj(conn, container, "f")[1] == b""
+
+
 def test_partial_overwrite_fetches_only_needed_ranges(container, conn, mount):
     data = random.Random(2).randbytes(16 * 1024 * 1024)
     conn.put_object(container, "big.bin", data)
