@@ -191,7 +191,7 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 			     "cache folder could take this one's queued uploads for interrupted ones",
 			     fs->wb_dir, strerror(-orc));
 		/* what an earlier mount closed but did not upload goes first */
-		int left = wb_recover(fs->wb_dir, fs->account, &fs->upcfg);
+		int left = wb_recover(fs->wb_dir, fs->account, &fs->upcfg, fs_wb_stale_add, fs);
 		if (left)
 			LOGW("writeback: %d file(s) closed by an earlier mount are still not in "
 			     "Swift; their records stay in %s", left, fs->wb_dir);
@@ -238,6 +238,7 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->journal_dir);
 	if (fs->wb_dir)
 		wb_owner_drop(fs->wb_dir, fs->wb_owner, fs->wb_owner_fd);
+	fs_wb_stale_free(fs);
 	free(fs->wb_dir);
 	free(fs->temp_names);
 	fs_subtree_free(fs);

@@ -61,6 +61,11 @@ struct swiftfs_fs {
 	uint64_t wb_max;         /* bound on wb_dirty: close() waits beyond it */
 	int wb_stopping;         /* atomic: unmounting, no more retries */
 	struct wb_job *wb_delayed, *wb_delayed_tail; /* wb_lock: waiting for WB_DELAY */
+	/* records of earlier mounts whose upload failed at start (Swift
+	 * down): the next mount tries again, unless this one changes their
+	 * object first (fs_wb_stale_drop) */
+	struct wb_stale *wb_stale; /* wb_lock */
+	size_t n_wb_stale;         /* wb_lock; read atomically as a hint */
 	pthread_cond_t wb_tcond; /* the delay timer's */
 	pthread_t wb_timer;
 	bool wb_timer_started;
@@ -141,6 +146,14 @@ void fs_fill_statvfs(struct statvfs *sv, uint64_t used, uint64_t objects, uint64
 int fs_wb_start(struct swiftfs_fs *fs);
 void fs_wb_stop(struct swiftfs_fs *fs);
 void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+/* wb_recover()'s report of a record it could not upload (fs->wb_stale). */
+void fs_wb_stale_add(void *fs, const char *object, const char *record, const char *staged);
+/* This mount is about to change object in Swift (write, truncate, unlink,
+ * rename): a record an earlier mount left for it, and that could not be
+ * uploaded at start, is older than that change and is dropped, so that the
+ * next mount does not replay it over the change. */
+void fs_wb_stale_drop(struct swiftfs_fs *fs, const char *object);
+void fs_wb_stale_free(struct swiftfs_fs *fs);
 /* fs_read.c: a lookup's question about a small file, answered by a GET
  * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
  * HEAD it instead. */

@@ -286,6 +286,7 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (rc)
 		goto out;
+	fs_wb_stale_drop(fs, object);
 	rc = child_kind(fs, p, name, &kind, &a);
 	if (rc)
 		goto out;
@@ -650,6 +651,8 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		rc = fs_resolve(fs, newparent, newname, &np, &nrel, &nobject);
 	if (rc)
 		goto out;
+	fs_wb_stale_drop(fs, object);
+	fs_wb_stale_drop(fs, nobject);
 	rc = child_kind(fs, p, name, &kind, &a);
 	if (rc)
 		goto out;

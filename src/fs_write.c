@@ -594,6 +594,7 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 
 	if (fs->ro)
 		return -EROFS;
+	fs_wb_stale_drop(fs, object);
 	rc = wstate_get(fs, n, object, &w);
 	if (rc)
 		return rc;
@@ -733,6 +734,7 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (rc)
 		goto out;
+	fs_wb_stale_drop(fs, object);
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		rc = -ENOMEM;
@@ -950,6 +952,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 			rc = -EINVAL;
 			goto out;
 		}
+		fs_wb_stale_drop(fs, object);
 		rc = wstate_get(fs, n, object, &w);
 		if (rc)
 			goto out;

@@ -332,3 +332,65 @@ void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 	free(object);
 	fs_wstate_put(fs, n, w);
 }
+
+struct wb_stale {
+	char *object, *record, *staged;
+};
+
+void fs_wb_stale_add(void *arg, const char *object, const char *record, const char *staged)
+{
+	struct swiftfs_fs *fs = arg;
+	pthread_mutex_lock(&fs->wb_lock);
+	struct wb_stale *nv = realloc(fs->wb_stale, (fs->n_wb_stale + 1) * sizeof(*nv));
+	if (nv) {
+		fs->wb_stale = nv;
+		struct wb_stale *e = &nv[fs->n_wb_stale];
+		e->object = strdup(object);
+		e->record = strdup(record);
+		e->staged = strdup(staged);
+		if (e->object && e->record && e->staged) {
+			__atomic_store_n(&fs->n_wb_stale, fs->n_wb_stale + 1, __ATOMIC_RELEASE);
+		} else {
+			free(e->object);
+			free(e->record);
+			free(e->staged);
+		}
+	}
+	pthread_mutex_unlock(&fs->wb_lock);
+}
+
+void fs_wb_stale_drop(struct swiftfs_fs *fs, const char *object)
+{
+	if (!object || !__atomic_load_n(&fs->n_wb_stale, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&fs->wb_lock);
+	for (size_t i = 0; i < fs->n_wb_stale;) {
+		struct wb_stale *e = &fs->wb_stale[i];
+		if (strcmp(e->object, object) != 0) {
+			i++;
+			continue;
+		}
+		LOGW("writeback: %s is changed through this mount: the version an earlier mount "
+		     "closed and could not upload (%s) is older, and is dropped", object, e->staged);
+		unlink(e->staged);
+		unlink(e->record);
+		free(e->object);
+		free(e->record);
+		free(e->staged);
+		fs->wb_stale[i] = fs->wb_stale[fs->n_wb_stale - 1];
+		__atomic_store_n(&fs->n_wb_stale, fs->n_wb_stale - 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fs->wb_lock);
+}
+
+void fs_wb_stale_free(struct swiftfs_fs *fs)
+{
+	for (size_t i = 0; i < fs->n_wb_stale; i++) {
+		free(fs->wb_stale[i].object);
+		free(fs->wb_stale[i].record);
+		free(fs->wb_stale[i].staged);
+	}
+	free(fs->wb_stale);
+	fs->wb_stale = NULL;
+	fs->n_wb_stale = 0;
+}

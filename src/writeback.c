@@ -416,7 +416,10 @@ out:
 	return rc;
 }
 
-int wb_recover(const char *dir, const char *account, const struct swiftfs_upload_cfg *cfg)
+int wb_recover(const char *dir, const char *account, const struct swiftfs_upload_cfg *cfg,
+	       void (*stale)(void *arg, const char *object, const char *record,
+			     const char *staged),
+	       void *arg)
 {
 	struct wb_item *v = NULL;
 	size_t n = 0, cap = 0;
@@ -468,8 +471,11 @@ int wb_recover(const char *dir, const char *account, const struct swiftfs_upload
 			if (strcmp(rec.container, cfg->container) == 0 &&
 			    (!rec.account || !account || strcmp(rec.account, account) == 0) &&
 			    !(rec.owner && owner_alive(dir, rec.owner)) &&
-			    recover_one(dir, v[i].path, &rec, cfg))
+			    recover_one(dir, v[i].path, &rec, cfg)) {
 				pending++;
+				if (stale && rec.object && rec.staged)
+					stale(arg, rec.object, v[i].path, rec.staged);
+			}
 			wb_record_free(&rec);
 		}
 		free(v[i].path);

@@ -52,7 +52,11 @@ void wb_owner_drop(const char *dir, char *name, int fd);
  * container hold, oldest first, except records whose owner is still
  * alive; remove each record and staged file once its object is in
  * Swift; remove the lock files of owners gone. Returns how many are
- * still pending. */
-int wb_recover(const char *dir, const char *account, const struct swiftfs_upload_cfg *cfg);
+ * still pending; stale (if not NULL) is told of each: its object, record
+ * and staged file. */
+int wb_recover(const char *dir, const char *account, const struct swiftfs_upload_cfg *cfg,
+	       void (*stale)(void *arg, const char *object, const char *record,
+			     const char *staged),
+	       void *arg);
 
 #endif

@@ -106,6 +106,38 @@ def test_kill9_after_close_then_remount_uploads_first(swift, container, conn, pr
     assert "left pending by an earlier mount" in m2.log()
 
 
+def test_a_record_left_pending_at_start_never_replays_over_a_later_change(
+        swift, container, conn, proxy, mount, tmp_path):
+    """Records an earlier mount left could not be uploaded at start (Swift
+    refusing): this mount then writes one of the files and deletes another.
+    The next mount must not replay the old versions over those changes; a
+    record nothing touched still goes up."""
+    cache = str(tmp_path / "cache")
+    opts = ["writeback", "cache_dir=" + cache, "retry_timeout=1"]
+    m = mount(container, opts=opts, use_env_creds=False, env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
+    for name in ("w", "u", "keep"):
+        with open(m.p(name), "wb") as f:
+            f.write(b"old " + name.encode())
+    kill9(m)
+    m2 = mount(container, opts=opts, use_env_creds=False, env=proxied_env(swift, proxy))
+    assert "still not in Swift" in m2.log()
+    proxy.clear()                                                         # Swift is back
+    conn.put_object(container, "u", b"someone's u")
+    with open(m2.p("w"), "wb") as f:
+        f.write(b"new w")
+    os.unlink(m2.p("u"))
+    m2.unmount()
+    assert conn.get_object(container, "w")[1] == b"new w"
+    m3 = mount(container, opts=["cache_dir=" + cache])
+    assert conn.get_object(container, "w")[1] == b"new w"
+    with pytest.raises(Exception):
+        conn.head_object(container, "u")
+    assert conn.get_object(container, "keep")[1] == b"old keep"
+    assert os.listdir(os.path.join(cache, "writeback")) == []
+    assert sorted(os.listdir(m3.path)) == ["keep", "w"]
+
+
 def test_unlink_before_upload_never_resurrects(swift, container, conn, proxy, mount, tmp_path):
     cache = str(tmp_path / "cache")
     m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
