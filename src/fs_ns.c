@@ -171,7 +171,6 @@ static int copy_object(struct swiftfs_fs *fs, const char *src, const char *dst, 
 	return rc;
 }
 
-/* Delete a file object; an SLO takes its segments along. */
 /* DELETE an SLO with its segments. Swift answers 200 at once and streams
  * the outcome in the body ("Response Status", "Errors"): a manifest or
  * segment it could not delete is an error, not a success. */
@@ -212,6 +211,7 @@ static int delete_slo(struct swiftfs_fs *fs, const char *object)
 	return rc;
 }
 
+/* Delete a file object; an SLO takes its segments along. */
 static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bool slo)
 {
 	if (!known) {

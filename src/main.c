@@ -262,6 +262,7 @@ int main(int argc, char *argv[])
 		.cacert = o.cacert ? o.cacert : swift_auth_cacert(auth),
 		.insecure = o.insecure,
 		.connect_timeout = o.connect_timeout,
+		.low_speed_time = o.stall_timeout,
 		.retry_timeout = o.retry_timeout,
 		.debug = o.debug,
 	};

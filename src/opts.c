@@ -44,6 +44,7 @@ static const struct opt_spec specs[] = {
 	{ "negative_timeout", OK_SECONDS, F(negative_timeout) },
 	{ "retry_timeout", OK_SECONDS, F(retry_timeout) },
 	{ "connect_timeout", OK_SECONDS, F(connect_timeout) },
+	{ "stall_timeout", OK_SECONDS, F(stall_timeout) },
 	{ "drain_timeout", OK_SECONDS, F(drain_timeout) },
 	{ "listing_lag", OK_SECONDS, F(listing_lag) },
 	{ "cache_dir", OK_STRING, F(cache_dir) },
@@ -347,6 +348,7 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	o->negative_timeout = 2.0;
 	o->retry_timeout = 30.0;
 	o->connect_timeout = 10.0;
+	o->stall_timeout = 30.0;
 	o->drain_timeout = 60.0;
 	o->listing_lag = -1.0;
 	o->segment_size = 64ULL << 20;
@@ -439,6 +441,10 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 		}
 		free(p);
 		*paths[i] = abs;
+	}
+	if (o->stall_timeout < 1) {
+		fprintf(stderr, "swiftfs: invalid value for option 'stall_timeout': at least 1\n");
+		return -EINVAL;
 	}
 	if (o->connect_timeout < 0.001) {
 		/* curl takes 0 for its own default, 300 s */
@@ -548,6 +554,8 @@ void opts_print_help(const char *progname)
 	       "                           10 x entry_timeout, at least 60)\n"
 	       "    retry_timeout=SECS     give up retrying one request after this (default 30)\n"
 	       "    connect_timeout=SECS   TCP/TLS connect timeout (default 10)\n"
+	       "    stall_timeout=SECS     give up a transfer that moved no byte this long\n"
+	       "                           (20 x for a COPY; default 30)\n"
 	       "    drain_timeout=SECS     on SIGTERM or unmount, wait at most this long for\n"
 	       "                           uploads and open files with unsaved data (default 60)\n"
 	       "    cache_dir=DIR          staging folder for written data (default\n"

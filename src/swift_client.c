@@ -483,9 +483,13 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->curl_error);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->cfg.connect_timeout * 1000));
+	/* a stalled transfer ends after low_speed_time; Swift sends nothing
+	 * while it copies an object (COPY: 5 GiB may take minutes) */
+	long stall = (long)(c->cfg.low_speed_time > 0 ? c->cfg.low_speed_time : 30);
+	if ((r->flags & SWIFT_REQ_SLOW_ANSWER) || strcmp(r->method, "COPY") == 0)
+		stall *= 20;
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-			 (long)(c->cfg.low_speed_time > 0 ? c->cfg.low_speed_time : 30));
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
@@ -638,7 +642,11 @@ int swift_request(struct swiftfs_client *c, struct swiftfs_req *r)
 			break;
 		/* full jitter: sleep a random time up to the current backoff */
 		double delay = backoff * (0.5 + 0.5 * ((double)random() / (double)RAND_MAX));
-		if (util_now() + delay > deadline)
+		/* a first attempt that stalled (a dead reused connection) has
+		 * one more on a fresh one, even when the stall used up the
+		 * deadline */
+		bool stalled_once = r->attempts == 1 && r->curl_code == CURLE_OPERATION_TIMEDOUT;
+		if (util_now() + delay > deadline && !stalled_once)
 			break;
 		char what[160];
 		swift_describe_error(r, what, sizeof(what));

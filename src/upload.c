@@ -719,6 +719,7 @@ static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
 		r.container = s->cfg->container;
 		r.object = object;
 		r.query = "multipart-manifest=put";
+		r.flags = SWIFT_REQ_SLOW_ANSWER; /* Swift checks every segment first */
 		r.headers = hdrs;
 		r.has_body = true;
 		r.send_buf = manifest.data;

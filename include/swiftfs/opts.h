@@ -45,6 +45,7 @@ struct swiftfs_opts {
 	double negative_timeout;
 	double retry_timeout;  /* overall deadline of one operation's retries */
 	double connect_timeout;
+	double stall_timeout;  /* a transfer with no byte for this long is given up */
 	double drain_timeout;  /* at a stop, wait this long for uploads */
 	double listing_lag;    /* own changes override listings this long; < 0: automatic */
 

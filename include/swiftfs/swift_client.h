@@ -41,6 +41,9 @@ enum {
 	SWIFT_REQ_NO_AUTH = 1 << 1,   /* absolute URL, no token (auth itself) */
 	SWIFT_REQ_QUIET_404 = 1 << 2, /* a 404 is an expected answer */
 	SWIFT_REQ_INFO = 1 << 3,      /* GET <endpoint>/info (capabilities) */
+	SWIFT_REQ_SLOW_ANSWER = 1 << 4, /* Swift works long before it answers (a big
+					 * manifest's checks): stalls may last 20 x
+					 * low_speed_time. COPY always is. */
 };
 
 struct swiftfs_req {

@@ -32,6 +32,26 @@ def test_transient_503_and_resets_are_retried(swift, container, conn, proxy, mou
     assert "retrying" in m.log()
 
 
+def test_a_stall_gets_a_retry_and_a_slow_copy_is_waited_for(swift, container, conn, proxy,
+                                                            mount):
+    """A listing that stalls past stall_timeout is tried again on a fresh
+    connection even when the stall used up retry_timeout; a COPY, during
+    which Swift sends nothing until it is done, waits 20 x stall_timeout."""
+    conn.put_object(container, "a.txt", b"alpha")
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["stall_timeout=1", "retry_timeout=1", "small_file=0",
+                    "attr_timeout=0", "entry_timeout=0"])
+    assert os.listdir(m.path) == ["a.txt"]
+    proxy.add_rule(method="GET", path="format=xml", action="delay", seconds=3, times=1)
+    assert os.listdir(m.path) == ["a.txt"]
+    assert "retrying" in m.log()
+    proxy.add_rule(method="COPY", path="/a.txt", action="delay", seconds=3, times=-1)
+    os.rename(m.p("a.txt"), m.p("b.txt"))
+    assert conn.get_object(container, "b.txt")[1] == b"alpha"
+    copies = [e for e in proxy.log() if e["method"] == "COPY"]
+    assert len(copies) == 1, copies
+
+
 def test_persistent_errors_are_eio(swift, container, conn, proxy, mount):
     conn.put_object(container, "f.txt", b"content")
     conn.put_object(container, "dir/g.txt", b"g")
