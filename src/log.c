@@ -52,16 +52,38 @@ static const char *level_name(int level)
 	}
 }
 
+/* Object names are anyone's who can write the container: one holding a
+ * newline or a terminal escape must not forge a log line or drive the
+ * terminal. A newline goes on as an indented continuation, any other
+ * control byte as '?'. */
+static void defang(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < cap; p++) {
+		if (*p == '\r' && p[1] == '\n')
+			continue;
+		if (*p == '\n') {
+			out[o++] = '\n';
+			out[o++] = ' ';
+			out[o++] = ' ';
+		} else {
+			out[o++] = *p < 0x20 || *p == 0x7f ? '?' : (char)*p;
+		}
+	}
+	out[o] = '\0';
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
-	char line[2048];
+	char raw[2048], line[2048 + 512];
 	va_list ap;
 
 	if (level > log_threshold)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	defang(raw, line, sizeof(line));
 	if (use_syslog) {
 		syslog(level, "%s: %s", level_name(level), line);
 		return;

@@ -158,7 +158,11 @@ HOSTILE = ["sp ace", "pct%25", "q?x", "h#1", "plus+", "amp&;", "quo'\"te", "é�
            "...", "dash-", "a=b", "comma,", "[brackets]", "emoji😀",
            # the listing escape's own private-use range, and XML's non-characters
            "pua\uf701", "own\uf722x", "nonchar\ufffe\uffff"]
-UNREPRESENTABLE = ["s//t", "dot/./x", "dd/../y", "./z", "../w", "L" * 256, "e/" + "x" * 300]
+# logged as names that cannot be files: the newline and the terminal escape
+# must not forge a log line or reach the terminal
+FORGED = "\nswiftfs 12:00:00.000 error: forged\x1b[2J" + "x" * 260
+UNREPRESENTABLE = ["s//t", "dot/./x", "dd/../y", "./z", "../w", "L" * 256, "e/" + "x" * 300,
+                   FORGED]
 
 
 def test_hostile_names(swift, container, mount):
@@ -180,6 +184,9 @@ def test_hostile_names(swift, container, mount):
     assert os.listdir(m.p("e")) == []           # over 255 bytes left out
     log = m.log()
     assert "cannot be a file name" in log
+    assert "\x1b" not in log
+    assert not any(l.startswith("swiftfs 12:00:00.000 error: forged") for l in log.splitlines())
+    assert "\n  swiftfs 12:00:00.000 error: forged?[2J" in log
     assert m.proc.poll() is None
 
 
