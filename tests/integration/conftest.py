@@ -338,6 +338,37 @@ def sha256_file(path, timeout=180):
     return p.stdout.split()[0].decode()
 
 
+# The two integration passes run side by side on one kernel: a test that
+# drops the dentry cache (memory pressure) makes the other pass's mounts see
+# lookups where it counts on readdirplus having given every entry. Dropping
+# takes this machine-wide lock exclusively; tests that need the kernel to
+# keep its dentries (dentries_kept) hold it shared.
+DCACHE_LOCK = "/tmp/swiftfs-tests-dcache.lock"
+
+
+@contextlib.contextmanager
+def _dcache_lock(kind):
+    fd = os.open(DCACHE_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, kind)
+        yield
+    finally:
+        os.close(fd)
+
+
+def drop_caches(level=3):
+    """sync, then echo level > /proc/sys/vm/drop_caches (2 and 3 make the
+    kernel forget dentries and inodes)."""
+    with _dcache_lock(fcntl.LOCK_EX):
+        os.system("sync; echo %d > /proc/sys/vm/drop_caches" % level)
+
+
+@pytest.fixture
+def dentries_kept():
+    with _dcache_lock(fcntl.LOCK_SH):
+        yield
+
+
 def run_swiftfs(args, env, timeout=60, cwd=None):
     """Run swiftfs (not -f) and return the CompletedProcess."""
     e = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_"))}

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 import conftest
-from conftest import proxied_env
+from conftest import drop_caches, proxied_env
 
 
 def new_name():
@@ -154,7 +154,7 @@ def test_forgetting_container_folders_makes_no_core(conn, mount):
         for n in names:
             assert os.path.isdir(m.p(n))
         for _ in range(3):
-            os.system("sync; echo 2 > /proc/sys/vm/drop_caches")
+            drop_caches(2)
             time.sleep(0.3)
         m.unmount()
         assert "account mount: 0 container(s) used" in m.log(), m.log()[-1500:]

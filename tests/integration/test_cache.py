@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import proxied_env, run_swiftfs, sha256_file
+from conftest import drop_caches, proxied_env, run_swiftfs, sha256_file
 
 MiB = 1 << 20
 # tests of block geometry (counts of block files, GETs, evictions) say
@@ -66,7 +66,7 @@ def test_remount_reads_from_disk_without_data_get(container, conn, mount, tmp_pa
     assert counts(m)["get"] >= 1
     assert len(block_files(cache)) == 6       # 5 whole blocks of 1 MiB and a tail
 
-    os.system("sync; echo 3 > /proc/sys/vm/drop_caches")
+    drop_caches(3)
     m2 = mount(container, opts=[BS1, "cache_dir=" + cache])
     assert read_all(m2.p("big")) == hashlib.sha256(data).hexdigest()
     m2.unmount()
@@ -84,7 +84,7 @@ def test_checked_blocks_go_to_the_kernel_from_their_files(container, conn, mount
     conn.put_object(container, "big", data)
     m = mount(container, opts=["cache_dir=" + str(tmp_path / "cache")])
     assert read_all(m.p("big")) == hashlib.sha256(data).hexdigest()
-    os.system("sync; echo 3 > /proc/sys/vm/drop_caches")
+    drop_caches(3)
     assert read_all(m.p("big")) == hashlib.sha256(data).hexdigest()
     fd = os.open(m.p("big"), os.O_RDONLY)
     try:
@@ -182,7 +182,7 @@ def test_damaged_blocks_are_fetched_again(container, conn, mount, tmp_path):
         f.write(bytes([b[0] ^ 1]))
     with open(files[1], "r+b") as f:            # a torn write
         f.truncate(1000)
-    os.system("sync; echo 3 > /proc/sys/vm/drop_caches")
+    drop_caches(3)
     m2 = mount(container, opts=[BS1, "cache_dir=" + cache])
     assert read_all(m2.p("o")) == hashlib.sha256(data).hexdigest()
     m2.unmount()
@@ -300,7 +300,7 @@ def test_remount_warms_cached_blocks_ahead_of_the_reader(container, conn, mount,
     m = mount(container, opts=[BS1, "cache_dir=" + cache])
     assert read_all(m.p("warm")) == hashlib.sha256(data).hexdigest()
     m.unmount()
-    os.system("sync; echo 3 > /proc/sys/vm/drop_caches")
+    drop_caches(3)
     m2 = mount(container, opts=[BS1, "cache_dir=" + cache, "debug"])
     assert read_all(m2.p("warm")) == hashlib.sha256(data).hexdigest()
     m2.unmount()
@@ -552,7 +552,7 @@ def test_attributes_survive_the_kernel_forgetting_inodes(container, conn, mount)
         os.utime(p, (1000000000 + i, 1000000000 + i))
     before = {n: os.lstat(m.p("a", "b", n)) for n in os.listdir(m.p("a", "b"))}
     for _ in range(3):
-        os.system("sync; echo 2 > /proc/sys/vm/drop_caches")
+        drop_caches(2)
         after = {n: os.lstat(m.p("a", "b", n)) for n in os.listdir(m.p("a", "b"))}
         for n, st in before.items():
             assert (after[n].st_mode, after[n].st_mtime, after[n].st_ino) == \
