@@ -437,21 +437,7 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	}
 	/* the old version's segments belong to no manifest any more (those
 	 * the new upload reused by name are skipped) */
-	if (old.n) {
-		char *keep = NULL;
-		if (asprintf(&keep, "/%s_segments/%s/slo/%s/", fs->container, object, mtime_str) >= 0) {
-			size_t w2 = 0;
-			for (size_t i = 0; i < old.n; i++) {
-				if (strncmp(old.paths[i], keep, strlen(keep)) == 0)
-					free(old.paths[i]);
-				else
-					old.paths[w2++] = old.paths[i];
-			}
-			old.n = w2;
-			upload_delete_segments(&fs->upcfg, &old);
-		}
-		free(keep);
-	}
+	upload_delete_replaced(&fs->upcfg, object, mtime_str, &old);
 	w->dirty = false;
 	w->replaces_slo = false;
 	w->name_in_swift = false;

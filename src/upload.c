@@ -960,6 +960,25 @@ out:
 	return rc;
 }
 
+void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *object,
+			    const char *mtime_str, struct swiftfs_seglist *old)
+{
+	char *keep = NULL;
+	if (!old->n || asprintf(&keep, "/%s_segments/%s/slo/%s/", cfg->container, object,
+				mtime_str ? mtime_str : "") < 0)
+		return;
+	size_t w = 0, kl = strlen(keep);
+	for (size_t i = 0; i < old->n; i++) {
+		if (strncmp(old->paths[i], keep, kl) == 0)
+			free(old->paths[i]);
+		else
+			old->paths[w++] = old->paths[i];
+	}
+	old->n = w;
+	upload_delete_segments(cfg, old);
+	free(keep);
+}
+
 void upload_seglist_free(struct swiftfs_seglist *l)
 {
 	for (size_t i = 0; i < l->n; i++)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "swiftfs/log.h"
+#include "swiftfs/swift_client.h"
 #include "swiftfs/upload.h"
 #include "swiftfs/util.h"
 
@@ -369,6 +370,7 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 		       const struct swiftfs_upload_cfg *cfg)
 {
 	struct swiftfs_upload_result res;
+	struct swiftfs_seglist old = { 0 };
 	const char **hdrs = NULL;
 	struct stat sb;
 	if (!record_sane(dir, rec)) {
@@ -399,6 +401,16 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	}
 	for (size_t i = 0; i < rec->nheaders; i++)
 		hdrs[i] = rec->headers[i];
+	/* an SLO this replaces leaves its segments to delete: find them first
+	 * (best effort: a failure leaves them, as orphans) */
+	struct swiftfs_req h;
+	swift_req_init(&h, "HEAD");
+	h.container = cfg->container;
+	h.object = rec->object;
+	h.flags = SWIFT_REQ_QUIET_404;
+	if (swift_request(cfg->client, &h) == 0 && swift_req_header(&h, "X-Static-Large-Object"))
+		upload_slo_segments(cfg, rec->object, &old);
+	swift_req_cleanup(&h);
 	rc = upload_object(cfg, rec->object, fd, rec->size, rec->content_type, hdrs, rec->mtime,
 			   &res);
 	if (rc) {
@@ -408,9 +420,11 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	}
 	LOGI("writeback: uploaded %s (%" PRIu64 " bytes), left pending by an earlier mount",
 	     rec->object, rec->size);
+	upload_delete_replaced(cfg, rec->object, rec->mtime, &old);
 	unlink(rec->staged);
 	unlink(path);
 out:
+	upload_seglist_free(&old);
 	free(hdrs);
 	close(fd);
 	return rc;

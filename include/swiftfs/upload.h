@@ -84,6 +84,10 @@ int upload_slo_segments(const struct swiftfs_upload_cfg *cfg, const char *object
 int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
 			   const struct swiftfs_seglist *segs);
 void upload_seglist_free(struct swiftfs_seglist *l);
+/* object was uploaded (with mtime_str) over an SLO whose segments were
+ * old: delete those the new upload did not reuse by name. */
+void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *object,
+			    const char *mtime_str, struct swiftfs_seglist *old);
 
 /* MD5 hex of [off, off+len) of fd. */
 int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33]);

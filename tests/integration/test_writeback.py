@@ -391,6 +391,27 @@ def put_slo(conn, container, name, parts):
                     query_string="multipart-manifest=put")
 
 
+def test_recovery_over_an_slo_deletes_its_segments(swift, container, conn, proxy, mount,
+                                                   tmp_path):
+    """An SLO rewritten with writeback, killed before the upload: the next
+    mount's recovery replaces the manifest and deletes the segments it
+    named, as the upload would have."""
+    put_slo(conn, container, "big", [b"a" * 1048576, b"b" * 1000])
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    os.stat(m.p("big"))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
+    with open(m.p("big"), "wb") as f:
+        f.write(b"small now")
+    kill9(m)
+    m2 = mount(container, opts=["cache_dir=" + cache])                     # straight to Swift
+    assert conn.get_object(container, "big")[1] == b"small now"
+    assert conn.get_container(container + "_segments")[1] == []
+    assert os.listdir(os.path.join(cache, "writeback")) == []
+    m2.unmount()
+
+
 @pytest.mark.parametrize("temp_names", [None, ""], ids=["deferred", "uploaded"])
 def test_rename_over_an_slo_deletes_its_segments(container, conn, mount, temp_names):
     """A file renamed over an SLO replaces the manifest; the segments it
