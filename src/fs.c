@@ -353,6 +353,7 @@ void fs_attr_from_dirent(const struct swiftfs_dirent *d, struct swiftfs_attr *a)
 	if (d->etag) {
 		snprintf(a->etag, sizeof(a->etag), "%s", d->etag);
 		snprintf(a->list_etag, sizeof(a->list_etag), "%s", d->etag);
+		a->list_mtime = d->mtime;
 	}
 }
 
@@ -591,6 +592,15 @@ bool fs_keep_exact_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, cons
 	if (!kept || !kept->exact || kept->kind != d->kind || !d->etag ||
 	    strcmp(kept->list_etag, d->etag) != 0)
 		return false;
+	/* the same hash is not the same object when it was PUT again since
+	 * (a retargeted symlink: always the empty hash; new metadata on the
+	 * same bytes). A time not known (an upload of this mount) passes,
+	 * except for a symlink, whose target only a HEAD tells. */
+	bool known = kept->list_mtime.tv_sec || kept->list_mtime.tv_nsec;
+	if (known ? kept->list_mtime.tv_sec != d->mtime.tv_sec ||
+			    kept->list_mtime.tv_nsec != d->mtime.tv_nsec
+		  : d->kind == DK_SYMLINK)
+		return false;
 	*a = *kept;
 	return true;
 }
@@ -826,6 +836,7 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		if (rc)
 			goto out; /* ENOENT: deleted since the listing */
 		snprintf(h.list_etag, sizeof(h.list_etag), "%s", d->etag ? d->etag : "");
+		h.list_mtime = d->mtime;
 		a = h;
 	}
 	pthread_mutex_lock(&fs->t.lock);
@@ -878,6 +889,7 @@ void fs_forget(struct swiftfs_fs *fs, uint64_t ino, uint64_t nlookup)
 void settle_head_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_attr *a)
 {
 	snprintf(a->list_etag, sizeof(a->list_etag), "%s", n->attr.list_etag);
+	a->list_mtime = n->attr.list_mtime;
 	if (!fs->exact_attrs && !n->attr.exact && n->attr.have_mtime &&
 	    strcmp(a->etag, n->attr.etag) == 0) {
 		a->mtime = n->attr.mtime;

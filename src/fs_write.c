@@ -466,6 +466,7 @@ static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64
 		n->attr.is_slo = slo; /* an upload decides what the object now is */
 		snprintf(n->attr.etag, sizeof(n->attr.etag), "%s", etag);
 		snprintf(n->attr.list_etag, sizeof(n->attr.list_etag), "%s", etag);
+		n->attr.list_mtime = (struct timespec){ 0 }; /* Swift's time: not known */
 		n->head_at = util_now();
 		if (n->parent && n->hashed) {
 			struct swiftfs_dirent d = { .name = n->name, .kind = DK_FILE, .size = size,

@@ -43,6 +43,9 @@ struct swiftfs_attr {
 	bool is_slo;
 	char etag[72];         /* from HEAD (quotes stripped) or listing */
 	char list_etag[72];    /* the listing's hash when etag was learned */
+	struct timespec list_mtime; /* and its last_modified (0: not known): a
+				     * symlink retargeted, or an object PUT again
+				     * with the same bytes, keeps the hash */
 	bool have_mode;        /* X-Object-Meta-Mode (chmod through a mount) */
 	bool have_owner;       /* X-Object-Meta-Uid / -Gid */
 	unsigned mode;

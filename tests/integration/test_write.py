@@ -611,6 +611,24 @@ def test_default_mount_archives_without_file_changed_errors(container, conn, mou
     assert p.returncode == 0, p.stderr
 
 
+def test_a_symlink_retargeted_by_another_client_is_seen(container, conn, mount):
+    """A Swift symlink's listing hash is the empty MD5 whatever its target:
+    a retarget shows in its last_modified, which the mount compares too."""
+    conn.put_object(container, "t1", b"one")
+    conn.put_object(container, "t2", b"two")
+    conn.put_object(container, "l", b"", headers={"X-Symlink-Target": container + "/t1"})
+    m = mount(container, opts=["entry_timeout=1", "attr_timeout=1", "negative_timeout=1"])
+    assert os.readlink(m.p("l")) == "t1"
+    with open(m.p("l"), "rb") as f:
+        assert f.read() == b"one"
+    time.sleep(1.1)                   # a new last_modified, to the microsecond
+    conn.put_object(container, "l", b"", headers={"X-Symlink-Target": container + "/t2"})
+    time.sleep(1.5)                   # past the timeouts
+    assert os.readlink(m.p("l")) == "t2"
+    with open(m.p("l"), "rb") as f:
+        assert f.read() == b"two"
+
+
 def test_symlink_sizes_and_times(container, conn, mount):
     m = mount(container)
     os.symlink("some/target", m.p("ln"))
