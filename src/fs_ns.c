@@ -92,40 +92,6 @@ static int child_kind(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char
 	return d ? 0 : -ENOENT;
 }
 
-/* PUT an empty object that must not replace one: a name another client
- * made since our listing was fetched is kept (-EEXIST). hdrs holds at most
- * 7 headers. */
-static int put_new_empty(struct swiftfs_fs *fs, const char *object, const char *const *hdrs)
-{
-	const char *all[8];
-	size_t n = 0;
-	while (hdrs[n] && n < ARRAY_SIZE(all) - 2) {
-		all[n] = hdrs[n];
-		n++;
-	}
-	all[n++] = "If-None-Match: *";
-	all[n] = NULL;
-	struct swiftfs_req r;
-	swift_req_init(&r, "PUT");
-	r.container = fs->container;
-	r.object = object;
-	r.headers = all;
-	r.has_body = true;
-	r.send_buf = "";
-	r.send_len = 0;
-	int rc = swift_request(fs->c, &r);
-	if (rc == -ESTALE && r.status == 412) {
-		LOGI("%s appeared in Swift since it was listed: not replaced", object);
-		rc = -EEXIST;
-	} else if (rc) {
-		char what[300];
-		swift_describe_error(&r, what, sizeof(what));
-		LOGE("%s", what);
-	}
-	swift_req_cleanup(&r);
-	return rc;
-}
-
 static int simple_request(struct swiftfs_fs *fs, const char *method, const char *object,
 			  const char *query, const char *const *hdrs, bool ok_404)
 {
@@ -143,13 +109,27 @@ static int simple_request(struct swiftfs_fs *fs, const char *method, const char 
 	int rc = swift_request(fs->c, &r);
 	if (rc == -ENOENT && ok_404)
 		rc = 0;
-	if (rc && rc != -ENOENT) {
+	/* 412 (-ESTALE): a condition the caller sent did not hold */
+	if (rc && rc != -ENOENT && rc != -ESTALE) {
 		char what[300];
 		swift_describe_error(&r, what, sizeof(what));
 		LOGE("%s", what);
 	}
 	swift_req_cleanup(&r);
 	return rc;
+}
+
+/* PUT an empty object that must not replace one (hdrs hold
+ * CREATE_ONLY): a name another client made since our listing was fetched
+ * is kept (-EEXIST). */
+#define CREATE_ONLY "If-None-Match: *"
+static int put_new_empty(struct swiftfs_fs *fs, const char *object, const char *const *hdrs)
+{
+	int rc = simple_request(fs, "PUT", object, NULL, hdrs, false);
+	if (rc != -ESTALE)
+		return rc;
+	LOGI("%s appeared in Swift since it was listed: not replaced", object);
+	return -EEXIST;
 }
 
 /* COPY src to dst as itself (a manifest as a manifest, a symlink as a
@@ -394,7 +374,7 @@ int fs_mkdir(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t mo
 		goto out;
 	}
 	now_mtime_header(hmt, sizeof(hmt), &ts);
-	const char *hdrs[] = { "Content-Type: application/directory", hmt, NULL };
+	const char *hdrs[] = { "Content-Type: application/directory", hmt, CREATE_ONLY, NULL };
 	rc = put_new_empty(fs, object, hdrs);
 	if (rc)
 		goto out;
@@ -891,7 +871,9 @@ int fs_symlink(struct swiftfs_fs *fs, const char *target, uint64_t parent, const
 		goto out;
 	}
 	now_mtime_header(hmt, sizeof(hmt), &ts);
-	const char *hdrs[] = { "Content-Type: application/symlink", hmt, hraw, hsym, NULL };
+	/* hsym is last: NULL for a target outside the container */
+	const char *hdrs[] = { "Content-Type: application/symlink", hmt, CREATE_ONLY, hraw, hsym,
+			       NULL };
 	rc = put_new_empty(fs, object, hdrs);
 	if (rc)
 		goto out;

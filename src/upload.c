@@ -960,6 +960,20 @@ out:
 	return rc;
 }
 
+void upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char *object,
+				struct swiftfs_seglist *out)
+{
+	struct swiftfs_req h;
+	memset(out, 0, sizeof(*out));
+	swift_req_init(&h, "HEAD");
+	h.container = cfg->container;
+	h.object = object;
+	h.flags = SWIFT_REQ_QUIET_404;
+	if (swift_request(cfg->client, &h) == 0 && swift_req_header(&h, "X-Static-Large-Object"))
+		upload_slo_segments(cfg, object, out);
+	swift_req_cleanup(&h);
+}
+
 void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *object,
 			    const char *mtime_str, struct swiftfs_seglist *old)
 {

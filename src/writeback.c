@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "swiftfs/log.h"
-#include "swiftfs/swift_client.h"
 #include "swiftfs/upload.h"
 #include "swiftfs/util.h"
 
@@ -402,15 +401,8 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	for (size_t i = 0; i < rec->nheaders; i++)
 		hdrs[i] = rec->headers[i];
 	/* an SLO this replaces leaves its segments to delete: find them first
-	 * (best effort: a failure leaves them, as orphans) */
-	struct swiftfs_req h;
-	swift_req_init(&h, "HEAD");
-	h.container = cfg->container;
-	h.object = rec->object;
-	h.flags = SWIFT_REQ_QUIET_404;
-	if (swift_request(cfg->client, &h) == 0 && swift_req_header(&h, "X-Static-Large-Object"))
-		upload_slo_segments(cfg, rec->object, &old);
-	swift_req_cleanup(&h);
+	 * (a failure leaves them, as orphans) */
+	upload_slo_segments_if_slo(cfg, rec->object, &old);
 	rc = upload_object(cfg, rec->object, fd, rec->size, rec->content_type, hdrs, rec->mtime,
 			   &res);
 	if (rc) {
