@@ -123,10 +123,7 @@ static void stream_segment_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *
 {
 	uint64_t segsz = fs->segment_size;
 	if (!w->stream) {
-		char mt[40];
-		snprintf(mt, sizeof(mt), "%lld.%06ld", (long long)w->mtime.tv_sec,
-			 w->mtime.tv_nsec / 1000);
-		if (upload_stream_new(&fs->upcfg, object, mt, 0, segsz, &w->stream)) {
+		if (upload_stream_new(&fs->upcfg, object, 0, segsz, &w->stream)) {
 			stream_stop_locked(w);
 			return;
 		}
@@ -393,7 +390,6 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	struct swiftfs_seglist old = { 0 };
 	struct upload_hdrs hh;
 	const char **hdrs = NULL;
-	const char *mtime_str = hh.mtime_str;
 	int rc;
 
 	if (w->unlinked) {
@@ -424,7 +420,7 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	} else {
 		stream_stop_locked(w);
 		rc = upload_object(&fs->upcfg, object, w->st->fd, w->st->size, w->content_type,
-				   hdrs, mtime_str, res);
+				   hdrs, res);
 	}
 	if (rc) {
 		LOGE("upload of %s failed (%s); the written data is kept in %s", object,
@@ -437,7 +433,7 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	}
 	/* the old version's segments belong to no manifest any more (those
 	 * the new upload reused by name are skipped) */
-	upload_delete_replaced(&fs->upcfg, object, mtime_str, &old);
+	upload_delete_replaced(&fs->upcfg, object, res, &old);
 	w->dirty = false;
 	w->replaces_slo = false;
 	w->name_in_swift = false;

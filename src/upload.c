@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "swiftfs/listing.h"
@@ -268,6 +269,7 @@ struct swiftfs_slo_stream {
 	char *object;
 	char *segc;          /* <container>_segments */
 	char *prefix;        /* segment name without the index */
+	char stamp[32];      /* its time component (upload_stamp) */
 	uint64_t segsz;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -544,14 +546,36 @@ next:
 	closedir(d);
 }
 
-int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
-		      const char *mtime_str, uint64_t size, uint64_t segsz,
-		      struct swiftfs_slo_stream **out)
+/* The time component of a segment name: the upload's start, in
+ * microseconds, never the same twice in one process. python-swiftclient
+ * puts the file's mtime there, but a re-upload with the mtime and size
+ * of the SLO it replaces (a file rewritten in place whose mtime is set
+ * back, as tar and cp -p do) would then write over the live version's
+ * segments, and a failure would delete them. */
+static void upload_stamp(char out[32])
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t last;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	pthread_mutex_lock(&lock);
+	if (us <= last)
+		us = last + 1;
+	last = us;
+	pthread_mutex_unlock(&lock);
+	snprintf(out, 32, "%llu.%06llu", (unsigned long long)(us / 1000000),
+		 (unsigned long long)(us % 1000000));
+}
+
+int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object, uint64_t size,
+		      uint64_t segsz, struct swiftfs_slo_stream **out)
 {
 	struct swiftfs_slo_stream *s = calloc(1, sizeof(*s));
 	int n;
 	if (!s)
 		return -ENOMEM;
+	upload_stamp(s->stamp);
 	s->journal_fd = -1;
 	s->cfg = cfg;
 	s->segsz = segsz;
@@ -561,10 +585,10 @@ int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
 	/* python-swiftclient's layouts: with the size when it is known, and
 	 * its streaming (stdin) form without it */
 	if (size)
-		n = asprintf(&s->prefix, "%s/slo/%s/%llu/%llu/", object, mtime_str,
+		n = asprintf(&s->prefix, "%s/slo/%s/%llu/%llu/", object, s->stamp,
 			     (unsigned long long)size, (unsigned long long)segsz);
 	else
-		n = asprintf(&s->prefix, "%s/slo/%s/%llu/", object, mtime_str,
+		n = asprintf(&s->prefix, "%s/slo/%s/%llu/", object, s->stamp,
 			     (unsigned long long)segsz);
 	if (n < 0)
 		s->prefix = NULL;
@@ -793,6 +817,7 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 	 * MD5 against it): from here on the segments are never deleted, or
 	 * the object just made would lose its data. A HEAD checks the size. */
 	res->slo = true;
+	snprintf(res->stamp, sizeof(res->stamp), "%s", s->stamp);
 	struct swiftfs_req r;
 	swift_req_init(&r, "HEAD");
 	r.container = s->cfg->container;
@@ -828,7 +853,7 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 
 static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
 		      uint64_t size, const char *content_type, const char *const *headers,
-		      const char *mtime_str, struct swiftfs_upload_result *res)
+		      struct swiftfs_upload_result *res)
 {
 	uint64_t segsz = cfg->segment_size;
 	unsigned max = cfg->max_segments ? cfg->max_segments : 1000;
@@ -841,7 +866,7 @@ static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, 
 		LOGI("%s: %llu bytes need segments of %llu bytes to stay within %u per manifest",
 		     object, (unsigned long long)size, (unsigned long long)segsz, max);
 	}
-	int rc = upload_stream_new(cfg, object, mtime_str, size, segsz, &s);
+	int rc = upload_stream_new(cfg, object, size, segsz, &s);
 	if (rc)
 		return rc;
 	return upload_stream_finish(s, object, fd, 0, size, content_type, headers, res);
@@ -849,13 +874,13 @@ static int upload_slo(const struct swiftfs_upload_cfg *cfg, const char *object, 
 
 int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
 		  uint64_t size, const char *content_type, const char *const *headers,
-		  const char *mtime_str, struct swiftfs_upload_result *res)
+		  struct swiftfs_upload_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	if (!content_type)
 		content_type = upload_guess_type(object);
 	if (size > cfg->segment_size)
-		return upload_slo(cfg, object, fd, size, content_type, headers, mtime_str, res);
+		return upload_slo(cfg, object, fd, size, content_type, headers, res);
 	int rc = put_range(cfg->client, cfg->container, object, NULL, fd, 0, size, content_type,
 			   headers, false, res->etag, NULL);
 	return rc;
@@ -975,11 +1000,13 @@ void upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char
 }
 
 void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *object,
-			    const char *mtime_str, struct swiftfs_seglist *old)
+			    const struct swiftfs_upload_result *res, struct swiftfs_seglist *old)
 {
 	char *keep = NULL;
+	/* never those of the new manifest, should names ever meet (another
+	 * mount's upload stamped in the same microsecond) */
 	if (!old->n || asprintf(&keep, "/%s_segments/%s/slo/%s/", cfg->container, object,
-				mtime_str ? mtime_str : "") < 0)
+				res->slo ? res->stamp : "") < 0)
 		return;
 	size_t w = 0, kl = strlen(keep);
 	for (size_t i = 0; i < old->n; i++) {

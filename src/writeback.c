@@ -403,8 +403,7 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	/* an SLO this replaces leaves its segments to delete: find them first
 	 * (a failure leaves them, as orphans) */
 	upload_slo_segments_if_slo(cfg, rec->object, &old);
-	rc = upload_object(cfg, rec->object, fd, rec->size, rec->content_type, hdrs, rec->mtime,
-			   &res);
+	rc = upload_object(cfg, rec->object, fd, rec->size, rec->content_type, hdrs, &res);
 	if (rc) {
 		LOGE("writeback: upload of %s after a restart failed: %s; its data stays in %s",
 		     rec->object, strerror(-rc), rec->staged);
@@ -412,7 +411,7 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	}
 	LOGI("writeback: uploaded %s (%" PRIu64 " bytes), left pending by an earlier mount",
 	     rec->object, rec->size);
-	upload_delete_replaced(cfg, rec->object, rec->mtime, &old);
+	upload_delete_replaced(cfg, rec->object, &res, &old);
 	unlink(rec->staged);
 	unlink(path);
 out:

@@ -3,8 +3,9 @@
  *     metadata headers, and the MD5 ETag computed locally, so Swift
  *     refuses a body corrupted on the way (422).
  *   - Larger: a Static Large Object. Segments go to `<container>_segments`
- *     under python-swiftclient's layout `<obj>/slo/<mtime>/<size>/<segsize>/
- *     <%08d>`, several at once on the worker pool (each streamed from the
+ *     under python-swiftclient's layout `<obj>/slo/<time>/<size>/<segsize>/
+ *     <%08d>` (the time is the upload's start, unique, so that no upload
+ *     ever writes over a live version's segments), several at once on the worker pool (each streamed from the
  *     staging file: memory does not grow with the file). Each is hashed as
  *     it is sent and checked against the ETag Swift answers; the manifest,
  *     which lists those hashes (Swift checks them), is PUT last, then a
@@ -44,22 +45,22 @@ struct swiftfs_seglist {
 struct swiftfs_upload_result {
 	char etag[72];   /* what Swift reports (quotes stripped) */
 	bool slo;
+	char stamp[32];  /* an SLO's segment names' time component */
 };
 
 /* Upload size bytes of fd as object. headers: NULL-terminated extra
  * headers ("X-Object-Meta-Mtime: ..."). 0 or -errno. */
 int upload_object(const struct swiftfs_upload_cfg *cfg, const char *object, int fd,
 		  uint64_t size, const char *content_type, const char *const *headers,
-		  const char *mtime_str, struct swiftfs_upload_result *res);
+		  struct swiftfs_upload_result *res);
 
 /* Streaming: segments uploaded while the file is still being written
  * (a file written sequentially from its start uploads each segment as
  * soon as it is complete), then the rest and the manifest at close. */
 struct swiftfs_slo_stream;
 /* size 0: not known yet (the streaming segment name layout). */
-int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object,
-		      const char *mtime_str, uint64_t size, uint64_t segsz,
-		      struct swiftfs_slo_stream **out);
+int upload_stream_new(const struct swiftfs_upload_cfg *cfg, const char *object, uint64_t size,
+		      uint64_t segsz, struct swiftfs_slo_stream **out);
 /* Queue the upload of [off, off+len) of fd as the next segment: hashed
  * as it is sent, and checked against the ETag Swift answers. */
 int upload_stream_add(struct swiftfs_slo_stream *s, int fd, uint64_t off, uint64_t len);
@@ -88,10 +89,10 @@ void upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char
 int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
 			   const struct swiftfs_seglist *segs);
 void upload_seglist_free(struct swiftfs_seglist *l);
-/* object was uploaded (with mtime_str) over an SLO whose segments were
- * old: delete those the new upload did not reuse by name. */
+/* object was uploaded (res) over an SLO whose segments were old: delete
+ * them, except any the new manifest names. */
 void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *object,
-			    const char *mtime_str, struct swiftfs_seglist *old);
+			    const struct swiftfs_upload_result *res, struct swiftfs_seglist *old);
 
 /* MD5 hex of [off, off+len) of fd. */
 int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33]);

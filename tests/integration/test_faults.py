@@ -193,6 +193,50 @@ def test_failed_check_after_the_manifest_keeps_the_segments(swift, container, co
 
 
 
+def test_a_failed_overwrite_of_an_slo_keeps_the_old_version_whole(swift, container, conn,
+                                                                 proxy, mount):
+    """A re-upload with the mtime and size of the SLO it replaces (a file
+    rewritten in place, its mtime set back before close, as tar and
+    cp -p do) must not name its segments like the live ones: a failure
+    deletes what it uploaded, and those names were the old version's."""
+    import json
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["segment_size=1M", "retry_timeout=1"])
+    old = random.Random(12).randbytes(3 * 1024 * 1024 + 7)
+    conn.put_container(container + "_segments")
+    prefix = "big.bin/slo/1700000000.000000/%d/1048576/" % len(old)
+    manifest = []
+    for i in range(4):
+        part = old[i * 1048576:(i + 1) * 1048576]
+        etag = conn.put_object(container + "_segments", prefix + "%08d" % i, part)
+        manifest.append({"path": "/%s_segments/%s%08d" % (container, prefix, i),
+                         "etag": etag, "size_bytes": len(part)})
+    conn.put_object(container, "big.bin", json.dumps(manifest),
+                    query_string="multipart-manifest=put",
+                    headers={"X-Object-Meta-Mtime": "1700000000.000000"})
+    assert os.stat(m.p("big.bin")).st_mtime == 1700000000
+    proxy.add_rule(method="PUT", path="multipart-manifest=put", action="status", status=503,
+                   times=-1)
+    with pytest.raises(OSError) as ei:
+        with open(m.p("big.bin"), "r+b", buffering=0) as f:
+            f.seek(100)
+            f.write(b"changed in place")
+            os.utime(f.fileno(), (1700000000, 1700000000))
+    assert ei.value.errno == errno.EIO
+    proxy.clear()
+    h, body = conn.get_object(container, "big.bin")
+    assert body == old and h.get("x-static-large-object") == "True"
+    # and a successful re-upload leaves only its own segments
+    with open(m.p("big.bin"), "r+b", buffering=0) as f:
+        f.seek(100)
+        f.write(b"changed in place")
+        os.utime(f.fileno(), (1700000000, 1700000000))
+    new = old[:100] + b"changed in place" + old[116:]
+    assert conn.get_object(container, "big.bin")[1] == new
+    segs = segments_of(conn, container, "big.bin/")
+    assert len(segs) == 4 and not [s for s in segs if s.startswith(prefix)], segs
+
+
 def segments_of(conn, container, prefix):
     try:
         objs = conn.get_container(container + "_segments", full_listing=True)[1]
