@@ -51,6 +51,10 @@ static void read_info(struct swiftfs_fs *fs)
 			fs->max_file_size = (uint64_t)json_object_get_int64(v);
 		if (json_object_object_get_ex(sect, "max_object_name_length", &v))
 			fs->max_name = (unsigned)json_object_get_int(v);
+		if (json_object_object_get_ex(sect, "container_listing_limit", &v))
+			listing_set_page_limit(false, (unsigned)json_object_get_int(v));
+		if (json_object_object_get_ex(sect, "account_listing_limit", &v))
+			listing_set_page_limit(true, (unsigned)json_object_get_int(v));
 	}
 	if (json_object_object_get_ex(root, "slo", &sect) &&
 	    json_object_object_get_ex(sect, "max_manifest_segments", &v))

@@ -37,7 +37,6 @@
 #define SLOT_SHIFT 44
 #define LOCAL_MASK ((1ULL << SWIFTFS_INO_BITS) - 1)
 #define VERSIONS_BIT (1ULL << SWIFTFS_INO_BITS)
-#define PAGE 10000
 
 struct slot {
 	char *name;
@@ -344,8 +343,9 @@ static int list_account(struct swiftfs_account *a, char ***out, size_t *nout)
 	for (;;) {
 		struct swiftfs_req r;
 		json_object *root = NULL;
+		unsigned limit = listing_page_limit(true);
 		char *em = util_url_encode(last ? last : "", false);
-		if (!em || asprintf(&q, "format=json&limit=%d&marker=%s", PAGE, em) < 0) {
+		if (!em || asprintf(&q, "format=json&limit=%u&marker=%s", limit, em) < 0) {
 			free(em);
 			q = NULL;
 			rc = -ENOMEM;
@@ -356,6 +356,13 @@ static int list_account(struct swiftfs_account *a, char ***out, size_t *nout)
 		r.query = q;
 		r.recv_limit = 64u << 20;
 		rc = swift_request(a->c, &r);
+		buf_terminate(&r.resp_body);
+		if (rc && listing_limit_refused(&r, true, limit)) {
+			swift_req_cleanup(&r);
+			free(q);
+			q = NULL;
+			continue;
+		}
 		if (rc) {
 			char d[300];
 			swift_describe_error(&r, d, sizeof(d));
@@ -395,7 +402,7 @@ static int list_account(struct swiftfs_account *a, char ***out, size_t *nout)
 			json_object_put(root);
 		if (rc)
 			goto out;
-		if (page < PAGE)
+		if (page < limit)
 			break;
 		free(last);
 		last = strdup(v[n - 1]);

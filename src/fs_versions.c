@@ -305,15 +305,16 @@ static int fetch_list(struct swiftfs_fs *fs, struct vlist **out)
 		char *ev = util_url_encode(last_vid ? last_vid : "", false);
 		char *ep = util_url_encode(legacy ? "" : fs->prefix_slash, false);
 		int n = -1;
+		unsigned limit = listing_page_limit(false);
 		/* Swift refuses a version_marker without a marker */
 		if (em && ev && ep && legacy)
-			n = asprintf(&q, "format=json&limit=10000&marker=%s", em);
+			n = asprintf(&q, "format=json&limit=%u&marker=%s", limit, em);
 		else if (em && ev && ep && last_name && last_vid)
-			n = asprintf(&q, "versions&format=json&limit=10000&prefix=%s&marker=%s"
-					 "&version_marker=%s", ep, em, ev);
+			n = asprintf(&q, "versions&format=json&limit=%u&prefix=%s&marker=%s"
+					 "&version_marker=%s", limit, ep, em, ev);
 		else if (em && ev && ep)
-			n = asprintf(&q, "versions&format=json&limit=10000&prefix=%s&marker=%s", ep,
-				     em);
+			n = asprintf(&q, "versions&format=json&limit=%u&prefix=%s&marker=%s", limit,
+				     ep, em);
 		free(em);
 		free(ev);
 		free(ep);
@@ -335,6 +336,14 @@ static int fetch_list(struct swiftfs_fs *fs, struct vlist **out)
 		r.query = q;
 		r.recv_limit = 64u << 20;
 		rc = swift_request(fs->c, &r);
+		buf_terminate(&r.resp_body);
+		if (rc && listing_limit_refused(&r, false, limit)) {
+			/* asked again with the same markers */
+			swift_req_cleanup(&r);
+			free(q);
+			q = NULL;
+			continue;
+		}
 		if (rc) {
 			char d[300];
 			swift_describe_error(&r, d, sizeof(d));
@@ -352,7 +361,7 @@ static int fetch_list(struct swiftfs_fs *fs, struct vlist **out)
 			rc = n;
 			goto out;
 		}
-		if (n < 10000)
+		if ((unsigned)n < limit)
 			break;
 		if (!marker_advanced(prev_name, prev_vid, last_name, last_vid)) {
 			LOGE("versions: the listing of %s does not move past '%s'",

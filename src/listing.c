@@ -21,7 +21,37 @@
 #include "swiftfs/swift_client.h"
 #include "swiftfs/util.h"
 
-#define LISTING_PAGE 10000
+/* Page sizes: Swift's default listing limits, lowered by /info or by a
+ * server that refuses them. One cluster per process. */
+static unsigned page_limit[2] = { 10000, 10000 };
+
+unsigned listing_page_limit(bool account)
+{
+	return __atomic_load_n(&page_limit[account], __ATOMIC_RELAXED);
+}
+
+void listing_set_page_limit(bool account, unsigned limit)
+{
+	if (limit && limit < 10000)
+		__atomic_store_n(&page_limit[account], limit, __ATOMIC_RELAXED);
+}
+
+bool listing_limit_refused(const struct swiftfs_req *r, bool account, unsigned asked)
+{
+	unsigned long max = 0;
+	const char *b = r->resp_body.data;
+	if (r->status != 412 || !b)
+		return false;
+	/* Swift's answer to a limit above its own: "Maximum limit is N" */
+	const char *p = memmem(b, r->resp_body.len, "Maximum limit is ", 17);
+	if (p && p + 17 < b + r->resp_body.len)
+		max = strtoul(p + 17, NULL, 10);
+	if (!max || max >= asked)
+		return false;
+	LOGI("the cluster lists at most %lu names per request: using pages of that size", max);
+	listing_set_page_limit(account, (unsigned)max);
+	return true;
+}
 
 static bool is_bad_ctl(unsigned char c)
 {
@@ -263,9 +293,10 @@ int listing_fetch(struct swiftfs_client *c, const char *container, const char *p
 	for (;;) {
 		struct swiftfs_req r;
 		size_t before = out->raw_count;
+		unsigned limit = listing_page_limit(false);
 
 		q.len = 0;
-		rc = buf_printf(&q, "format=xml&limit=%d%s%s%s", LISTING_PAGE,
+		rc = buf_printf(&q, "format=xml&limit=%u%s%s%s", limit,
 				delim ? "&delimiter=%2F" : "", *eprefix ? "&prefix=" : "", eprefix);
 		if (!rc && marker) {
 			char *em = util_url_encode(marker, false);
@@ -280,6 +311,11 @@ int listing_fetch(struct swiftfs_client *c, const char *container, const char *p
 		r.recv_limit = 64u << 20;
 		rc = swift_request(c, &r);
 		pages++;
+		buf_terminate(&r.resp_body);
+		if (rc && listing_limit_refused(&r, false, limit)) {
+			swift_req_cleanup(&r);
+			continue;
+		}
 		if (!rc)
 			rc = listing_parse(r.resp_body.data, r.resp_body.len, out);
 		if (rc == -EIO && r.status >= 200 && r.status < 300)
@@ -289,7 +325,7 @@ int listing_fetch(struct swiftfs_client *c, const char *container, const char *p
 		if (rc)
 			break;
 		size_t got = out->raw_count - before;
-		if (got == 0 || got < LISTING_PAGE)
+		if (got == 0 || got < limit)
 			break;
 		if (max_entries && out->n >= max_entries)
 			break;

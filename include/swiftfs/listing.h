@@ -42,6 +42,15 @@ void listing_page_free(struct swiftfs_lpage *page);
 int listing_fetch(struct swiftfs_client *c, const char *container, const char *prefix,
 		  bool delim, size_t max_entries, struct swiftfs_lpage *out, unsigned *pages_out);
 
+/* Names per listing request (account: of the account listing): Swift's
+ * 10000, or the cluster's lower limit from /info or from a refusal. */
+unsigned listing_page_limit(bool account);
+void listing_set_page_limit(bool account, unsigned limit);
+/* Whether r (a listing asking for `asked` names) was refused as above the
+ * cluster's limit; the limit is then lowered: ask again. */
+struct swiftfs_req;
+bool listing_limit_refused(const struct swiftfs_req *r, bool account, unsigned asked);
+
 /* Directory entries built from a delimiter listing of `prefix`. */
 enum swiftfs_dkind { DK_FILE, DK_DIR, DK_SYMLINK };
 

@@ -41,13 +41,15 @@ def swiftfs_bin():
 class Swift:
     """One running Swift instance (state dir, port, token life)."""
 
-    def __init__(self, name, port, token_life=None):
+    def __init__(self, name, port, token_life=None, listing_limit=None):
         self.dir = os.path.join(os.environ.get("SWIFTFS_TEST_STATE", "/var/tmp"),
                                 "swiftfs-test-" + name)
         self.port = port
         self.env = dict(os.environ, SWIFTFS_AIO_DIR=self.dir, SWIFTFS_AIO_PORT=str(port))
         if token_life:
             self.env["SWIFTFS_AIO_TOKEN_LIFE"] = str(token_life)
+        if listing_limit:
+            self.env["SWIFTFS_AIO_LISTING_LIMIT"] = str(listing_limit)
         self.auth_url = "http://127.0.0.1:%d/auth/v1.0" % port
         self.url = "http://127.0.0.1:%d" % port
 
@@ -101,9 +103,11 @@ def swift():
 
 @pytest.fixture(scope="session")
 def swift_short_token():
-    """A second Swift whose tokens live 4 seconds."""
+    """A second Swift whose tokens live 4 seconds and whose listings come
+    in pages of at most 100 names (Swift refuses a larger limit)."""
     _check_prereqs()
-    s = Swift("short", int(os.environ.get("SWIFTFS_TEST_PORT2", "18580")), token_life=4)
+    s = Swift("short", int(os.environ.get("SWIFTFS_TEST_PORT2", "18580")), token_life=4,
+              listing_limit=100)
     s.start()
     yield s
     if os.environ.get("SWIFTFS_TEST_KEEP_SWIFT") != "1":

@@ -2,6 +2,7 @@
 prefix mounts, hostile names, caching and out-of-band changes."""
 import errno
 import hashlib
+import io
 import os
 import random
 import stat
@@ -338,3 +339,58 @@ def test_reread_of_unchanged_object_comes_from_page_cache(container, conn, mount
     m.unmount()
     gets = int(re.findall(r"requests: \d+ listing, (\d+) GET", m.log())[-1])
     assert gets == 2, m.log()[-600:]   # one for the first read, one for the new version
+
+
+def test_a_cluster_with_a_lower_listing_limit(swift_short_token, mount):
+    """Swift refuses a listing limit above its container_listing_limit
+    (412): folders, walks, the versions tree and the account's containers
+    are all listed in pages of the cluster's size (100 here)."""
+    from concurrent.futures import ThreadPoolExecutor
+    s = swift_short_token
+    conn = s.conn()
+    c = "pages-%d" % os.getpid()
+    conn.put_container(c, headers={"X-Versions-Enabled": "true"})
+    names = ["d/%03d" % i for i in range(230)] + ["d/sub/%03d" % i for i in range(120)]
+
+    def put(chunk):
+        cn = s.conn()
+        for n in chunk:
+            cn.put_object(c, n, io.BytesIO(n.encode()))  # seekable: resent on a 401
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(put, [names[i::8] for i in range(8)]))
+    for i in range(105):
+        conn.put_object(c, "v.txt", io.BytesIO(b"version %d" % i))
+    conts = ["%s-c%03d" % (c, i) for i in range(105)]
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda chunk: [s.conn().put_container(x) for x in chunk],
+                    [conts[i::8] for i in range(8)]))
+
+    m = mount(c, use_env_creds=False, env=s.creds_env())
+    assert sorted(os.listdir(m.p("d"))) == sorted(["%03d" % i for i in range(230)] + ["sub"])
+    found = subprocess.run(["find", m.path, "-type", "f"], check=True, stdout=subprocess.PIPE,
+                           text=True).stdout.split()
+    assert sorted(os.path.relpath(f, m.path) for f in found) == sorted(names + ["v.txt"])
+    with open(m.p("d", "sub", "119"), "rb") as f:
+        assert f.read() == b"d/sub/119"
+    assert len(os.listdir(m.p(".versions", "v.txt"))) == 105
+    assert "Maximum limit" not in m.log() and "failed" not in m.log()
+
+    a = mount("/", use_env_creds=False, env=s.creds_env())
+    assert set(conts) <= set(os.listdir(a.path))
+    assert "failed" not in a.log()
+
+    # without /info, the refusal itself gives the limit
+    from faultproxy import FaultProxy
+    fp = FaultProxy().start("127.0.0.1", s.port)
+    try:
+        fp.add_rule(method="GET", path="^/info", action="status", status=404, times=-1)
+        b = mount("/", use_env_creds=False, env=dict(s.creds_env(),
+                                                     ST_AUTH="%s/auth/v1.0" % fp.url))
+        assert set(conts) <= set(os.listdir(b.path))
+        assert len(os.listdir(os.path.join(b.path, c, "d"))) == 231
+        assert len(os.listdir(os.path.join(b.path, c, ".versions", "v.txt"))) == 105
+        assert b.log().count("lists at most 100 names") == 2, b.log()
+        refused = [e for e in fp.log() if e.get("status") == 412]
+        assert len(refused) == 2, refused
+    finally:
+        fp.stop()

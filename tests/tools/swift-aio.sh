@@ -13,6 +13,8 @@
 #                              PORT+4 memcached: keep two instances >= 5 apart
 #   SWIFTFS_AIO_MEMCACHE_PORT  override the memcached port
 #   SWIFTFS_AIO_TOKEN_LIFE     TempAuth token life in seconds (default 86400)
+#   SWIFTFS_AIO_LISTING_LIMIT  container and account listing page limit (default
+#                              Swift's 10000)
 #   SWIFTFS_AIO_WORKERS        proxy workers (default 1; backends always use 1)
 #   SWIFTFS_AIO_TIMEOUT        seconds "start" waits for readiness (default 60)
 #   SWIFTFS_AIO_LOG_LINES      lines per file shown by "logs" (default 40)
@@ -111,6 +113,12 @@ write_configs() {
       "$(rnd)" "$(rnd)" '[storage-policy:0]
 name = Policy-0
 default = yes' >"$ETC/swift.conf"
+  fi
+  # [swift-constraints] is the file's last section, written at each start
+  sed -i '/^\[swift-constraints\]/,$d' "$ETC/swift.conf"
+  if [ -n "${SWIFTFS_AIO_LISTING_LIMIT:-}" ]; then
+    printf '[swift-constraints]\ncontainer_listing_limit = %s\naccount_listing_limit = %s\n' \
+      "$SWIFTFS_AIO_LISTING_LIMIT" "$SWIFTFS_AIO_LISTING_LIMIT" >>"$ETC/swift.conf"
   fi
   cat >"$ETC/launch.py" <<'EOF'
 # Run a Swift daemon with swift.conf taken from argv[1] instead of /etc/swift.
