@@ -533,8 +533,10 @@ static void release_subtree(struct swiftfs_fs *fs, struct held *v, size_t n, boo
 	free(v);
 }
 
-/* Rename every object under prefix src/ to dst/ (and the markers). */
-static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
+/* Rename every object under prefix src/ to dst/ (and the markers).
+ * dst_exists: dst is an empty directory already, whose "dst/" marker a
+ * failure must leave (the copy of a "src/" marker replaced it). */
+static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst, bool dst_exists)
 {
 	struct swiftfs_lpage page = { 0 };
 	char *sp = fs_join(src, "/", ""), *np = NULL;
@@ -566,7 +568,7 @@ static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst)
 		for (size_t i = 0; i < done; i++) {
 			free(np);
 			np = fs_join(dst, "/", page.v[i].name + sl);
-			if (np)
+			if (np && !(dst_exists && !page.v[i].name[sl]))
 				simple_request(fs, "DELETE", np, NULL, NULL, true);
 		}
 		LOGE("renaming %s to %s failed after copying %zu of %zu objects; the copies were "
@@ -678,7 +680,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 			if (rc)
 				goto out;
 		}
-		rc = rename_tree(fs, object, nobject);
+		rc = rename_tree(fs, object, nobject, dst_exists);
 		if (rc)
 			goto out;
 	} else {

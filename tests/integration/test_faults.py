@@ -80,6 +80,10 @@ def test_persistent_errors_are_eio(swift, container, conn, proxy, mount):
 
 def test_directory_rename_failing_half_way_leaves_source_whole(swift, container, conn, proxy,
                                                               mount):
+    for n in ("src2/", "dst2/"):
+        conn.put_object(container, n, b"", content_type="application/directory")
+    for n in ("a", "b", "c"):
+        conn.put_object(container, "src2/" + n, n.encode())
     m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
               opts=["retry_timeout=1"])
     os.makedirs(m.p("src", "sub"))
@@ -98,10 +102,22 @@ def test_directory_rename_failing_half_way_leaves_source_whole(swift, container,
     for n in ("a", "b", "c", "sub/d"):
         assert conn.get_object(container, "src/" + n)[1] == n.encode()
     assert "renaming" in m.log() and "is intact" in m.log()
+    # onto an empty folder whose marker is "dst2/", from one whose marker
+    # is "src2/" (the form other tools write): the marker's copy replaces
+    # the destination's, and the rollback must not delete it
+    proxy.add_rule(method="COPY", action="status", status=503, times=-1, skip=2)
+    with pytest.raises(OSError) as ei:
+        os.rename(m.p("src2"), m.p("dst2"))
+    assert ei.value.errno == errno.EIO
+    proxy.clear()
+    names = {o["name"] for o in conn.get_container(container)[1]}
+    assert "dst2/" in names and not [n for n in names if n.startswith("dst2/") and n != "dst2/"]
+    assert {"src2/", "src2/a", "src2/b", "src2/c"} <= names
+    assert os.path.isdir(m.p("dst2")) and os.listdir(m.p("dst2")) == []
     # running it again completes it
     os.rename(m.p("src"), m.p("dst"))
     names = {o["name"] for o in conn.get_container(container)[1]}
-    assert not any(n.startswith("src") for n in names), names
+    assert not any(n == "src" or n.startswith("src/") for n in names), names
     assert {"dst/a", "dst/b", "dst/c", "dst/sub/d"} <= names
 
 
