@@ -35,7 +35,17 @@ struct swiftfs_auth {
 	unsigned renew_failed_gen;
 	double renew_failed_at;
 	int renew_failed_rc;
+	/* a token Swift refuses though it was just issued (V1, Keystone):
+	 * logging in again would get another it refuses, for every request */
+	double got_at;         /* guarded by lock: util_now() when gen began */
+	double fresh_window;   /* guarded by lock: how long a token counts as just issued */
+	unsigned ok_gen;       /* atomic: the last gen Swift accepted */
+	unsigned fresh_refused_gen; /* renew_lock: the gen logged as refused while fresh */
 };
+
+/* At most this long (and half the token's life) a token Swift never
+ * accepted counts as just issued. */
+#define FRESH_WINDOW 30.0
 
 /* How long a failed renewal answers for the token it tried to replace. */
 #define RENEW_BACKOFF 5.0
@@ -50,6 +60,21 @@ static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
 		(x) = (y);                                                     \
 		(y) = tmp_;                                                    \
 	} while (0)
+
+/* A login just installed a token that lives life seconds (0: unknown).
+ * a->lock held. */
+static void note_new_token_locked(struct swiftfs_auth *a, long life)
+{
+	a->got_at = util_now();
+	a->fresh_window = life > 0 && (double)life / 2 < FRESH_WINDOW ? (double)life / 2 :
+									 FRESH_WINDOW;
+}
+
+void swift_auth_accepted(struct swiftfs_auth *a, unsigned gen)
+{
+	if (__atomic_load_n(&a->ok_gen, __ATOMIC_RELAXED) != gen)
+		__atomic_store_n(&a->ok_gen, gen, __ATOMIC_RELAXED);
+}
 
 static void free_secret(char *s)
 {
@@ -206,6 +231,7 @@ static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg,
 	a->storage_url = strdup(url);
 	a->gen++;
 	a->expires = exp ? time(NULL) + atol(exp) : 0;
+	note_new_token_locked(a, exp ? atol(exp) : 0);
 	rc = a->token && a->storage_url ? 0 : -ENOMEM;
 	pthread_mutex_unlock(&a->lock);
 	LOGD("authenticated as %s, storage URL %s", a->user, url);
@@ -245,6 +271,7 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int 
 	t.token = t.storage_url = NULL;
 	a->gen++;
 	a->expires = time(NULL) + life;
+	note_new_token_locked(a, life);
 	a->refresh_at = util_now() + (double)(life - margin);
 	pthread_mutex_unlock(&a->lock);
 	keystone_token_free(&t);
@@ -372,6 +399,23 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 	    util_now() - a->renew_failed_at < RENEW_BACKOFF) {
 		rc = a->renew_failed_rc; /* the renewal just tried failed: not again yet */
 		goto out;
+	}
+	if (a->mode != SWIFTFS_AUTH_PREAUTH) {
+		pthread_mutex_lock(&a->lock);
+		double age = util_now() - a->got_at;
+		bool fresh = __atomic_load_n(&a->ok_gen, __ATOMIC_RELAXED) != gen &&
+			     age < a->fresh_window;
+		pthread_mutex_unlock(&a->lock);
+		if (fresh) {
+			if (a->fresh_refused_gen != gen)
+				LOGE("Swift refused (HTTP 401) a token issued %.1fs ago and never "
+				     "accepted: not authenticating again for %.0fs (does the user "
+				     "hold a role Swift's operator_roles requires, and is the storage "
+				     "URL its project's?)", age, a->fresh_window);
+			a->fresh_refused_gen = gen;
+			rc = -EACCES;
+			goto out;
+		}
 	}
 	if (a->mode == SWIFTFS_AUTH_V1) {
 		LOGI("token refused (HTTP 401), authenticating again");

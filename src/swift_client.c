@@ -630,6 +630,9 @@ int swift_request(struct swiftfs_client *c, struct swiftfs_req *r)
 		rc = perform_once(c, h, r, url, token);
 		if (rc)
 			goto out; /* no memory to build the request: not its answer */
+		if (r->curl_code == CURLE_OK && r->status && r->status < 500 && r->status != 401 &&
+		    token)
+			swift_auth_accepted(c->auth, gen);
 		if (r->curl_code == CURLE_OK && r->status == 401 &&
 		    !(r->flags & SWIFT_REQ_NO_AUTH) && !reauthed) {
 			reauthed = true;

@@ -45,6 +45,10 @@ int swift_auth_get(struct swiftfs_auth *a, char **token, char **storage_url, uns
 /* A request made with generation gen got 401. Renew unless another
  * thread has already done so. 0 when a new token is in place. */
 int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned gen);
+/* Swift answered a request made with token gen without a 401. A token
+ * refused before any answer like that, soon after it was issued, is not
+ * renewed again (a user Swift refuses would log in once per request). */
+void swift_auth_accepted(struct swiftfs_auth *a, unsigned gen);
 
 /* Re-read the credentials file (SIGHUP): a pre-auth token goes into use
  * at once, TempAuth credentials log in again. 0 with what happened in

@@ -88,6 +88,29 @@ def test_expired_preauth_token_is_eacces_not_enoent(swift_short_token, mount):
     assert "expired" in m.log()
 
 
+def test_a_token_refused_right_after_login_is_not_renewed_per_request(swift, container, conn,
+                                                                        proxy, mount):
+    """Logins succeed but Swift refuses the tokens (a user without the role
+    Swift wants, a storage URL of another project): one new login, then
+    EACCES with a clear message, not a login per request; once Swift
+    takes the token again, the mount works."""
+    conn.put_object(container, "a.txt", b"A")
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["attr_timeout=0", "entry_timeout=0", "negative_timeout=0"])
+    assert os.listdir(m.path) == ["a.txt"]
+    proxy.clear_log()
+    proxy.add_rule(path="^/v1/", action="status", status=401, times=-1)
+    for i in range(20):
+        with pytest.raises(OSError) as ei:
+            os.stat(m.p("a.txt"))
+        assert ei.value.errno == errno.EACCES
+    auths = [e for e in proxy.log() if e["path"].startswith("/auth/")]
+    assert len(auths) == 1, len(auths)
+    assert "a token issued" in m.log() and "operator_roles" in m.log()
+    proxy.clear()
+    assert os.stat(m.p("a.txt")).st_size == 1
+
+
 def test_a_failing_renewal_is_not_repeated_by_every_waiting_request(swift, container, conn,
                                                                      proxy, mount):
     """The token is refused and the auth service is down: the requests
