@@ -1091,6 +1091,7 @@ void fs_local_lands_on(struct swiftfs_wstate *w, bool exists, bool slo)
 	pthread_mutex_lock(&w->lock);
 	w->replaces_slo = slo;
 	w->name_in_swift = exists;
+	w->moved = true;
 	pthread_mutex_unlock(&w->lock);
 }
 

@@ -109,6 +109,10 @@ static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 		rec.content_type = w->content_type;
 		rec.headers = (char **)hdrs;
 		rec.owner = fs->wb_owner;
+		/* the version this data replaces, when it is known: a recovery
+		 * finds whether another client changed the object since */
+		if (!w->moved && !w->name_in_swift)
+			rec.base = w->exists ? (w->base_etag[0] ? w->base_etag : NULL) : "-";
 		while (hdrs[rec.nheaders])
 			rec.nheaders++;
 		rc = wb_record_write(fs->wb_dir, &rec, &path);

@@ -24,6 +24,8 @@ struct swiftfs_wstate {
 				     * its name holds that object in Swift until the
 				     * upload, so an unlink or rename removes it there */
 	bool base_dlo;              /* lock */
+	bool moved;                 /* lock: renamed as local data (fs_local_lands_on):
+				     * what its name held is not known */
 	char base_etag[72];         /* lock */
 	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */
 	char **meta;                /* lock: the object's other metadata, kept */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "swiftfs/log.h"
+#include "swiftfs/swift_client.h"
 #include "swiftfs/upload.h"
 #include "swiftfs/util.h"
 
@@ -67,6 +68,8 @@ int wb_record_write(const char *dir, const struct swiftfs_wb_record *rec, char *
 		rc = put(&b, "header", rec->headers[i]);
 	if (!rc)
 		rc = put(&b, "owner", rec->owner);
+	if (!rc)
+		rc = put(&b, "base", rec->base);
 	if (!rc)
 		rc = buf_printf(&b, "end\n");
 	if (rc)
@@ -123,6 +126,7 @@ void wb_record_free(struct swiftfs_wb_record *rec)
 		free(rec->headers[i]);
 	free(rec->headers);
 	free(rec->owner);
+	free(rec->base);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -179,6 +183,8 @@ int wb_record_read(const char *path, struct swiftfs_wb_record *rec)
 			slot = &rec->content_type;
 		} else if (strcmp(line, "owner") == 0) {
 			slot = &rec->owner;
+		} else if (strcmp(line, "base") == 0) {
+			slot = &rec->base;
 		} else if (strcmp(line, "header") == 0) {
 			char **nh = realloc(rec->headers, (rec->nheaders + 1) * sizeof(*nh));
 			if (!nh) {
@@ -363,11 +369,80 @@ static bool record_sane(const char *dir, const struct swiftfs_wb_record *rec)
 	return ok;
 }
 
+/* Whether another client changed rec's object since its data was closed:
+ * 1 yes, 0 no (or not known), -errno when the HEAD failed. */
+static int changed_since(const struct swiftfs_upload_cfg *cfg,
+			 const struct swiftfs_wb_record *rec)
+{
+	struct swiftfs_req r;
+	char etag[72] = "";
+	int rc;
+
+	if (!rec->base || !rec->base[0])
+		return 0; /* a record of an older version, or a renamed file */
+	swift_req_init(&r, "HEAD");
+	r.container = cfg->container;
+	r.object = rec->object;
+	rc = swift_request(cfg->client, &r);
+	if (rc == -ENOENT) {
+		rc = 0; /* removed: the data goes up, as it would have at close */
+		goto out;
+	}
+	if (rc)
+		goto out;
+	const char *v = swift_req_header(&r, "ETag");
+	snprintf(etag, sizeof(etag), "%s", v ? v : "");
+	size_t n = strlen(etag);
+	if (n >= 2 && etag[0] == '"') {
+		memmove(etag, etag + 1, n - 2);
+		etag[n - 2] = '\0';
+	}
+	/* this very upload, done before the crash took the record away: it
+	 * carries the record's mtime (to the microsecond) and size */
+	v = swift_req_header(&r, "X-Object-Meta-Mtime");
+	const char *len = swift_req_header(&r, "Content-Length");
+	bool ours = v && len && strcmp(v, rec->mtime) == 0 &&
+		    strtoull(len, NULL, 10) == rec->size;
+	rc = !ours && (strcmp(rec->base, "-") == 0 || strcmp(etag, rec->base) != 0);
+out:
+	swift_req_cleanup(&r);
+	return rc;
+}
+
+/* The name a conflicting record's data goes to: free in Swift. */
+static char *conflict_name(const struct swiftfs_upload_cfg *cfg, const char *object)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (int i = 1; i < 100; i++) {
+		char *name = NULL;
+		if ((i == 1 ? asprintf(&name, "%s.swiftfs-conflict-%s", object, stamp) :
+			      asprintf(&name, "%s.swiftfs-conflict-%s-%d", object, stamp, i)) < 0)
+			return NULL;
+		struct swiftfs_req r;
+		swift_req_init(&r, "HEAD");
+		r.container = cfg->container;
+		r.object = name;
+		int rc = swift_request(cfg->client, &r);
+		swift_req_cleanup(&r);
+		if (rc == -ENOENT)
+			return name;
+		free(name);
+		if (rc)
+			return NULL;
+	}
+	return NULL;
+}
+
 /* Upload one record's object; 0 when it is in Swift (record and staged
  * file then removed). */
 static int recover_one(const char *dir, const char *path, struct swiftfs_wb_record *rec,
 		       const struct swiftfs_upload_cfg *cfg)
 {
+	char *conflict = NULL;
 	struct swiftfs_upload_result res;
 	struct swiftfs_seglist old = { 0 };
 	const char **hdrs = NULL;
@@ -400,22 +475,47 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	}
 	for (size_t i = 0; i < rec->nheaders; i++)
 		hdrs[i] = rec->headers[i];
-	/* an SLO this replaces leaves its segments to delete: find them first
-	 * (a failure leaves them, as orphans) */
-	upload_slo_segments_if_slo(cfg, rec->object, &old);
-	rc = upload_object(cfg, rec->object, fd, rec->size, rec->content_type, hdrs, &res);
-	if (rc) {
-		LOGE("writeback: upload of %s after a restart failed: %s; its data stays in %s",
+	rc = changed_since(cfg, rec);
+	if (rc < 0) {
+		LOGE("writeback: cannot check %s before its upload: %s; its data stays in %s",
 		     rec->object, strerror(-rc), rec->staged);
 		goto out;
 	}
-	LOGI("writeback: uploaded %s (%" PRIu64 " bytes), left pending by an earlier mount",
-	     rec->object, rec->size);
+	if (rc) {
+		conflict = conflict_name(cfg, rec->object);
+		if (!conflict) {
+			LOGE("writeback: %s was changed by another client since an earlier mount "
+			     "closed it, and no free name for its data was found; the data stays in "
+			     "%s", rec->object, rec->staged);
+			rc = -EIO;
+			goto out;
+		}
+	} else {
+		/* an SLO this replaces leaves its segments to delete: find them
+		 * first (a failure leaves them, as orphans) */
+		upload_slo_segments_if_slo(cfg, rec->object, &old);
+	}
+	const char *dest = conflict ? conflict : rec->object;
+	rc = upload_object(cfg, dest, fd, rec->size, rec->content_type, hdrs, &res);
+	if (rc) {
+		LOGE("writeback: upload of %s after a restart failed: %s; its data stays in %s",
+		     dest, strerror(-rc), rec->staged);
+		goto out;
+	}
+	if (conflict)
+		LOGE("writeback: %s was changed by another client after an earlier mount closed "
+		     "it and before that data was uploaded: the object is left as the other client "
+		     "made it, and the data (%" PRIu64 " bytes) is now %s", rec->object, rec->size,
+		     conflict);
+	else
+		LOGI("writeback: uploaded %s (%" PRIu64 " bytes), left pending by an earlier mount",
+		     rec->object, rec->size);
 	upload_delete_replaced(cfg, rec->object, &res, &old);
 	unlink(rec->staged);
 	unlink(path);
 out:
 	upload_seglist_free(&old);
+	free(conflict);
 	free(hdrs);
 	close(fd);
 	return rc;

@@ -30,6 +30,8 @@ struct swiftfs_wb_record {
 	char **headers;      /* "Name: value" */
 	size_t nheaders;
 	char *owner;         /* the live mount's owner lock in the folder, or NULL */
+	char *base;          /* the ETag of the version the data replaces, "-" for
+			      * none, NULL when not known */
 };
 
 /* Write rec durably as a new record in dir; *path (malloc'd) names it. */
@@ -50,7 +52,10 @@ void wb_owner_drop(const char *dir, char *name, int fd);
 
 /* Upload every object that records in dir for this account and
  * container hold, oldest first, except records whose owner is still
- * alive; remove each record and staged file once its object is in
+ * alive. An object another client changed since the data was closed
+ * (it is not the record's base version any more, nor this upload) is
+ * left as it is: the data goes to <object>.swiftfs-conflict-<time>
+ * instead; remove each record and staged file once its object is in
  * Swift; remove the lock files of owners gone. Returns how many are
  * still pending; stale (if not NULL) is told of each: its object, record
  * and staged file. */

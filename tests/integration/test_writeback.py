@@ -391,6 +391,55 @@ def put_slo(conn, container, name, parts):
                     query_string="multipart-manifest=put")
 
 
+def test_recovery_leaves_another_clients_change_and_keeps_the_data_beside_it(
+        swift, container, conn, proxy, mount, tmp_path):
+    """Records left by a kill -9; before the next mount another client
+    writes two of the objects. Replaying the older data over them would
+    lose the other client's change: they stay, and the data goes to a
+    conflict copy beside each. An upload that did reach Swift before the
+    crash (the record's mtime and size) is no conflict."""
+    import urllib.parse
+    conn.put_object(container, "old.txt", b"v1")
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    os.stat(m.p("old.txt"))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
+    names = ("new.txt", "old.txt", "mine.txt", "alone.txt")
+    for name in names:
+        with open(m.p(name), "wb") as f:
+            f.write(b"ours " + name.encode())
+    kill9(m)
+    wbdir = os.path.join(cache, "writeback")
+    recs = {}
+    for r in os.listdir(wbdir):
+        kv = dict(l.split(" ", 1) for l in open(os.path.join(wbdir, r)).read().splitlines()
+                  if " " in l)
+        recs[urllib.parse.unquote(kv["object"])] = kv
+    conn.put_object(container, "new.txt", b"theirs new")
+    conn.put_object(container, "old.txt", b"theirs old")
+    # mine.txt: as if its upload had gone through just before the crash
+    conn.put_object(container, "mine.txt", b"ours mine.txt",
+                    headers={"X-Object-Meta-Mtime": urllib.parse.unquote(
+                        recs["mine.txt"]["mtime"])})
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    assert conn.get_object(container, "new.txt")[1] == b"theirs new"
+    assert conn.get_object(container, "old.txt")[1] == b"theirs old"
+    assert conn.get_object(container, "mine.txt")[1] == b"ours mine.txt"
+    assert conn.get_object(container, "alone.txt")[1] == b"ours alone.txt"
+    conf = [o["name"] for o in conn.get_container(container)[1]
+            if ".swiftfs-conflict-" in o["name"]]
+    assert sorted(n.split(".swiftfs-conflict-")[0] for n in conf) == ["new.txt", "old.txt"]
+    for n in conf:
+        base = n.split(".swiftfs-conflict-")[0]
+        assert conn.get_object(container, n)[1] == b"ours " + base.encode()
+        assert open(m2.p(n), "rb").read() == b"ours " + base.encode()
+    assert m2.log().count("was changed by another client") == 2
+    assert os.listdir(wbdir) == []
+    assert recs["new.txt"]["base"] == "-" and recs["old.txt"]["base"] == hashlib.md5(
+        b"v1").hexdigest()
+
+
 def test_recovery_over_an_slo_deletes_its_segments(swift, container, conn, proxy, mount,
                                                    tmp_path):
     """An SLO rewritten with writeback, killed before the upload: the next
