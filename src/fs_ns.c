@@ -683,6 +683,11 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		rc = rename_tree(fs, object, nobject, dst_exists);
 		if (rc)
 			goto out;
+		char *sp = fs_join(object, "/", ""), *dp = fs_join(nobject, "/", "");
+		if (sp && dp)
+			fs_wb_stale_move(fs, sp, dp);
+		free(sp);
+		free(dp);
 	} else {
 		if (dst_exists && dkind == DK_DIR) {
 			rc = -EISDIR;

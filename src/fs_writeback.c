@@ -4,6 +4,7 @@
  * is fs_write.c's (fs_wstate.h). */
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -383,6 +384,54 @@ void fs_wb_stale_drop(struct swiftfs_fs *fs, const char *object)
 		free(e->staged);
 		fs->wb_stale[i] = fs->wb_stale[fs->n_wb_stale - 1];
 		__atomic_store_n(&fs->n_wb_stale, fs->n_wb_stale - 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fs->wb_lock);
+}
+
+void fs_wb_stale_move(struct swiftfs_fs *fs, const char *src, const char *dst)
+{
+	size_t sl = strlen(src);
+	if (!__atomic_load_n(&fs->n_wb_stale, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&fs->wb_lock);
+	for (size_t i = 0; i < fs->n_wb_stale; i++) {
+		struct wb_stale *e = &fs->wb_stale[i];
+		struct swiftfs_wb_record rec;
+		char *name = NULL, *path = NULL;
+		if (strncmp(e->object, src, sl) != 0)
+			continue;
+		int rc = wb_record_read(e->record, &rec);
+		if (!rc && asprintf(&name, "%s%s", dst, e->object + sl) < 0) {
+			name = NULL;
+			rc = -ENOMEM;
+		}
+		if (!rc) {
+			free(rec.object);
+			rec.object = name;
+			name = NULL;
+			rc = wb_record_write(fs->wb_dir, &rec, &path);
+		}
+		if (!rc && strcmp(path, e->record) != 0) {
+			/* rewritten under another spelling of its path */
+			unlink(e->record);
+			free(e->record);
+			e->record = path;
+			path = NULL;
+		}
+		if (rc) {
+			LOGE("writeback: %s moved to %s, but the record of its data that an earlier "
+			     "mount could not upload (%s) still names the old place: %s", e->object,
+			     dst, e->record, strerror(-rc));
+		} else {
+			LOGI("writeback: the pending data of %s now goes to %s%s", e->object, dst,
+			     e->object + sl);
+			free(e->object);
+			e->object = rec.object;
+			rec.object = NULL;
+		}
+		wb_record_free(&rec); /* zeroed by a failed read */
+		free(path);
+		free(name);
 	}
 	pthread_mutex_unlock(&fs->wb_lock);
 }
