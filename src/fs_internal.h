@@ -145,7 +145,9 @@ void fs_fill_statvfs(struct statvfs *sv, uint64_t used, uint64_t objects, uint64
 /* fs_write.c: writeback's delay timer; a pending file renamed or changed. */
 int fs_wb_start(struct swiftfs_fs *fs);
 void fs_wb_stop(struct swiftfs_fs *fs);
-void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+/* claimed: the caller holds n's data (a rename moving it), else its name
+ * is read once no rename does. */
+void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n, bool claimed);
 /* wb_recover()'s report of a record it could not upload (fs->wb_stale). */
 void fs_wb_stale_add(void *fs, const char *object, const char *record, const char *staged);
 /* This mount is about to change object in Swift (write, truncate, unlink,

@@ -525,7 +525,7 @@ static void release_subtree(struct swiftfs_fs *fs, struct held *v, size_t n, boo
 	for (size_t k = 0; k < n; k++) {
 		if (v[k].w) {
 			if (moved)
-				fs_wb_rerecord(fs, v[k].n);
+				fs_wb_rerecord(fs, v[k].n, true);
 			fs_local_release(fs, v[k].n, v[k].w);
 		}
 		fs_put_inode(fs, v[k].n);
@@ -787,7 +787,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	moved = rc == 0;
 	pthread_mutex_unlock(&fs->t.lock);
 	if (!rc && claim)
-		fs_wb_rerecord(fs, c); /* a pending writeback upload's record follows */
+		fs_wb_rerecord(fs, c, true); /* a pending writeback upload's record follows */
 out:
 	if (claim)
 		fs_local_release(fs, c, claim);

@@ -509,6 +509,30 @@ static int upload_publish_unlock(struct swiftfs_fs *fs, struct swiftfs_inode *n,
 	return rc;
 }
 
+char *fs_lock_named(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
+		    struct swiftfs_attr *a)
+{
+	char *object = NULL;
+	/* The name is read outside w->lock (the lock order is table, then
+	 * w). A rename or unlink that claimed the local data meanwhile
+	 * (fs_local_claim, fs_local_hold) moves it: read the name again. */
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (w->claims)
+			pthread_cond_wait(&w->claimed, &w->lock);
+		unsigned gen = w->name_gen;
+		pthread_mutex_unlock(&w->lock);
+		free(object);
+		object = fs_object_of(fs, n, a);
+		if (!object)
+			return NULL;
+		pthread_mutex_lock(&w->lock);
+		if (!w->claims && w->name_gen == gen)
+			return object; /* w->lock held */
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
 /* Upload if dirty; then publish. Caller holds a reference on w. */
 static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
 		     bool closed_only)
@@ -517,25 +541,10 @@ static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swif
 	char *object = NULL;
 	int rc = 0;
 
-	/* The name is read outside w->lock (the lock order is table, then
-	 * w). A rename or unlink that claimed the local data meanwhile
-	 * (fs_local_claim) moved it without a copy: read the name again. */
-	for (;;) {
-		pthread_mutex_lock(&w->lock);
-		while (w->claims)
-			pthread_cond_wait(&w->claimed, &w->lock);
-		unsigned gen = w->name_gen;
-		pthread_mutex_unlock(&w->lock);
-		free(object);
-		object = fs_object_of(fs, n, &a);
-		if (!object) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		pthread_mutex_lock(&w->lock);
-		if (!w->claims && w->name_gen == gen)
-			break; /* w->lock held */
-		pthread_mutex_unlock(&w->lock);
+	object = fs_lock_named(fs, n, w, &a);
+	if (!object) {
+		rc = -ENOMEM;
+		goto out;
 	}
 	if (closed_only && w->dirty && !w->unlinked && !w->wb_record) {
 		/* written again since its close (the write dropped the record):
@@ -995,7 +1004,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 		/* the upload carries size, time, mode and owner; so does the
 		 * writeback record of a closed file whose upload waits */
 		publish_attrs(fs, n, size, &mt, NULL, false);
-		fs_wb_rerecord(fs, n);
+		fs_wb_rerecord(fs, n, false);
 		if ((to_set & FS_SET_SIZE) && !f)
 			rc = fs_sync_file(fs, n, w); /* truncate(path): persist now */
 	} else if (to_set & (FS_SET_MTIME | FS_SET_MODE | FS_SET_UID | FS_SET_GID)) {

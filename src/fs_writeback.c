@@ -240,11 +240,11 @@ int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs
 {
 	struct swiftfs_attr a;
 	int rc;
-	char *object = fs_object_of(fs, n, &a);
+	/* a rename of the file under way ends first: the record names the
+	 * object the upload will go to */
+	char *object = fs_lock_named(fs, n, w, &a);
 	if (!object)
 		return -ENOMEM;
-
-	pthread_mutex_lock(&w->lock);
 	if (!w->dirty || w->unlinked) {
 		pthread_mutex_unlock(&w->lock);
 		free(object);
@@ -322,14 +322,23 @@ int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs
 /* A file renamed, touched, chmod'ed, chown'ed or truncated before its
  * upload: its record names the new object and carries what the upload
  * will, so a crash before the upload loses none of it. */
-void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n)
+void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n, bool claimed)
 {
 	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
 	if (!w)
 		return;
 	struct swiftfs_attr a;
-	char *object = fs_object_of(fs, n, &a);
-	pthread_mutex_lock(&w->lock);
+	char *object;
+	if (claimed) {
+		object = fs_object_of(fs, n, &a);
+		pthread_mutex_lock(&w->lock);
+	} else {
+		object = fs_lock_named(fs, n, w, &a); /* not under a rename's feet */
+		if (!object) {
+			fs_wstate_put(fs, n, w);
+			return;
+		}
+	}
 	if (object && w->wb_record && wb_record_locked(fs, w, object, &a))
 		LOGW("writeback: could not update the record of %s; after a crash it would be "
 		     "uploaded as it was at close", object);

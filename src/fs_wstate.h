@@ -53,6 +53,10 @@ struct upload_hdrs {
 };
 
 /* fs_write.c */
+/* n's object name, read while no rename or unlink holds its data
+ * (claims): returned with w->lock held; NULL (no memory) without. */
+char *fs_lock_named(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
+		    struct swiftfs_attr *a);
 struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
 int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
