@@ -145,6 +145,11 @@ void fs_fill_statvfs(struct statvfs *sv, uint64_t used, uint64_t objects, uint64
 /* fs_write.c: writeback's delay timer; a pending file renamed or changed. */
 int fs_wb_start(struct swiftfs_fs *fs);
 void fs_wb_stop(struct swiftfs_fs *fs);
+/* fs_write.c: POST the object's complete metadata with the headers set
+ * ("Name: value") replaced (Swift's POST replaces all custom metadata, so
+ * the rest is sent back as it is; a DLO keeps its X-Object-Manifest
+ * unless set names one). */
+int fs_post_meta(struct swiftfs_fs *fs, const char *object, const char *const *set);
 /* claimed: the caller holds n's data (a rename moving it), else its name
  * is read once no rename does. */
 void fs_wb_rerecord(struct swiftfs_fs *fs, struct swiftfs_inode *n, bool claimed);

@@ -533,6 +533,58 @@ static void release_subtree(struct swiftfs_fs *fs, struct held *v, size_t n, boo
 	free(v);
 }
 
+/* A DLO manifest copied from src to dst within a folder rename (sp, dp:
+ * the folders' "a/" prefixes): when its segments lie under sp (they move
+ * too), point it at their new place. */
+static int follow_dlo(struct swiftfs_fs *fs, const char *src, const char *dst, const char *sp,
+		      const char *dp)
+{
+	struct swiftfs_req r;
+	char *val = NULL, *enc = NULL, *hdr = NULL;
+	size_t cl = strlen(fs->container), sl = strlen(sp);
+	swift_req_init(&r, "HEAD");
+	r.container = fs->container;
+	r.object = src;
+	int rc = swift_request(fs->c, &r);
+	const char *m = rc ? NULL : swift_req_header(&r, "X-Object-Manifest");
+	if (rc == -ENOENT)
+		rc = 0;
+	if (!m)
+		goto out;
+	/* "container/prefix", URL-encoded or not */
+	val = util_url_decode(m);
+	if (!val) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (strncmp(val, fs->container, cl) != 0 || val[cl] != '/' ||
+	    strncmp(val + cl + 1, sp, sl) != 0)
+		goto out; /* elsewhere: stays valid */
+	char *np = NULL;
+	if (asprintf(&np, "%s%s", dp, val + cl + 1 + sl) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	enc = util_url_encode(np, true);
+	char *ec = util_url_encode(fs->container, false);
+	free(np);
+	if (!enc || !ec || asprintf(&hdr, "X-Object-Manifest: %s/%s", ec, enc) < 0) {
+		free(ec);
+		hdr = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	free(ec);
+	const char *set[] = { hdr, NULL };
+	rc = fs_post_meta(fs, dst, set);
+out:
+	swift_req_cleanup(&r);
+	free(val);
+	free(enc);
+	free(hdr);
+	return rc;
+}
+
 /* Rename every object under prefix src/ to dst/ (and the markers).
  * dst_exists: dst is an empty directory already, whose "dst/" marker a
  * failure must leave (the copy of a "src/" marker replaced it). */
@@ -554,13 +606,23 @@ static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst, 
 	if (rc)
 		goto out;
 	size_t sl = strlen(sp);
+	char *dp = fs_join(dst, "/", "");
+	if (!dp) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < page.n && !rc; i++) {
+		const struct swiftfs_lentry *le = &page.v[i];
 		free(np);
-		np = fs_join(dst, "/", page.v[i].name + sl);
-		rc = np ? copy_object(fs, page.v[i].name, np, true) : -ENOMEM;
+		np = fs_join(dst, "/", le->name + sl);
+		rc = np ? copy_object(fs, le->name, np, true) : -ENOMEM;
 		if (!rc)
 			done++;
+		/* a zero-byte object may be a DLO manifest (only a HEAD says) */
+		if (!rc && le->bytes == 0 && !listing_is_dir_type(le->content_type))
+			rc = follow_dlo(fs, le->name, np, sp, dp);
 	}
+	free(dp);
 	if (!rc && marker)
 		rc = copy_object(fs, src, dst, true);
 	if (rc) {

@@ -788,10 +788,7 @@ out:
 	return rc;
 }
 
-/* POST the object's complete metadata with some values replaced (Swift's
- * POST replaces all custom metadata, so the rest is sent back as it is;
- * a DLO keeps its X-Object-Manifest). */
-static int post_meta(struct swiftfs_fs *fs, const char *object, const char *const *set)
+int fs_post_meta(struct swiftfs_fs *fs, const char *object, const char *const *set)
 {
 	struct swiftfs_req h, r;
 	char **meta = NULL;
@@ -813,6 +810,9 @@ static int post_meta(struct swiftfs_fs *fs, const char *object, const char *cons
 	if (rc)
 		goto out;
 	const char *m = swift_req_header(&h, "X-Object-Manifest");
+	for (size_t i = 0; m && set[i]; i++)
+		if (strncasecmp(set[i], "X-Object-Manifest:", 18) == 0)
+			m = NULL; /* being set */
 	if (m && asprintf(&manifest, "X-Object-Manifest: %s", m) < 0) {
 		manifest = NULL;
 		rc = -ENOMEM;
@@ -1027,7 +1027,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 			set[ns++] = hgid;
 		}
 		set[ns] = NULL;
-		rc = post_meta(fs, object, set);
+		rc = fs_post_meta(fs, object, set);
 		if (!rc && (to_set & FS_SET_MTIME)) {
 			pthread_mutex_lock(&fs->t.lock);
 			n->attr.mtime = mt;

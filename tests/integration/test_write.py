@@ -278,6 +278,30 @@ def test_rename_files_and_directories(container, conn, mount):
     assert sorted(os.listdir(m.p("moved"))) == ["sub", "x"]
 
 
+def test_folder_rename_moves_dlo_manifests_with_their_segments(container, conn, mount):
+    """A DLO whose segments lie in the renamed folder points at their new
+    place (its other metadata kept); one whose segments are elsewhere is
+    left pointing there."""
+    conn.put_object(container, "d/parts/0001", b"AAA")
+    conn.put_object(container, "d/parts/0002", b"BBB")
+    conn.put_object(container, "o/parts/0001", b"OUT")
+    conn.put_object(container, "d/big", b"", headers={
+        "X-Object-Manifest": container + "/d/parts/", "X-Object-Meta-Color": "blue"})
+    conn.put_object(container, "d/out", b"", headers={
+        "X-Object-Manifest": container + "/o/parts/"})
+    m = mount(container)
+    assert open(m.p("d", "big"), "rb").read() == b"AAABBB"
+    os.rename(m.p("d"), m.p("e"))
+    h, body = conn.get_object(container, "e/big")
+    assert body == b"AAABBB"
+    assert h["x-object-manifest"] == container + "/e/parts/"
+    assert h["x-object-meta-color"] == "blue"
+    h, body = conn.get_object(container, "e/out")
+    assert body == b"OUT" and h["x-object-manifest"] == container + "/o/parts/"
+    assert open(m.p("e", "big"), "rb").read() == b"AAABBB"
+    assert not os.path.exists(m.p("d"))
+
+
 def test_temp_file_renamed_before_first_upload_is_uploaded_once(container, conn, mount):
     m = mount(container)
     fd = os.open(m.p("key.tmp"), os.O_CREAT | os.O_WRONLY)
