@@ -219,7 +219,7 @@ int creds_load_file(const char *path, struct swiftfs_creds *c, char *msg, size_t
 		snprintf(msg, msglen, "credentials file %s: %s", path, lmsg);
 out:
 	if (b.data)
-		memset(b.data, 0, b.len);
+		explicit_bzero(b.data, b.len);
 	buf_free(&b);
 	if (fd >= 0)
 		close(fd);
@@ -257,7 +257,7 @@ void creds_free(struct swiftfs_creds *c)
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->keys[i]);
 		if (c->vals[i]) {
-			memset(c->vals[i], 0, strlen(c->vals[i]));
+			explicit_bzero(c->vals[i], strlen(c->vals[i]));
 			free(c->vals[i]);
 		}
 	}

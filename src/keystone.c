@@ -46,7 +46,7 @@ struct swiftfs_keystone {
 static void wipe_free(char *s)
 {
 	if (s) {
-		memset(s, 0, strlen(s));
+		explicit_bzero(s, strlen(s));
 		free(s);
 	}
 }
@@ -300,7 +300,7 @@ static void wipe_json_string(struct json_object *s)
 {
 	if (s && json_object_is_type(s, json_type_string)) {
 		char *p = (char *)json_object_get_string(s);
-		memset(p, 0, (size_t)json_object_get_string_len(s));
+		explicit_bzero(p, (size_t)json_object_get_string_len(s));
 	}
 }
 
@@ -353,7 +353,7 @@ int keystone_request_body(const struct swiftfs_keystone *k, bool unscoped, char 
 		rc = -ENOMEM;
 	/* json-c keeps the serialisation in a buffer of root: wipe it too */
 	if (s)
-		memset((char *)s, 0, strlen(s));
+		explicit_bzero((char *)s, strlen(s));
 	wipe_json_string(secret);
 	json_object_put(root);
 	return rc;

@@ -79,7 +79,7 @@ void swift_auth_accepted(struct swiftfs_auth *a, unsigned gen)
 static void free_secret(char *s)
 {
 	if (s) {
-		memset(s, 0, strlen(s));
+		explicit_bzero(s, strlen(s));
 		free(s);
 	}
 }

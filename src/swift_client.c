@@ -661,7 +661,7 @@ int swift_request(struct swiftfs_client *c, struct swiftfs_req *r)
 	rc = swift_errno(r->curl_code == CURLE_OK ? r->status : 0, r->curl_code, r->method);
 out:
 	if (token) {
-		memset(token, 0, strlen(token));
+		explicit_bzero(token, strlen(token));
 		free(token);
 	}
 	free(storage_url);
