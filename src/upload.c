@@ -452,9 +452,20 @@ static int manifest_uses(const struct swiftfs_upload_cfg *cfg, const char *objec
 			 const char *segc, const char *prefix, bool *in_use)
 {
 	struct swiftfs_seglist used = { 0 };
+	struct swiftfs_req r;
 	char *want = NULL;
 	*in_use = false;
-	int rc = upload_slo_segments(cfg, object, &used);
+	/* a HEAD first: the manifest GET of a plain object is its body, which
+	 * may be gigabytes */
+	swift_req_init(&r, "HEAD");
+	r.container = cfg->container;
+	r.object = object;
+	int rc = swift_request(cfg->client, &r);
+	bool slo = !rc && swift_req_header(&r, "X-Static-Large-Object");
+	swift_req_cleanup(&r);
+	if (rc || !slo)
+		return rc == -ENOENT ? 0 : rc;
+	rc = upload_slo_segments(cfg, object, &used);
 	if (asprintf(&want, "/%s/%s", segc, prefix) < 0) {
 		want = NULL;
 		rc = rc ? rc : -ENOMEM;

@@ -327,6 +327,30 @@ def test_recovery_of_a_name_with_a_newline_deletes_only_its_own_segments(
     assert segments_of(conn, container, "d/a\nb/") == []                 # its own: gone
 
 
+def test_recovery_over_a_big_plain_object_deletes_the_orphans(swift, container, conn, proxy,
+                                                              mount, tmp_path):
+    """An interrupted upload whose name another client then fills with a
+    plain object bigger than a manifest could be: recovery asks whether it
+    is an SLO with a HEAD, instead of GETting (and giving up on) its body,
+    and deletes the orphan segments."""
+    cache = str(tmp_path / "cache")
+    m = mount(container, opts=["segment_size=1M", "cache_dir=" + cache], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    interrupt_upload(conn, container, proxy, m, "big", 24)
+    assert len(segments_of(conn, container, "big/")) >= 3
+    plain = random.Random(25).randbytes(65 * 1024 * 1024)
+    conn.put_object(container, "big", plain)
+    proxy.clear()
+    proxy.clear_log()
+    m2 = mount(container, opts=["segment_size=1M", "cache_dir=" + cache], use_env_creds=False,
+               env=proxied_env(swift, proxy))
+    assert segments_of(conn, container, "big/") == []
+    assert "orphan segment" in m2.log()
+    gets = [e for e in proxy.log() if e["method"] == "GET" and "/big" in e["path"]]
+    assert gets == [], gets
+    assert conn.get_object(container, "big")[1] == plain
+
+
 def test_recovery_leaves_another_accounts_upload_alone(swift, container, conn, proxy, mount,
                                                        tmp_path):
     """The cache folder is one per user by default, and two accounts may
