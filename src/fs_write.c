@@ -425,18 +425,22 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	if (rc) {
 		LOGE("upload of %s failed (%s); the written data is kept in %s", object,
 		     strerror(-rc), w->st->path);
+		/* Swift may have stored it all the same (an answer lost): what
+		 * the name holds is not known any more */
+		w->base_lost = true;
 		/* refusals the program can act on keep their errno */
 		if (rc != -EDQUOT && rc != -ENOSPC && rc != -EFBIG && rc != -ENAMETOOLONG &&
 		    rc != -EACCES)
 			rc = -EIO;
 		goto out;
 	}
-	/* the old version's segments belong to no manifest any more (those
-	 * the new upload reused by name are skipped) */
+	/* the old version's segments belong to no manifest any more */
 	upload_delete_replaced(&fs->upcfg, object, res, &old);
 	w->dirty = false;
 	w->replaces_slo = false;
 	w->name_in_swift = false;
+	w->moved = false; /* the name holds this upload: the base is known again */
+	w->base_lost = false;
 	w->exists = true;
 	w->base_slo = res->slo;
 	w->base_dlo = false;

@@ -112,7 +112,7 @@ static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 		rec.owner = fs->wb_owner;
 		/* the version this data replaces, when it is known: a recovery
 		 * finds whether another client changed the object since */
-		if (!w->moved && !w->name_in_swift)
+		if (!w->moved && !w->name_in_swift && !w->base_lost)
 			rec.base = w->exists ? (w->base_etag[0] ? w->base_etag : NULL) : "-";
 		while (hdrs[rec.nheaders])
 			rec.nheaders++;

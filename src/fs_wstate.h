@@ -26,6 +26,7 @@ struct swiftfs_wstate {
 	bool base_dlo;              /* lock */
 	bool moved;                 /* lock: renamed as local data (fs_local_lands_on):
 				     * what its name held is not known */
+	bool base_lost;             /* lock: an upload failed (it may have landed) */
 	char base_etag[72];         /* lock */
 	struct timespec mtime;      /* lock: sent as X-Object-Meta-Mtime */
 	char **meta;                /* lock: the object's other metadata, kept */

@@ -32,8 +32,12 @@ unsigned listing_page_limit(bool account)
 
 void listing_set_page_limit(bool account, unsigned limit)
 {
-	if (limit && limit < 10000)
-		__atomic_store_n(&page_limit[account], limit, __ATOMIC_RELAXED);
+	/* only ever lowered: a refusal's lesson is not undone by /info */
+	unsigned cur = __atomic_load_n(&page_limit[account], __ATOMIC_RELAXED);
+	while (limit && limit < cur &&
+	       !__atomic_compare_exchange_n(&page_limit[account], &cur, limit, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 bool listing_limit_refused(const struct swiftfs_req *r, bool account, unsigned asked)

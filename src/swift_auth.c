@@ -72,8 +72,13 @@ static void note_new_token_locked(struct swiftfs_auth *a, long life)
 
 void swift_auth_accepted(struct swiftfs_auth *a, unsigned gen)
 {
-	if (__atomic_load_n(&a->ok_gen, __ATOMIC_RELAXED) != gen)
-		__atomic_store_n(&a->ok_gen, gen, __ATOMIC_RELAXED);
+	/* only forward: a late answer made with an older token does not
+	 * count for the current one */
+	unsigned cur = __atomic_load_n(&a->ok_gen, __ATOMIC_RELAXED);
+	while ((int)(gen - cur) > 0 &&
+	       !__atomic_compare_exchange_n(&a->ok_gen, &cur, gen, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
 }
 
 static void free_secret(char *s)

@@ -369,10 +369,11 @@ static bool record_sane(const char *dir, const struct swiftfs_wb_record *rec)
 	return ok;
 }
 
-/* Whether another client changed rec's object since its data was closed:
- * 1 yes, 0 no (or not known), -errno when the HEAD failed. */
+/* Whether another client changed rec's object since its data was closed
+ * (fd: the staged data): 1 yes, 0 no (or not known), -errno when the
+ * HEAD failed. */
 static int changed_since(const struct swiftfs_upload_cfg *cfg,
-			 const struct swiftfs_wb_record *rec)
+			 const struct swiftfs_wb_record *rec, int fd)
 {
 	struct swiftfs_req r;
 	char etag[72] = "";
@@ -397,44 +398,83 @@ static int changed_since(const struct swiftfs_upload_cfg *cfg,
 		memmove(etag, etag + 1, n - 2);
 		etag[n - 2] = '\0';
 	}
-	/* this very upload, done before the crash took the record away: it
-	 * carries the record's mtime (to the microsecond) and size */
-	v = swift_req_header(&r, "X-Object-Meta-Mtime");
-	const char *len = swift_req_header(&r, "Content-Length");
-	bool ours = v && len && strcmp(v, rec->mtime) == 0 &&
-		    strtoull(len, NULL, 10) == rec->size;
+	/* this very upload, done before the crash took the record away: a
+	 * single object has the staged data's MD5; an SLO carries the
+	 * record's mtime (to the microsecond) and size */
+	bool ours;
+	if (rec->size <= cfg->segment_size) {
+		char md5[33];
+		rc = upload_md5_fd(fd, 0, rec->size, md5);
+		if (rc)
+			goto out;
+		ours = strcmp(etag, md5) == 0;
+	} else {
+		v = swift_req_header(&r, "X-Object-Meta-Mtime");
+		const char *len = swift_req_header(&r, "Content-Length");
+		ours = v && len && strcmp(v, rec->mtime) == 0 &&
+		       strtoull(len, NULL, 10) == rec->size;
+	}
 	rc = !ours && (strcmp(rec->base, "-") == 0 || strcmp(etag, rec->base) != 0);
 out:
 	swift_req_cleanup(&r);
 	return rc;
 }
 
-/* The name a conflicting record's data goes to: free in Swift. */
+/* The name a conflicting record's data goes to, free in Swift:
+ * <object>.swiftfs-conflict-<time>, or, for a name too long for that,
+ * <folder>/swiftfs-conflict-<time>-<hash of the name>. NULL: none found. */
 static char *conflict_name(const struct swiftfs_upload_cfg *cfg, const char *object)
 {
-	char stamp[32];
+	char stamp[32], base[300];
+	char *name = NULL;
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	for (int i = 1; i < 100; i++) {
-		char *name = NULL;
-		if ((i == 1 ? asprintf(&name, "%s.swiftfs-conflict-%s", object, stamp) :
-			      asprintf(&name, "%s.swiftfs-conflict-%s-%d", object, stamp, i)) < 0)
-			return NULL;
+	if (strlen(object) + 48 <= 1024) {
+		snprintf(base, sizeof(base), "%s", "");
+	} else {
+		unsigned long long h = 1469598103934665603ULL;
+		for (const unsigned char *p = (const unsigned char *)object; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		const char *slash = strrchr(object, '/');
+		int dl = slash ? (int)(slash - object) + 1 : 0;
+		if (dl > 900)
+			goto out; /* no room even so */
+		snprintf(base, sizeof(base), "-%016llx", h);
+		if (asprintf(&name, "%.*sswiftfs-conflict", dl, object) < 0)
+			name = NULL;
+		object = name;
+	}
+	char *prefix = object ? strdup(object) : NULL;
+	free(name);
+	name = NULL;
+	if (!prefix)
+		goto out;
+	for (int i = 1; i < 100 && !name; i++) {
 		struct swiftfs_req r;
+		char *cand = NULL;
+		int n = i == 1 ? asprintf(&cand, "%s%s-%s%s", prefix,
+					  base[0] ? "" : ".swiftfs-conflict", stamp, base) :
+				 asprintf(&cand, "%s%s-%s%s-%d", prefix,
+					  base[0] ? "" : ".swiftfs-conflict", stamp, base, i);
+		if (n < 0)
+			break;
 		swift_req_init(&r, "HEAD");
 		r.container = cfg->container;
-		r.object = name;
+		r.object = cand;
 		int rc = swift_request(cfg->client, &r);
 		swift_req_cleanup(&r);
 		if (rc == -ENOENT)
-			return name;
-		free(name);
-		if (rc)
-			return NULL;
+			name = cand;
+		else
+			free(cand);
+		if (rc && rc != -ENOENT)
+			break;
 	}
-	return NULL;
+	free(prefix);
+out:
+	return name;
 }
 
 /* Upload one record's object; 0 when it is in Swift (record and staged
@@ -475,7 +515,7 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	}
 	for (size_t i = 0; i < rec->nheaders; i++)
 		hdrs[i] = rec->headers[i];
-	rc = changed_since(cfg, rec);
+	rc = changed_since(cfg, rec, fd);
 	if (rc < 0) {
 		LOGE("writeback: cannot check %s before its upload: %s; its data stays in %s",
 		     rec->object, strerror(-rc), rec->staged);

@@ -408,7 +408,7 @@ def test_recovery_leaves_another_clients_change_and_keeps_the_data_beside_it(
               env=proxied_env(swift, proxy))
     os.stat(m.p("old.txt"))
     proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
-    names = ("new.txt", "old.txt", "mine.txt", "alone.txt")
+    names = ("new.txt", "old.txt", "mine.txt", "alone.txt", "same.txt")
     for name in names:
         with open(m.p(name), "wb") as f:
             f.write(b"ours " + name.encode())
@@ -425,6 +425,10 @@ def test_recovery_leaves_another_clients_change_and_keeps_the_data_beside_it(
     conn.put_object(container, "mine.txt", b"ours mine.txt",
                     headers={"X-Object-Meta-Mtime": urllib.parse.unquote(
                         recs["mine.txt"]["mtime"])})
+    # same.txt: another client's bytes with the same size and mtime (cp -p)
+    conn.put_object(container, "same.txt", b"THEIRS same.tx",
+                    headers={"X-Object-Meta-Mtime": urllib.parse.unquote(
+                        recs["same.txt"]["mtime"])})
     m2 = mount(container, opts=["cache_dir=" + cache])
     assert conn.get_object(container, "new.txt")[1] == b"theirs new"
     assert conn.get_object(container, "old.txt")[1] == b"theirs old"
@@ -432,12 +436,14 @@ def test_recovery_leaves_another_clients_change_and_keeps_the_data_beside_it(
     assert conn.get_object(container, "alone.txt")[1] == b"ours alone.txt"
     conf = [o["name"] for o in conn.get_container(container)[1]
             if ".swiftfs-conflict-" in o["name"]]
-    assert sorted(n.split(".swiftfs-conflict-")[0] for n in conf) == ["new.txt", "old.txt"]
+    assert sorted(n.split(".swiftfs-conflict-")[0] for n in conf) == ["new.txt", "old.txt",
+                                                                      "same.txt"]
     for n in conf:
         base = n.split(".swiftfs-conflict-")[0]
         assert conn.get_object(container, n)[1] == b"ours " + base.encode()
         assert open(m2.p(n), "rb").read() == b"ours " + base.encode()
-    assert m2.log().count("was changed by another client") == 2
+    assert conn.get_object(container, "same.txt")[1] == b"THEIRS same.tx"
+    assert m2.log().count("was changed by another client") == 3
     assert os.listdir(wbdir) == []
     assert recs["new.txt"]["base"] == "-" and recs["old.txt"]["base"] == hashlib.md5(
         b"v1").hexdigest()
