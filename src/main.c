@@ -327,6 +327,7 @@ int main(int argc, char *argv[])
 	}
 	if (!o.foreground)
 		log_use_syslog(true);
+	swift_auth_start(auth); /* Keystone renewals, off the FUSE threads */
 	if (o.account ? fs_account_new(&o, client, &ctx.acct) : fs_new(&o, client, &ctx.fs)) {
 		LOGE("could not start the filesystem: out of memory or threads");
 		goto out;
@@ -364,6 +365,7 @@ out:
 		fs_account_log_stats(ctx.acct);
 		fs_account_free(ctx.acct);
 	}
+	swift_auth_stop(auth); /* its renewal thread uses the client */
 	swift_client_free(client);
 	swift_auth_free(auth);
 	opts_free(&o);

@@ -41,6 +41,12 @@ struct swiftfs_auth {
 	double fresh_window;   /* guarded by lock: how long a token counts as just issued */
 	unsigned ok_gen;       /* atomic: the last gen Swift accepted */
 	unsigned fresh_refused_gen; /* renew_lock: the gen logged as refused while fresh */
+	/* Keystone: renewals before expiry run on their own thread, so no
+	 * request (a FUSE call) waits for Keystone. Started by the first
+	 * request, after any fork to the background. All guarded by lock. */
+	pthread_cond_t renew_cond;  /* refresh_at changed, or stop */
+	pthread_t renewer;
+	bool renewer_started, renewer_stop;
 };
 
 /* At most this long (and half the token's life) a token Swift never
@@ -111,6 +117,11 @@ int swift_auth_new(const char *creds_file, struct swiftfs_auth **out, char *msg,
 		goto out;
 	}
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* util_now()'s clock */
+	pthread_cond_init(&a->renew_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	a->creds_file = util_strdup0(creds_file);
 	/* the daemon works from / (fuse_daemonize): a relative path is the
 	 * caller's, made absolute now */
@@ -173,6 +184,8 @@ void swift_auth_free(struct swiftfs_auth *a)
 	keystone_free(a->ks);
 	free_secret(a->token);
 	free(a->storage_url);
+	swift_auth_stop(a);
+	pthread_cond_destroy(&a->renew_cond);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -278,6 +291,7 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int 
 	a->expires = time(NULL) + life;
 	note_new_token_locked(a, life);
 	a->refresh_at = util_now() + (double)(life - margin);
+	pthread_cond_broadcast(&a->renew_cond);
 	pthread_mutex_unlock(&a->lock);
 	keystone_token_free(&t);
 	return 0;
@@ -287,10 +301,12 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int 
  * refuses it. One attempt, without retries, by one thread: the others go
  * on with the current token, which is still valid. On failure keep the
  * old token and try again in 10 seconds rather than on every request. */
-static void refresh_keystone(struct swiftfs_auth *a)
+static void refresh_keystone(struct swiftfs_auth *a, bool wait)
 {
 	char msg[512] = "";
-	if (pthread_mutex_trylock(&renew_lock) != 0)
+	if (wait)
+		pthread_mutex_lock(&renew_lock); /* after a 401's renewal, if one runs */
+	else if (pthread_mutex_trylock(&renew_lock) != 0)
 		return;
 	pthread_mutex_lock(&a->lock);
 	bool due = a->refresh_at && util_now() >= a->refresh_at;
@@ -302,10 +318,70 @@ static void refresh_keystone(struct swiftfs_auth *a)
 			LOGW("renewing the Keystone token failed: %s; retrying in 10s", msg);
 			pthread_mutex_lock(&a->lock);
 			a->refresh_at = util_now() + 10;
+			pthread_cond_broadcast(&a->renew_cond);
 			pthread_mutex_unlock(&a->lock);
 		}
 	}
 	pthread_mutex_unlock(&renew_lock);
+}
+
+static void *renewer_main(void *arg)
+{
+	struct swiftfs_auth *a = arg;
+	pthread_mutex_lock(&a->lock);
+	while (!a->renewer_stop) {
+		double due = a->refresh_at, now = util_now();
+		if (due && now >= due) {
+			pthread_mutex_unlock(&a->lock);
+			refresh_keystone(a, true);
+			pthread_mutex_lock(&a->lock);
+			if (a->refresh_at == due && !a->renewer_stop) {
+				/* nothing moved it (a 401's renewal took the lock
+				 * and failed): not again at once */
+				a->refresh_at = util_now() + 10;
+			}
+			continue;
+		}
+		if (!due) {
+			pthread_cond_wait(&a->renew_cond, &a->lock);
+			continue;
+		}
+		struct timespec ts;
+		ts.tv_sec = (time_t)due;
+		ts.tv_nsec = (long)((due - (double)ts.tv_sec) * 1e9);
+		pthread_cond_timedwait(&a->renew_cond, &a->lock, &ts);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+void swift_auth_start(struct swiftfs_auth *a)
+{
+	if (a->mode != SWIFTFS_AUTH_KEYSTONE)
+		return;
+	pthread_mutex_lock(&a->lock);
+	if (!a->renewer_started && !a->renewer_stop) {
+		int rc = pthread_create(&a->renewer, NULL, renewer_main, a);
+		a->renewer_started = rc == 0;
+		if (rc)
+			LOGW("no thread for Keystone renewals (%s): requests renew the token",
+			     strerror(rc));
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+void swift_auth_stop(struct swiftfs_auth *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	bool started = a->renewer_started;
+	a->renewer_stop = true;
+	a->renewer_started = false;
+	pthread_cond_broadcast(&a->renew_cond);
+	pthread_mutex_unlock(&a->lock);
+	if (started)
+		pthread_join(a->renewer, NULL);
 }
 
 const char *swift_auth_cacert(const struct swiftfs_auth *a)
@@ -329,10 +405,10 @@ int swift_auth_get(struct swiftfs_auth *a, char **token, char **storage_url, uns
 	int rc = 0;
 	if (a->mode == SWIFTFS_AUTH_KEYSTONE && a->client) {
 		pthread_mutex_lock(&a->lock);
-		bool due = a->refresh_at && util_now() >= a->refresh_at;
+		bool due = !a->renewer_started && a->refresh_at && util_now() >= a->refresh_at;
 		pthread_mutex_unlock(&a->lock);
 		if (due)
-			refresh_keystone(a);
+			refresh_keystone(a, false); /* no thread: renewed by a request */
 	}
 	pthread_mutex_lock(&a->lock);
 	if (!a->token || !a->storage_url) {

@@ -45,6 +45,12 @@ int swift_auth_get(struct swiftfs_auth *a, char **token, char **storage_url, uns
 /* A request made with generation gen got 401. Renew unless another
  * thread has already done so. 0 when a new token is in place. */
 int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned gen);
+/* Keystone: start the thread that renews the token before it expires
+ * (after any fork: fork keeps only the calling thread). Until then, and
+ * if it cannot start, the request that finds the token due renews it. */
+void swift_auth_start(struct swiftfs_auth *a);
+/* Stop Keystone's renewal thread (before the client it uses is freed). */
+void swift_auth_stop(struct swiftfs_auth *a);
 /* Swift answered a request made with token gen without a 401. A token
  * refused before any answer like that, soon after it was issued, is not
  * renewed again (a user Swift refuses would log in once per request). */

@@ -235,6 +235,34 @@ def test_token_renewed_before_it_expires(keystone, kconn, kcontainer, mount):
     assert "HTTP 401" not in log, log
 
 
+def test_renewal_before_expiry_holds_up_no_request(keystone, kconn, kcontainer, mount):
+    """Keystone answers the renewal 4 s late: the renewal runs on its own
+    thread, so no stat through the mount waits for it (a request that
+    found the token due used to renew it itself)."""
+    from faultproxy import FaultProxy
+    life = keystone.token_life
+    assert life <= 60, "this test needs the session Keystone's short tokens"
+    kconn.put_object(kcontainer, "a.txt", b"A")
+    fp = FaultProxy(rewrite_storage_url=False).start("127.0.0.1", keystone.port)
+    try:
+        env = keystone.password_env(OS_AUTH_URL=fp.url + "/v3")
+        m = mount(kcontainer, use_env_creds=False, env=env,
+                  opts=["attr_timeout=0", "entry_timeout=0"])
+        fp.add_rule(method="POST", path="/v3/auth/tokens", action="delay", seconds=4, times=1)
+        worst = 0.0
+        t_end = time.time() + life + 2
+        while time.time() < t_end:
+            t0 = time.monotonic()
+            os.stat(m.p("a.txt"))
+            worst = max(worst, time.monotonic() - t0)
+            time.sleep(0.2)
+        assert [e for e in fp.log() if e.get("fault") == "delay"], fp.log()
+        assert ": renewing it" in m.log() and "HTTP 401" not in m.log()
+        assert worst < 2, worst
+    finally:
+        fp.stop()
+
+
 def test_no_secret_in_debug_log(keystone, kconn, kcontainer, mount):
     env = keystone.password_env()
     ac = keystone.appcred_env()
