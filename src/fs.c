@@ -380,16 +380,8 @@ void fs_attr_from_headers(const struct swiftfs_req *r, struct swiftfs_attr *a)
 	a->size = v ? strtoull(v, NULL, 10) : 0;
 	/* all of it from these headers: a version without Mode or owner
 	 * metadata has none (a was the inode's, maybe from an older one) */
-	a->etag[0] = '\0';
 	a->have_mode = a->have_owner = false;
-	v = swift_req_header(r, "ETag");
-	if (v) {
-		size_t n = strlen(v);
-		if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
-			snprintf(a->etag, sizeof(a->etag), "%.*s", (int)(n - 2), v + 1);
-		else
-			snprintf(a->etag, sizeof(a->etag), "%s", v);
-	}
+	swift_req_etag(r, a->etag, sizeof(a->etag));
 	a->is_dlo = swift_req_header(r, "X-Object-Manifest") != NULL;
 	v = swift_req_header(r, "X-Static-Large-Object");
 	a->is_slo = v && strcasecmp(v, "true") == 0;

@@ -189,13 +189,7 @@ static int wstate_new(struct swiftfs_fs *fs, const char *object, bool existing,
 		} else {
 			const char *v = swift_req_header(&r, "Content-Length");
 			uint64_t size = v ? strtoull(v, NULL, 10) : 0;
-			v = swift_req_header(&r, "ETag");
-			snprintf(w->base_etag, sizeof(w->base_etag), "%s", v ? v : "");
-			size_t n = strlen(w->base_etag);
-			if (n >= 2 && w->base_etag[0] == '"') {
-				memmove(w->base_etag, w->base_etag + 1, n - 2);
-				w->base_etag[n - 2] = '\0';
-			}
+			swift_req_etag(&r, w->base_etag, sizeof(w->base_etag));
 			v = swift_req_header(&r, "X-Static-Large-Object");
 			w->base_slo = v && strcasecmp(v, "true") == 0;
 			w->base_dlo = swift_req_header(&r, "X-Object-Manifest") != NULL;

@@ -221,6 +221,16 @@ const char *swift_req_header(const struct swiftfs_req *r, const char *name)
 	return NULL;
 }
 
+void swift_req_etag(const struct swiftfs_req *r, char *out, size_t outlen)
+{
+	const char *v = swift_req_header(r, "ETag");
+	size_t n = v ? strlen(v) : 0;
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
+		snprintf(out, outlen, "%.*s", (int)(n - 2), v + 1);
+	else
+		snprintf(out, outlen, "%s", v ? v : "");
+}
+
 /* Per-attempt transfer state passed to curl's callbacks. */
 struct xfer {
 	struct swiftfs_req *r;

@@ -156,15 +156,6 @@ const char *upload_guess_type(const char *name)
 
 /* --- single PUT ------------------------------------------------------- */
 
-static void strip_quotes(char *s)
-{
-	size_t n = strlen(s);
-	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-		memmove(s, s + 1, n - 2);
-		s[n - 2] = '\0';
-	}
-}
-
 /* PUT [off, off+len) of fd as container/object. An object's MD5 is
  * computed first and sent as ETag, so Swift refuses a body corrupted on
  * the way. A segment (segment true) is hashed as it is sent instead, and
@@ -220,10 +211,8 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 			LOGE("upload failed: %s", what);
 		goto out;
 	}
-	const char *e = swift_req_header(&r, "ETag");
 	char got[72];
-	snprintf(got, sizeof(got), "%s", e ? e : "");
-	strip_quotes(got);
+	swift_req_etag(&r, got, sizeof(got));
 	if (stored)
 		*stored = true;
 	if (segment) {
@@ -838,8 +827,7 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 	const char *e = swift_req_header(&r, "ETag");
 	bool keep_record = false;
 	if (!hrc && cl && strtoull(cl, NULL, 10) == size && e) {
-		snprintf(res->etag, sizeof(res->etag), "%s", e);
-		strip_quotes(res->etag);
+		swift_req_etag(&r, res->etag, sizeof(res->etag));
 	} else {
 		if (hrc)
 			LOGW("%s: the upload is in Swift, but the HEAD that checks it failed (%s)",

@@ -391,13 +391,8 @@ static int changed_since(const struct swiftfs_upload_cfg *cfg,
 	}
 	if (rc)
 		goto out;
-	const char *v = swift_req_header(&r, "ETag");
-	snprintf(etag, sizeof(etag), "%s", v ? v : "");
-	size_t n = strlen(etag);
-	if (n >= 2 && etag[0] == '"') {
-		memmove(etag, etag + 1, n - 2);
-		etag[n - 2] = '\0';
-	}
+	swift_req_etag(&r, etag, sizeof(etag));
+	const char *v;
 	/* this very upload, done before the crash took the record away: a
 	 * single object has the staged data's MD5; an SLO carries the
 	 * record's mtime (to the microsecond) and size */

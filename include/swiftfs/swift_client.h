@@ -95,6 +95,8 @@ void swift_req_init(struct swiftfs_req *r, const char *method);
 void swift_req_cleanup(struct swiftfs_req *r);
 /* Case-insensitive response header lookup, NULL when absent. */
 const char *swift_req_header(const struct swiftfs_req *r, const char *name);
+/* The answer's ETag into out (outlen bytes), without quotes; "" if none. */
+void swift_req_etag(const struct swiftfs_req *r, char *out, size_t outlen);
 
 int swift_client_new(const struct swiftfs_client_cfg *cfg, struct swiftfs_client **out);
 void swift_client_free(struct swiftfs_client *c);
