@@ -67,13 +67,15 @@ static pthread_mutex_t renew_lock = PTHREAD_MUTEX_INITIALIZER;
 		(y) = tmp_;                                                    \
 	} while (0)
 
-/* A login just installed a token that lives life seconds (0: unknown).
+/* A login just installed a token that lives life more seconds (-1: not
+ * known). TempAuth hands out the user's current token again, with what
+ * is left of its life: one about to expire is never "just issued".
  * a->lock held. */
 static void note_new_token_locked(struct swiftfs_auth *a, long life)
 {
 	a->got_at = util_now();
-	a->fresh_window = life > 0 && (double)life / 2 < FRESH_WINDOW ? (double)life / 2 :
-									 FRESH_WINDOW;
+	a->fresh_window = life >= 0 && (double)life / 2 < FRESH_WINDOW ? (double)life / 2 :
+									  FRESH_WINDOW;
 }
 
 void swift_auth_accepted(struct swiftfs_auth *a, unsigned gen)
@@ -249,7 +251,7 @@ static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg,
 	a->storage_url = strdup(url);
 	a->gen++;
 	a->expires = exp ? time(NULL) + atol(exp) : 0;
-	note_new_token_locked(a, exp ? atol(exp) : 0);
+	note_new_token_locked(a, exp ? atol(exp) : -1);
 	rc = a->token && a->storage_url ? 0 : -ENOMEM;
 	pthread_mutex_unlock(&a->lock);
 	LOGD("authenticated as %s, storage URL %s", a->user, url);
