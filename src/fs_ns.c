@@ -545,6 +545,7 @@ static int follow_dlo(struct swiftfs_fs *fs, const char *src, const char *dst, c
 	swift_req_init(&r, "HEAD");
 	r.container = fs->container;
 	r.object = src;
+	r.query = "multipart-manifest=get&symlink=get"; /* the object itself */
 	int rc = swift_request(fs->c, &r);
 	const char *m = rc ? NULL : swift_req_header(&r, "X-Object-Manifest");
 	if (rc == -ENOENT)
@@ -619,7 +620,9 @@ static int rename_tree(struct swiftfs_fs *fs, const char *src, const char *dst, 
 		if (!rc)
 			done++;
 		/* a zero-byte object may be a DLO manifest (only a HEAD says) */
-		if (!rc && le->bytes == 0 && !listing_is_dir_type(le->content_type))
+		if (!rc && le->bytes == 0 && !listing_is_dir_type(le->content_type) &&
+		    !(le->content_type && strncasecmp(le->content_type, "application/symlink",
+						      19) == 0))
 			rc = follow_dlo(fs, le->name, np, sp, dp);
 	}
 	free(dp);

@@ -178,6 +178,7 @@ void swift_auth_free(struct swiftfs_auth *a)
 {
 	if (!a)
 		return;
+	swift_auth_stop(a); /* its renewal thread uses all of it */
 	free(a->creds_file);
 	free(a->cacert);
 	free(a->auth_url);
@@ -186,7 +187,6 @@ void swift_auth_free(struct swiftfs_auth *a)
 	keystone_free(a->ks);
 	free_secret(a->token);
 	free(a->storage_url);
-	swift_auth_stop(a);
 	pthread_cond_destroy(&a->renew_cond);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -198,7 +198,12 @@ enum swiftfs_auth_mode swift_auth_mode(const struct swiftfs_auth *a)
 }
 
 /* TempAuth / v1.0: GET auth_url with X-Auth-User and X-Auth-Key. */
-static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)
+/* again: a login after a refusal or a reload, which asks for a new token
+ * (swauth honours X-Auth-New-Token; TempAuth ignores it and hands back
+ * the current token with what is left of its life, which the fresh
+ * window of note_new_token_locked allows for). */
+static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, bool again, char *msg,
+		    size_t msglen)
 {
 	struct swiftfs_req r;
 	char *huser = NULL, *hkey = NULL;
@@ -212,7 +217,7 @@ static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg,
 		free(hkey);
 		return -ENOMEM;
 	}
-	const char *hdrs[3] = { huser, hkey, NULL };
+	const char *hdrs[4] = { huser, hkey, again ? "X-Auth-New-Token: true" : NULL, NULL };
 	swift_req_init(&r, "GET");
 	r.url = a->auth_url;
 	r.headers = hdrs;
@@ -311,7 +316,7 @@ static void refresh_keystone(struct swiftfs_auth *a, bool wait)
 	else if (pthread_mutex_trylock(&renew_lock) != 0)
 		return;
 	pthread_mutex_lock(&a->lock);
-	bool due = a->refresh_at && util_now() >= a->refresh_at;
+	bool due = a->refresh_at && util_now() >= a->refresh_at && !a->renewer_stop;
 	long left = (long)(a->expires - time(NULL));
 	pthread_mutex_unlock(&a->lock);
 	if (due) {
@@ -394,7 +399,7 @@ const char *swift_auth_cacert(const struct swiftfs_auth *a)
 int swift_auth_login(struct swiftfs_auth *a, struct swiftfs_client *c, char *msg, size_t msglen)
 {
 	if (a->mode == SWIFTFS_AUTH_V1)
-		return login_v1(a, c, msg, msglen);
+		return login_v1(a, c, false, msg, msglen);
 	if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		a->client = c;
 		return login_keystone(a, c, KEYSTONE_LOGIN_DIAGNOSE, msg, msglen);
@@ -502,7 +507,7 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 	}
 	if (a->mode == SWIFTFS_AUTH_V1) {
 		LOGI("token refused (HTTP 401), authenticating again");
-		rc = login_v1(a, c, msg, sizeof(msg));
+		rc = login_v1(a, c, true, msg, sizeof(msg));
 		if (rc)
 			LOGE("re-authentication failed: %s", msg);
 	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
@@ -570,7 +575,7 @@ int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *ms
 		SWAP_PTR(a->auth_url, fresh->auth_url);
 		SWAP_PTR(a->user, fresh->user);
 		SWAP_PTR(a->key, fresh->key);
-		rc = login_v1(a, c, why, sizeof(why));
+		rc = login_v1(a, c, true, why, sizeof(why));
 		if (rc) {
 			/* the old credentials stay in use (a typo in the file must
 			 * not break the next renewal) */

@@ -393,23 +393,29 @@ static int changed_since(const struct swiftfs_upload_cfg *cfg,
 		goto out;
 	swift_req_etag(&r, etag, sizeof(etag));
 	const char *v;
+	if (strcmp(rec->base, "-") != 0 && strcmp(etag, rec->base) == 0) {
+		rc = 0; /* still the version the data replaces */
+		goto out;
+	}
 	/* this very upload, done before the crash took the record away: a
 	 * single object has the staged data's MD5; an SLO carries the
 	 * record's mtime (to the microsecond) and size */
-	bool ours;
-	if (rec->size <= cfg->segment_size) {
-		char md5[33];
-		rc = upload_md5_fd(fd, 0, rec->size, md5);
-		if (rc)
-			goto out;
-		ours = strcmp(etag, md5) == 0;
-	} else {
-		v = swift_req_header(&r, "X-Object-Meta-Mtime");
-		const char *len = swift_req_header(&r, "Content-Length");
-		ours = v && len && strcmp(v, rec->mtime) == 0 &&
-		       strtoull(len, NULL, 10) == rec->size;
+	v = swift_req_header(&r, "X-Static-Large-Object");
+	bool slo = v && strcasecmp(v, "true") == 0, ours = false;
+	const char *len = swift_req_header(&r, "Content-Length");
+	if (len && strtoull(len, NULL, 10) == rec->size) {
+		if (slo) {
+			v = swift_req_header(&r, "X-Object-Meta-Mtime");
+			ours = v && strcmp(v, rec->mtime) == 0;
+		} else {
+			char md5[33];
+			rc = upload_md5_fd(fd, 0, rec->size, md5);
+			if (rc)
+				goto out;
+			ours = strcmp(etag, md5) == 0;
+		}
 	}
-	rc = !ours && (strcmp(rec->base, "-") == 0 || strcmp(etag, rec->base) != 0);
+	rc = !ours;
 out:
 	swift_req_cleanup(&r);
 	return rc;

@@ -291,6 +291,7 @@ def test_folder_rename_moves_dlo_manifests_with_their_segments(container, conn, 
         "X-Object-Manifest": container + "/o/parts/"})
     m = mount(container)
     assert open(m.p("d", "big"), "rb").read() == b"AAABBB"
+    os.symlink("big", m.p("d", "ln"))            # a symlink is no DLO, even to one
     os.rename(m.p("d"), m.p("e"))
     h, body = conn.get_object(container, "e/big")
     assert body == b"AAABBB"
@@ -299,6 +300,10 @@ def test_folder_rename_moves_dlo_manifests_with_their_segments(container, conn, 
     h, body = conn.get_object(container, "e/out")
     assert body == b"OUT" and h["x-object-manifest"] == container + "/o/parts/"
     assert open(m.p("e", "big"), "rb").read() == b"AAABBB"
+    assert os.readlink(m.p("e", "ln")) == "big"
+    assert open(m.p("e", "ln"), "rb").read() == b"AAABBB"
+    assert "x-object-manifest" not in conn.head_object(container, "e/ln",
+                                                       query_string="symlink=get")
     assert not os.path.exists(m.p("d"))
 
 
