@@ -160,8 +160,9 @@ void fs_wb_stale_add(void *fs, const char *object, const char *record, const cha
  * uploaded at start, is older than that change and is dropped, so that the
  * next mount does not replay it over the change. */
 void fs_wb_stale_drop(struct swiftfs_fs *fs, const char *object);
-/* A folder renamed through this mount (src, dst: "a/b/" prefixes): such
- * records under src now name their objects under dst. */
+/* A file (src, dst: object names) or folder (src, dst: "a/b/" prefixes)
+ * renamed through this mount: such records of src, or under it, now name
+ * their objects under dst. */
 void fs_wb_stale_move(struct swiftfs_fs *fs, const char *src, const char *dst);
 void fs_wb_stale_free(struct swiftfs_fs *fs);
 /* fs_read.c: a lookup's question about a small file, answered by a GET

@@ -698,8 +698,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		rc = fs_resolve(fs, newparent, newname, &np, &nrel, &nobject);
 	if (rc)
 		goto out;
-	fs_wb_stale_drop(fs, object);
-	fs_wb_stale_drop(fs, nobject);
+	fs_wb_stale_drop(fs, nobject); /* replaced; the source's follows it */
 	rc = child_kind(fs, p, name, &kind, &a);
 	if (rc)
 		goto out;
@@ -851,6 +850,8 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		rc = inode_move_locked(&fs->t, c, np, newname);
 	moved = rc == 0;
 	pthread_mutex_unlock(&fs->t.lock);
+	if (kind != DK_DIR)
+		fs_wb_stale_move(fs, object, nobject); /* in Swift already: whatever rc is */
 	if (!rc && claim)
 		fs_wb_rerecord(fs, c, true); /* a pending writeback upload's record follows */
 out:

@@ -400,6 +400,7 @@ void fs_wb_stale_drop(struct swiftfs_fs *fs, const char *object)
 void fs_wb_stale_move(struct swiftfs_fs *fs, const char *src, const char *dst)
 {
 	size_t sl = strlen(src);
+	bool prefix = sl && src[sl - 1] == '/';
 	if (!__atomic_load_n(&fs->n_wb_stale, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&fs->wb_lock);
@@ -407,7 +408,7 @@ void fs_wb_stale_move(struct swiftfs_fs *fs, const char *src, const char *dst)
 		struct wb_stale *e = &fs->wb_stale[i];
 		struct swiftfs_wb_record rec;
 		char *name = NULL, *path = NULL;
-		if (strncmp(e->object, src, sl) != 0)
+		if (prefix ? strncmp(e->object, src, sl) != 0 : strcmp(e->object, src) != 0)
 			continue;
 		int rc = wb_record_read(e->record, &rec);
 		if (!rc && asprintf(&name, "%s%s", dst, e->object + sl) < 0) {

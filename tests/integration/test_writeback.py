@@ -114,10 +114,11 @@ def test_a_record_left_pending_at_start_never_replays_over_a_later_change(
     record nothing touched still goes up."""
     cache = str(tmp_path / "cache")
     opts = ["writeback", "cache_dir=" + cache, "retry_timeout=1"]
+    conn.put_object(container, "r", b"r in Swift")
     m = mount(container, opts=opts, use_env_creds=False, env=proxied_env(swift, proxy))
     os.mkdir(m.p("dir"))
     proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
-    for name in ("w", "u", "keep", "dir/f"):
+    for name in ("w", "u", "keep", "dir/f", "r"):
         with open(m.p(*name.split("/")), "wb") as f:
             f.write(b"old " + name.encode())
     kill9(m)
@@ -129,6 +130,7 @@ def test_a_record_left_pending_at_start_never_replays_over_a_later_change(
         f.write(b"new w")
     os.unlink(m2.p("u"))
     os.rename(m2.p("dir"), m2.p("dir2"))          # the record follows its folder
+    os.rename(m2.p("r"), m2.p("r2"))              # and its file
     m2.unmount()
     assert conn.get_object(container, "w")[1] == b"new w"
     m3 = mount(container, opts=["cache_dir=" + cache])
@@ -137,8 +139,9 @@ def test_a_record_left_pending_at_start_never_replays_over_a_later_change(
         conn.head_object(container, "u")
     assert conn.get_object(container, "keep")[1] == b"old keep"
     assert conn.get_object(container, "dir2/f")[1] == b"old dir/f"
+    assert conn.get_object(container, "r2")[1] == b"old r"
     assert os.listdir(os.path.join(cache, "writeback")) == []
-    assert sorted(os.listdir(m3.path)) == ["dir2", "keep", "w"]
+    assert sorted(os.listdir(m3.path)) == ["dir2", "keep", "r2", "w"]
 
 
 def test_unlink_before_upload_never_resurrects(swift, container, conn, proxy, mount, tmp_path):
