@@ -83,7 +83,7 @@ rc=0
 echo "== integration tests, optimized build"
 PYTEST_DEBUG_TEMPROOT=$tmp_opt \
   SWIFTFS_TEST_KEEP_SWIFT=1 SWIFTFS_BIN=$top/build/swiftfs /usr/bin/python3 -m pytest -ra \
-  -p no:cacheprovider tests/integration "$@" || rc=$?
+  --durations=15 -p no:cacheprovider tests/integration "$@" || rc=$?
 asan_rc=0
 wait "$asan_pid" || asan_rc=$?
 asan_pid=
