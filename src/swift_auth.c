@@ -42,8 +42,9 @@ struct swiftfs_auth {
 	unsigned ok_gen;       /* atomic: the last gen Swift accepted */
 	unsigned fresh_refused_gen; /* renew_lock: the gen logged as refused while fresh */
 	/* Keystone: renewals before expiry run on their own thread, so no
-	 * request (a FUSE call) waits for Keystone. Started by the first
-	 * request, after any fork to the background. All guarded by lock. */
+	 * request (a FUSE call) waits for Keystone. Started by
+	 * swift_auth_start, after any fork to the background. All guarded
+	 * by lock. */
 	pthread_cond_t renew_cond;  /* refresh_at changed, or stop */
 	pthread_t renewer;
 	bool renewer_started, renewer_stop;

@@ -441,29 +441,20 @@ static int manifest_uses(const struct swiftfs_upload_cfg *cfg, const char *objec
 			 const char *segc, const char *prefix, bool *in_use)
 {
 	struct swiftfs_seglist used = { 0 };
-	struct swiftfs_req r;
 	char *want = NULL;
 	*in_use = false;
 	/* a HEAD first: the manifest GET of a plain object is its body, which
 	 * may be gigabytes */
-	swift_req_init(&r, "HEAD");
-	r.container = cfg->container;
-	r.object = object;
-	int rc = swift_request(cfg->client, &r);
-	bool slo = !rc && swift_req_header(&r, "X-Static-Large-Object");
-	swift_req_cleanup(&r);
-	if (rc || !slo)
-		return rc == -ENOENT ? 0 : rc;
-	rc = upload_slo_segments(cfg, object, &used);
-	if (asprintf(&want, "/%s/%s", segc, prefix) < 0) {
+	int rc = upload_slo_segments_if_slo(cfg, object, &used);
+	if (!rc && used.n && asprintf(&want, "/%s/%s", segc, prefix) < 0) {
 		want = NULL;
-		rc = rc ? rc : -ENOMEM;
+		rc = -ENOMEM;
 	}
 	for (size_t i = 0; want && i < used.n && !*in_use; i++)
 		*in_use = strncmp(used.paths[i], want, strlen(want)) == 0;
 	upload_seglist_free(&used);
 	free(want);
-	return rc == -ENOENT ? 0 : rc;
+	return rc;
 }
 
 void upload_recover(const struct swiftfs_upload_cfg *cfg)
@@ -984,8 +975,8 @@ out:
 	return rc;
 }
 
-void upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char *object,
-				struct swiftfs_seglist *out)
+int upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char *object,
+			       struct swiftfs_seglist *out)
 {
 	struct swiftfs_req h;
 	memset(out, 0, sizeof(*out));
@@ -993,9 +984,11 @@ void upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char
 	h.container = cfg->container;
 	h.object = object;
 	h.flags = SWIFT_REQ_QUIET_404;
-	if (swift_request(cfg->client, &h) == 0 && swift_req_header(&h, "X-Static-Large-Object"))
-		upload_slo_segments(cfg, object, out);
+	int rc = swift_request(cfg->client, &h);
+	if (!rc && swift_req_header(&h, "X-Static-Large-Object"))
+		rc = upload_slo_segments(cfg, object, out);
 	swift_req_cleanup(&h);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *object,

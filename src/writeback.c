@@ -369,30 +369,37 @@ static bool record_sane(const char *dir, const struct swiftfs_wb_record *rec)
 	return ok;
 }
 
-/* Whether another client changed rec's object since its data was closed
- * (fd: the staged data): 1 yes, 0 no (or not known), -errno when the
- * HEAD failed. */
+/* One HEAD of rec's object: whether another client changed it since its
+ * data was closed (fd: the staged data), 1 yes, 0 no (or not known),
+ * -errno when the HEAD failed; and whether it is an SLO now (*slo), whose
+ * segments an upload over it replaces. Without a base version, a failed
+ * HEAD is no error: the upload goes ahead, and an SLO's segments stay. */
 static int changed_since(const struct swiftfs_upload_cfg *cfg,
-			 const struct swiftfs_wb_record *rec, int fd)
+			 const struct swiftfs_wb_record *rec, int fd, bool *slo)
 {
 	struct swiftfs_req r;
 	char etag[72] = "";
+	/* no base: a record of an older version, or of a renamed file */
+	bool based = rec->base && rec->base[0];
 	int rc;
 
-	if (!rec->base || !rec->base[0])
-		return 0; /* a record of an older version, or a renamed file */
+	*slo = false;
 	swift_req_init(&r, "HEAD");
 	r.container = cfg->container;
 	r.object = rec->object;
+	r.flags = SWIFT_REQ_QUIET_404;
 	rc = swift_request(cfg->client, &r);
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT || (rc && !based)) {
 		rc = 0; /* removed: the data goes up, as it would have at close */
 		goto out;
 	}
 	if (rc)
 		goto out;
+	const char *v = swift_req_header(&r, "X-Static-Large-Object");
+	*slo = v && strcasecmp(v, "true") == 0;
+	if (!based)
+		goto out;
 	swift_req_etag(&r, etag, sizeof(etag));
-	const char *v;
 	if (strcmp(rec->base, "-") != 0 && strcmp(etag, rec->base) == 0) {
 		rc = 0; /* still the version the data replaces */
 		goto out;
@@ -400,11 +407,10 @@ static int changed_since(const struct swiftfs_upload_cfg *cfg,
 	/* this very upload, done before the crash took the record away: a
 	 * single object has the staged data's MD5; an SLO carries the
 	 * record's mtime (to the microsecond) and size */
-	v = swift_req_header(&r, "X-Static-Large-Object");
-	bool slo = v && strcasecmp(v, "true") == 0, ours = false;
+	bool ours = false;
 	const char *len = swift_req_header(&r, "Content-Length");
 	if (len && strtoull(len, NULL, 10) == rec->size) {
-		if (slo) {
+		if (*slo) {
 			v = swift_req_header(&r, "X-Object-Meta-Mtime");
 			ours = v && strcmp(v, rec->mtime) == 0;
 		} else {
@@ -426,44 +432,37 @@ out:
  * <folder>/swiftfs-conflict-<time>-<hash of the name>. NULL: none found. */
 static char *conflict_name(const struct swiftfs_upload_cfg *cfg, const char *object)
 {
-	char stamp[32], base[300];
-	char *name = NULL;
+	char stamp[32], tail[24] = "";
+	char *head = NULL, *name = NULL;
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	if (strlen(object) + 48 <= 1024) {
-		snprintf(base, sizeof(base), "%s", "");
+		if (asprintf(&head, "%s.swiftfs-conflict", object) < 0)
+			return NULL;
 	} else {
-		unsigned long long h = 1469598103934665603ULL;
+		unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
 		for (const unsigned char *p = (const unsigned char *)object; *p; p++)
 			h = (h ^ *p) * 1099511628211ULL;
 		const char *slash = strrchr(object, '/');
 		int dl = slash ? (int)(slash - object) + 1 : 0;
 		if (dl > 900)
-			goto out; /* no room even so */
-		snprintf(base, sizeof(base), "-%016llx", h);
-		if (asprintf(&name, "%.*sswiftfs-conflict", dl, object) < 0)
-			name = NULL;
-		object = name;
+			return NULL; /* no room even so */
+		snprintf(tail, sizeof(tail), "-%016llx", h);
+		if (asprintf(&head, "%.*sswiftfs-conflict", dl, object) < 0)
+			return NULL;
 	}
-	char *prefix = object ? strdup(object) : NULL;
-	free(name);
-	name = NULL;
-	if (!prefix)
-		goto out;
 	for (int i = 1; i < 100 && !name; i++) {
 		struct swiftfs_req r;
 		char *cand = NULL;
-		int n = i == 1 ? asprintf(&cand, "%s%s-%s%s", prefix,
-					  base[0] ? "" : ".swiftfs-conflict", stamp, base) :
-				 asprintf(&cand, "%s%s-%s%s-%d", prefix,
-					  base[0] ? "" : ".swiftfs-conflict", stamp, base, i);
-		if (n < 0)
+		if ((i == 1 ? asprintf(&cand, "%s-%s%s", head, stamp, tail) :
+			      asprintf(&cand, "%s-%s%s-%d", head, stamp, tail, i)) < 0)
 			break;
 		swift_req_init(&r, "HEAD");
 		r.container = cfg->container;
 		r.object = cand;
+		r.flags = SWIFT_REQ_QUIET_404; /* the answer hoped for */
 		int rc = swift_request(cfg->client, &r);
 		swift_req_cleanup(&r);
 		if (rc == -ENOENT)
@@ -473,8 +472,7 @@ static char *conflict_name(const struct swiftfs_upload_cfg *cfg, const char *obj
 		if (rc && rc != -ENOENT)
 			break;
 	}
-	free(prefix);
-out:
+	free(head);
 	return name;
 }
 
@@ -516,7 +514,8 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	}
 	for (size_t i = 0; i < rec->nheaders; i++)
 		hdrs[i] = rec->headers[i];
-	rc = changed_since(cfg, rec, fd);
+	bool slo;
+	rc = changed_since(cfg, rec, fd, &slo);
 	if (rc < 0) {
 		LOGE("writeback: cannot check %s before its upload: %s; its data stays in %s",
 		     rec->object, strerror(-rc), rec->staged);
@@ -531,10 +530,10 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 			rc = -EIO;
 			goto out;
 		}
-	} else {
-		/* an SLO this replaces leaves its segments to delete: find them
+	} else if (slo) {
+		/* the SLO this replaces leaves its segments to delete: find them
 		 * first (a failure leaves them, as orphans) */
-		upload_slo_segments_if_slo(cfg, rec->object, &old);
+		upload_slo_segments(cfg, rec->object, &old);
 	}
 	const char *dest = conflict ? conflict : rec->object;
 	rc = upload_object(cfg, dest, fd, rec->size, rec->content_type, hdrs, &res);

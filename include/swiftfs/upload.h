@@ -82,9 +82,10 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg);
 int upload_slo_segments(const struct swiftfs_upload_cfg *cfg, const char *object,
 			struct swiftfs_seglist *out);
 /* The same for an object not known to be an SLO: a HEAD first, so that a
- * plain object's body is not downloaded. Best effort: none on failure. */
-void upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char *object,
-				struct swiftfs_seglist *out);
+ * plain object's body is not downloaded. 0 (none listed when there is no
+ * such object, or it is a plain one), or -errno. */
+int upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char *object,
+			       struct swiftfs_seglist *out);
 /* Delete segments (bulk-delete, falling back to one DELETE each). */
 int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
 			   const struct swiftfs_seglist *segs);
