@@ -60,6 +60,7 @@ struct swiftfs_fs {
 	uint64_t wb_dirty;       /* wb_lock: bytes closed and not uploaded */
 	uint64_t wb_max;         /* bound on wb_dirty: close() waits beyond it */
 	int wb_stopping;         /* atomic: unmounting, no more retries */
+	uint64_t local_seq;      /* atomic: orders the publication of local sizes */
 	struct wb_job *wb_delayed, *wb_delayed_tail; /* wb_lock: waiting for WB_DELAY */
 	/* records of earlier mounts whose upload failed at start (Swift
 	 * down): the next mount tries again, unless this one changes their

@@ -445,13 +445,26 @@ out:
 	return rc;
 }
 
-/* Publish a file's new attributes after a change (table lock taken). */
-static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t size,
-			  const struct timespec *mtime, const char *etag, bool slo)
+/* A ticket for a size and time read from w (under w->lock): the
+ * publication of an older ticket never overwrites a newer one's. A
+ * write that waited for w->lock while an upload held it publishes
+ * right as the upload does, in either order. */
+static uint64_t local_seq(struct swiftfs_fs *fs)
+{
+	return __atomic_add_fetch(&fs->local_seq, 1, __ATOMIC_RELAXED);
+}
+
+/* Publish a file's new attributes after a change (table lock taken):
+ * size and mtime as of ticket seq, unless a later ticket's are in. */
+static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t seq,
+			  uint64_t size, const struct timespec *mtime, const char *etag, bool slo)
 {
 	pthread_mutex_lock(&fs->t.lock);
-	n->attr.size = size;
-	n->attr.mtime = *mtime;
+	if (seq > n->local_seq) {
+		n->local_seq = seq;
+		n->attr.size = size;
+		n->attr.mtime = *mtime;
+	}
 	n->attr.have_mtime = true;
 	n->attr.exact = true;
 	n->attr.maybe_dlo = false;
@@ -501,9 +514,10 @@ static int upload_publish_unlock(struct swiftfs_fs *fs, struct swiftfs_inode *n,
 		fs_wb_drop_record_locked(w); /* a queued upload (fsync, rename) is done */
 	uint64_t size = w->st->size;
 	struct timespec mt = w->mtime;
+	uint64_t seq = local_seq(fs);
 	pthread_mutex_unlock(&w->lock);
 	if (was_dirty && !rc)
-		publish_attrs(fs, n, size, &mt, res.etag, res.slo);
+		publish_attrs(fs, n, seq, size, &mt, res.etag, res.slo);
 	return rc;
 }
 
@@ -600,12 +614,13 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 			stream_reset_locked(w);
 		}
 		mt = w->mtime;
+		uint64_t seq = local_seq(fs);
 		pthread_mutex_unlock(&w->lock);
 		if (rc) {
 			fs_wstate_put(fs, n, w);
 			return rc;
 		}
-		publish_attrs(fs, n, 0, &mt, NULL, false);
+		publish_attrs(fs, n, seq, 0, &mt, NULL, false);
 	}
 	f->w = w;
 	pthread_mutex_lock(&fs->t.lock);
@@ -650,10 +665,11 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	}
 	uint64_t fsize = w->st->size;
 	mt = w->mtime;
+	uint64_t seq = local_seq(fs);
 	pthread_mutex_unlock(&w->lock);
 	free(object);
 	if (n >= 0)
-		publish_attrs(fs, f->inode, fsize, &mt, NULL, false);
+		publish_attrs(fs, f->inode, seq, fsize, &mt, NULL, false);
 	return n;
 }
 
@@ -974,7 +990,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 	pthread_mutex_unlock(&fs->t.lock);
 
 	bool pending = false;
-	uint64_t size = a.size;
+	uint64_t size = a.size, seq = 0;
 	if (w) {
 		pthread_mutex_lock(&w->lock);
 		if (to_set & FS_SET_SIZE) {
@@ -994,6 +1010,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 		if (pending && (to_set & (FS_SET_MTIME | FS_SET_SIZE)))
 			w->mtime = mt;
 		size = w->st->size;
+		seq = local_seq(fs);
 		pthread_mutex_unlock(&w->lock);
 		if (rc)
 			goto out;
@@ -1001,7 +1018,7 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 	if (pending) {
 		/* the upload carries size, time, mode and owner; so does the
 		 * writeback record of a closed file whose upload waits */
-		publish_attrs(fs, n, size, &mt, NULL, false);
+		publish_attrs(fs, n, seq, size, &mt, NULL, false);
 		fs_wb_rerecord(fs, n, false);
 		if ((to_set & FS_SET_SIZE) && !f)
 			rc = fs_sync_file(fs, n, w); /* truncate(path): persist now */

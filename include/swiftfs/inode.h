@@ -74,6 +74,8 @@ struct swiftfs_inode {
 	struct swiftfs_attr attr;      /* table lock */
 	double attr_expire;            /* table lock */
 	double head_at;                /* table lock: when a HEAD last confirmed attr */
+	uint64_t local_seq;            /* table lock: the newest local size and time
+					* published (fs_write.c's local_seq) */
 	bool head_unused;              /* table lock: no open() has used that HEAD yet */
 	char cached_etag[72];          /* table lock: version the kernel's pages hold */
 	unsigned page_readers;         /* table lock: open read handles using those pages */
