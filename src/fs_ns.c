@@ -814,8 +814,9 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		}
 		if (!claim) {
 			/* the replaced object's segments are its own: find them first */
+			/* (HEAD first: da may be older than the object) */
 			if (dst_exists && da.is_slo)
-				upload_slo_segments(&fs->upcfg, nobject, &oldsegs);
+				upload_slo_segments_if_slo(&fs->upcfg, nobject, &oldsegs);
 			rc = copy_object(fs, object, nobject, true);
 			if (!rc)
 				rc = simple_request(fs, "DELETE", object, NULL, NULL, true);

@@ -401,8 +401,11 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 	rc = fs_upload_headers_locked(w, a, &hh, &hdrs);
 	if (rc)
 		goto out;
+	/* best effort; asked with a HEAD first, as another client may have
+	 * put a plain object there since, which the manifest GET would
+	 * download whole */
 	if ((w->exists && w->base_slo) || w->replaces_slo)
-		upload_slo_segments(&fs->upcfg, object, &old); /* best effort */
+		upload_slo_segments_if_slo(&fs->upcfg, object, &old);
 	if (w->stream && w->seq && w->st->size >= w->streamed) {
 		/* most of it is in Swift already: the rest and the manifest */
 		const char *ct = w->content_type ? w->content_type : upload_guess_type(object);

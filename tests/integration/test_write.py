@@ -143,6 +143,42 @@ def test_large_file_becomes_slo_and_segments_are_owned(container, conn, mount):
         conn.head_object(container, "big.dat")
 
 
+def test_overwrite_of_an_slo_another_client_replaced_downloads_nothing(container, conn, mount):
+    """The mount knows a name as an SLO (its own upload, or its cached
+    attributes); another client replaces it with a plain 8 MiB object. An
+    upload or a rename onto that name looks for the old manifest's
+    segments to delete: a HEAD says there is no manifest, so no GET of
+    ?multipart-manifest=get, which would download the plain object whole
+    (up to 64 MiB) to find out."""
+    mib = 1024 * 1024
+    m = mount(container, opts=["segment_size=1M", "attr_timeout=60", "entry_timeout=60"])
+    # a handle kept open across its own SLO upload (fsync)
+    fd = os.open(m.p("kept.dat"), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, random.Random(31).randbytes(3 * mib))
+        os.fsync(fd)
+        assert obj(conn, container, "kept.dat")[0].get("x-static-large-object") == "True"
+        conn.put_object(container, "kept.dat", b"p" * (8 * mib))  # behind the mount's back
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, b"small now", 0)
+    finally:
+        os.close(fd)
+    h, body = obj(conn, container, "kept.dat")
+    assert "x-static-large-object" not in h and body == b"small now"
+    # a rename onto a name whose cached attributes say SLO
+    with open(m.p("dst.dat"), "wb") as f:
+        f.write(random.Random(32).randbytes(3 * mib))
+    assert os.stat(m.p("dst.dat")).st_size == 3 * mib
+    conn.put_object(container, "dst.dat", b"q" * (8 * mib))
+    with open(m.p("src.dat"), "wb") as f:
+        f.write(b"renamed")
+    os.rename(m.p("src.dat"), m.p("dst.dat"))
+    h, body = obj(conn, container, "dst.dat")
+    assert "x-static-large-object" not in h and body == b"renamed"
+    m.unmount()
+    assert stats(m.log())["bytes_in"] < 4 * mib
+
+
 def _object_dir(swift, container, name):
     """The hash folder of an object's .data file on the test Swift's disk."""
     from swift.obj.diskfile import read_metadata
