@@ -458,7 +458,8 @@ static uint64_t local_seq(struct swiftfs_fs *fs)
 }
 
 /* Publish a file's new attributes after a change (table lock taken):
- * size and mtime as of ticket seq, unless a later ticket's are in. */
+ * size and mtime as of ticket seq, unless a later ticket's are in; the
+ * same for an upload's ETag. */
 static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64_t seq,
 			  uint64_t size, const struct timespec *mtime, const char *etag, bool slo)
 {
@@ -472,7 +473,9 @@ static void publish_attrs(struct swiftfs_fs *fs, struct swiftfs_inode *n, uint64
 	n->attr.exact = true;
 	n->attr.maybe_dlo = false;
 	n->attr.is_dlo = false;
-	if (etag) {
+	if (etag && seq > n->etag_seq) {
+		/* (an older upload's, published late, is not what Swift has) */
+		n->etag_seq = seq;
 		n->attr.is_slo = slo; /* an upload decides what the object now is */
 		snprintf(n->attr.etag, sizeof(n->attr.etag), "%s", etag);
 		snprintf(n->attr.list_etag, sizeof(n->attr.list_etag), "%s", etag);
@@ -1048,7 +1051,11 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 		rc = fs_post_meta(fs, object, set);
 		if (!rc && (to_set & FS_SET_MTIME)) {
 			pthread_mutex_lock(&fs->t.lock);
-			n->attr.mtime = mt;
+			/* not under an upload's publication that lands late */
+			if (!seq || seq > n->local_seq) {
+				n->local_seq = seq ? seq : n->local_seq;
+				n->attr.mtime = mt;
+			}
 			n->attr.have_mtime = true;
 			pthread_mutex_unlock(&fs->t.lock);
 		}

@@ -76,6 +76,7 @@ struct swiftfs_inode {
 	double head_at;                /* table lock: when a HEAD last confirmed attr */
 	uint64_t local_seq;            /* table lock: the newest local size and time
 					* published (fs_write.c's local_seq) */
+	uint64_t etag_seq;             /* table lock: the same, for an upload's ETag */
 	bool head_unused;              /* table lock: no open() has used that HEAD yet */
 	char cached_etag[72];          /* table lock: version the kernel's pages hold */
 	unsigned page_readers;         /* table lock: open read handles using those pages */
