@@ -757,11 +757,13 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 			rc = -EISDIR;
 			goto out;
 		}
+		bool da_fresh = false; /* da.is_slo from a HEAD just now */
 		if (dst_exists && dkind == DK_FILE && !da.exact) {
 			/* a replaced SLO leaves its segments to delete, and
 			 * only a HEAD tells an SLO (listings do not) */
 			struct swiftfs_attr h = da;
 			int hr = fs_head_object(fs, nobject, true, &h, NULL);
+			da_fresh = hr == 0;
 			if (hr == 0)
 				da = h;
 			else if (hr != -ENOENT)
@@ -814,8 +816,11 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		}
 		if (!claim) {
 			/* the replaced object's segments are its own: find them first */
-			/* (HEAD first: da may be older than the object) */
-			if (dst_exists && da.is_slo)
+			/* (HEAD first, unless just done: cached attributes
+			 * may be older than the object) */
+			if (dst_exists && da.is_slo && da_fresh)
+				upload_slo_segments(&fs->upcfg, nobject, &oldsegs);
+			else if (dst_exists && da.is_slo)
 				upload_slo_segments_if_slo(&fs->upcfg, nobject, &oldsegs);
 			rc = copy_object(fs, object, nobject, true);
 			if (!rc)
