@@ -1094,6 +1094,12 @@ int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool pl
 	if (idx >= d->list->dl.n)
 		return 0;
 	const struct swiftfs_dirent *de = &d->list->dl.v[idx];
+	/* the versions tree hides what Swift has under its name: a lookup
+	 * of it finds the tree, so the listing must not show the object (a
+	 * readdirplus entry would give the kernel the object's inode) */
+	if (d->inode->ino == SWIFTFS_ROOT_INO &&
+	    fs_versions_owns_lookup(fs, SWIFTFS_ROOT_INO, de->name))
+		return 2;
 	struct swiftfs_attr a;
 	fs_attr_from_dirent(de, &a);
 	*name = de->name;

@@ -338,6 +338,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		}
 		if (rc == 0)
 			break;
+		if (rc == 2)
+			continue; /* hidden: no entry at this offset */
 		/* the lookup a readdirplus entry took, in the core's numbers */
 		uint64_t taken = plus && idx >= 2 && !od->ad ? e.ino : 0;
 		if (!od->ad)

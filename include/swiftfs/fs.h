@@ -46,9 +46,11 @@ int fs_readlink(struct swiftfs_fs *fs, uint64_t ino, char **target);
 
 int fs_opendir(struct swiftfs_fs *fs, uint64_t ino, struct swiftfs_dir **d);
 /* Entry number idx (0 and 1 are "." and ".."). Returns 1 with *name and
- * st filled, 0 past the end, or -errno. With plus, e is filled and one
- * kernel lookup is taken, which the caller gives back with fs_forget()
- * if the entry does not fit in the reply. */
+ * st filled, 2 when entry idx is hidden (a real object or folder named
+ * as the versions tree, at the root: nothing to send for it), 0 past the
+ * end, or -errno. With plus, e is filled and one kernel lookup is taken,
+ * which the caller gives back with fs_forget() if the entry does not fit
+ * in the reply. */
 int fs_readdir(struct swiftfs_fs *fs, struct swiftfs_dir *d, size_t idx, bool plus,
 	       const char **name, struct swiftfs_entry *e);
 void fs_releasedir(struct swiftfs_fs *fs, struct swiftfs_dir *d);

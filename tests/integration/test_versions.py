@@ -146,6 +146,25 @@ def test_no_versioning_is_an_empty_tree(container, conn, mount):
     assert err_lookup(m.p(".versions", "f")) == errno.ENOENT
 
 
+def test_a_real_versions_folder_is_hidden_from_listings_too(container, conn, mount):
+    """A folder of real objects named as the tree, at the root: a lookup
+    finds the tree, and the root's listing must not show the folder (with
+    readdirplus, the listing handed the kernel the real folder's inode, so
+    `.versions/` then listed and wrote into the real folder)."""
+    conn.put_object(container, ".versions/mine.txt", b"mine")
+    conn.put_object(container, "f", b"x")
+    m = mount(container, opts=["entry_timeout=30", "attr_timeout=30"])
+    assert sorted(os.listdir(m.path)) == ["f"]
+    subprocess.run(["ls", "-la", m.path], check=True, capture_output=True)  # readdirplus
+    assert os.listdir(m.p(".versions")) == []          # the tree: no versioning here
+    assert err_lookup(m.p(".versions", "mine.txt")) == errno.ENOENT
+    with pytest.raises(OSError) as ei:
+        write(m.p(".versions", "new.txt"), b"no")
+    assert ei.value.errno == errno.EROFS
+    # reachable through the API, untouched
+    assert conn.get_object(container, ".versions/mine.txt")[1] == b"mine"
+
+
 def test_versions_dir_option(container, conn, mount, tmp_path):
     conn.post_container(container, {"X-Versions-Enabled": "true"})
     conn.put_object(container, "f", b"1")
