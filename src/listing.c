@@ -57,9 +57,12 @@ bool listing_limit_refused(const struct swiftfs_req *r, bool account, unsigned a
 	return true;
 }
 
+/* A CR is escaped too: XML parsers turn a raw CR (and CR LF) into LF,
+ * which is another name. Tab and LF come through as they are, and stay
+ * raw: Swift's document has LFs between its elements. */
 static bool is_bad_ctl(unsigned char c)
 {
-	return c < 0x20 && c != '\t' && c != '\n' && c != '\r';
+	return c < 0x20 && c != '\t' && c != '\n';
 }
 
 /* What the escape maps, at b[0..left): 1 a C0 control byte, 2 U+FFFE or

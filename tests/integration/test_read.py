@@ -155,7 +155,7 @@ def raw_put(swift, container, name, data=b"data"):
 
 
 HOSTILE = ["sp ace", "pct%25", "q?x", "h#1", "plus+", "amp&;", "quo'\"te", "é日本",
-           "ctl\nnl", "tab\tx", "ctl\x01a", "back\\slash", "star*", "~tilde", ".hidden",
+           "ctl\nnl", "tab\tx", "ctl\x01a", "cr\rx", "crlf\r\ny", "back\\slash", "star*", "~tilde", ".hidden",
            "...", "dash-", "a=b", "comma,", "[brackets]", "emoji😀",
            # the listing escape's own private-use range, and XML's non-characters
            "pua\uf701", "own\uf722x", "nonchar\ufffe\uffff"]
@@ -171,6 +171,8 @@ def test_hostile_names(swift, container, mount):
         raw_put(swift, container, n, n.encode("utf-8"))
     for n in UNREPRESENTABLE:
         raw_put(swift, container, n, b"hidden")
+    # a folder whose name holds a CR (XML parsers turn a raw CR into LF)
+    raw_put(swift, container, "dcr\rd/inner\rname", b"inside")
     m = mount(container)
     names = set(os.listdir(m.path))
     # "dot/x" exists in Swift as "dot/./x": "dot" shows, with no "." inside
@@ -178,6 +180,9 @@ def test_hostile_names(swift, container, mount):
         assert n in names, n
         with open(m.p(n), "rb") as f:
             assert f.read() == n.encode("utf-8"), n
+    assert os.listdir(m.p("dcr\rd")) == ["inner\rname"]
+    with open(m.p("dcr\rd", "inner\rname"), "rb") as f:
+        assert f.read() == b"inside"
     assert "L" * 256 not in names
     assert "." not in names and ".." not in names
     assert os.listdir(m.p("s")) == []           # "s//t": empty segment left out
