@@ -735,6 +735,22 @@ void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const 
 	}
 }
 
+void fs_dir_note_dir_gone_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
+				 const char *name)
+{
+	fs_dir_note_locked(fs, dir, name, NULL);
+	for (struct swiftfs_overlay *o = dir->overlay; o; o = o->next) {
+		if (!o->present && strcmp(o->name, name) == 0) {
+			o->d.kind = DK_DIR;
+			break;
+		}
+	}
+	if (dir->list) {
+		dlref_put_locked(dir->list);
+		dir->list = NULL;
+	}
+}
+
 bool fs_overlay_live_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 			    const struct swiftfs_overlay *o, double now)
 {
@@ -758,11 +774,13 @@ void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 	for (struct swiftfs_overlay **pp = &dir->overlay; *pp;) {
 		struct swiftfs_overlay *o = *pp;
 		const struct swiftfs_dirent *got = listing_dirlist_find(&ref->dl, o->name);
+		/* a directory removed: a file of its name (which it hid) is
+		 * not the directory */
 		bool agrees = o->present
 			? got && got->kind == o->d.kind &&
 			  (o->d.kind != DK_FILE ||
 			   (got->etag && o->d.etag && strcmp(got->etag, o->d.etag) == 0))
-			: got == NULL;
+			: got == NULL || (o->d.kind == DK_DIR && got->kind != DK_DIR);
 		/* an entry written after our change (another client) wins */
 		bool newer = got && got->kind != DK_DIR &&
 			     (double)got->mtime.tv_sec + (double)got->mtime.tv_nsec / 1e9 > o->made_at;

@@ -209,6 +209,11 @@ int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swif
  * name now is, NULL when it was removed (see struct swiftfs_overlay). */
 void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
 			const struct swiftfs_dirent *d);
+/* The same for a directory removed (or renamed away): a file of that
+ * name, which the directory hid, shows again at once (dir's listing is
+ * fetched anew) and is not taken for the directory. */
+void fs_dir_note_dir_gone_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
+				 const char *name);
 void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 			  struct swiftfs_dlref *ref);
 /* Overlay o of dir still stands: not expired, or the name of a file whose

@@ -459,7 +459,7 @@ int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 		pthread_mutex_lock(&fs->t.lock);
 		if (c)
 			inode_unhash_locked(&fs->t, c);
-		fs_dir_note_locked(fs, p, name, NULL);
+		fs_dir_note_dir_gone_locked(fs, p, name);
 		pthread_mutex_unlock(&fs->t.lock);
 	}
 	if (c)
@@ -849,7 +849,10 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	struct swiftfs_dirent d = { .name = (char *)newname, .kind = kind, .size = a.size,
 				    .mtime = a.mtime, .etag = a.etag[0] ? a.etag : NULL,
 				    .has_marker = kind == DK_DIR };
-	fs_dir_note_locked(fs, p, name, NULL);
+	if (kind == DK_DIR)
+		fs_dir_note_dir_gone_locked(fs, p, name);
+	else
+		fs_dir_note_locked(fs, p, name, NULL);
 	fs_dir_note_locked(fs, np, newname, &d);
 	expire_grandparent_locked(p);
 	if (c)

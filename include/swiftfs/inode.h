@@ -58,7 +58,9 @@ struct swiftfs_attr {
 struct swiftfs_overlay {
 	char *name;
 	bool present;                 /* created (true) or removed (false) */
-	struct swiftfs_dirent d;      /* what to show when present */
+	struct swiftfs_dirent d;      /* what to show when present; removed: d.kind
+				       * DK_DIR for a directory, which only a
+				       * directory in a listing contradicts */
 	double made_at;               /* wall clock seconds of the change */
 	double until;
 	struct swiftfs_overlay *next;

@@ -252,6 +252,11 @@ def test_a_file_hidden_by_its_directory_survives_rmdir_rm_r_and_mv(container, co
     os.rename(m.p("c"), m.p("e"))
     for n in ("a", "b", "c"):
         assert conn.get_object(container, n)[1] == b"precious " + n.encode(), n
+        # and the mount shows it again, at once (not after the overlay's life)
+        assert os.path.isfile(m.p(n)), n
+        with open(m.p(n), "rb") as f:
+            assert f.read() == b"precious " + n.encode(), n
+    assert {"a", "b", "c", "e"} <= set(os.listdir(m.path))
     assert conn.get_object(container, "e/child")[1] == b"c"
     with pytest.raises(Exception):
         conn.head_object(container, "e")          # the hidden file did not move
