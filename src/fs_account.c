@@ -41,6 +41,11 @@
 struct slot {
 	char *name;
 	struct swiftfs_fs *fs;
+	/* bumped when the container is deleted through the mount: its
+	 * folder's inode number comes back for the next container of that
+	 * name, which must be a new inode for the kernel (a folder held open
+	 * across rmdir and mkdir kept the dead one) */
+	uint64_t gen;
 };
 
 struct swiftfs_account {
@@ -302,6 +307,7 @@ static int slot_get(struct swiftfs_account *a, const char *name, uint64_t *k)
 	}
 	a->slots[a->nslots].name = strdup(name);
 	a->slots[a->nslots].fs = NULL;
+	a->slots[a->nslots].gen = 0;
 	if (!a->slots[a->nslots].name) {
 		rc = -ENOMEM;
 		goto unlock;
@@ -475,6 +481,9 @@ static int container_entry(struct swiftfs_account *a, const char *name, struct s
 	memset(e, 0, sizeof(*e));
 	root_attr(a, &e->st); /* a container folder looks like the root */
 	e->ino = k << SLOT_SHIFT | SWIFTFS_ROOT_INO;
+	pthread_mutex_lock(&a->lock);
+	e->generation = a->slots[k - 1].gen;
+	pthread_mutex_unlock(&a->lock);
 	e->st.st_ino = e->ino;
 	e->attr_timeout = a->o->attr_timeout;
 	e->entry_timeout = a->o->entry_timeout;
@@ -614,6 +623,13 @@ int fs_account_rmdir(struct swiftfs_account *a, const char *name)
 	 * again when a reused connection dies), or another client did */
 	if (rc == -ENOENT)
 		rc = 0;
+	if (rc == 0) {
+		pthread_mutex_lock(&a->lock);
+		for (size_t i = 0; i < a->nslots; i++)
+			if (strcmp(a->slots[i].name, name) == 0)
+				a->slots[i].gen++;
+		pthread_mutex_unlock(&a->lock);
+	}
 	if (rc && rc != -ENOENT && rc != -ENOTEMPTY) {
 		char d[300];
 		swift_describe_error(&r, d, sizeof(d));

@@ -123,6 +123,7 @@ static void reply_entry(fuse_req_t req, const struct swiftfs_entry *e)
 	struct fuse_entry_param p;
 	memset(&p, 0, sizeof(p));
 	p.ino = e->ino;
+	p.generation = e->generation;
 	p.attr = e->st;
 	p.attr_timeout = e->attr_timeout;
 	p.entry_timeout = e->entry_timeout;
@@ -349,6 +350,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			struct fuse_entry_param p;
 			memset(&p, 0, sizeof(p));
 			p.ino = idx < 2 ? 0 : e.ino;
+			p.generation = idx < 2 ? 0 : e.generation;
 			p.attr = e.st;
 			p.attr_timeout = e.attr_timeout;
 			p.entry_timeout = e.entry_timeout;
@@ -486,6 +488,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param p;
 	memset(&p, 0, sizeof(p));
 	p.ino = e.ino;
+	p.generation = e.generation;
 	p.attr = e.st;
 	p.attr_timeout = e.attr_timeout;
 	p.entry_timeout = e.entry_timeout;

@@ -28,6 +28,8 @@ struct swiftfs_file;
 
 struct swiftfs_entry {
 	uint64_t ino;
+	uint64_t generation;  /* with ino, names the inode for the kernel: a number
+			       * used again for another inode gets another one */
 	struct stat st;
 	double attr_timeout;
 	double entry_timeout;

@@ -102,6 +102,29 @@ def test_mkdir_rmdir_with_policy(conn, mount):
     assert "NoSuchPolicy" in m2.log() or "400" in m2.log()
 
 
+def test_rmdir_then_mkdir_while_the_folder_is_held_open(conn, mount):
+    """A shell whose working folder is a container folder keeps the kernel's
+    inode of it. rmdir, then mkdir of the same name: the new folder must be
+    a new inode for the kernel, not the dead one (same number, same
+    generation), in which every name answered ENOENT."""
+    name = new_name()
+    m = mount("/")
+    try:
+        os.mkdir(m.p(name))
+        fd = os.open(m.p(name), os.O_RDONLY | os.O_DIRECTORY)   # as a shell's cwd
+        try:
+            os.rmdir(m.p(name))
+            os.mkdir(m.p(name))
+            with open(m.p(name, "f"), "wb") as f:
+                f.write(b"in the new one")
+            assert os.listdir(m.p(name)) == ["f"]
+        finally:
+            os.close(fd)
+        assert conn.get_object(name, "f")[1] == b"in the new one"
+    finally:
+        conftest.delete_container(conn, name)
+
+
 def test_container_xattrs_and_versions_on_folders(two_containers, conn, mount, swift):
     a, _ = two_containers
     conn.put_object(a, "pub.txt", b"public\n")
