@@ -125,6 +125,30 @@ def test_rmdir_then_mkdir_while_the_folder_is_held_open(conn, mount):
         conftest.delete_container(conn, name)
 
 
+def test_a_user_without_the_account_listing_reaches_shared_containers(swift, conn, mount):
+    """test:tester2 holds no role on the account: Swift refuses it the
+    account listing (403), but a container's ACL can still grant it that
+    container. Its folder is reachable by name; the root says EACCES."""
+    name = new_name()
+    conn.put_container(name, headers={"X-Container-Read": "test:tester2",
+                                      "X-Container-Write": "test:tester2"})
+    try:
+        conn.put_object(name, "shared.txt", b"for tester2")
+        m = mount("/", use_env_creds=False, env=swift.creds_env("test:tester2", "testing2"))
+        with pytest.raises(OSError) as ei:
+            os.listdir(m.path)
+        assert ei.value.errno == errno.EACCES
+        with open(m.p(name, "shared.txt"), "rb") as f:
+            assert f.read() == b"for tester2"
+        assert os.listdir(m.p(name)) == ["shared.txt"]
+        with open(m.p(name, "back.txt"), "wb") as f:
+            f.write(b"from tester2")
+        assert conn.get_object(name, "back.txt")[1] == b"from tester2"
+        assert not os.path.exists(m.p(new_name()))       # no such container: ENOENT
+    finally:
+        conftest.delete_container(conn, name)
+
+
 def test_container_xattrs_and_versions_on_folders(two_containers, conn, mount, swift):
     a, _ = two_containers
     conn.put_object(a, "pub.txt", b"public\n")
