@@ -71,7 +71,7 @@ out:
 /* The block cache in <cache_dir>/blocks. Its default bound is a tenth of
  * the cache folder's file system, at most 10 GiB; at least 5% of that
  * file system (at most 1 GiB) is always left free. */
-static int open_block_cache(struct swiftfs_fs *fs, const struct swiftfs_opts *o)
+int fs_open_block_cache(const struct swiftfs_opts *o, struct swiftfs_block_cache **out)
 {
 	struct statvfs sv;
 	uint64_t total = 0;
@@ -93,12 +93,18 @@ static int open_block_cache(struct swiftfs_fs *fs, const struct swiftfs_opts *o)
 	if (asprintf(&dir, "%s/blocks", o->cache_dir) < 0)
 		return -ENOMEM;
 	cfg.dir = dir;
-	rc = block_cache_new(&cfg, &fs->bc);
+	rc = block_cache_new(&cfg, out);
 	free(dir);
 	return rc;
 }
 
 int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftfs_fs **out)
+{
+	return fs_new_shared(o, c, NULL, out);
+}
+
+int fs_new_shared(const struct swiftfs_opts *o, struct swiftfs_client *c,
+		  struct swiftfs_block_cache *bc, struct swiftfs_fs **out)
 {
 	struct swiftfs_fs *fs = calloc(1, sizeof(*fs));
 	int rc;
@@ -156,8 +162,12 @@ int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftf
 	free(url);
 	if (!rc && !fs->account)
 		rc = -ENOMEM;
-	if (!rc && o->cache)
-		rc = open_block_cache(fs, o);
+	if (!rc && bc) {
+		fs->bc = bc;
+		fs->bc_shared = true;
+	} else if (!rc && o->cache) {
+		rc = fs_open_block_cache(o, &fs->bc);
+	}
 	if (!rc && fs->bc && fs->small_file)
 		rc = fs_prefetch_new(fs);
 	if (!rc)
@@ -231,7 +241,8 @@ void fs_free(struct swiftfs_fs *fs)
 	workpool_free(fs->uppool);
 	workpool_free(fs->pool);
 	fs_prefetch_free(fs);
-	block_cache_free(fs->bc);
+	if (!fs->bc_shared)
+		block_cache_free(fs->bc);
 	free(fs->account);
 	fs_versions_free(fs->versions);
 	if (fs->t.by_ino)

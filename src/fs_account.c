@@ -21,6 +21,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "swiftfs/block_cache.h"
 #include "swiftfs/fs_versions.h"
 #include "swiftfs/log.h"
 #include "swiftfs/opts.h"
@@ -58,6 +60,9 @@ struct swiftfs_account {
 	char **names;         /* lock: the cached account listing */
 	size_t nnames;        /* lock */
 	double names_expire;  /* lock */
+	/* one block cache for every container (<cache_dir>/blocks): one
+	 * cache_size bound for the mount; NULL with cache=off */
+	struct swiftfs_block_cache *bc;
 };
 
 struct swiftfs_adir {
@@ -140,6 +145,14 @@ int fs_account_new(const struct swiftfs_opts *o, struct swiftfs_client *c,
 	a->c = c;
 	clock_gettime(CLOCK_REALTIME, &a->start);
 	pthread_mutex_init(&a->lock, NULL);
+	if (o->cache) {
+		int rc = fs_open_block_cache(o, &a->bc);
+		if (rc) {
+			pthread_mutex_destroy(&a->lock);
+			free(a);
+			return rc;
+		}
+	}
 	recover_pending(a);
 	*out = a;
 	return 0;
@@ -155,6 +168,7 @@ void fs_account_free(struct swiftfs_account *a)
 	}
 	free(a->slots);
 	names_free(a->names, a->nnames);
+	block_cache_free(a->bc); /* after the cores that read through it */
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -175,6 +189,29 @@ int fs_account_drain(struct swiftfs_account *a, double timeout, const volatile i
 			left += fs_drain(fs, rest > 0 ? rest : 0, abort_flag);
 	}
 	return left;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Blocks an earlier version kept per container (<cache>/blocks), each
+ * folder with a bound of its own: the account's cache has them now. */
+static void remove_old_blocks(const char *cache)
+{
+	struct stat st;
+	char *old = fs_join(cache, "/blocks", "");
+	if (old && lstat(old, &st) == 0 && S_ISDIR(st.st_mode)) {
+		LOGI("account mount: removing %s (blocks of all containers are now kept in one "
+		     "cache under one cache_size)", old);
+		nftw(old, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	free(old);
 }
 
 /* The core of slot k (from 1), made on first use. */
@@ -220,7 +257,8 @@ static int slot_core(struct swiftfs_account *a, uint64_t k, struct swiftfs_fs **
 		mkdir(staging, 0700);
 	free(staging);
 	co.cache_dir = cache;
-	rc = fs_new(&co, a->c, &fs);
+	remove_old_blocks(cache);
+	rc = fs_new_shared(&co, a->c, a->bc, &fs);
 	if (rc)
 		goto out;
 	fs->account_slot = k;

@@ -45,6 +45,7 @@ struct swiftfs_fs {
 	unsigned max_name;       /* /info swift.max_object_name_length */
 	struct swiftfs_upload_cfg upcfg;
 	struct swiftfs_block_cache *bc; /* NULL with -o cache=off */
+	bool bc_shared;          /* bc is the account mount's, not freed here */
 	char *account;           /* storage URL's path: part of every cache key */
 	uint64_t small_file;     /* objects up to this come whole at open */
 	/* -o writeback: uploads after close() on their own threads; without

@@ -35,8 +35,17 @@ struct swiftfs_entry {
 	double entry_timeout;
 };
 
+struct swiftfs_block_cache;
+
 int fs_new(const struct swiftfs_opts *o, struct swiftfs_client *c, struct swiftfs_fs **out);
+/* The same with a block cache the caller owns and shares (an account
+ * mount's cores: one bound for all containers); NULL: none. */
+int fs_new_shared(const struct swiftfs_opts *o, struct swiftfs_client *c,
+		  struct swiftfs_block_cache *bc, struct swiftfs_fs **out);
 void fs_free(struct swiftfs_fs *fs);
+/* The block cache of o (in <cache_dir>/blocks, with cache_size or its
+ * default bound). */
+int fs_open_block_cache(const struct swiftfs_opts *o, struct swiftfs_block_cache **out);
 
 /* -ENOENT means "cache this absence for negative_timeout". */
 int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct swiftfs_entry *e);

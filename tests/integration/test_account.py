@@ -149,6 +149,36 @@ def test_a_user_without_the_account_listing_reaches_shared_containers(swift, con
         conftest.delete_container(conn, name)
 
 
+def test_one_cache_size_bound_for_all_containers(two_containers, conn, mount, tmp_path):
+    """cache_size bounds the mount's blocks on disk, whatever number of
+    container folders are read (each container had a cache of its own,
+    each with that bound); blocks an earlier version kept per container
+    are removed when the folder is first used."""
+    a, b = two_containers
+    mib = 1024 * 1024
+    data = {c: os.urandom(3 * mib) for c in (a, b)}
+    for c in (a, b):
+        conn.put_object(c, "big", data[c])
+    cache = tmp_path / "cache"
+    old = cache / "account" / a / "blocks" / "ab"
+    old.mkdir(parents=True)
+    (old / "0123.0").write_bytes(b"x" * 100000)
+
+    def block_bytes():
+        return sum(os.path.getsize(os.path.join(r, f))
+                   for r, _, fs in os.walk(cache) if "blocks" in r.split(os.sep)
+                   for f in fs)
+
+    m = mount("/", opts=["cache_dir=" + str(cache), "block_size=1M", "cache_size=4M"])
+    for c in (a, b):
+        with open(m.p(c, "big"), "rb") as f:
+            assert f.read() == data[c], c
+        assert block_bytes() <= 4 * mib + 64 * 1024, c
+    assert not (cache / "account" / a / "blocks").exists()
+    m.unmount()
+    assert block_bytes() <= 4 * mib + 64 * 1024
+
+
 def test_container_xattrs_and_versions_on_folders(two_containers, conn, mount, swift):
     a, _ = two_containers
     conn.put_object(a, "pub.txt", b"public\n")
