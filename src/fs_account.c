@@ -48,6 +48,8 @@ struct slot {
 	 * name, which must be a new inode for the kernel (a folder held open
 	 * across rmdir and mkdir kept the dead one) */
 	uint64_t gen;
+	bool making;          /* a thread makes its core: the others wait (one
+			       * recovery of what an earlier mount left) */
 };
 
 struct swiftfs_account {
@@ -55,6 +57,7 @@ struct swiftfs_account {
 	struct swiftfs_client *c;
 	struct timespec start;
 	pthread_mutex_t lock;
+	pthread_cond_t made;  /* lock: a slot's core was made (or not) */
 	struct slot *slots;   /* lock; index k is slot k + 1 */
 	size_t nslots, cap;   /* lock */
 	char **names;         /* lock: the cached account listing */
@@ -145,9 +148,11 @@ int fs_account_new(const struct swiftfs_opts *o, struct swiftfs_client *c,
 	a->c = c;
 	clock_gettime(CLOCK_REALTIME, &a->start);
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->made, NULL);
 	if (o->cache) {
 		int rc = fs_open_block_cache(o, &a->bc);
 		if (rc) {
+			pthread_cond_destroy(&a->made);
 			pthread_mutex_destroy(&a->lock);
 			free(a);
 			return rc;
@@ -169,6 +174,7 @@ void fs_account_free(struct swiftfs_account *a)
 	free(a->slots);
 	names_free(a->names, a->nnames);
 	block_cache_free(a->bc); /* after the cores that read through it */
+	pthread_cond_destroy(&a->made);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -223,9 +229,12 @@ static int slot_core(struct swiftfs_account *a, uint64_t k, struct swiftfs_fs **
 
 	pthread_mutex_lock(&a->lock);
 	bool ok = k >= 1 && k <= a->nslots;
+	while (ok && !a->slots[k - 1].fs && a->slots[k - 1].making)
+		pthread_cond_wait(&a->made, &a->lock);
 	if (ok) {
 		*out = a->slots[k - 1].fs;
 		name = *out ? NULL : strdup(a->slots[k - 1].name);
+		a->slots[k - 1].making = name != NULL;
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (!ok)
@@ -267,9 +276,15 @@ static int slot_core(struct swiftfs_account *a, uint64_t k, struct swiftfs_fs **
 		a->slots[k - 1].fs = fs;
 		fs = NULL;
 	}
-	*out = a->slots[k - 1].fs; /* ours, or another thread's that was first */
+	*out = a->slots[k - 1].fs;
 	pthread_mutex_unlock(&a->lock);
 out:
+	if (name) {
+		pthread_mutex_lock(&a->lock);
+		a->slots[k - 1].making = false;
+		pthread_cond_broadcast(&a->made);
+		pthread_mutex_unlock(&a->lock);
+	}
 	fs_free(fs);
 	free(cache);
 	free(name);
@@ -346,6 +361,7 @@ static int slot_get(struct swiftfs_account *a, const char *name, uint64_t *k)
 	a->slots[a->nslots].name = strdup(name);
 	a->slots[a->nslots].fs = NULL;
 	a->slots[a->nslots].gen = 0;
+	a->slots[a->nslots].making = false;
 	if (!a->slots[a->nslots].name) {
 		rc = -ENOMEM;
 		goto unlock;
