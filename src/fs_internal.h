@@ -74,6 +74,7 @@ struct swiftfs_fs {
 	/* listings of directories below a walked one (fs_subtree.c) */
 	pthread_mutex_t subtree_lock;
 	struct swiftfs_subtree *subtree;
+	uint64_t subtree_epoch;  /* subtree_lock: bumped by fs_subtree_forget */
 	struct swiftfs_prefetch *prefetch; /* fs_prefetch.c; NULL without a block cache */
 	/* Handles the kernel holds, so that an unmount with files still open
 	 * (a stop signal, a forced stop) can release them. */

@@ -108,6 +108,7 @@ void fs_subtree_forget(struct swiftfs_fs *fs, const char *prefix)
 {
 	size_t pl = strlen(prefix);
 	pthread_mutex_lock(&fs->subtree_lock);
+	fs->subtree_epoch++; /* a walk's listing under way is older than this */
 	struct swiftfs_subtree *t = fs->subtree;
 	for (size_t i = 0; t && t->count && i < SUBTREE_BUCKETS; i++) {
 		for (struct subtree_entry **pp = &t->b[i]; *pp;) {
@@ -259,6 +260,9 @@ static void list_subtree(struct swiftfs_fs *fs, const char *prefix)
 	unsigned pages = 0;
 	size_t kept = 0;
 	double t0 = util_now();
+	pthread_mutex_lock(&fs->subtree_lock);
+	uint64_t epoch = fs->subtree_epoch;
+	pthread_mutex_unlock(&fs->subtree_lock);
 
 	int rc = listing_fetch(fs->c, fs->container, prefix, false, SUBTREE_MAX, &flat, &pages);
 	if (rc) {
@@ -287,9 +291,12 @@ static void list_subtree(struct swiftfs_fs *fs, const char *prefix)
 		}
 		e->expire = expire;
 		pthread_mutex_lock(&fs->subtree_lock);
-		if (!fs->subtree)
+		/* a folder renamed or removed through the mount while the
+		 * listing came: what it shows may be from before that */
+		bool stale = fs->subtree_epoch != epoch;
+		if (!stale && !fs->subtree)
 			fs->subtree = calloc(1, sizeof(*fs->subtree));
-		if (fs->subtree) {
+		if (!stale && fs->subtree) {
 			size_t h = hash_str(e->prefix, strlen(e->prefix));
 			e->next = fs->subtree->b[h];
 			fs->subtree->b[h] = e;
