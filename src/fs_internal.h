@@ -246,6 +246,10 @@ bool fs_local_name_in_swift(struct swiftfs_wstate *w);
 int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
 		    const char *object);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
+/* A metadata POST through the mount (xattrs) changed object: a file with
+ * local data (open for writing) takes up its metadata and content type,
+ * which its next upload sends instead of what it read at open. */
+void fs_local_meta_refresh(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object);
 /* fs_writeback.c: has w closed data not in Swift (an upload queued, or
  * a journal record left by a failed one)? Temporary file names. */
 bool fs_wb_pending(struct swiftfs_wstate *w);

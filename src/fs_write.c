@@ -253,6 +253,40 @@ static int wstate_get(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char
 }
 
 /* The write state n has now, with a reference, or NULL. */
+void fs_local_meta_refresh(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object)
+{
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	if (!w)
+		return;
+	struct swiftfs_req r;
+	char **meta = NULL;
+	size_t nmeta = 0;
+	swift_req_init(&r, "HEAD");
+	r.container = fs->container;
+	r.object = object;
+	if (swift_request(fs->c, &r) == 0 && collect_meta(&r, &meta, &nmeta) == 0) {
+		const char *ct = swift_req_header(&r, "Content-Type");
+		char *type = util_strdup0(ct);
+		pthread_mutex_lock(&w->lock);
+		meta_free(w->meta, w->nmeta);
+		w->meta = meta;
+		w->nmeta = nmeta;
+		meta = NULL;
+		nmeta = 0;
+		if (type || !ct) {
+			free(w->content_type);
+			w->content_type = type;
+		}
+		pthread_mutex_unlock(&w->lock);
+	} else {
+		LOGW("%s: cannot read back its metadata after an xattr change; the next upload of "
+		     "the data written here may not keep that change", object);
+	}
+	meta_free(meta, nmeta);
+	swift_req_cleanup(&r);
+	fs_wstate_put(fs, n, w);
+}
+
 struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
 	pthread_mutex_lock(&fs->t.lock);

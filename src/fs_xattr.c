@@ -888,7 +888,8 @@ static int do_write(struct swiftfs_fs *fs, uint64_t ino, const char *name, const
 		return -EROFS;
 	if (strncmp(name, XATTR_USER_PREFIX_STR, strlen(XATTR_USER_PREFIX_STR)) != 0)
 		return -ENOTSUP;
-	rc = target_get(fs, ino, true, &t);
+	/* the request is checked before local data goes up for it */
+	rc = target_get(fs, ino, false, &t);
 	if (rc)
 		goto out;
 	if (t.kind == XT_DIR || t.kind == XT_SYMLINK) {
@@ -899,10 +900,19 @@ static int do_write(struct swiftfs_fs *fs, uint64_t ino, const char *name, const
 	rc = write_plan(&t, name, value, size, removing, &kind, &hname, &send);
 	if (rc)
 		goto out;
-	if (t.kind == XT_CONTAINER)
+	struct swiftfs_inode *n = NULL;
+	if (t.kind == XT_FILE) {
+		n = fs_get_inode(fs, ino, NULL);
+		rc = n ? fs_sync_inode(fs, n) : -ESTALE;
+	}
+	if (!rc && t.kind == XT_CONTAINER)
 		rc = container_post(fs, kind, hname, send, flags);
-	else
+	else if (!rc)
 		rc = object_post(fs, &t, hname, send, flags);
+	if (!rc && n)
+		fs_local_meta_refresh(fs, n, t.object);
+	if (n)
+		fs_put_inode(fs, n);
 out:
 	if (send)
 		memset(send, 0, strlen(send)); /* may be the TempURL key */

@@ -147,6 +147,33 @@ def test_generic_user_xattrs_are_lossless(container, conn, mount):
     assert err_of(os.getxattr, p, "user.swift.nonsense") == errno.ENODATA
 
 
+def test_xattrs_set_while_a_file_is_written_survive_its_upload(container, conn, mount):
+    """As `wget --xattr` does: create, set an xattr, write the body, close.
+    The xattr's POST went to the data uploaded so far; the upload at
+    close must keep it (it sent the metadata read at open). A refused
+    setxattr uploads nothing first."""
+    m = mount(container)
+    fd = os.open(m.p("dl.bin"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, b"part one, ")
+        with pytest.raises(OSError) as ei:
+            os.setxattr(fd, "user.swift.etag", b"x")           # refused: read-only
+        assert ei.value.errno == errno.EPERM
+        with pytest.raises(Exception):
+            conn.head_object(container, "dl.bin")               # nothing went up for it
+        os.setxattr(fd, "user.xdg.origin.url", b"https://example.org/dl.bin")
+        os.setxattr(fd, "user.swift.content_type", b"application/x-test")
+        os.write(fd, b"part two")
+    finally:
+        os.close(fd)
+    h, body = conn.get_object(container, "dl.bin")
+    assert body == b"part one, part two"
+    assert h["content-type"] == "application/x-test"
+    assert os.getxattr(m.p("dl.bin"), "user.xdg.origin.url") == b"https://example.org/dl.bin"
+    meta = {k: v for k, v in h.items() if k.startswith("x-object-meta-")}
+    assert len(meta) >= 2, h       # the xattr's, and the mount's mtime
+
+
 def test_getxattr_size_protocol(container, conn, mount):
     """size 0 asks for the length; a short buffer is ERANGE."""
     put(conn, container, "f")
