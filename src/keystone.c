@@ -395,40 +395,43 @@ static int pick_endpoint(const struct swiftfs_keystone *k, struct json_object *c
 			 "OS_STORAGE_URL to the Swift account URL", k->who);
 		return -ENOENT;
 	}
-	for (size_t i = 0; i < json_object_array_length(catalog); i++) {
-		struct json_object *svc = json_object_array_get_idx(catalog, i);
+	/* every service of that type: a catalog may list Swift under several
+	 * (one per region, or Swift beside another object store) */
+	bool any_svc = false;
+	for (size_t s = 0; s < json_object_array_length(catalog); s++) {
+		struct json_object *svc = json_object_array_get_idx(catalog, s);
 		const char *type = jstr(svc, "type");
-		if (type && strcmp(type, "object-store") == 0 &&
-		    json_object_object_get_ex(svc, "endpoints", &eps) &&
-		    json_object_is_type(eps, json_type_array))
-			break;
-		eps = NULL;
+		if (!type || strcmp(type, "object-store") != 0 ||
+		    !json_object_object_get_ex(svc, "endpoints", &eps) ||
+		    !json_object_is_type(eps, json_type_array))
+			continue;
+		any_svc = true;
+		for (size_t i = 0; i < json_object_array_length(eps); i++) {
+			struct json_object *ep = json_object_array_get_idx(eps, i);
+			const char *region = jstr(ep, "region_id");
+			const char *iface = jstr(ep, "interface");
+			const char *url = jstr(ep, "url");
+			if (!region)
+				region = jstr(ep, "region");
+			list_add(regions, sizeof(regions), region);
+			if (k->region && (!region || strcmp(region, k->region) != 0))
+				continue;
+			region_seen = true;
+			list_add(ifaces, sizeof(ifaces), iface);
+			if (!iface || !url || strcmp(iface, k->interface) != 0)
+				continue;
+			t->storage_url = strdup(url);
+			t->region = util_strdup0(region);
+			t->interface = strdup(iface);
+			if (!t->storage_url || (region && !t->region) || !t->interface)
+				return -ENOMEM;
+			return 0;
+		}
 	}
-	if (!eps) {
+	if (!any_svc) {
 		snprintf(msg, msglen, "the Keystone catalog of %s has no object-store (Swift) "
 			 "endpoint: set OS_STORAGE_URL to the Swift account URL", k->who);
 		return -ENOENT;
-	}
-	for (size_t i = 0; i < json_object_array_length(eps); i++) {
-		struct json_object *ep = json_object_array_get_idx(eps, i);
-		const char *region = jstr(ep, "region_id");
-		const char *iface = jstr(ep, "interface");
-		const char *url = jstr(ep, "url");
-		if (!region)
-			region = jstr(ep, "region");
-		list_add(regions, sizeof(regions), region);
-		if (k->region && (!region || strcmp(region, k->region) != 0))
-			continue;
-		region_seen = true;
-		list_add(ifaces, sizeof(ifaces), iface);
-		if (!iface || !url || strcmp(iface, k->interface) != 0)
-			continue;
-		t->storage_url = strdup(url);
-		t->region = util_strdup0(region);
-		t->interface = strdup(iface);
-		if (!t->storage_url || (region && !t->region) || !t->interface)
-			return -ENOMEM;
-		return 0;
 	}
 	if (k->region && !region_seen)
 		snprintf(msg, msglen, "the Keystone catalog has no object-store endpoint in region "

@@ -310,6 +310,21 @@ static void test_responses(void)
 	CHECK(strstr(msg, "no object-store") != NULL);
 	CHECK(strstr(msg, "OS_STORAGE_URL") != NULL);
 	keystone_token_free(&t);
+	/* two object-store services (one per region): the second one's
+	 * region is found too */
+	const char *two = "{\"token\":{\"expires_at\":\"2026-11-21T10:18:20.000000Z\","
+			  "\"catalog\":[{\"type\":\"object-store\",\"endpoints\":[{\"region_id\":"
+			  "\"R1\",\"interface\":\"public\",\"url\":\"http://r1/v1/AUTH_a\"}]},"
+			  "{\"type\":\"object-store\",\"endpoints\":[{\"region_id\":\"R2\","
+			  "\"interface\":\"public\",\"url\":\"http://r2/v1/AUTH_a\"}]}]}}";
+	struct swiftfs_keystone *k2 = NULL;
+	CHECK_INT(ks_from("OS_AUTH_URL=http://h/v3\nOS_APPLICATION_CREDENTIAL_ID=a\n"
+			  "OS_APPLICATION_CREDENTIAL_SECRET=s\nOS_REGION_NAME=R2\n", &k2, msg,
+			  sizeof(msg)), 0);
+	CHECK_INT(keystone_parse_token(k2, two, strlen(two), &t, msg, sizeof(msg)), 0);
+	CHECK_STR(t.storage_url, "http://r2/v1/AUTH_a");
+	keystone_token_free(&t);
+	keystone_free(k2);
 	const char *unscoped = "{\"token\":{\"expires_at\":\"2026-11-21T10:18:20.000000Z\"}}";
 	CHECK_INT(keystone_parse_token(k, unscoped, strlen(unscoped), &t, msg, sizeof(msg)),
 		  -ENOENT);
