@@ -3,8 +3,12 @@
  *     # comment
  *     export OS_STORAGE_URL=https://swift.example/v1/AUTH_x
  *     OS_AUTH_TOKEN='gAAAA...'
- * Single quotes are literal, double quotes allow \" and \\ escapes; an
- * unquoted value ends at whitespace or '#'. Nothing is ever expanded. */
+ * Values are read as the shell reads a word (quotes, backslashes; an
+ * unquoted value ends at whitespace). Nothing is expanded, except a value
+ * that is one whole $NAME of a variable set earlier in the file (an
+ * openrc's `export OS_PASSWORD=$OS_PASSWORD_INPUT`); the other shell
+ * lines of Horizon's openrc (unset, if, echo, read) are understood or
+ * skipped. */
 #include "swiftfs/credentials.h"
 
 #include <ctype.h>
@@ -55,7 +59,12 @@ static int creds_set(struct swiftfs_creds *c, const char *key, size_t klen, char
 	return 0;
 }
 
-/* Parse one value starting at p; returns malloc'd value, advances *pp. */
+/* Parse one value starting at p as the shell reads a word: single quotes
+ * literal; double quotes with \", \\, \$ and \` escapes; a backslash
+ * outside quotes escapes the next character; the word ends at
+ * whitespace (a '#' inside a word is part of it, as in the shell; one
+ * after whitespace starts a comment). Returns the malloc'd value and
+ * advances *pp to the end of the line. */
 static char *parse_value(const char **pp, int *err)
 {
 	const char *p = *pp;
@@ -73,7 +82,8 @@ static char *parse_value(const char **pp, int *err)
 		} else if (*p == '"') {
 			p++;
 			while (*p && *p != '"') {
-				if (*p == '\\' && (p[1] == '"' || p[1] == '\\' || p[1] == '$'))
+				if (*p == '\\' &&
+				    (p[1] == '"' || p[1] == '\\' || p[1] == '$' || p[1] == '`'))
 					p++;
 				buf_append(&b, p, 1);
 				p++;
@@ -83,7 +93,10 @@ static char *parse_value(const char **pp, int *err)
 				break;
 			}
 			p++;
-		} else if (isspace((unsigned char)*p) || *p == '#') {
+		} else if (*p == '\\' && p[1] && p[1] != '\n' && p[1] != '\r') {
+			buf_append(&b, p + 1, 1);
+			p += 2;
+		} else if (isspace((unsigned char)*p)) {
 			break;
 		} else {
 			buf_append(&b, p, 1);
@@ -102,6 +115,67 @@ static char *parse_value(const char **pp, int *err)
 		return NULL;
 	}
 	return b.data;
+}
+
+/* A value that is one whole reference, $NAME or ${NAME}, unquoted, as
+ * Horizon's openrc writes `export OS_PASSWORD=$OS_PASSWORD_INPUT`: the
+ * NAME it refers to, copied to name; false otherwise (nothing else is
+ * ever expanded). */
+static bool whole_reference(const char *p, char *name, size_t namelen)
+{
+	if (*p != '$')
+		return false;
+	p++;
+	bool brace = *p == '{';
+	p += brace;
+	const char *s = p;
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	size_t len = (size_t)(p - s);
+	if (len == 0 || len >= namelen || (brace && *p++ != '}'))
+		return false;
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	if (*p && *p != '\n' && *p != '#')
+		return false;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	return true;
+}
+
+/* Shell lines of an openrc that set nothing swiftfs reads: Horizon's has
+ * `unset OS_TENANT_ID`, `if [ -z "$X" ]; then unset X; fi`, `echo ...`
+ * and `read -sr OS_PASSWORD_INPUT`. unset clears the names it gives;
+ * the others are skipped (an empty value counts as unset anyway). */
+static bool shell_line(const char *p, struct swiftfs_creds *c, int *rc)
+{
+	static const char *const skipped[] = { "if", "then", "else", "fi", "echo", "read",
+					       "printf", "set", ":" };
+	size_t wl = strcspn(p, " \t\r\n;");
+	*rc = 0;
+	if (wl == 5 && strncmp(p, "unset", 5) == 0) {
+		p += 5;
+		for (;;) {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			const char *k = p;
+			while (isalnum((unsigned char)*p) || *p == '_')
+				p++;
+			if (p == k)
+				break;
+			char *empty = strdup("");
+			if (!empty || (*rc = creds_set(c, k, (size_t)(p - k), empty)) != 0) {
+				free(empty);
+				*rc = *rc ? *rc : -ENOMEM;
+				return true;
+			}
+		}
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
+		if (wl == strlen(skipped[i]) && strncmp(p, skipped[i], wl) == 0)
+			return true;
+	return false;
 }
 
 int creds_parse(const char *text, struct swiftfs_creds *c, char *msg, size_t msglen)
@@ -129,11 +203,39 @@ int creds_parse(const char *text, struct swiftfs_creds *c, char *msg, size_t msg
 			p++;
 		size_t klen = (size_t)(p - key);
 		if (klen == 0 || *p != '=') {
+			int rc;
+			if (shell_line(key, c, &rc)) {
+				if (rc)
+					return rc;
+				while (*p && *p != '\n')
+					p++;
+				if (*p)
+					p++;
+				continue;
+			}
 			snprintf(msg, msglen, "line %d: expected KEY=VALUE", line);
 			return -EINVAL;
 		}
 		p++;
 		int err;
+		char ref[128];
+		if (whole_reference(p, ref, sizeof(ref))) {
+			/* set earlier in the file: its value; else nothing (as the
+			 * shell: an unset variable), and the login then says what
+			 * is missing */
+			const char *v = creds_get(c, ref);
+			char *val = strdup(v ? v : "");
+			int rc = val ? creds_set(c, key, klen, val) : -ENOMEM;
+			if (rc) {
+				free(val);
+				return rc;
+			}
+			while (*p && *p != '\n')
+				p++;
+			if (*p)
+				p++;
+			continue;
+		}
 		char *val = parse_value(&p, &err);
 		if (!val) {
 			snprintf(msg, msglen, "line %d: unterminated quote", line);

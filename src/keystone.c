@@ -255,7 +255,8 @@ int keystone_new(const struct swiftfs_creds *c, struct swiftfs_keystone **out, c
 				 "OS_USER_ID (or OS_APPLICATION_CREDENTIAL_ID and _SECRET)");
 			rc = -EINVAL;
 		} else if (!k->password) {
-			snprintf(msg, msglen, "Keystone password login needs OS_PASSWORD");
+			snprintf(msg, msglen, "Keystone password login needs OS_PASSWORD (Horizon's "
+				 "openrc asks for it on the terminal: write it into the file)");
 			rc = -EINVAL;
 		} else if (!k->project_name && !k->project_id) {
 			snprintf(msg, msglen, "Keystone password login needs OS_PROJECT_NAME or "
