@@ -119,15 +119,70 @@ static int simple_request(struct swiftfs_fs *fs, const char *method, const char 
 	return rc;
 }
 
+/* Is object an empty one with the headers hdrs asked for (its content
+ * type, its mtime, a symlink's target as we keep it)? */
+static bool made_as_asked(struct swiftfs_fs *fs, const char *object, const char *const *hdrs)
+{
+	struct swiftfs_req h;
+	swift_req_init(&h, "HEAD");
+	h.container = fs->container;
+	h.object = object;
+	h.query = "symlink=get";
+	h.flags = SWIFT_REQ_QUIET_404;
+	bool same = swift_request(fs->c, &h) == 0;
+	const char *cl = same ? swift_req_header(&h, "Content-Length") : NULL;
+	same = same && cl && strcmp(cl, "0") == 0;
+	for (size_t i = 0; same && hdrs[i]; i++) {
+		const char *colon = strchr(hdrs[i], ':');
+		/* the mtime to the microsecond tells our own object; a
+		 * symlink's target as sent is in our own metadata (Swift's
+		 * X-Symlink-Target comes back in another encoding) */
+		if (!colon || (strncasecmp(hdrs[i], "Content-Type:", 13) != 0 &&
+			       strncasecmp(hdrs[i], "X-Object-Meta-Mtime:", 20) != 0 &&
+			       strncasecmp(hdrs[i], "X-Object-Meta-Symlink-Target:", 29) != 0))
+			continue;
+		char name[40];
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - hdrs[i]), hdrs[i]);
+		const char *want = colon + 1 + strspn(colon + 1, " ");
+		const char *got = swift_req_header(&h, name);
+		same = got && strncmp(got, want, strlen(want)) == 0;
+	}
+	swift_req_cleanup(&h);
+	return same;
+}
+
 /* PUT an empty object that must not replace one (hdrs hold
- * CREATE_ONLY): a name another client made since our listing was fetched
- * is kept (-EEXIST). */
+ * CREATE_ONLY and the mtime of now, to the microsecond): a name another
+ * client made since our listing was fetched is kept (-EEXIST). When the
+ * PUT was sent again (its answer lost: a reset connection, which libcurl
+ * itself may resend on, or a 5xx after the object servers stored it), the
+ * 412 may be its own first attempt's object, with that very mtime: that
+ * is a success. */
 #define CREATE_ONLY "If-None-Match: *"
 static int put_new_empty(struct swiftfs_fs *fs, const char *object, const char *const *hdrs)
 {
-	int rc = simple_request(fs, "PUT", object, NULL, hdrs, false);
+	struct swiftfs_req r;
+	swift_req_init(&r, "PUT");
+	r.container = fs->container;
+	r.object = object;
+	r.headers = hdrs;
+	r.has_body = true;
+	r.send_buf = "";
+	r.send_len = 0;
+	int rc = swift_request(fs->c, &r);
+	if (rc && rc != -ESTALE) {
+		char what[300];
+		swift_describe_error(&r, what, sizeof(what));
+		LOGE("%s", what);
+	}
+	swift_req_cleanup(&r);
 	if (rc != -ESTALE)
 		return rc;
+	if (made_as_asked(fs, object, hdrs)) {
+		LOGI("%s: the PUT was sent again after its answer was lost, and found the object "
+		     "its first attempt made", object);
+		return 0;
+	}
 	LOGI("%s appeared in Swift since it was listed: not replaced", object);
 	return -EEXIST;
 }

@@ -52,6 +52,28 @@ def test_a_stall_gets_a_retry_and_a_slow_copy_is_waited_for(swift, container, co
     assert len(copies) == 1, copies
 
 
+def test_mkdir_and_symlink_whose_answer_was_lost_succeed(swift, container, conn, proxy, mount):
+    """The create-only PUT of a folder marker (or a symlink) went through
+    but its answer was lost: the retry finds the object its first attempt
+    made (412 to If-None-Match: *), which is a success, not EEXIST. One
+    another client made stays EEXIST."""
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", path="/%s/d$" % container, action="lose_answer", times=1)
+    os.mkdir(m.p("d"))
+    assert conn.head_object(container, "d")["content-type"] == "application/directory"
+    proxy.add_rule(method="PUT", path="/%s/ln$" % container, action="lose_answer", times=1)
+    os.symlink("d", m.p("ln"))
+    assert os.readlink(m.p("ln")) == "d"
+    puts = [e["status"] for e in proxy.log() if e["method"] == "PUT"]
+    assert puts.count(412) == 2, puts
+    # another client's marker, made after our listing: same type, other mtime
+    conn.put_object(container, "e", b"", content_type="application/directory",
+                    headers={"X-Object-Meta-Mtime": "1000000000.000000"})
+    with pytest.raises(FileExistsError):
+        os.mkdir(m.p("e"))
+    assert "e appeared in Swift since it was listed" in m.log()
+
+
 def test_persistent_errors_are_eio(swift, container, conn, proxy, mount):
     conn.put_object(container, "f.txt", b"content")
     conn.put_object(container, "dir/g.txt", b"g")
