@@ -186,6 +186,7 @@ int fs_new_shared(const struct swiftfs_opts *o, struct swiftfs_client *c,
 		upload_recover(&fs->upcfg);
 	}
 	pthread_mutex_init(&fs->subtree_lock, NULL);
+	pthread_mutex_init(&fs->meta_lock, NULL);
 	pthread_mutex_init(&fs->wb_lock, NULL);
 	pthread_cond_init(&fs->wb_cond, NULL);
 	fs->writeback = o->writeback && !fs->ro;
@@ -258,6 +259,7 @@ void fs_free(struct swiftfs_fs *fs)
 	free(fs->temp_names);
 	fs_subtree_free(fs);
 	pthread_mutex_destroy(&fs->subtree_lock);
+	pthread_mutex_destroy(&fs->meta_lock);
 	pthread_mutex_destroy(&fs->wb_lock);
 	pthread_cond_destroy(&fs->wb_cond);
 	pthread_mutex_destroy(&fs->open_lock);

@@ -73,6 +73,12 @@ struct swiftfs_fs {
 	bool wb_timer_started;
 	/* listings of directories below a walked one (fs_subtree.c) */
 	pthread_mutex_t subtree_lock;
+	/* an object's metadata is changed by reading it whole and POSTing it
+	 * whole (Swift has no partial update): one such change at a time.
+	 * The kernel already serializes setxattr and chmod on one inode; this
+	 * covers the mount's own changes beside them (a folder rename
+	 * rewriting a DLO manifest's metadata) */
+	pthread_mutex_t meta_lock;
 	struct swiftfs_subtree *subtree;
 	uint64_t subtree_epoch;  /* subtree_lock: bumped by fs_subtree_forget */
 	struct swiftfs_prefetch *prefetch; /* fs_prefetch.c; NULL without a block cache */

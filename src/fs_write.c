@@ -842,7 +842,17 @@ out:
 	return rc;
 }
 
+static int post_meta_locked(struct swiftfs_fs *fs, const char *object, const char *const *set);
+
 int fs_post_meta(struct swiftfs_fs *fs, const char *object, const char *const *set)
+{
+	pthread_mutex_lock(&fs->meta_lock);
+	int rc = post_meta_locked(fs, object, set);
+	pthread_mutex_unlock(&fs->meta_lock);
+	return rc;
+}
+
+static int post_meta_locked(struct swiftfs_fs *fs, const char *object, const char *const *set)
 {
 	struct swiftfs_req h, r;
 	char **meta = NULL;

@@ -907,8 +907,11 @@ static int do_write(struct swiftfs_fs *fs, uint64_t ino, const char *name, const
 	}
 	if (!rc && t.kind == XT_CONTAINER)
 		rc = container_post(fs, kind, hname, send, flags);
-	else if (!rc)
+	else if (!rc) {
+		pthread_mutex_lock(&fs->meta_lock);
 		rc = object_post(fs, &t, hname, send, flags);
+		pthread_mutex_unlock(&fs->meta_lock);
+	}
 	if (!rc && n)
 		fs_local_meta_refresh(fs, n, t.object);
 	if (n)

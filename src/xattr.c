@@ -92,9 +92,14 @@ bool xattr_meta_name_ok(const char *name)
 bool xattr_meta_reserved(const char *name)
 {
 	static const char *const ours[] = { "Mtime", "Mode", "Uid", "Gid", "Symlink-Target" };
-	for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
-		if (strcasecmp(name, ours[i]) == 0)
+	char norm[32]; /* '_' goes out as '-' (meta_header) */
+	size_t n = strlen(name);
+	for (size_t i = 0; i < ARRAY_SIZE(ours) && n < sizeof(norm); i++) {
+		for (size_t j = 0; j <= n; j++)
+			norm[j] = name[j] == '_' ? '-' : name[j];
+		if (strcasecmp(norm, ours[i]) == 0)
 			return true;
+	}
 	/* '_' arrives as '-': Xattr_x is the same key as Xattr-x */
 	return strlen(name) >= 6 && strncasecmp(name, "Xattr", 5) == 0 &&
 	       (name[5] == '-' || name[5] == '_');

@@ -66,6 +66,7 @@ int main(void)
 	CHECK(xattr_meta_reserved("mtime"));
 	CHECK(xattr_meta_reserved("MODE"));
 	CHECK(xattr_meta_reserved("Symlink-Target"));
+	CHECK(xattr_meta_reserved("Symlink_Target")); /* goes out as Symlink-Target */
 	CHECK(xattr_meta_reserved("Xattr-foo"));
 	CHECK(xattr_meta_reserved("xattr_foo"));
 	CHECK(!xattr_meta_reserved("Xattr"));
