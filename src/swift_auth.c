@@ -281,10 +281,11 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int 
 	if (life < 1)
 		life = 1;
 	long margin = keystone_renew_margin(life);
-	if (t.region)
+	if (t.interface) /* from the catalog; its endpoint may name no region */
 		LOGI("authenticated with Keystone as %s; storage URL %s (region %s, %s "
 		     "interface); token valid for %lds, renewal after %lds",
-		     keystone_who(a->ks), t.storage_url, t.region, t.interface, life, life - margin);
+		     keystone_who(a->ks), t.storage_url, t.region ? t.region : "none",
+		     t.interface, life, life - margin);
 	else
 		LOGI("authenticated with Keystone as %s; storage URL %s (OS_STORAGE_URL); "
 		     "token valid for %lds, renewal after %lds", keystone_who(a->ks),
