@@ -157,7 +157,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct swiftfs_fs *fs;
 	uint64_t lp;
-	struct swiftfs_entry e;
+	struct swiftfs_entry e = { 0 };
 	int rc = route(req, parent, &fs, &lp);
 	if (rc == 1) {
 		rc = fs_account_lookup(req_ctx(req)->acct, name, &e);
@@ -325,7 +325,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	}
 	for (size_t idx = (size_t)off;; idx++) {
 		const char *name;
-		struct swiftfs_entry e;
+		struct swiftfs_entry e = { 0 };
 		int rc;
 		if (od->ad)
 			rc = fs_account_readdir(req_ctx(req)->acct, od->ad, idx, &name, &e);
@@ -465,7 +465,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	struct swiftfs_entry e;
+	struct swiftfs_entry e = { 0 };
 	struct ops_file *of = calloc(1, sizeof(*of));
 	uint64_t lp;
 	if (!of) {
@@ -594,7 +594,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct swiftfs_fs *fs;
 	uint64_t lp;
-	struct swiftfs_entry e;
+	struct swiftfs_entry e = { 0 };
 	int rc = route(req, parent, &fs, &lp);
 	if (rc == 1) {
 		rc = fs_account_mkdir(req_ctx(req)->acct, name, &e);
@@ -619,7 +619,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 {
 	struct swiftfs_fs *fs;
 	uint64_t lp;
-	struct swiftfs_entry e;
+	struct swiftfs_entry e = { 0 };
 	if (!route_or_reply(req, parent, &fs, &lp, EPERM))
 		return;
 	int rc = fs_versions_owns_lookup(fs, lp, name) ? -EROFS
@@ -636,7 +636,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 {
 	struct swiftfs_fs *fs, *nfs;
 	uint64_t l, lp;
-	struct swiftfs_entry e;
+	struct swiftfs_entry e = { 0 };
 	if (!route_or_reply(req, ino, &fs, &l, EPERM) ||
 	    !route_or_reply(req, newparent, &nfs, &lp, EPERM))
 		return;

@@ -700,7 +700,7 @@ void fs_versions_forget(struct swiftfs_fs *fs, uint64_t ino, uint64_t nlookup)
 int fs_versions_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *timeout)
 {
 	struct swiftfs_versions *v = fs->versions;
-	struct swiftfs_entry e;
+	struct swiftfs_entry e = { 0 };
 	if (!v)
 		return -ESTALE;
 	pthread_mutex_lock(&v->lock);
