@@ -178,6 +178,13 @@ static bool shell_line(const char *p, struct swiftfs_creds *c, int *rc)
 	return false;
 }
 
+/* The start of the line after the one p is in. */
+static const char *next_line(const char *p)
+{
+	p += strcspn(p, "\n");
+	return *p ? p + 1 : p;
+}
+
 int creds_parse(const char *text, struct swiftfs_creds *c, char *msg, size_t msglen)
 {
 	const char *p = text;
@@ -192,10 +199,7 @@ int creds_parse(const char *text, struct swiftfs_creds *c, char *msg, size_t msg
 				p++;
 		}
 		if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0') {
-			while (*p && *p != '\n')
-				p++;
-			if (*p)
-				p++;
+			p = next_line(p);
 			continue;
 		}
 		const char *key = p;
@@ -207,10 +211,7 @@ int creds_parse(const char *text, struct swiftfs_creds *c, char *msg, size_t msg
 			if (shell_line(key, c, &rc)) {
 				if (rc)
 					return rc;
-				while (*p && *p != '\n')
-					p++;
-				if (*p)
-					p++;
+				p = next_line(p);
 				continue;
 			}
 			snprintf(msg, msglen, "line %d: expected KEY=VALUE", line);
@@ -230,10 +231,7 @@ int creds_parse(const char *text, struct swiftfs_creds *c, char *msg, size_t msg
 				free(val);
 				return rc;
 			}
-			while (*p && *p != '\n')
-				p++;
-			if (*p)
-				p++;
+			p = next_line(p);
 			continue;
 		}
 		char *val = parse_value(&p, &err);

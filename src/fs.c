@@ -709,8 +709,10 @@ static struct swiftfs_dlref *own_list_locked(struct swiftfs_inode *dir)
 	return nw;
 }
 
-void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
-			const struct swiftfs_dirent *d)
+/* d NULL: name removed; dir_gone: it was a directory (see
+ * fs_dir_note_dir_gone_locked). */
+static void note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
+			const struct swiftfs_dirent *d, bool dir_gone)
 {
 	struct swiftfs_overlay *o = NULL;
 	/* one overlay entry per name: replace an older one */
@@ -734,11 +736,21 @@ void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const 
 		if (!o->name || (d && dirent_copy(&o->d, d))) {
 			overlay_free(o);
 			o = NULL;
+		} else if (dir_gone) {
+			o->d.kind = DK_DIR;
 		}
 	}
 	if (o) {
 		o->next = dir->overlay;
 		dir->overlay = o;
+	}
+	if (dir_gone) {
+		/* fetched anew: a file the directory hid shows at once */
+		if (dir->list) {
+			dlref_put_locked(dir->list);
+			dir->list = NULL;
+		}
+		return;
 	}
 	struct swiftfs_dlref *l = own_list_locked(dir);
 	if (l && dirlist_set(&l->dl, name, d)) {
@@ -748,20 +760,16 @@ void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const 
 	}
 }
 
+void fs_dir_note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const char *name,
+			const struct swiftfs_dirent *d)
+{
+	note_locked(fs, dir, name, d, false);
+}
+
 void fs_dir_note_dir_gone_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 				 const char *name)
 {
-	fs_dir_note_locked(fs, dir, name, NULL);
-	for (struct swiftfs_overlay *o = dir->overlay; o; o = o->next) {
-		if (!o->present && strcmp(o->name, name) == 0) {
-			o->d.kind = DK_DIR;
-			break;
-		}
-	}
-	if (dir->list) {
-		dlref_put_locked(dir->list);
-		dir->list = NULL;
-	}
+	note_locked(fs, dir, name, NULL, true);
 }
 
 bool fs_overlay_live_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,

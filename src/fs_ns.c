@@ -161,21 +161,7 @@ static bool made_as_asked(struct swiftfs_fs *fs, const char *object, const char 
 #define CREATE_ONLY "If-None-Match: *"
 static int put_new_empty(struct swiftfs_fs *fs, const char *object, const char *const *hdrs)
 {
-	struct swiftfs_req r;
-	swift_req_init(&r, "PUT");
-	r.container = fs->container;
-	r.object = object;
-	r.headers = hdrs;
-	r.has_body = true;
-	r.send_buf = "";
-	r.send_len = 0;
-	int rc = swift_request(fs->c, &r);
-	if (rc && rc != -ESTALE) {
-		char what[300];
-		swift_describe_error(&r, what, sizeof(what));
-		LOGE("%s", what);
-	}
-	swift_req_cleanup(&r);
+	int rc = simple_request(fs, "PUT", object, NULL, hdrs, false);
 	if (rc != -ESTALE)
 		return rc;
 	if (made_as_asked(fs, object, hdrs)) {
