@@ -76,6 +76,12 @@ def test_object_meta_both_ways(swift, container, conn, mount):
     assert os.getxattr(p, "user.swift.meta.shape") == b"round"  # case-insensitive
     names = os.listxattr(p)
     assert "user.swift.meta.Color" in names and "user.swift.meta.Shape" in names
+    # names come back as Swift spells them (README), and any spelling reaches them
+    os.setxattr(p, "user.swift.meta.my_key", b"v")
+    assert "user.swift.meta.My-Key" in os.listxattr(p)
+    assert os.getxattr(p, "user.swift.meta.MY_KEY") == b"v"
+    os.removexattr(p, "user.swift.meta.my_key")
+    assert not [n for n in os.listxattr(p) if "key" in n.lower()]
     # swiftfs's own metadata is neither shown as meta.* nor writable
     assert not [n for n in names if n.lower() == "user.swift.meta.mtime"]
     assert err_of(os.setxattr, p, "user.swift.meta.Mtime", b"1") == errno.EPERM
