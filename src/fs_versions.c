@@ -67,6 +67,7 @@ struct vnode {
 	char *archive;
 	char *archive_container;
 	uint64_t size;
+	bool sized; /* size known: the listing's was not 0, or a HEAD told it */
 	struct timespec mtime;
 	struct vnode *ino_next, *key_next;
 };
@@ -511,6 +512,7 @@ static struct vnode *node_get_locked(struct swiftfs_versions *v, const char *pat
 		n->archive = rec->archive ? strdup(rec->archive) : NULL;
 		n->archive_container = archive_container ? strdup(archive_container) : NULL;
 		n->size = rec->size;
+		n->sized = rec->size > 0;
 		n->mtime = rec->mtime;
 	}
 	if (!n->path || (rec && (!n->vid || (rec->archive && !n->archive) ||
@@ -556,8 +558,76 @@ static void fill_entry(struct swiftfs_fs *fs, const struct vnode *n, struct swif
 	e->ino = n->ino;
 	fs_fill_stat(fs, n->ino, &a, &e->st);
 	e->st.st_mode &= ~(mode_t)0222; /* read-only */
-	e->attr_timeout = fs->attr_timeout;
+	/* a size still to be asked is asked at the next stat, and by a read
+	 * past the size the kernel holds */
+	e->attr_timeout = n->file && !n->sized ? 0 : fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
+}
+
+/* Where a version's bytes are read: the archived object (legacy), or the
+ * object with ?version-id=. */
+static int vnode_target_locked(struct swiftfs_fs *fs, const struct vnode *n, char **container,
+			       char **object, char **query)
+{
+	*container = *object = *query = NULL;
+	if (n->archive) {
+		*container = strdup(n->archive_container);
+		*object = strdup(n->archive);
+		return *container && *object ? 0 : -ENOMEM;
+	}
+	*container = strdup(fs->container);
+	*object = fs_join(fs->prefix_slash, n->path, "");
+	char *ev = util_url_encode(n->vid, false);
+	if (!ev || asprintf(query, "version-id=%s", ev) < 0)
+		*query = NULL;
+	free(ev);
+	return *container && *object && *query ? 0 : -ENOMEM;
+}
+
+/* A version the listing says is empty may be a DLO manifest or a symlink,
+ * whose bytes are those of its segments or its target: a HEAD (which
+ * follows both, as the GET does) asks its size, once. */
+static void resolve_size(struct swiftfs_fs *fs, uint64_t ino)
+{
+	struct swiftfs_versions *v = fs->versions;
+	char *container = NULL, *object = NULL, *query = NULL;
+	struct swiftfs_req r;
+
+	pthread_mutex_lock(&v->lock);
+	struct vnode *n = node_by_ino_locked(v, ino);
+	bool need = n && n->file && !n->sized;
+	int rc = need ? vnode_target_locked(fs, n, &container, &object, &query) : 0;
+	pthread_mutex_unlock(&v->lock);
+	if (!need || rc)
+		goto out;
+	swift_req_init(&r, "HEAD");
+	r.container = container;
+	r.object = object;
+	r.query = query;
+	rc = swift_request(fs->c, &r);
+	const char *cl = rc ? NULL : swift_req_header(&r, "Content-Length");
+	uint64_t size = cl ? strtoull(cl, NULL, 10) : 0;
+	/* a symlink whose target is gone has nothing to read */
+	bool known = cl != NULL || rc == -ENOENT;
+	if (rc && rc != -ENOENT) {
+		char d[300];
+		swift_describe_error(&r, d, sizeof(d));
+		LOGW("versions: cannot ask the size of %s: %s", object, d);
+	}
+	swift_req_cleanup(&r);
+	if (!known)
+		goto out;
+	pthread_mutex_lock(&v->lock);
+	n = node_by_ino_locked(v, ino);
+	if (n) {
+		n->size = size;
+		n->sized = true;
+	}
+	pthread_mutex_unlock(&v->lock);
+out:
+	free(container);
+	free(object);
+	free(query);
 }
 
 /* --- operations -------------------------------------------------------- */
@@ -703,6 +773,7 @@ int fs_versions_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, do
 	struct swiftfs_entry e = { 0 };
 	if (!v)
 		return -ESTALE;
+	resolve_size(fs, ino);
 	pthread_mutex_lock(&v->lock);
 	struct vnode *n = node_by_ino_locked(v, ino);
 	if (n)
@@ -893,27 +964,15 @@ int fs_versions_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swif
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	resolve_size(fs, ino);
 	pthread_mutex_lock(&v->lock);
 	struct vnode *n = node_by_ino_locked(v, ino);
-	if (!n) {
+	if (!n)
 		rc = -ESTALE;
-	} else if (!n->file) {
+	else if (!n->file)
 		rc = -EISDIR;
-	} else if (n->archive) {
-		f->container = strdup(n->archive_container);
-		f->object = strdup(n->archive);
-		if (!f->container || !f->object)
-			rc = -ENOMEM;
-	} else {
-		f->container = strdup(fs->container);
-		f->object = fs_join(fs->prefix_slash, n->path, "");
-		char *ev = util_url_encode(n->vid, false);
-		if (!ev || asprintf(&f->query, "version-id=%s", ev) < 0)
-			f->query = NULL;
-		free(ev);
-		if (!f->container || !f->object || !f->query)
-			rc = -ENOMEM;
-	}
+	else
+		rc = vnode_target_locked(fs, n, &f->container, &f->object, &f->query);
 	if (n)
 		f->size = n->size;
 	pthread_mutex_unlock(&v->lock);

@@ -94,6 +94,40 @@ def err_lookup(p):
     return ei.value.errno
 
 
+def test_versions_of_dlos_and_symlinks_have_their_bytes(container, conn, mount):
+    """The versions listing says 0 bytes for a DLO manifest and a symlink;
+    reading such a version gives its segments' or its target's bytes, and
+    stat says their size."""
+    conn.post_container(container, {"X-Versions-Enabled": "true"})
+    conn.put_object(container, "seg/1", b"first part,")
+    conn.put_object(container, "seg/2", b" second part")
+    conn.put_object(container, "dlo", b"",
+                    headers={"X-Object-Manifest": container + "/seg/"})
+    conn.put_object(container, "dlo", b"plain now\n")
+    conn.put_object(container, "target", b"the target's bytes")
+    conn.put_object(container, "ln", b"",
+                    headers={"X-Symlink-Target": container + "/target"})
+    conn.put_object(container, "ln", b"plain link\n")
+    conn.put_object(container, "empty", b"")
+    _, listing = conn.get_container(container, query_string="versions")
+    old = {o["name"]: o for o in listing if not o.get("is_latest")}
+    assert old["dlo"]["bytes"] == 0 and old["ln"]["bytes"] == 0  # what the tree starts from
+    m = mount(container)
+    names = sorted(os.listdir(m.p(".versions", "ln")))
+    # stat first, before any read
+    assert os.stat(m.p(".versions", "ln", names[0])).st_size == len(b"the target's bytes")
+    assert versions_of(m, "ln")[1] == [b"the target's bytes", b"plain link\n"]
+    names, bodies = versions_of(m, "dlo")
+    assert bodies == [b"first part, second part", b"plain now\n"]
+    assert os.stat(m.p(".versions", "dlo", names[0])).st_size == len(bodies[0])
+    assert subprocess.run(["ls", "-l", m.p(".versions", "dlo")], stdout=subprocess.PIPE,
+                          text=True, check=True).stdout.count(" %d " % len(bodies[0])) == 1
+    # an empty file is still empty
+    e = m.p(".versions", "empty")
+    assert [os.stat(os.path.join(e, n)).st_size for n in os.listdir(e)] == [0]
+    assert versions_of(m, "empty")[1] == [b""]
+
+
 def test_legacy_history_location(container, conn, mount):
     arch = container + "-hist"
     conn.put_container(arch)
