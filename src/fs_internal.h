@@ -249,6 +249,10 @@ bool fs_local_data_p(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_local_release(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
 void fs_local_lands_on(struct swiftfs_wstate *w, bool exists, bool slo);
 bool fs_local_name_in_swift(struct swiftfs_wstate *w);
+/* What the name of held local data w holds in Swift, as w knows it: the
+ * version it started from or last uploaded (*slo: an SLO). false: not
+ * known (an upload failed and may have landed, a rename moved it). */
+bool fs_local_base_known(struct swiftfs_wstate *w, bool *slo);
 int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
 		    const char *object);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);

@@ -286,6 +286,18 @@ static int delete_dir_marker(struct swiftfs_fs *fs, const char *object)
 	return rc;
 }
 
+/* Whether name in p has local data now (table lock taken): an upload of
+ * it may end, and change what the name holds in Swift, after the caller
+ * read its attributes. */
+static bool has_local_state(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char *name)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
+	bool r = c && c->w;
+	pthread_mutex_unlock(&fs->t.lock);
+	return r;
+}
+
 /* A removal may have emptied an implicit directory (no marker), which
  * then no longer exists in Swift: let its own parent list again. */
 static void expire_grandparent_locked(struct swiftfs_inode *p)
@@ -308,6 +320,7 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	if (rc)
 		goto out;
 	fs_wb_stale_drop(fs, object);
+	bool local = has_local_state(fs, p, name);
 	rc = child_kind(fs, p, name, &kind, &a);
 	if (rc)
 		goto out;
@@ -324,11 +337,16 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	 * (its object is in Swift): none lands after the DELETE */
 	struct swiftfs_wstate *claim = c ? fs_local_claim(fs, c) : NULL;
 	struct swiftfs_wstate *hold = c && !claim ? fs_local_hold(fs, c) : NULL;
-	/* the attributes are the local data's when it was renamed over an
-	 * object not replaced yet: a HEAD tells what that one is */
-	bool known = a.exact && kind == DK_FILE && !(hold && fs_local_name_in_swift(hold));
+	/* the attributes were read before the claim or hold, and an upload
+	 * that ended meanwhile (its attributes published after) may have made
+	 * an SLO of a plain object: the held local data knows what its name
+	 * holds, else a HEAD tells */
+	bool slo = a.is_slo;
+	bool known = hold    ? fs_local_base_known(hold, &slo)
+		     : local ? false
+			     : a.exact && kind == DK_FILE;
 	if (!claim)
-		rc = delete_file(fs, object, known, a.is_slo);
+		rc = delete_file(fs, object, known, slo);
 	if (!rc) {
 		if (c)
 			fs_forget_local_data(fs, c);
@@ -446,14 +464,36 @@ static int prefix_has_objects(struct swiftfs_fs *fs, const char *prefix, bool *a
 		if (!rc)
 			rc = listing_parse(r.resp_body.data, r.resp_body.len, &page);
 		swift_req_cleanup(&r);
-		for (size_t i = 0; !rc && i < page.n; i++)
-			if (strcmp(page.v[i].name, prefix) != 0)
+		for (size_t i = 0; !rc && i < page.n; i++) {
+			const struct swiftfs_lentry *e = &page.v[i];
+			/* the folder's own marker: an object named prefix with
+			 * data in it (another tool's) is content, which the
+			 * listing cannot show (its name in the folder is empty)
+			 * and a removal must not delete */
+			if (strcmp(e->name, prefix) != 0) {
 				*any = true;
+			} else if (e->bytes > 0) {
+				LOGW("'%s' is an object of %llu bytes, not a folder marker: the "
+				     "folder is not empty", prefix, (unsigned long long)e->bytes);
+				*any = true;
+			}
+		}
 	}
 	listing_page_free(&page);
 	free(ep);
 	free(q);
 	return rc;
+}
+
+/* Whether directory d has entries made through this mount that Swift
+ * may not list yet (files not uploaded, or just uploaded). Table lock. */
+static bool local_children_locked(struct swiftfs_fs *fs, struct swiftfs_inode *d)
+{
+	double now = util_now();
+	for (struct swiftfs_overlay *o = d->overlay; o; o = o->next)
+		if (o->present && fs_overlay_live_locked(fs, d, o, now))
+			return true;
+	return false;
 }
 
 int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
@@ -479,10 +519,7 @@ int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	/* files created here and not uploaded yet count too */
 	pthread_mutex_lock(&fs->t.lock);
 	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
-	bool local_children = false;
-	double now = util_now();
-	for (struct swiftfs_overlay *o = c ? c->overlay : NULL; o; o = o->next)
-		local_children |= o->present && fs_overlay_live_locked(fs, c, o, now);
+	bool local_children = c && local_children_locked(fs, c);
 	if (c)
 		inode_ref_locked(c);
 	pthread_mutex_unlock(&fs->t.lock);
@@ -743,6 +780,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 	rc = child_kind(fs, p, name, &kind, &a);
 	if (rc)
 		goto out;
+	bool dlocal = has_local_state(fs, np, newname);
 	rc = child_kind(fs, np, newname, &dkind, &da);
 	bool dst_exists = rc == 0;
 	if (rc && rc != -ENOENT)
@@ -766,6 +804,14 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 				rc = -ENOTDIR;
 			else
 				rc = ds ? prefix_has_objects(fs, ds, &any) : -ENOMEM;
+			if (!rc && !any) {
+				/* files made in it and not in Swift yet: their
+				 * uploads would land on the moved files */
+				pthread_mutex_lock(&fs->t.lock);
+				struct swiftfs_inode *dd = inode_child_locked(&fs->t, np, newname);
+				any = dd && local_children_locked(fs, dd);
+				pthread_mutex_unlock(&fs->t.lock);
+			}
 			if (!rc && any)
 				rc = -ENOTEMPTY;
 			/* its marker, if any, stays (or the source's replaces it):
@@ -817,10 +863,6 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		if (c)
 			inode_ref_locked(c);
 		pthread_mutex_unlock(&fs->t.lock);
-		/* claimed: no upload of it starts until the inode has moved */
-		claim = c ? fs_local_claim(fs, c) : NULL;
-		if (claim)
-			fs_local_lands_on(claim, dst_exists, dst_exists && da.is_slo);
 		/* the destination's own local data (closed, its upload queued or
 		 * under way) is held: its upload cannot land after this rename's
 		 * copy or upload; it is forgotten below once the rename is done */
@@ -832,6 +874,18 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 			dn = NULL;
 		pthread_mutex_unlock(&fs->t.lock);
 		dhold = dn ? fs_local_hold(fs, dn) : NULL;
+		if ((dhold || dlocal) && dst_exists) {
+			/* an upload that ended under the hold may have made an
+			 * SLO of it: the local data knows, else a HEAD finds
+			 * out (is_slo set asks it) */
+			bool slo = false;
+			da_fresh = dhold && fs_local_base_known(dhold, &slo);
+			da.is_slo = da_fresh ? slo : true;
+		}
+		/* claimed: no upload of it starts until the inode has moved */
+		claim = c ? fs_local_claim(fs, c) : NULL;
+		if (claim)
+			fs_local_lands_on(claim, dst_exists, dst_exists && da.is_slo);
 		if (claim && !fs->writeback && fs_wb_pending(claim) &&
 		    !fs_temp_name_p(fs, newname)) {
 			/* a temporary file closed without -o writeback: its

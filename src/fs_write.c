@@ -305,7 +305,9 @@ void fs_wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftf
 	w->refs--;
 	if (w->refs == 1 && n->w == w) {
 		pthread_mutex_lock(&w->lock);
-		bool dirty = w->dirty && !w->unlinked && !w->poisoned;
+		/* a failed write keeps the state only while it holds the
+		 * closed version a record names (the next mount uploads it) */
+		bool dirty = w->dirty && !w->unlinked && (!w->poisoned || w->wb_record);
 		pthread_mutex_unlock(&w->lock);
 		if (!dirty) {
 			n->w = NULL;
@@ -598,7 +600,7 @@ static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swif
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (closed_only && w->dirty && !w->unlinked && !w->wb_record) {
+	if (closed_only && w->dirty && !w->unlinked && (!w->wb_record || w->wb_reopened)) {
 		/* written again since its close (the write dropped the record):
 		 * what is staged may be half of a new version, which goes up at
 		 * its own close */
@@ -623,6 +625,35 @@ int fs_sync_closed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftf
 
 /* --- operations ------------------------------------------------------ */
 
+/* A write, or a truncate, of [from, ...) is about to change a closed file
+ * whose upload still waits in the journal (-o writeback). Its record
+ * holds the first wb_size bytes of the staged file, which a recovery
+ * uploads: data added past them leaves the record true, and it stays
+ * (the file is reopened) until the next close records the new version.
+ * A change inside them would leave, after a crash, that version in
+ * neither Swift nor the journal: it goes up first. w->lock held (let go
+ * while uploading); 0, or the upload's errno for the write. */
+static int keep_closed_version_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n,
+				      struct swiftfs_wstate *w, uint64_t from)
+{
+	for (unsigned i = 0; w->wb_record && from < w->wb_size && w->dirty && !w->unlinked; i++) {
+		if (i == 3)
+			return -EIO; /* closed again and again meanwhile */
+		pthread_mutex_unlock(&w->lock);
+		int rc = fs_sync_file(fs, n, w);
+		pthread_mutex_lock(&w->lock);
+		if (rc) {
+			LOGE("writeback: the closed version staged in %s must reach Swift before "
+			     "it is changed, and its upload failed (%s); the change is refused",
+			     w->st->path, strerror(-rc));
+			return rc;
+		}
+	}
+	if (w->wb_record)
+		w->wb_reopened = true;
+	return 0;
+}
+
 /* Will close() of a file of this name journal it (-o writeback, or a
  * temporary name)? Then its staged data goes to disk as it is written. */
 static bool journaled_name(const struct swiftfs_fs *fs, const char *name)
@@ -638,16 +669,18 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 
 	if (fs->ro)
 		return -EROFS;
-	fs_wb_stale_drop(fs, object);
 	rc = wstate_get(fs, n, object, &w);
 	if (rc)
 		return rc;
 	if (flags & O_TRUNC) {
+		/* an earlier mount's version of it, not uploaded, is older */
+		fs_wb_stale_drop(fs, object);
 		struct timespec mt;
 		pthread_mutex_lock(&w->lock);
-		rc = staging_truncate(w->st, 0);
+		rc = keep_closed_version_locked(fs, n, w, 0);
+		if (!rc)
+			rc = staging_truncate(w->st, 0);
 		if (!rc) {
-			fs_wb_drop_record_locked(w); /* the closed data is gone */
 			w->dirty = true;
 			w->poisoned = 0; /* a fresh start */
 			now_ts(&w->mtime);
@@ -690,8 +723,13 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	if (!object)
 		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
-	fs_wb_drop_record_locked(w); /* open for writing again: no longer closed data */
-	ssize_t n = staging_write(w->st, buf, size, off);
+	ssize_t n = keep_closed_version_locked(fs, f->inode, w, off);
+	if (n) {
+		pthread_mutex_unlock(&w->lock);
+		free(object);
+		return n;
+	}
+	n = staging_write(w->st, buf, size, off);
 	if (n >= 0) {
 		w->dirty = true;
 		now_ts(&w->mtime);
@@ -707,9 +745,11 @@ ssize_t fs_write(struct swiftfs_fs *fs, struct swiftfs_file *f, const char *buf,
 	mt = w->mtime;
 	uint64_t seq = local_seq(fs);
 	pthread_mutex_unlock(&w->lock);
-	free(object);
-	if (n >= 0)
+	if (n >= 0) {
+		fs_wb_stale_drop(fs, object); /* an earlier mount's version is older */
 		publish_attrs(fs, f->inode, seq, fsize, &mt, NULL, false);
+	}
+	free(object);
 	return n;
 }
 
@@ -1044,13 +1084,14 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 	if (w) {
 		pthread_mutex_lock(&w->lock);
 		if (to_set & FS_SET_SIZE) {
-			rc = staging_truncate(w->st, (uint64_t)in->st_size);
-			if (!rc)
-				w->dirty = true;
 			/* ftruncate by a handle: written again, as by a write
 			 * (the handle's close uploads) */
-			if (!rc && f)
-				fs_wb_drop_record_locked(w);
+			if (f)
+				rc = keep_closed_version_locked(fs, n, w, (uint64_t)in->st_size);
+			if (!rc)
+				rc = staging_truncate(w->st, (uint64_t)in->st_size);
+			if (!rc)
+				w->dirty = true;
 			if (!rc && in->st_size == 0)
 				stream_reset_locked(w);
 			else if (!rc)
@@ -1180,6 +1221,15 @@ bool fs_local_name_in_swift(struct swiftfs_wstate *w)
 	bool r = w->name_in_swift;
 	pthread_mutex_unlock(&w->lock);
 	return r;
+}
+
+bool fs_local_base_known(struct swiftfs_wstate *w, bool *slo)
+{
+	pthread_mutex_lock(&w->lock);
+	bool known = w->exists && !w->base_lost && !w->moved && !w->name_in_swift;
+	*slo = w->base_slo;
+	pthread_mutex_unlock(&w->lock);
+	return known;
 }
 
 /* Upload the data of n, claimed by the caller (fs_local_claim), as

@@ -26,6 +26,7 @@ void fs_wb_drop_record_locked(struct swiftfs_wstate *w)
 	unlink(w->wb_record);
 	free(w->wb_record);
 	w->wb_record = NULL;
+	w->wb_reopened = false;
 }
 
 struct wb_job {
@@ -105,7 +106,8 @@ static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 		rec.container = fs->container;
 		rec.object = (char *)object;
 		rec.staged = w->st->path;
-		rec.size = w->st->size;
+		/* reopened and written past it: still the closed version */
+		rec.size = w->wb_reopened ? w->wb_size : w->st->size;
 		rec.mtime = hh.mtime_str;
 		rec.content_type = w->content_type;
 		rec.headers = (char **)hdrs;
@@ -122,6 +124,7 @@ static int wb_record_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, con
 	if (!rc) {
 		free(w->wb_record);
 		w->wb_record = path;
+		w->wb_size = rec.size;
 	}
 	return rc;
 }
@@ -250,6 +253,8 @@ int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs
 		free(object);
 		return 0; /* nothing to upload */
 	}
+	if (!w->poisoned)
+		w->wb_reopened = false; /* this close's version is the one to record */
 	if (w->wb_queued) {
 		/* the queued upload (or one more after it) takes this data,
 		 * and the record (dropped by the write) is written again */

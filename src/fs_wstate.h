@@ -39,6 +39,11 @@ struct swiftfs_wstate {
 	struct swiftfs_slo_stream *stream; /* lock */
 	/* writeback */
 	char *wb_record;            /* lock: journal record of the closed data */
+	uint64_t wb_size;           /* lock: the size that record holds */
+	bool wb_reopened;           /* lock: written past wb_size since that close:
+				     * the record stays true (a recovery uploads
+				     * wb_size bytes) but the queued upload leaves
+				     * the file to its next close */
 	bool wb_queued;             /* lock: a background upload is queued */
 	bool wb_again;              /* lock: closed again while it was queued */
 	unsigned claims;            /* lock: renames/unlinks moving the local data

@@ -732,3 +732,26 @@ def test_rewrite_inside_the_segment_being_streamed(container, conn, mount):
     assert body == bytes(data)
     segs = [o["name"] for o in conn.get_container(container + "_segments")[1]]
     assert len(segs) == 4 and all("/slo/" in s and "/3145739/" not in s for s in segs), segs
+
+
+def test_a_folder_with_local_files_or_a_data_marker_is_not_empty(container, conn, mount):
+    """rmdir and a folder rename onto a folder count as content what Swift
+    does not list yet (a file open for writing, never uploaded) and an
+    object named like the folder's marker that holds data."""
+    conn.put_object(container, "logs/", b"12345")              # data, not a marker
+    conn.put_object(container, "src/a", b"a")
+    m = mount(container)
+    assert os.listdir(m.p("logs")) == []
+    for fn, args in ((os.rmdir, (m.p("logs"),)), (os.rename, (m.p("src"), m.p("logs")))):
+        with pytest.raises(OSError) as ei:
+            fn(*args)
+        assert ei.value.errno == errno.ENOTEMPTY, fn
+    assert conn.get_object(container, "logs/")[1] == b"12345"
+    os.mkdir(m.p("dst"))
+    with open(m.p("dst", "a"), "wb") as f:
+        f.write(b"written here, not closed yet")
+        with pytest.raises(OSError) as ei:
+            os.rename(m.p("src"), m.p("dst"))
+        assert ei.value.errno == errno.ENOTEMPTY
+    assert conn.get_object(container, "dst/a")[1] == b"written here, not closed yet"
+    assert conn.get_object(container, "src/a")[1] == b"a"

@@ -742,3 +742,66 @@ def test_a_second_mount_leaves_a_live_mounts_queued_uploads_alone(swift, contain
     assert conn.get_object(container, "f")[1] == b"closed by the first mount\n"
     assert [n for n in os.listdir(wbdir) if n.endswith(".wb")] == []
     assert len(os.listdir(wbdir + "-owners")) == 1     # the dead owner's lock is gone
+
+
+def test_a_reopened_file_keeps_its_closed_version_for_a_crash(swift, container, conn, proxy,
+                                                              mount, tmp_path):
+    """A closed file whose upload waits (Swift refusing) is opened again:
+    an append leaves its record true (a recovery uploads the closed bytes),
+    and a write inside the closed bytes is refused until that version is in
+    Swift. kill -9 with the append still open: the next mount uploads the
+    closed version."""
+    cache = str(tmp_path / "cache")
+    opts = ["writeback", "cache_dir=" + cache, "retry_timeout=1"]
+    m = mount(container, opts=opts, use_env_creds=False, env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
+    with open(m.p("log"), "wb") as f:
+        f.write(b"closed version\n")
+    fd = os.open(m.p("log"), os.O_WRONLY | os.O_APPEND)
+    os.write(fd, b"appended, never closed\n")
+    fd2 = os.open(m.p("log"), os.O_WRONLY)
+    with pytest.raises(OSError):                   # inside the closed bytes: up first, fails
+        os.pwrite(fd2, b"X", 0)
+    assert len(os.listdir(os.path.join(cache, "writeback"))) == 1
+    kill9(m)
+    for f in (fd, fd2):
+        try:
+            os.close(f)
+        except OSError:
+            pass
+    proxy.clear()
+    mount(container, opts=["cache_dir=" + cache])
+    assert conn.get_object(container, "log")[1] == b"closed version\n"
+
+
+def test_a_write_inside_a_closed_version_sends_that_version_first(container, conn, mount):
+    m = mount(container, opts=["writeback"])
+    with open(m.p("db"), "wb") as f:
+        f.write(b"A" * 100)
+    with open(m.p("db"), "r+b") as f:
+        f.write(b"B" * 10)
+        f.flush()
+        # the closed version is in Swift before the change (not only staged)
+        assert conn.get_object(container, "db")[1] == b"A" * 100
+    wait_objects(conn, container, {"db": b"B" * 10 + b"A" * 90})
+
+
+def test_rm_during_a_background_slo_upload_deletes_its_segments(swift, container, conn, proxy,
+                                                                 mount):
+    """The object was plain when rm looked it up; its upload (held up at the
+    manifest PUT) makes it an SLO before the DELETE: the DELETE must take
+    the segments too."""
+    conn.put_object(container, "big", b"plain before")
+    m = mount(container, opts=["writeback", "segment_size=1M"], use_env_creds=False,
+              env=proxied_env(swift, proxy))
+    assert os.stat(m.p("big")).st_size == len(b"plain before")
+    proxy.add_rule(method="PUT", path="multipart-manifest=put", action="delay", seconds=2.0,
+                   times=1)
+    with open(m.p("big"), "wb") as f:
+        f.write(os.urandom(3 * 1024 * 1024 + 5))
+    time.sleep(0.8)                                # the manifest PUT is under way
+    os.unlink(m.p("big"))
+    with pytest.raises(Exception):
+        conn.head_object(container, "big")
+    _, segs = conn.get_container(container + "_segments")
+    assert segs == [], ([s["name"] for s in segs], m.log())
