@@ -696,7 +696,9 @@ static ssize_t read_cached(struct swiftfs_reader *r, char *buf, size_t size, uin
 	}
 	if (seq && !err)
 		read_ahead_cached(r, (off + copied) / r->bsize, streak);
-	if (err && copied == 0)
+	/* a short answer is end of file to the kernel, which would shrink
+	 * the file to it: an error fails the whole read */
+	if (err)
 		return -err;
 	return (ssize_t)copied;
 }
@@ -839,7 +841,9 @@ ssize_t reader_read(struct swiftfs_reader *r, char *buf, size_t size, uint64_t o
 	r->next_off = off + copied;
 out:
 	pthread_mutex_unlock(&r->lock);
-	if (err && copied == 0)
+	/* a short answer is end of file to the kernel, which would shrink
+	 * the file to it: an error fails the whole read */
+	if (err)
 		return -err;
 	return (ssize_t)copied;
 }

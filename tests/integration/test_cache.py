@@ -2,6 +2,7 @@
 (swiftfs's own counters, logged at unmount), bytes checked against what
 Swift holds, caches that survive remounts, damaged blocks, the size bound,
 many readers of one object, out-of-band changes."""
+import errno
 import hashlib
 import os
 import random
@@ -676,3 +677,42 @@ def test_a_read_does_not_wait_behind_other_files_read_ahead(swift, container, co
     assert got == fast
     # waiting behind the slow file's queued GETs would take 4 s or more
     assert took < 2.0, took
+
+
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_a_read_failing_past_a_block_boundary_is_an_error_not_eof(swift, container, conn,
+                                                                   proxy, mount, tmp_path,
+                                                                   cache):
+    """A kernel read that starts in a block (or chunk) the mount has and
+    ends in one whose GET fails must fail: a short answer is end of file to
+    the kernel, which then shrinks the file (cp would copy a truncated
+    file, exit 0)."""
+    data = rand_bytes(4 * MiB, 21)
+    conn.put_object(container, "two", data)
+    # every GET from the second MiB on fails
+    proxy.add_rule(method="GET", path="/two$", range="^bytes=(1048576|[2-9][0-9]{6})-",
+                   action="status", status=503, times=-1)
+    opts = ["retry_timeout=1", "cache_dir=" + str(tmp_path / "cache"), "read_chunk=1M"]
+    opts += ["cache=off"] if cache == "off" else ["block_size=1M"]
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy), opts=opts)
+    if cache == "on":
+        with open(m.p("two"), "rb", buffering=0) as f:
+            assert f.read(MiB - 64 * 1024) == data[:MiB - 64 * 1024]
+        m.unmount()          # the first block stays in the cache, the kernel forgets its pages
+        m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy), opts=opts)
+    # O_DIRECT: the kernel asks for the range as it is, not page-cache
+    # reads that it may cut at the block boundary itself
+    fd = os.open(m.p("two"), os.O_RDONLY | os.O_DIRECT)
+    try:
+        if cache == "off":   # read in order: the first chunk is kept, the next one fails
+            assert os.pread(fd, MiB - 64 * 1024, 0) == data[:MiB - 64 * 1024]
+        with pytest.raises(OSError) as ei:
+            got = os.pread(fd, 128 * 1024, MiB - 64 * 1024)
+            raise AssertionError("read %d bytes, no error" % len(got))
+        assert ei.value.errno == errno.EIO
+    finally:
+        os.close(fd)
+    assert os.stat(m.p("two")).st_size == 4 * MiB
+    proxy.clear()
+    with open(m.p("two"), "rb") as f:
+        assert f.read() == data

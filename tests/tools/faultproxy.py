@@ -372,7 +372,8 @@ class Proxy:
         with self.lock:
             self.seq += 1
             entry = {"seq": self.seq, "method": method, "path": target, "status": None,
-                     "fault": fault, "rule": rule["id"] if rule else None}
+                     "fault": fault, "rule": rule["id"] if rule else None,
+                     "range": hget(headers, "range")}
             self.entries.append(entry)
             self.methods[method] += 1
             if fault:
