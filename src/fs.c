@@ -818,6 +818,19 @@ void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 
 /* --- operations ------------------------------------------------------ */
 
+/* parent/name is gone from Swift (deleted by another client): an inode the
+ * kernel still holds under it (a shell's working folder, an open file) no
+ * longer owns the name, or mkdir, ln and mv would find it there (EEXIST,
+ * EISDIR) while ls does not. One with local data keeps it. */
+static void name_gone(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char *name)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
+	if (c && !c->w)
+		inode_unhash_locked(&fs->t, c);
+	pthread_mutex_unlock(&fs->t.lock);
+}
+
 int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct swiftfs_entry *e)
 {
 	struct swiftfs_dlref *lr = NULL;
@@ -840,6 +853,7 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		goto out;
 	const struct swiftfs_dirent *d = listing_dirlist_find(&lr->dl, name);
 	if (!d) {
+		name_gone(fs, p, name);
 		rc = -ENOENT;
 		goto out;
 	}
@@ -868,8 +882,10 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		}
 		if (rc == -EAGAIN)
 			rc = fs_head_object(fs, object, d->kind == DK_SYMLINK, &h, &target);
+		if (rc == -ENOENT)
+			name_gone(fs, p, name); /* deleted since the listing */
 		if (rc)
-			goto out; /* ENOENT: deleted since the listing */
+			goto out;
 		snprintf(h.list_etag, sizeof(h.list_etag), "%s", d->etag ? d->etag : "");
 		h.list_mtime = d->mtime;
 		a = h;
@@ -951,10 +967,11 @@ int fs_getattr(struct swiftfs_fs *fs, uint64_t ino, struct stat *st, double *tim
 	if (!n)
 		return -ESTALE;
 	pthread_mutex_lock(&fs->t.lock);
-	/* a file with local data is described by it, not by Swift; a symlink
-	 * (whose size is its target's length) and, with exact_attrs, a file
-	 * known only from a listing are asked about once */
-	bool fresh = n->w || n->attr.kind == DK_DIR ||
+	/* a file with local data is described by it, not by Swift, and one
+	 * removed or replaced (still open) by what it knew: its name is not
+	 * its own; a symlink (whose size is its target's length) and, with
+	 * exact_attrs, a file known only from a listing are asked about once */
+	bool fresh = n->w || n->attr.kind == DK_DIR || !n->hashed ||
 		     (util_now() < n->attr_expire &&
 		      (n->attr.exact || (n->attr.kind == DK_FILE && !fs->exact_attrs)));
 	bool link = n->attr.kind == DK_SYMLINK;

@@ -1042,9 +1042,18 @@ int fs_symlink(struct swiftfs_fs *fs, const char *target, uint64_t parent, const
 		hraw = NULL;
 	free(ec);
 	free(eo);
+	/* Swift refuses a metadata value over max_meta_value_length (400,
+	 * which said EINVAL): a target too long to keep is refused first */
+	size_t elen = etarget ? strlen(etarget) : 0;
 	free(etarget);
 	if (!hraw || (tobj && !hsym)) {
 		rc = -ENOMEM;
+		goto out;
+	}
+	if (elen > fs->xinfo.max_value) {
+		LOGW("symlink %s: its target takes %zu bytes as Swift metadata (URL-encoded), "
+		     "over the cluster's %u", object, elen, fs->xinfo.max_value);
+		rc = -ENAMETOOLONG;
 		goto out;
 	}
 	now_mtime_header(hmt, sizeof(hmt), &ts);

@@ -306,9 +306,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	fi->fh = (uint64_t)(uintptr_t)od;
 	fi->cache_readdir = 0;
-	link_add(req_ctx(req), &od->link, true);
+	struct swiftfs_fuse_ctx *ctx = req_ctx(req); /* req is gone after the reply */
+	link_add(ctx, &od->link, true);
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		ops_dir_close(req_ctx(req), od); /* the opener was interrupted */
+		ops_dir_close(ctx, od); /* the opener was interrupted */
 }
 
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
@@ -493,10 +494,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	p.attr_timeout = e.attr_timeout;
 	p.entry_timeout = e.entry_timeout;
 	fi->fh = (uint64_t)(uintptr_t)of;
-	link_add(req_ctx(req), &of->link, false);
+	struct swiftfs_fuse_ctx *ctx = req_ctx(req); /* req is gone after the reply */
+	link_add(ctx, &of->link, false);
 	if (fuse_reply_create(req, &p, fi) == -ENOENT) {
+		/* interrupted: the kernel has neither the file nor the entry,
+		 * so its lookup is given back too */
 		fs_flush(of->fs, of->f);
-		ops_file_close(req_ctx(req), of);
+		ops_file_close(ctx, of);
+		forget_ctx(ctx, p.ino, 1);
 	}
 }
 

@@ -432,8 +432,17 @@ static int upload_locked(struct swiftfs_fs *fs, struct swiftfs_wstate *w, const 
 		return -w->poisoned;
 	}
 	rc = fill_gaps_locked(fs, w, object, 0, w->st->size);
-	if (rc)
+	if (rc) {
+		/* the bytes not written here come from the version the file
+		 * was opened on: gone or changed (ENOENT, ESTALE) is an I/O
+		 * error of this close, not "no such file" */
+		LOGE("%s: the parts not written through the mount could not be read from the "
+		     "version it was opened on (%s); nothing was uploaded, the written data is "
+		     "kept in %s", object, strerror(-rc), w->st->path);
+		if (rc != -ENOSPC && rc != -ENOMEM && rc != -EACCES)
+			rc = -EIO;
 		goto out;
+	}
 	rc = fs_upload_headers_locked(w, a, &hh, &hdrs);
 	if (rc)
 		goto out;
@@ -1077,6 +1086,9 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 			n->attr.gid = in->st_gid;
 	}
 	struct swiftfs_attr a = n->attr;
+	/* removed or replaced, and still open: its name in Swift is not its
+	 * own any more, the change stays in the inode */
+	bool named = n->hashed;
 	pthread_mutex_unlock(&fs->t.lock);
 
 	bool pending = false;
@@ -1113,6 +1125,13 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 		fs_wb_rerecord(fs, n, false);
 		if ((to_set & FS_SET_SIZE) && !f)
 			rc = fs_sync_file(fs, n, w); /* truncate(path): persist now */
+	} else if (!named) {
+		pthread_mutex_lock(&fs->t.lock);
+		if (to_set & FS_SET_MTIME) {
+			n->attr.mtime = mt;
+			n->attr.have_mtime = true;
+		}
+		pthread_mutex_unlock(&fs->t.lock);
 	} else if (to_set & (FS_SET_MTIME | FS_SET_MODE | FS_SET_UID | FS_SET_GID)) {
 		char hm[64], hmode[48], huid[48], hgid[48];
 		const char *set[5];

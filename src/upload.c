@@ -684,9 +684,10 @@ void upload_stream_abort(struct swiftfs_slo_stream *s)
 	/* no partial object: remove what was uploaded */
 	struct swiftfs_seglist l = { 0 };
 	l.paths = calloc(s->n ? s->n : 1, sizeof(char *));
+	/* every segment sent, not only those Swift confirmed: one whose
+	 * answer was lost may be stored (a 404 for the others is harmless) */
 	for (size_t i = 0; l.paths && i < s->n; i++)
-		if (s->jobs[i]->done && s->jobs[i]->stored &&
-		    asprintf(&l.paths[l.n], "/%s/%s", s->segc, s->jobs[i]->name) >= 0)
+		if (asprintf(&l.paths[l.n], "/%s/%s", s->segc, s->jobs[i]->name) >= 0)
 			l.n++;
 	if (l.n && upload_delete_segments(s->cfg, &l) && s->journal) {
 		/* keep the record: the next mount deletes what is left */
@@ -700,7 +701,7 @@ void upload_stream_abort(struct swiftfs_slo_stream *s)
 }
 
 static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
-			const char *content_type, const char *const *headers)
+			const char *content_type, const char *const *headers, long *status)
 {
 	struct swiftfs_buf manifest = { 0 };
 	int rc = buf_append(&manifest, "[", 1);
@@ -740,6 +741,7 @@ static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
 		r.send_buf = manifest.data;
 		r.send_len = manifest.len;
 		rc = swift_request(s->cfg->client, &r);
+		*status = r.status;
 		if (rc) {
 			char what[300];
 			swift_describe_error(&r, what, sizeof(what));
@@ -767,6 +769,25 @@ static int slo_etag(const struct swiftfs_slo_stream *s, char out[72])
 		return -ENOMEM;
 	util_hex(md, 16, out);
 	return 0;
+}
+
+/* Whether object holds the manifest of s, whose PUT got no clear answer
+ * (Swift gives an SLO the MD5 of its segments' ETags). */
+static bool manifest_landed(const struct swiftfs_slo_stream *s, const char *object)
+{
+	char want[72], got[72] = "";
+	struct swiftfs_req r;
+	if (slo_etag(s, want))
+		return false;
+	swift_req_init(&r, "HEAD");
+	r.container = s->cfg->container;
+	r.object = object;
+	r.flags = SWIFT_REQ_QUIET_404;
+	int rc = swift_request(s->cfg->client, &r);
+	if (!rc)
+		swift_req_etag(&r, got, sizeof(got));
+	swift_req_cleanup(&r);
+	return !rc && strcmp(got, want) == 0;
 }
 
 int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
@@ -798,8 +819,28 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 			rc = -EIO;
 		}
 	}
+	long status = -1;
 	if (!rc)
-		rc = put_manifest(s, object, content_type, headers);
+		rc = put_manifest(s, object, content_type, headers, &status);
+	bool unclear = rc && (status == 0 || status >= 500); /* no answer, or the proxy's */
+	if (unclear && manifest_landed(s, object)) {
+		LOGI("%s: the manifest is in Swift; its PUT's answer was lost", object);
+		rc = 0;
+		unclear = false;
+	} else if (unclear) {
+		/* it may still land (a PUT a proxy gave up waiting for): the
+		 * segments and the record stay, and the next mount's recovery
+		 * deletes them if no manifest uses them */
+		LOGW("%s: whether the manifest reached Swift is not known; its segments stay "
+		     "until the next mount checks them", object);
+		if (s->journal_fd >= 0)
+			close(s->journal_fd);
+		s->journal_fd = -1;
+		free(s->journal);
+		s->journal = NULL;
+		stream_free(s);
+		return rc;
+	}
 	if (rc) {
 		upload_stream_abort(s); /* no manifest: the segments are nobody's */
 		return rc;
@@ -924,6 +965,23 @@ out:
 	return rc;
 }
 
+/* A bulk-delete answer: 0 all deleted (or not found), -EIO failures
+ * listed (the answer is 200 with them in its body), 1 not a bulk answer
+ * (no bulk middleware: an account POST answers 204). */
+static int bulk_answer(struct swiftfs_req *r)
+{
+	buf_terminate(&r->resp_body);
+	json_object *root = json_tokener_parse(r->resp_body.data ? r->resp_body.data : "");
+	json_object *errs;
+	int rc = 1;
+	if (root && json_object_object_get_ex(root, "Errors", &errs) &&
+	    json_object_is_type(errs, json_type_array))
+		rc = json_object_array_length(errs) > 0 ? -EIO : 0;
+	if (root)
+		json_object_put(root);
+	return rc;
+}
+
 int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
 			   const struct swiftfs_seglist *segs)
 {
@@ -948,10 +1006,15 @@ int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
 	r.send_buf = body.data;
 	r.send_len = body.len;
 	rc = swift_request(cfg->client, &r);
-	if (!rc && r.resp_body.data && !strstr(r.resp_body.data, "\"Errors\": []"))
-		LOGW("deleting old segments: %.300s", r.resp_body.data);
+	int ans = rc ? 1 : bulk_answer(&r);
+	if (ans < 0)
+		LOGW("deleting segments: %.300s", r.resp_body.data);
 	swift_req_cleanup(&r);
-	if (rc) {
+	if (ans <= 0) {
+		rc = ans;
+		goto out;
+	}
+	if (ans > 0) {
 		/* no bulk middleware: one DELETE each */
 		rc = 0;
 		for (size_t i = 0; i < segs->n; i++) {

@@ -420,3 +420,40 @@ def test_records_of_the_previous_format_are_still_recovered(container, conn, mou
     m.unmount()
     assert segments_of(conn, container, "o%201/") == []
     assert os.listdir(cache / "uploads") == []
+
+
+def test_a_manifest_put_whose_answers_are_lost_is_checked_not_undone(swift, container, conn,
+                                                                     proxy, mount):
+    """Swift stored the SLO manifest but every answer to its PUT was lost:
+    a HEAD finds the manifest in place (its ETag is that of our segments),
+    so close() succeeds and the segments stay. They were deleted, which
+    left an object whose reads fail."""
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["segment_size=1M", "retry_timeout=2"])
+    proxy.add_rule(method="PUT", path="multipart-manifest=put", action="lose_answer",
+                   times=-1)
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    with open(m.p("big"), "wb") as f:
+        f.write(data)
+    proxy.clear()
+    assert conn.get_object(container, "big")[1] == data
+    assert "its PUT's answer was lost" in m.log()
+
+
+def test_a_failed_upload_deletes_the_segments_whose_answers_were_lost(swift, container, conn,
+                                                                      proxy, mount):
+    """A segment Swift stored but whose answers were all lost fails the
+    upload; its clean-up deletes that segment too, not only the confirmed
+    ones (it was left in <container>_segments for good)."""
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["segment_size=1M", "retry_timeout=2"])
+    proxy.add_rule(method="PUT", path="_segments/.*/00000001$", action="lose_answer",
+                   times=-1)
+    with pytest.raises(OSError):
+        with open(m.p("big"), "wb") as f:
+            f.write(os.urandom(3 * 1024 * 1024 + 5))
+    proxy.clear()
+    with pytest.raises(Exception):
+        conn.head_object(container, "big")
+    _, segs = conn.get_container(container + "_segments")
+    assert segs == [], [s["name"] for s in segs]

@@ -755,3 +755,74 @@ def test_a_folder_with_local_files_or_a_data_marker_is_not_empty(container, conn
         assert ei.value.errno == errno.ENOTEMPTY
     assert conn.get_object(container, "dst/a")[1] == b"written here, not closed yet"
     assert conn.get_object(container, "src/a")[1] == b"a"
+
+
+def test_an_open_file_removed_or_replaced_keeps_its_own_attributes(container, conn, mount):
+    """fstat and fchmod of an open file whose name was removed or given to
+    another file: no request under the name that is not its own any more
+    (the HEAD answered ENOENT, or the other file's size; the POST changed
+    the other file)."""
+    conn.put_object(container, "a", b"aaaa")
+    conn.put_object(container, "b", b"bbbbbbbb")
+    conn.put_object(container, "c", b"ccc")
+    m = mount(container, opts=["attr_timeout=0"])
+    with open(m.p("a"), "rb") as fa, open(m.p("b"), "rb") as fb:
+        os.unlink(m.p("a"))
+        assert os.fstat(fa.fileno()).st_size == 4
+        os.rename(m.p("c"), m.p("b"))
+        assert os.fstat(fb.fileno()).st_size == 8
+        os.fchmod(fb.fileno(), 0o600)
+        assert stat.S_IMODE(os.fstat(fb.fileno()).st_mode) == 0o600
+        assert "x-object-meta-mode" not in conn.head_object(container, "b")
+        assert os.stat(m.p("b")).st_size == 3
+
+
+def test_close_of_a_partial_rewrite_whose_object_vanished_is_eio(container, conn, mount):
+    """The bytes not written come from the version the file was opened on;
+    when another client deleted it meanwhile, close() says EIO (it said
+    ENOENT, 'no such file', of a file the program holds open)."""
+    conn.put_object(container, "g", os.urandom(3 * 1024 * 1024))
+    m = mount(container)
+    f = open(m.p("g"), "r+b")
+    f.write(b"y")
+    conn.delete_object(container, "g")
+    with pytest.raises(OSError) as ei:
+        f.close()
+    assert ei.value.errno == errno.EIO
+
+
+def test_a_symlink_target_too_long_for_swift_metadata_is_enametoolong(container, conn, mount):
+    m = mount(container)
+    ok = "d/" * 100 + "t"                                  # 201 bytes
+    os.symlink(ok, m.p("fits"))
+    assert os.readlink(m.p("fits")) == ok
+    for target in ("x" * 300, "é" * 50):                  # 300 bytes; 100 bytes, 300 encoded
+        with pytest.raises(OSError) as ei:
+            os.symlink(target, m.p("long"))
+        assert ei.value.errno == errno.ENAMETOOLONG
+    assert not os.path.lexists(m.p("long"))
+
+
+def test_a_name_another_client_deleted_is_free_while_the_kernel_holds_it(container, conn,
+                                                                         mount):
+    """A folder some process has open (a shell's working folder) and a file
+    held open are deleted by another client: once the mount sees them gone,
+    mkdir and an exclusive create of those names succeed (they said EEXIST
+    while ls showed nothing)."""
+    conn.put_object(container, "x/f", b"1")
+    conn.put_object(container, "y", b"2")
+    m = mount(container, opts=["entry_timeout=0", "attr_timeout=0", "negative_timeout=0"])
+    dfd = os.open(m.p("x"), os.O_RDONLY | os.O_DIRECTORY)
+    f = open(m.p("y"), "rb")
+    conn.delete_object(container, "x/f")
+    conn.delete_object(container, "y")
+    try:
+        assert os.listdir(m.path) == []
+        os.mkdir(m.p("x"))
+        with open(m.p("y"), "xb") as g:
+            g.write(b"new")
+        assert conn.get_object(container, "y")[1] == b"new"
+        assert conn.head_object(container, "x")["content-type"] == "application/directory"
+    finally:
+        os.close(dfd)
+        f.close()

@@ -764,12 +764,15 @@ def test_a_reopened_file_keeps_its_closed_version_for_a_crash(swift, container, 
     with pytest.raises(OSError):                   # inside the closed bytes: up first, fails
         os.pwrite(fd2, b"X", 0)
     assert len(os.listdir(os.path.join(cache, "writeback"))) == 1
-    kill9(m)
+    os.kill(m.proc.pid, signal.SIGKILL)            # with the append still open
+    m.proc.wait()
     for f in (fd, fd2):
         try:
             os.close(f)
         except OSError:
             pass
+    subprocess.run(["fusermount3", "-u", m.path], check=False)
+    m.expect_rc = None                             # killed on purpose
     proxy.clear()
     mount(container, opts=["cache_dir=" + cache])
     assert conn.get_object(container, "log")[1] == b"closed version\n"
