@@ -374,7 +374,9 @@ static ssize_t read_block(struct swiftfs_block_cache *bc, const unsigned char *i
 
 	block_path(bc, id, idx, path, sizeof(path));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) /* out of descriptors, EIO, EACCES: not a damaged block */
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
+		return -EMFILE; /* the process is short of something, the block is fine */
+	if (fd < 0) /* EIO, EACCES: not a damaged block, but not readable */
 		return errno == ENOENT ? -ENOENT : -EIO;
 	if (in >= blen) {
 		rc = 0;
@@ -476,7 +478,7 @@ ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc
 		rc = read_block(bc, k->id, idx, blen, verified, buf, in, len);
 		pthread_mutex_lock(&bc->lock);
 		e->pins--;
-		if (rc >= 0 || rc == -ENOMEM) {
+		if (rc >= 0 || rc == -ENOMEM || rc == -EMFILE) {
 			if (rc >= 0) {
 				e->verified = true;
 				bc->st.hits++;

@@ -772,13 +772,14 @@ static int slo_etag(const struct swiftfs_slo_stream *s, char out[72])
 }
 
 /* Whether object holds the manifest of s, whose PUT got no clear answer
- * (Swift gives an SLO the MD5 of its segments' ETags). */
-static bool manifest_landed(const struct swiftfs_slo_stream *s, const char *object)
+ * (Swift gives an SLO the MD5 of its segments' ETags): 1 it does, 0 it
+ * holds something else or nothing, -errno the HEAD got no answer either. */
+static int manifest_landed(const struct swiftfs_slo_stream *s, const char *object)
 {
 	char want[72], got[72] = "";
 	struct swiftfs_req r;
 	if (slo_etag(s, want))
-		return false;
+		return -ENOMEM;
 	swift_req_init(&r, "HEAD");
 	r.container = s->cfg->container;
 	r.object = object;
@@ -787,7 +788,9 @@ static bool manifest_landed(const struct swiftfs_slo_stream *s, const char *obje
 	if (!rc)
 		swift_req_etag(&r, got, sizeof(got));
 	swift_req_cleanup(&r);
-	return !rc && strcmp(got, want) == 0;
+	if (rc == -ENOENT)
+		return 0;
+	return rc ? rc : strcmp(got, want) == 0;
 }
 
 int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int fd,
@@ -822,15 +825,14 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 	long status = -1;
 	if (!rc)
 		rc = put_manifest(s, object, content_type, headers, &status);
-	bool unclear = rc && (status == 0 || status >= 500); /* no answer, or the proxy's */
-	if (unclear && manifest_landed(s, object)) {
+	/* no answer, or the proxy's: Swift may have stored it all the same */
+	int landed = rc && (status == 0 || status >= 500) ? manifest_landed(s, object) : 0;
+	if (landed > 0) {
 		LOGI("%s: the manifest is in Swift; its PUT's answer was lost", object);
 		rc = 0;
-		unclear = false;
-	} else if (unclear) {
-		/* it may still land (a PUT a proxy gave up waiting for): the
-		 * segments and the record stay, and the next mount's recovery
-		 * deletes them if no manifest uses them */
+	} else if (landed < 0) {
+		/* not known: the segments and the record stay, and the next
+		 * mount's recovery deletes them if no manifest uses them */
 		LOGW("%s: whether the manifest reached Swift is not known; its segments stay "
 		     "until the next mount checks them", object);
 		if (s->journal_fd >= 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -370,6 +371,36 @@ static void test_refetch_while_pinned_and_not_stored(void)
 	block_cache_free(bc);
 }
 
+/* Out of file descriptors: a read fails with EMFILE and the block stays
+ * (it was taken for damaged and deleted). */
+static void test_out_of_descriptors_keeps_blocks(void)
+{
+	struct swiftfs_bc_key k;
+	char buf[BS], want[BS];
+	struct swiftfs_block_cache *bc = open_cache(100 * BS);
+	block_cache_key(bc, "/v1/AUTH_a", "c", "fd", "etag", BS, &k);
+	CHECK_INT(get_block(bc, &k, 0, buf, NULL), 0);
+	struct rlimit old, low;
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &old), 0);
+	/* every descriptor up to the limit in use: the next open fails */
+	low.rlim_cur = low.rlim_max = old.rlim_max;
+	low.rlim_cur = 64;
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int fds[64], nfd = 0;
+	while (nfd < 64 && (fds[nfd] = open("/dev/null", O_RDONLY)) >= 0)
+		nfd++;
+	CHECK_INT((int)block_cache_read(bc, &k, 0, BS, buf, 0, BS), -EMFILE);
+	while (nfd > 0)
+		close(fds[--nfd]);
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
+	int fetched = 0;
+	CHECK_INT(get_block(bc, &k, 0, buf, &fetched), 0);
+	CHECK_INT(fetched, 0);
+	fill_pattern(want, BS, 0);
+	CHECK(memcmp(buf, want, BS) == 0);
+	block_cache_free(bc);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/swiftfs-test-bc-XXXXXX");
@@ -382,6 +413,7 @@ int main(void)
 	test_threads_share_fetches();
 	test_big_blocks_checked_in_pieces();
 	test_refetch_while_pinned_and_not_stored();
+	test_out_of_descriptors_keeps_blocks();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(dir) - 7), dir);
 	if (system(cmd) != 0)
