@@ -818,15 +818,33 @@ void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 
 /* --- operations ------------------------------------------------------ */
 
-/* parent/name is gone from Swift (deleted by another client): an inode the
- * kernel still holds under it (a shell's working folder, an open file) no
- * longer owns the name, or mkdir, ln and mv would find it there (EEXIST,
- * EISDIR) while ls does not. One with local data keeps it. */
-static void name_gone(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char *name)
+/* The inode number holding parent/name now, 0 for none. */
+static uint64_t child_ino(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char *name)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
-	if (c && !c->w)
+	uint64_t ino = c ? c->ino : 0;
+	pthread_mutex_unlock(&fs->t.lock);
+	return ino;
+}
+
+/* parent/name is gone from Swift (deleted by another client): an inode the
+ * kernel still holds under it (a shell's working folder, an open file) no
+ * longer owns the name, or mkdir, ln and mv would find it there (EEXIST,
+ * EISDIR) while ls does not. Only the inode that held the name before the
+ * listing was read (was_ino), so not one that a mkdir, create or rename
+ * linked meanwhile; and not one with local data, or a folder holding
+ * files made through the mount. */
+static void name_gone(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char *name,
+		      uint64_t was_ino)
+{
+	double now = util_now();
+	pthread_mutex_lock(&fs->t.lock);
+	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
+	bool local = c && c->w;
+	for (struct swiftfs_overlay *o = c ? c->overlay : NULL; o && !local; o = o->next)
+		local = o->present && fs_overlay_live_locked(fs, c, o, now);
+	if (c && c->ino == was_ino && !local)
 		inode_unhash_locked(&fs->t, c);
 	pthread_mutex_unlock(&fs->t.lock);
 }
@@ -848,12 +866,13 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		rc = -ENOTDIR;
 		goto out;
 	}
+	uint64_t was_ino = child_ino(fs, p, name);
 	rc = fs_get_listing(fs, p, &lr);
 	if (rc)
 		goto out;
 	const struct swiftfs_dirent *d = listing_dirlist_find(&lr->dl, name);
 	if (!d) {
-		name_gone(fs, p, name);
+		name_gone(fs, p, name, was_ino);
 		rc = -ENOENT;
 		goto out;
 	}
@@ -883,7 +902,7 @@ int fs_lookup(struct swiftfs_fs *fs, uint64_t parent, const char *name, struct s
 		if (rc == -EAGAIN)
 			rc = fs_head_object(fs, object, d->kind == DK_SYMLINK, &h, &target);
 		if (rc == -ENOENT)
-			name_gone(fs, p, name); /* deleted since the listing */
+			name_gone(fs, p, name, was_ino); /* deleted since the listing */
 		if (rc)
 			goto out;
 		snprintf(h.list_etag, sizeof(h.list_etag), "%s", d->etag ? d->etag : "");

@@ -826,8 +826,12 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 			inode_ref_locked(dir);
 		pthread_mutex_unlock(&fs->t.lock);
 		if (dir) {
+			/* moved below by this pointer, not found again by its
+			 * name: a lookup meanwhile that finds the folder gone
+			 * from Swift (its objects deleted by this rename) may
+			 * unhash it */
+			c = dir;
 			rc = hold_subtree(fs, dir, &below, &nbelow);
-			fs_put_inode(fs, dir);
 			if (rc)
 				goto out;
 		}

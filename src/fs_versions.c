@@ -586,8 +586,9 @@ static int vnode_target_locked(struct swiftfs_fs *fs, const struct vnode *n, cha
 
 /* A version the listing says is empty may be a DLO manifest or a symlink,
  * whose bytes are those of its segments or its target: a HEAD (which
- * follows both, as the GET does) asks its size, once. */
-static void resolve_size(struct swiftfs_fs *fs, uint64_t ino)
+ * follows both, as the GET does) asks its size, once. 0, or the HEAD's
+ * error when the size is still not known. */
+static int resolve_size(struct swiftfs_fs *fs, uint64_t ino)
 {
 	struct swiftfs_versions *v = fs->versions;
 	char *container = NULL, *object = NULL, *query = NULL;
@@ -615,8 +616,11 @@ static void resolve_size(struct swiftfs_fs *fs, uint64_t ino)
 		LOGW("versions: cannot ask the size of %s: %s", object, d);
 	}
 	swift_req_cleanup(&r);
-	if (!known)
+	if (!known) {
+		rc = rc ? rc : -EIO; /* an answer without a length */
 		goto out;
+	}
+	rc = 0;
 	pthread_mutex_lock(&v->lock);
 	n = node_by_ino_locked(v, ino);
 	if (n) {
@@ -628,6 +632,7 @@ out:
 	free(container);
 	free(object);
 	free(query);
+	return rc;
 }
 
 /* --- operations -------------------------------------------------------- */
@@ -964,7 +969,12 @@ int fs_versions_open(struct swiftfs_fs *fs, uint64_t ino, int flags, struct swif
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	resolve_size(fs, ino);
+	/* a size not known would read as empty, with no error */
+	rc = resolve_size(fs, ino);
+	if (rc) {
+		free(f);
+		return rc;
+	}
 	pthread_mutex_lock(&v->lock);
 	struct vnode *n = node_by_ino_locked(v, ino);
 	if (!n)

@@ -645,6 +645,17 @@ int fs_sync_closed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftf
 static int keep_closed_version_locked(struct swiftfs_fs *fs, struct swiftfs_inode *n,
 				      struct swiftfs_wstate *w, uint64_t from)
 {
+	if (w->poisoned && w->wb_record && w->wb_reopened && from < w->wb_size &&
+	    staging_truncate(w->st, w->wb_size) == 0) {
+		/* a write past the closed version failed (that program was
+		 * told): a change of the closed bytes (a rewrite from the
+		 * start, O_TRUNC) starts from that version, which is intact,
+		 * rather than from a file that can never be uploaded */
+		LOGW("writeback: %s goes back to its last closed version (%llu bytes): a write "
+		     "after it failed", w->st->path, (unsigned long long)w->wb_size);
+		w->poisoned = 0;
+		w->wb_reopened = false;
+	}
 	for (unsigned i = 0; w->wb_record && from < w->wb_size && w->dirty && !w->unlinked; i++) {
 		if (i == 3)
 			return -EIO; /* closed again and again meanwhile */
@@ -1096,10 +1107,10 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 	if (w) {
 		pthread_mutex_lock(&w->lock);
 		if (to_set & FS_SET_SIZE) {
-			/* ftruncate by a handle: written again, as by a write
-			 * (the handle's close uploads) */
-			if (f)
-				rc = keep_closed_version_locked(fs, n, w, (uint64_t)in->st_size);
+			/* like a write: a closed version whose upload waits is
+			 * kept (ftruncate by a handle: the handle's close
+			 * uploads; truncate by path: below) */
+			rc = keep_closed_version_locked(fs, n, w, (uint64_t)in->st_size);
 			if (!rc)
 				rc = staging_truncate(w->st, (uint64_t)in->st_size);
 			if (!rc)
@@ -1209,7 +1220,8 @@ struct swiftfs_wstate *fs_local_claim(struct swiftfs_fs *fs, struct swiftfs_inod
 	if (!w)
 		return NULL;
 	pthread_mutex_lock(&w->lock);
-	bool only = !w->exists && !w->unlinked && !w->name_in_swift;
+	/* an upload that failed may have landed all the same */
+	bool only = !w->exists && !w->unlinked && !w->name_in_swift && !w->base_lost;
 	if (only)
 		w->claims++;
 	pthread_mutex_unlock(&w->lock);

@@ -827,6 +827,8 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 		rc = put_manifest(s, object, content_type, headers, &status);
 	/* no answer, or the proxy's: Swift may have stored it all the same */
 	int landed = rc && (status == 0 || status >= 500) ? manifest_landed(s, object) : 0;
+	if (landed == 0 && rc && status == 0)
+		landed = -EAGAIN; /* no answer: the PUT may still be under way there */
 	if (landed > 0) {
 		LOGI("%s: the manifest is in Swift; its PUT's answer was lost", object);
 		rc = 0;
@@ -976,9 +978,14 @@ static int bulk_answer(struct swiftfs_req *r)
 	json_object *root = json_tokener_parse(r->resp_body.data ? r->resp_body.data : "");
 	json_object *errs;
 	int rc = 1;
+	json_object *st;
 	if (root && json_object_object_get_ex(root, "Errors", &errs) &&
-	    json_object_is_type(errs, json_type_array))
-		rc = json_object_array_length(errs) > 0 ? -EIO : 0;
+	    json_object_is_type(errs, json_type_array)) {
+		/* refused whole (413 too many names, 400, 401): "Errors" empty */
+		const char *status = json_object_object_get_ex(root, "Response Status", &st)
+					     ? json_object_get_string(st) : NULL;
+		rc = json_object_array_length(errs) > 0 || (status && status[0] != '2') ? -EIO : 0;
+	}
 	if (root)
 		json_object_put(root);
 	return rc;

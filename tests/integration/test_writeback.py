@@ -809,3 +809,37 @@ def test_rm_during_a_background_slo_upload_deletes_its_segments(swift, container
         conn.head_object(container, "big")
     _, segs = conn.get_container(container + "_segments")
     assert segs == [], ([s["name"] for s in segs], m.log())
+
+
+def test_a_failed_append_to_a_closed_file_keeps_it_writable(swift, container, conn, proxy,
+                                                            mount, tmp_path):
+    """A closed file whose upload waits (Swift refusing) is appended to and
+    the staging disk fills: that write and the close fail, the closed
+    version stays recorded, and once Swift is back the file can be
+    rewritten (the mount goes back to the closed version first)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)], check=True)
+    try:
+        m = mount(container, opts=["writeback", "cache_dir=%s" % small, "retry_timeout=1"],
+                  use_env_creds=False, env=proxied_env(swift, proxy))
+        proxy.add_rule(method="PUT", action="status", status=503, times=-1)
+        closed = b"c" * 100000
+        with open(m.p("f"), "wb") as f:
+            f.write(closed)
+        f = open(m.p("f"), "ab")
+        with pytest.raises(OSError) as ei:
+            f.write(b"a" * (4 * 1024 * 1024))
+            f.flush()
+        assert ei.value.errno == errno.ENOSPC
+        with pytest.raises(OSError):
+            f.close()
+        proxy.clear()                                              # Swift is back
+        with open(m.p("f"), "wb") as g:                            # it was ENOSPC for good
+            assert conn.get_object(container, "f")[1] == closed   # that version went first
+            g.write(b"new")
+        wait_objects(conn, container, {"f": b"new"})
+        assert "goes back to its last closed version" in m.log()
+        m.unmount()
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
