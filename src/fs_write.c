@@ -232,7 +232,12 @@ static int wstate_get(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char
 		pthread_mutex_unlock(&fs->t.lock);
 		return 0;
 	}
+	/* removed or replaced (reached through /proc/self/fd): its old name
+	 * is not its own, and data staged for it would go up there */
+	bool named = n->hashed;
 	pthread_mutex_unlock(&fs->t.lock);
+	if (!named)
+		return -ENOENT;
 	rc = wstate_new(fs, object, true, &w);
 	if (rc)
 		return rc;

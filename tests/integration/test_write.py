@@ -769,12 +769,18 @@ def test_an_open_file_removed_or_replaced_keeps_its_own_attributes(container, co
     with open(m.p("a"), "rb") as fa, open(m.p("b"), "rb") as fb:
         os.unlink(m.p("a"))
         assert os.fstat(fa.fileno()).st_size == 4
+        # reopened for writing through /proc: its old name is not its own
+        with pytest.raises(OSError) as ei:
+            os.open("/proc/self/fd/%d" % fa.fileno(), os.O_WRONLY)
+        assert ei.value.errno == errno.ENOENT
         os.rename(m.p("c"), m.p("b"))
         assert os.fstat(fb.fileno()).st_size == 8
         os.fchmod(fb.fileno(), 0o600)
         assert stat.S_IMODE(os.fstat(fb.fileno()).st_mode) == 0o600
         assert "x-object-meta-mode" not in conn.head_object(container, "b")
         assert os.stat(m.p("b")).st_size == 3
+    with pytest.raises(Exception):
+        conn.head_object(container, "a")
 
 
 def test_close_of_a_partial_rewrite_whose_object_vanished_is_eio(container, conn, mount):
