@@ -807,7 +807,13 @@ def test_rm_during_a_background_slo_upload_deletes_its_segments(swift, container
     os.unlink(m.p("big"))
     with pytest.raises(Exception):
         conn.head_object(container, "big")
-    _, segs = conn.get_container(container + "_segments")
+    # (had the unlink come first, the upload's own clean-up deletes them: wait for it)
+    deadline = time.time() + 20
+    while True:
+        _, segs = conn.get_container(container + "_segments")
+        if not segs or time.time() > deadline:
+            break
+        time.sleep(0.2)
     assert segs == [], ([s["name"] for s in segs], m.log())
 
 
