@@ -837,8 +837,10 @@ int upload_stream_finish(struct swiftfs_slo_stream *s, const char *object, int f
 		 * mount's recovery deletes them if no manifest uses them */
 		LOGW("%s: whether the manifest reached Swift is not known; its segments stay "
 		     "until the next mount checks them", object);
-		if (s->journal_fd >= 0)
-			close(s->journal_fd);
+		/* the record's lock stays held until the daemon exits (its
+		 * descriptor is left open on purpose, one per such rare
+		 * failure): another mount sharing the cache folder must not
+		 * decide about these segments while the PUT may still land */
 		s->journal_fd = -1;
 		free(s->journal);
 		s->journal = NULL;
