@@ -474,6 +474,7 @@ static void verify_overlays(struct swiftfs_fs *fs, struct swiftfs_inode *dir, co
 			    struct swiftfs_dlref *ref)
 {
 	char *names[16];
+	double made[16];
 	size_t n = 0;
 	double now = util_now();
 
@@ -486,6 +487,7 @@ static void verify_overlays(struct swiftfs_fs *fs, struct swiftfs_inode *dir, co
 		if (c && c->w)
 			continue;
 		names[n] = strdup(o->name);
+		made[n] = o->made_at;
 		if (names[n])
 			n++;
 	}
@@ -498,12 +500,17 @@ static void verify_overlays(struct swiftfs_fs *fs, struct swiftfs_inode *dir, co
 		if (rc != -ENOENT)
 			continue;
 		pthread_mutex_lock(&fs->t.lock);
+		/* the overlay the HEAD was for: a newer one of that name (the
+		 * file made again meanwhile) is not the deleted one */
+		struct swiftfs_inode *c = inode_child_locked(&fs->t, dir, names[i]);
 		for (struct swiftfs_overlay **pp = &dir->overlay; *pp; pp = &(*pp)->next) {
 			if (strcmp((*pp)->name, names[i]) == 0) {
 				struct swiftfs_overlay *o = *pp;
-				*pp = o->next;
-				o->next = NULL;
-				overlay_free(o);
+				if (o->made_at == made[i] && !(c && c->w)) {
+					*pp = o->next;
+					o->next = NULL;
+					overlay_free(o);
+				}
 				break;
 			}
 		}
@@ -537,6 +544,7 @@ int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swif
 	}
 	dir->list_busy = true;
 	rel = inode_path_locked(&fs->t, dir);
+	double changed_at = dir->changed_at;
 	pthread_mutex_unlock(&fs->t.lock);
 
 	prefix = rel ? fs_dir_prefix(fs, rel) : NULL;
@@ -549,7 +557,7 @@ int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swif
 	/* a kept listing is as old as the walk's: it expires when that does */
 	double expire = 0;
 	rc = 0;
-	if (!fs_subtree_take(fs, prefix, &ref->dl, &expire)) {
+	if (!fs_subtree_take(fs, prefix, changed_at, &ref->dl, &expire)) {
 		rc = listing_fetch(fs->c, fs->container, prefix, true, 0, &page, &pages);
 		if (rc) {
 			LOGE("listing of '%s' in %s failed: %s", prefix, fs->container,
@@ -715,6 +723,7 @@ static void note_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir, const 
 			const struct swiftfs_dirent *d, bool dir_gone)
 {
 	struct swiftfs_overlay *o = NULL;
+	dir->changed_at = util_now();
 	/* one overlay entry per name: replace an older one */
 	for (struct swiftfs_overlay **pp = &dir->overlay; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->name, name) == 0) {

@@ -204,8 +204,8 @@ void fs_subtree_opendir(struct swiftfs_fs *fs, struct swiftfs_inode *dir);
 /* A listing of prefix kept from a subtree listing, taken (once). */
 struct swiftfs_dirlist;
 /* Take prefix's kept listing (true), and when it expires. */
-bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_dirlist *dl,
-		     double *expire);
+bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, double changed_at,
+		     struct swiftfs_dirlist *dl, double *expire);
 /* Drop the kept listings of prefix and every folder below it (a folder
  * renamed or removed through this mount). */
 void fs_subtree_forget(struct swiftfs_fs *fs, const char *prefix);

@@ -36,6 +36,7 @@ struct subtree_entry {
 	char *prefix;
 	struct swiftfs_dirlist dl;
 	double expire;
+	double fetched_at; /* when the subtree listing began */
 };
 
 struct swiftfs_subtree {
@@ -74,8 +75,8 @@ void fs_subtree_free(struct swiftfs_fs *fs)
 	fs->subtree = NULL;
 }
 
-bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_dirlist *dl,
-		     double *expire)
+bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, double changed_at,
+		     struct swiftfs_dirlist *dl, double *expire)
 {
 	bool found = false;
 	pthread_mutex_lock(&fs->subtree_lock);
@@ -88,7 +89,10 @@ bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, struct swiftfs_d
 			if (strcmp(e->prefix, prefix) == 0 || e->expire <= now) {
 				*pp = e->next;
 				t->count--;
-				if (!found && strcmp(e->prefix, prefix) == 0 && e->expire > now) {
+				/* not when a change made through the mount since
+				 * the walk's listing began may be missing from it */
+				if (!found && strcmp(e->prefix, prefix) == 0 && e->expire > now &&
+				    e->fetched_at > changed_at) {
 					*dl = e->dl;
 					*expire = e->expire;
 					memset(&e->dl, 0, sizeof(e->dl));
@@ -290,6 +294,7 @@ static void list_subtree(struct swiftfs_fs *fs, const char *prefix)
 			break;
 		}
 		e->expire = expire;
+		e->fetched_at = t0;
 		pthread_mutex_lock(&fs->subtree_lock);
 		/* a folder renamed or removed through the mount while the
 		 * listing came: what it shows may be from before that */
@@ -330,14 +335,17 @@ void fs_subtree_opendir(struct swiftfs_fs *fs, struct swiftfs_inode *dir)
 	if (walk) {
 		rel = inode_path_locked(&fs->t, p);
 		own = inode_path_locked(&fs->t, dir);
+		inode_ref_locked(p); /* a rename and rmdir meanwhile could free it */
 	}
 	pthread_mutex_unlock(&fs->t.lock);
-	if (!walk || !rel || !own)
+	if (!walk)
 		goto out;
+	if (!rel || !own)
+		goto put;
 	/* a subtree listing above already holds this directory */
 	prefix = fs_dir_prefix(fs, own);
 	if (!prefix || subtree_has(fs, prefix))
-		goto out;
+		goto put;
 	free(prefix);
 	prefix = fs_dir_prefix(fs, rel);
 	pthread_mutex_lock(&fs->t.lock);
@@ -345,6 +353,8 @@ void fs_subtree_opendir(struct swiftfs_fs *fs, struct swiftfs_inode *dir)
 	pthread_mutex_unlock(&fs->t.lock);
 	if (prefix)
 		list_subtree(fs, prefix);
+put:
+	fs_put_inode(fs, p);
 out:
 	free(own);
 	free(rel);

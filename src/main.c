@@ -286,8 +286,12 @@ int main(int argc, char *argv[])
 	for (char *p = fsname + 9; *p; p++)
 		if (*p == ',')
 			*p = '_';
+	/* modes come from object metadata that anyone who can write the
+	 * container sets: setuid bits and device files are never honoured
+	 * (last, over the dev,suid that mount.fuse3 adds to fstab mounts) */
 	if (fuse_opt_add_arg(&args, fsname) || fuse_opt_add_arg(&args, "-osubtype=swiftfs") ||
-	    fuse_opt_add_arg(&args, "-odefault_permissions")) {
+	    fuse_opt_add_arg(&args, "-odefault_permissions") ||
+	    fuse_opt_add_arg(&args, "-onosuid,nodev")) {
 		die_msg("out of memory");
 		goto out;
 	}

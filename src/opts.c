@@ -78,11 +78,15 @@ static const char *const fuse_passthrough[] = {
 	"fsname=", "subtype=", "max_read=", "context=", "fscontext=", "defcontext=",
 	"rootcontext=",
 };
-/* Words from fstab / mount(8) / systemd that mean nothing to us. */
+/* Words from fstab / mount(8) / systemd that mean nothing to us
+ * (libmount adds user=NAME and symfollow to a `user`/`users` line's
+ * helper options; atime words only matter to disk filesystems). */
 static const char *const dropped[] = {
-	"_netdev", "nofail", "auto", "noauto", "user", "nouser", "users", "owner",
-	"group", "defaults", "x-systemd.", "x-", "comment=", "noatime_ignored",
-	"nonempty", "loud", "silent",
+	"_netdev", "nofail", "auto", "noauto", "user", "user=", "nouser", "users", "nousers",
+	"owner", "noowner", "group", "nogroup", "defaults", "x-systemd.", "x-", "comment=",
+	"noatime_ignored", "nonempty", "loud", "silent", "symfollow", "nosymfollow",
+	"diratime", "norelatime", "nostrictatime", "lazytime", "nolazytime", "iversion",
+	"noiversion",
 };
 
 enum { KEY_HELP = 1, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE };

@@ -89,6 +89,9 @@ struct swiftfs_inode {
 	bool list_busy;                /* table lock: a fetch is under way */
 	double walked_at;              /* table lock: last opendir (fs_subtree.c) */
 	double subtree_at;             /* table lock: last subtree listing below */
+	double changed_at;             /* table lock: last change of its entries made
+					* through the mount (a walk's listing fetched
+					* before it is not used) */
 	struct swiftfs_overlay *overlay; /* table lock */
 	/* files: local data being written (fs_write.c) */
 	struct swiftfs_wstate *w;      /* table lock (the pointer) */

@@ -92,3 +92,18 @@ def test_kernel_read_ahead_of_the_mount(container, conn, mount, opt, want_kb):
         assert kb == want_kb
     with open(m.p("o"), "rb") as f:
         assert f.read() == data
+
+
+def test_setuid_bits_and_devices_are_never_honoured(container, conn, mount):
+    """Modes come from metadata anyone who can write the container sets:
+    the mount is nosuid,nodev even when asked for suid,dev (mount.fuse3
+    adds them to every fstab mount that does not say otherwise), and a
+    setuid mode stored in Swift shows but gives no privilege."""
+    conn.put_object(container, "tool", b"#!/bin/sh\nid -u\n",
+                    headers={"X-Object-Meta-Mode": "4755"})
+    m = mount(container, opts=["suid", "dev"])
+    with open("/proc/self/mountinfo") as f:
+        line = [l for l in f if l.split()[4] == m.path][0]
+    flags = line.split()[5].split(",")
+    assert "nosuid" in flags and "nodev" in flags, line
+    assert os.stat(m.p("tool")).st_mode & 0o7777 == 0o4755

@@ -31,7 +31,8 @@ int main(void)
 	struct fuse_args args;
 	char *v1[] = { "swiftfs", "-o", "ro,uid=1000,gid=0,umask=027,attr_timeout=1.5,"
 		       "read_chunk=8M,_netdev,nofail,x-systemd.automount,noauto,user,users,"
-		       "allow_other,nosuid,log_level=debug", "cont/a/b/", "/mnt", NULL };
+		       "allow_other,nosuid,log_level=debug,user=alice,symfollow,nousers,"
+		       "norelatime", "cont/a/b/", "/mnt", NULL };
 	CHECK_INT(parse(5, v1, &o, &args), 0);
 	CHECK_STR(o.container, "cont");
 	CHECK_STR(o.prefix, "a/b");
@@ -48,6 +49,8 @@ int main(void)
 	CHECK(has_arg(&args, "allow_other"));
 	CHECK(!has_arg(&args, "_netdev"));
 	CHECK(!has_arg(&args, "x-systemd"));
+	CHECK(!has_arg(&args, "user=alice"));
+	CHECK(!has_arg(&args, "symfollow"));
 	opts_free(&o);
 	fuse_opt_free_args(&args);
 
