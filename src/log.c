@@ -6,8 +6,10 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -73,6 +75,27 @@ static void defang(const char *in, char *out, size_t cap)
 	out[o] = '\0';
 }
 
+/* stderr is the journal (systemd sets JOURNAL_STREAM to its device and
+ * inode): a "<N>" prefix gives each line its priority there, so that
+ * journalctl -p err finds the errors of a swiftfs -f service. */
+static bool stderr_is_journal(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		const char *js = getenv("JOURNAL_STREAM");
+		unsigned long long dev, ino;
+		struct stat st;
+		known = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+			(unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	}
+	return known > 0;
+}
+
+const char *log_err_prefix(void)
+{
+	return stderr_is_journal() ? "<3>" : "";
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
 	char raw[2048], line[2048 + 512];
@@ -92,6 +115,10 @@ void log_msg(int level, const char *fmt, ...)
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
+	if (stderr_is_journal()) { /* the journal stamps the time itself */
+		fprintf(stderr, "<%d>%s: %s\n", level, level_name(level), line);
+		return;
+	}
 	fprintf(stderr, "swiftfs %02d:%02d:%02d.%03ld %s: %s\n", tm.tm_hour,
 		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_name(level), line);
 }

@@ -44,13 +44,15 @@ static void die_msg(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("swiftfs: ", stderr);
+	fprintf(stderr, "%sswiftfs: ", log_err_prefix());
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
 }
 
-/* Is path a mount point already (per /proc/self/mountinfo)? */
+/* Is path a mount point already (per /proc/self/mountinfo)? An autofs
+ * trigger there is not: it is what x-systemd.automount puts there, and
+ * the first access mounts us on it. */
 static bool is_mounted(const char *path)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
@@ -72,6 +74,9 @@ static bool is_mounted(const char *path)
 		if (!e)
 			continue;
 		*e = '\0';
+		const char *sep = strstr(e + 1, " - ");
+		if (sep && strncmp(sep + 3, "autofs ", 7) == 0)
+			continue;
 		char mp[PATH_MAX];
 		size_t o = 0;
 		for (char *p = s; *p && o + 1 < sizeof(mp); p++) {

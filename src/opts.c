@@ -231,9 +231,11 @@ static int handle_option(struct parse_state *st, const char *arg)
 			continue;
 		if (set_value(st->o, &specs[i], eq ? eq + 1 : NULL)) {
 			if (specs[i].kind == OK_FLAG)
-				fprintf(stderr, "swiftfs: option '%s' takes no value\n", specs[i].name);
+				fprintf(stderr, "%sswiftfs: option '%s' takes no value\n",
+					log_err_prefix(), specs[i].name);
 			else
-				fprintf(stderr, "swiftfs: invalid value for option '%s': '%s'\n",
+				fprintf(stderr, "%sswiftfs: invalid value for option '%s': '%s'\n",
+					log_err_prefix(),
 					specs[i].name, eq ? eq + 1 : "");
 			st->failed = 1;
 			return 0;
@@ -248,7 +250,8 @@ static int handle_option(struct parse_state *st, const char *arg)
 	for (size_t i = 0; i < ARRAY_SIZE(fuse_passthrough); i++)
 		if (word_matches(arg, fuse_passthrough[i]))
 			return 1;
-	fprintf(stderr, "swiftfs: unknown option '%s' (see swiftfs --help)\n", arg);
+	fprintf(stderr, "%sswiftfs: unknown option '%s' (see swiftfs --help)\n",
+		log_err_prefix(), arg);
 	st->failed = 1;
 	return 0;
 }
@@ -276,7 +279,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case FUSE_OPT_KEY_OPT:
 		if (arg[0] == '-') {
-			fprintf(stderr, "swiftfs: unknown option '%s' (see swiftfs --help)\n", arg);
+			fprintf(stderr, "%sswiftfs: unknown option '%s' (see swiftfs --help)\n",
+				log_err_prefix(), arg);
 			st->failed = 1;
 			return 0;
 		}
@@ -287,7 +291,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		} else if (st->nonopt == 1) {
 			st->o->mountpoint = strdup(arg);
 		} else {
-			fprintf(stderr, "swiftfs: unexpected argument '%s'\n", arg);
+			fprintf(stderr, "%sswiftfs: unexpected argument '%s'\n",
+				log_err_prefix(), arg);
 			st->failed = 1;
 		}
 		st->nonopt++;
@@ -373,8 +378,8 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 	if (o->show_help || o->show_version)
 		return 0;
 	if (!o->source || !o->mountpoint) {
-		fprintf(stderr, "swiftfs: usage: swiftfs [-f] [-d] [-o OPT[,OPT...]] "
-				"CONTAINER[/PREFIX] MOUNTPOINT (see --help)\n");
+		fprintf(stderr, "%sswiftfs: usage: swiftfs [-f] [-d] [-o OPT[,OPT...]] "
+				"CONTAINER[/PREFIX] MOUNTPOINT (see --help)\n", log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->source[strspn(o->source, "/")] == '\0') {
@@ -385,31 +390,32 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 		if (!o->container || !o->prefix)
 			return -ENOMEM;
 	} else if (opts_split_source(o->source, &o->container, &o->prefix, msg, sizeof(msg))) {
-		fprintf(stderr, "swiftfs: %s\n", msg);
+		fprintf(stderr, "%sswiftfs: %s\n", log_err_prefix(), msg);
 		return -EINVAL;
 	}
 	if (!o->versions_dir || !o->temp_names) {
-		fprintf(stderr, "swiftfs: out of memory\n");
+		fprintf(stderr, "%sswiftfs: out of memory\n", log_err_prefix());
 		return -ENOMEM;
 	}
 	if (strchr(o->versions_dir, '/') || strcmp(o->versions_dir, ".") == 0 ||
 	    strcmp(o->versions_dir, "..") == 0 || strlen(o->versions_dir) > 255) {
-		fprintf(stderr, "swiftfs: invalid value for option 'versions_dir': one file name, "
-				"or empty to turn the versions tree off\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'versions_dir': one file name, "
+				"or empty to turn the versions tree off\n", log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->tempurl_ttl < 1) {
-		fprintf(stderr, "swiftfs: invalid value for option 'tempurl_ttl': at least 1 second\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'tempurl_ttl': at least 1 second\n",
+			log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->read_chunk < 64 * 1024 || o->read_chunk > (256ULL << 20)) {
-		fprintf(stderr, "swiftfs: invalid value for option 'read_chunk': "
-				"must be between 64K and 256M\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'read_chunk': "
+				"must be between 64K and 256M\n", log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->segment_size < (1ULL << 20) || o->segment_size > (5ULL << 30)) {
-		fprintf(stderr, "swiftfs: invalid value for option 'segment_size': "
-				"must be between 1M and 5G\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'segment_size': "
+				"must be between 1M and 5G\n", log_err_prefix());
 		return -EINVAL;
 	}
 	if (!o->cache_dir) {
@@ -440,61 +446,69 @@ int opts_parse(struct fuse_args *args, struct swiftfs_opts *o)
 		if (rc == -ENOMEM)
 			return rc;
 		if (rc) {
-			fprintf(stderr, "swiftfs: cannot make '%s' absolute: %s\n", p, strerror(-rc));
+			fprintf(stderr, "%sswiftfs: cannot make '%s' absolute: %s\n",
+				log_err_prefix(), p, strerror(-rc));
 			return -EINVAL;
 		}
 		free(p);
 		*paths[i] = abs;
 	}
 	if (o->stall_timeout < 1) {
-		fprintf(stderr, "swiftfs: invalid value for option 'stall_timeout': at least 1\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'stall_timeout': at least 1\n",
+			log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->connect_timeout < 0.001) {
 		/* curl takes 0 for its own default, 300 s */
-		fprintf(stderr, "swiftfs: invalid value for option 'connect_timeout': it must be "
-			"more than 0\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'connect_timeout': it must be "
+			"more than 0\n", log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->kernel_read_ahead > (1ULL << 30)) {
-		fprintf(stderr, "swiftfs: invalid value for option 'kernel_read_ahead': at most 1G\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'kernel_read_ahead': at most 1G\n",
+			log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->read_ahead > (1ULL << 30)) {
-		fprintf(stderr, "swiftfs: invalid value for option 'read_ahead': at most 1G\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'read_ahead': at most 1G\n",
+			log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->workers < 1 || o->workers > 64) {
-		fprintf(stderr, "swiftfs: invalid value for option 'workers': 1 to 64\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'workers': 1 to 64\n",
+			log_err_prefix());
 		return -EINVAL;
 	}
 	o->cache = !o->cache_mode || strcmp(o->cache_mode, "on") == 0;
 	if (o->cache_mode && !o->cache && strcmp(o->cache_mode, "off") != 0) {
-		fprintf(stderr, "swiftfs: invalid value for option 'cache': on or off\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'cache': on or off\n",
+			log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->block_size < 64 * 1024 || o->block_size > (64ULL << 20) ||
 	    (o->block_size & (o->block_size - 1))) {
-		fprintf(stderr, "swiftfs: invalid value for option 'block_size': "
-				"a power of two between 64K and 64M\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'block_size': "
+				"a power of two between 64K and 64M\n", log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->cache && o->read_chunk % o->block_size) {
 		/* a read-ahead GET fetches whole blocks */
 		o->read_chunk = (o->read_chunk + o->block_size - 1) / o->block_size * o->block_size;
-		fprintf(stderr, "swiftfs: read_chunk rounded up to %lluK, a multiple of "
-				"block_size (%lluK)\n", (unsigned long long)(o->read_chunk >> 10),
+		fprintf(stderr, "%sswiftfs: read_chunk rounded up to %lluK, a multiple of "
+				"block_size (%lluK)\n",
+				log_err_prefix(), (unsigned long long)(o->read_chunk >> 10),
 			(unsigned long long)(o->block_size >> 10));
 	}
 	if (o->cache_size && o->cache_size < 4 * o->block_size) {
-		fprintf(stderr, "swiftfs: invalid value for option 'cache_size': at least 4 "
-				"blocks, %lluK with block_size=%lluK\n",
+		fprintf(stderr, "%sswiftfs: invalid value for option 'cache_size': at least 4 "
+				"blocks, %lluK with block_size=%lluK\n", log_err_prefix(),
 			(unsigned long long)(4 * o->block_size >> 10),
 			(unsigned long long)(o->block_size >> 10));
 		return -EINVAL;
 	}
 	if (o->small_file > (64ULL << 20)) {
-		fprintf(stderr, "swiftfs: invalid value for option 'small_file': at most 64M\n");
+		fprintf(stderr, "%sswiftfs: invalid value for option 'small_file': at most 64M\n",
+			log_err_prefix());
 		return -EINVAL;
 	}
 	if (o->log_level < 0)

@@ -36,6 +36,10 @@ void log_redact(char *buf, size_t len);
 		if ((lvl) <= log_threshold)                                    \
 			log_msg((lvl), __VA_ARGS__);                           \
 	} while (0)
+/* "<3>" when stderr is the journal (see log_msg), else "": for error
+ * lines written to stderr directly, before the log is set up. */
+const char *log_err_prefix(void);
+
 #define LOGE(...) LOG_AT(SWIFTFS_LOG_ERROR, __VA_ARGS__)
 #define LOGW(...) LOG_AT(SWIFTFS_LOG_WARNING, __VA_ARGS__)
 #define LOGI(...) LOG_AT(SWIFTFS_LOG_INFO, __VA_ARGS__)

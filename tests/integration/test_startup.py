@@ -184,3 +184,28 @@ def test_fstab_words_accepted(swift, container, mount):
     m = mount(container, opts=["_netdev", "nofail", "auto", "noauto", "user", "users",
                                "x-systemd.automount", "x-systemd.mount-timeout=30", "ro"])
     assert os.listdir(m.path) == []
+
+
+def test_foreground_lines_carry_their_priority_for_the_journal(swift, tmp_path):
+    """swiftfs -f under systemd (stderr is the journal: JOURNAL_STREAM names
+    it) prefixes each line with its syslog priority, so journalctl -p err
+    finds the errors; on any other stderr the lines are as before."""
+    from conftest import swiftfs_bin
+    err = tmp_path / "stderr"
+    with open(err, "w") as f:
+        st = os.fstat(f.fileno())
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_"))}
+        env.update(swift.creds_env(), JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+        p = subprocess.run([swiftfs_bin(), "-f", "-o", "log_level=debug",
+                            "no-such-container-xyz", str(tmp_path)],
+                           env=env, stdout=subprocess.PIPE, stderr=f, stdin=subprocess.DEVNULL,
+                           timeout=60)
+    assert p.returncode != 0
+    lines = err.read_text().splitlines()
+    assert lines and lines[0].startswith("<"), lines
+    assert any(l.startswith("<3>swiftfs: ") and "not found (HTTP 404)" in l for l in lines), lines
+    assert any(l.startswith("<7>debug: authenticated as") for l in lines), lines
+    # a stderr that is not the journal (the variable names another file)
+    r = run_swiftfs(["-f", "no-such-container-xyz", str(tmp_path)],
+                    dict(swift.creds_env(), JOURNAL_STREAM="1:1"))
+    assert r.stderr.startswith("swiftfs"), r.stderr
