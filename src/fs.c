@@ -825,6 +825,15 @@ void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 	}
 }
 
+bool fs_dir_local_children_locked(struct swiftfs_fs *fs, struct swiftfs_inode *d)
+{
+	double now = util_now();
+	for (struct swiftfs_overlay *o = d->overlay; o; o = o->next)
+		if (o->present && fs_overlay_live_locked(fs, d, o, now))
+			return true;
+	return false;
+}
+
 /* --- operations ------------------------------------------------------ */
 
 /* The inode number holding parent/name now, 0 for none. */
@@ -847,13 +856,9 @@ static uint64_t child_ino(struct swiftfs_fs *fs, struct swiftfs_inode *p, const 
 static void name_gone(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char *name,
 		      uint64_t was_ino)
 {
-	double now = util_now();
 	pthread_mutex_lock(&fs->t.lock);
 	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
-	bool local = c && c->w;
-	for (struct swiftfs_overlay *o = c ? c->overlay : NULL; o && !local; o = o->next)
-		local = o->present && fs_overlay_live_locked(fs, c, o, now);
-	if (c && c->ino == was_ino && !local)
+	if (c && c->ino == was_ino && !c->w && !fs_dir_local_children_locked(fs, c))
 		inode_unhash_locked(&fs->t, c);
 	pthread_mutex_unlock(&fs->t.lock);
 }

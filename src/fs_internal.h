@@ -228,6 +228,9 @@ void overlay_apply_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
  * data is only here (open for writing, or not uploaded yet). */
 bool fs_overlay_live_locked(struct swiftfs_fs *fs, struct swiftfs_inode *dir,
 			    const struct swiftfs_overlay *o, double now);
+/* Whether directory d has entries made through this mount that Swift may
+ * not list yet (files not uploaded, or just uploaded). */
+bool fs_dir_local_children_locked(struct swiftfs_fs *fs, struct swiftfs_inode *d);
 /* fs_ns.c: the parent directory (referenced), the relative path and the
  * object name of parent/name, with the name limits checked. */
 int fs_resolve(struct swiftfs_fs *fs, uint64_t parent, const char *name,

@@ -213,11 +213,9 @@ static int delete_slo(struct swiftfs_fs *fs, const char *object)
 		LOGE("%s", what);
 	} else {
 		const char *b = r.resp_body.data;
-		const char *st = b ? strstr(b, "\"Response Status\"") : NULL;
-		long code = 0;
-		if (st && (st = strchr(st, ':')))
-			code = strtol(st + strspn(st, ": \""), NULL, 10);
-		if (!st || !code) {
+		long code;
+		size_t nerr;
+		if (!upload_bulk_outcome(&r, &code, &nerr)) {
 			LOGE("delete of %s: Swift's answer has no outcome: %.200s", object,
 			     b ? b : "(empty)");
 			rc = -EIO;
@@ -485,17 +483,6 @@ static int prefix_has_objects(struct swiftfs_fs *fs, const char *prefix, bool *a
 	return rc;
 }
 
-/* Whether directory d has entries made through this mount that Swift
- * may not list yet (files not uploaded, or just uploaded). Table lock. */
-static bool local_children_locked(struct swiftfs_fs *fs, struct swiftfs_inode *d)
-{
-	double now = util_now();
-	for (struct swiftfs_overlay *o = d->overlay; o; o = o->next)
-		if (o->present && fs_overlay_live_locked(fs, d, o, now))
-			return true;
-	return false;
-}
-
 int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 {
 	struct swiftfs_inode *p;
@@ -519,7 +506,7 @@ int fs_rmdir(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	/* files created here and not uploaded yet count too */
 	pthread_mutex_lock(&fs->t.lock);
 	struct swiftfs_inode *c = inode_child_locked(&fs->t, p, name);
-	bool local_children = c && local_children_locked(fs, c);
+	bool local_children = c && fs_dir_local_children_locked(fs, c);
 	if (c)
 		inode_ref_locked(c);
 	pthread_mutex_unlock(&fs->t.lock);
@@ -809,7 +796,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 				 * uploads would land on the moved files */
 				pthread_mutex_lock(&fs->t.lock);
 				struct swiftfs_inode *dd = inode_child_locked(&fs->t, np, newname);
-				any = dd && local_children_locked(fs, dd);
+				any = dd && fs_dir_local_children_locked(fs, dd);
 				pthread_mutex_unlock(&fs->t.lock);
 			}
 			if (!rc && any)

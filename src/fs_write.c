@@ -615,9 +615,9 @@ static int sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swif
 		goto out;
 	}
 	if (closed_only && w->dirty && !w->unlinked && (!w->wb_record || w->wb_reopened)) {
-		/* written again since its close (the write dropped the record):
-		 * what is staged may be half of a new version, which goes up at
-		 * its own close */
+		/* written again since its close (the record dropped, or kept
+		 * for the closed bytes only): what is staged may be half of a
+		 * new version, which goes up at its own close */
 		pthread_mutex_unlock(&w->lock);
 		goto out;
 	}

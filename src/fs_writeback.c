@@ -257,7 +257,7 @@ int fs_wb_enqueue(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs
 		w->wb_reopened = false; /* this close's version is the one to record */
 	if (w->wb_queued) {
 		/* the queued upload (or one more after it) takes this data,
-		 * and the record (dropped by the write) is written again */
+		 * and the record is written again for this close's version */
 		rc = w->poisoned ? -EAGAIN : wb_record_locked(fs, w, object, &a);
 		if (!rc)
 			w->wb_again = true;

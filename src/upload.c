@@ -971,26 +971,20 @@ out:
 	return rc;
 }
 
-/* A bulk-delete answer: 0 all deleted (or not found), -EIO failures
- * listed (the answer is 200 with them in its body), 1 not a bulk answer
- * (no bulk middleware: an account POST answers 204). */
-static int bulk_answer(struct swiftfs_req *r)
+bool upload_bulk_outcome(struct swiftfs_req *r, long *code, size_t *nerrors)
 {
 	buf_terminate(&r->resp_body);
 	json_object *root = json_tokener_parse(r->resp_body.data ? r->resp_body.data : "");
-	json_object *errs;
-	int rc = 1;
-	json_object *st;
-	if (root && json_object_object_get_ex(root, "Errors", &errs) &&
-	    json_object_is_type(errs, json_type_array)) {
-		/* refused whole (413 too many names, 400, 401): "Errors" empty */
-		const char *status = json_object_object_get_ex(root, "Response Status", &st)
-					     ? json_object_get_string(st) : NULL;
-		rc = json_object_array_length(errs) > 0 || (status && status[0] != '2') ? -EIO : 0;
-	}
+	json_object *st, *errs;
+	const char *status = root && json_object_object_get_ex(root, "Response Status", &st)
+				     ? json_object_get_string(st) : NULL;
+	*code = status ? strtol(status, NULL, 10) : 0;
+	*nerrors = root && json_object_object_get_ex(root, "Errors", &errs) &&
+				   json_object_is_type(errs, json_type_array)
+			   ? json_object_array_length(errs) : 0;
 	if (root)
 		json_object_put(root);
-	return rc;
+	return *code != 0;
 }
 
 int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
@@ -1017,15 +1011,17 @@ int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
 	r.send_buf = body.data;
 	r.send_len = body.len;
 	rc = swift_request(cfg->client, &r);
-	int ans = rc ? 1 : bulk_answer(&r);
-	if (ans < 0)
+	long code;
+	size_t nerr;
+	/* an account POST without the bulk middleware answers 204, no body */
+	bool bulk = !rc && upload_bulk_outcome(&r, &code, &nerr);
+	if (bulk && (nerr || code < 200 || code >= 300)) {
+		/* failures listed, or refused whole (413 too many names) */
 		LOGW("deleting segments: %.300s", r.resp_body.data);
-	swift_req_cleanup(&r);
-	if (ans <= 0) {
-		rc = ans;
-		goto out;
+		rc = -EIO;
 	}
-	if (ans > 0) {
+	swift_req_cleanup(&r);
+	if (!bulk) {
 		/* no bulk middleware: one DELETE each */
 		rc = 0;
 		for (size_t i = 0; i < segs->n; i++) {

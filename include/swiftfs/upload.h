@@ -86,6 +86,12 @@ int upload_slo_segments(const struct swiftfs_upload_cfg *cfg, const char *object
  * such object, or it is a plain one), or -errno. */
 int upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char *object,
 			       struct swiftfs_seglist *out);
+/* The outcome the bulk middleware puts in the body of its 200 (a bulk
+ * delete, an SLO's multipart-manifest=delete): true with *code from its
+ * "Response Status" and *nerrors the length of "Errors", or false when
+ * the body is no such answer. */
+struct swiftfs_req;
+bool upload_bulk_outcome(struct swiftfs_req *r, long *code, size_t *nerrors);
 /* Delete segments (bulk-delete, falling back to one DELETE each). */
 int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
 			   const struct swiftfs_seglist *segs);

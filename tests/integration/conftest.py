@@ -360,6 +360,18 @@ def _dcache_lock(kind):
         os.close(fd)
 
 
+@contextlib.contextmanager
+def small_tmpfs(path, size):
+    """A tmpfs of size (\"1m\") on the new folder path, for full-disk tests."""
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", str(path)],
+                   check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=False)
+
+
 def drop_caches(level=3):
     """sync, then echo level > /proc/sys/vm/drop_caches (2 and 3 make the
     kernel forget dentries and inodes)."""

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from conftest import small_tmpfs
+
 
 def obj(conn, container, name):
     h, body = conn.get_object(container, name)
@@ -517,10 +519,7 @@ def test_errors_erofs_edquot_enametoolong(container, conn, mount):
 
 
 def test_full_staging_disk_is_enospc_and_uploads_nothing(container, conn, mount, tmp_path):
-    small = tmp_path / "small"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "small", "1m") as small:
         conn.put_object(container, "keep.bin", b"previous version")
         m = mount(container, opts=["cache_dir=%s" % small])
         f = open(m.p("keep.bin"), "wb")
@@ -532,8 +531,6 @@ def test_full_staging_disk_is_enospc_and_uploads_nothing(container, conn, mount,
             f.close()
         assert obj(conn, container, "keep.bin")[1] == b"previous version"
         m.unmount()
-    finally:
-        subprocess.run(["umount", str(small)], check=False)
 
 
 def test_sequential_large_write_streams_segments(container, conn, mount):

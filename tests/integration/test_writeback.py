@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import proxied_env
+from conftest import proxied_env, small_tmpfs
 
 
 
@@ -823,10 +823,7 @@ def test_a_failed_append_to_a_closed_file_keeps_it_writable(swift, container, co
     the staging disk fills: that write and the close fail, the closed
     version stays recorded, and once Swift is back the file can be
     rewritten (the mount goes back to the closed version first)."""
-    small = tmp_path / "small"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "small", "2m") as small:
         m = mount(container, opts=["writeback", "cache_dir=%s" % small, "retry_timeout=1"],
                   use_env_creds=False, env=proxied_env(swift, proxy))
         proxy.add_rule(method="PUT", action="status", status=503, times=-1)
@@ -847,5 +844,3 @@ def test_a_failed_append_to_a_closed_file_keeps_it_writable(swift, container, co
         wait_objects(conn, container, {"f": b"new"})
         assert "goes back to its last closed version" in m.log()
         m.unmount()
-    finally:
-        subprocess.run(["umount", str(small)], check=False)
