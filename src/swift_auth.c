@@ -77,6 +77,10 @@ static void note_new_token_locked(struct swiftfs_auth *a, long life)
 	a->got_at = util_now();
 	a->fresh_window = life >= 0 && (double)life / 2 < FRESH_WINDOW ? (double)life / 2 :
 									  FRESH_WINDOW;
+	/* memcached, where TempAuth keeps its tokens, counts whole seconds:
+	 * one said to live a second or two more may be gone already */
+	if (life >= 0 && life <= 2)
+		a->fresh_window = 0;
 }
 
 void swift_auth_accepted(struct swiftfs_auth *a, unsigned gen)
