@@ -175,12 +175,11 @@ void fs_wb_stale_drop(struct swiftfs_fs *fs, const char *object);
 void fs_wb_stale_move(struct swiftfs_fs *fs, const char *src, const char *dst);
 void fs_wb_stale_free(struct swiftfs_fs *fs);
 /* fs_read.c: a lookup's question about a small file, answered by a GET
- * whose bytes go to the block cache. -EAGAIN: not small (or no cache):
- * HEAD it instead. */
-int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
-/* The same with If-None-Match when the blocks of *a (exact attributes)
- * are cached: a 304 leaves *a as it is. */
-int fs_revalidate_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
+ * whose bytes go to the block cache; with the blocks of *a (its ETag and
+ * size, from the listing or an earlier GET) cached, by an If-None-Match
+ * GET whose 304 costs no body. Either way *a comes back exact. -EAGAIN:
+ * not small (or no cache): HEAD it instead. */
+int fs_fetch_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a);
 /* Would a come whole at open (-o small_file)? Are all its blocks cached? */
 bool fs_small_file_p(struct swiftfs_fs *fs, const struct swiftfs_attr *a);
 bool fs_small_cached_p(struct swiftfs_fs *fs, const char *object, const struct swiftfs_attr *a);
@@ -191,7 +190,7 @@ void fs_prefetch_free(struct swiftfs_fs *fs);
 /* A listing of prefix came from Swift: fetch its zarr metadata files. */
 void fs_prefetch_listing(struct swiftfs_fs *fs, const char *prefix,
 			 const struct swiftfs_dirlist *dl);
-/* fs_lookup_small() for object, a child of the directory listed as dl
+/* fs_fetch_small() for object, a child of the directory listed as dl
  * under prefix, answered by a prefetch when there is one; *checked_at is
  * when Swift was last asked. */
 int fs_prefetch_lookup(struct swiftfs_fs *fs, const char *prefix, const struct swiftfs_dirlist *dl,

@@ -166,7 +166,7 @@ static void pf_run(void *arg)
 	struct swiftfs_fs *fs = j->fs;
 	struct swiftfs_prefetch *p = fs->prefetch;
 	struct swiftfs_attr a = j->e->a;
-	int rc = fs_lookup_small(fs, j->e->object, &a);
+	int rc = fs_fetch_small(fs, j->e->object, &a);
 
 	pthread_mutex_lock(&p->lock);
 	if (rc == 0) {
@@ -447,7 +447,7 @@ int fs_prefetch_lookup(struct swiftfs_fs *fs, const char *prefix, const struct s
 	int rc;
 
 	if (!p)
-		return fs_lookup_small(fs, object, a);
+		return fs_fetch_small(fs, object, a);
 	note_order(fs, prefix, dl, object + strlen(prefix));
 	have = take(p, object, a, &known, &at);
 	if (have && util_now() - at < HEAD_REUSE_SECS) {
@@ -457,7 +457,7 @@ int fs_prefetch_lookup(struct swiftfs_fs *fs, const char *prefix, const struct s
 	}
 	if (have) {
 		/* fetched a while ago: still the current version? */
-		rc = fs_revalidate_small(fs, object, &known);
+		rc = fs_fetch_small(fs, object, &known);
 		if (rc == 0) {
 			pthread_mutex_lock(&p->lock);
 			p->revalidated++;
@@ -469,7 +469,7 @@ int fs_prefetch_lookup(struct swiftfs_fs *fs, const char *prefix, const struct s
 		if (rc != -EAGAIN)
 			return rc;
 	}
-	rc = fs_lookup_small(fs, object, a);
+	rc = fs_fetch_small(fs, object, a);
 	if (rc == 0)
 		note_lookup(fs, prefix, dl);
 	return rc;

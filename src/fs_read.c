@@ -42,10 +42,12 @@ static bool small_cached(struct swiftfs_fs *fs, const struct swiftfs_bc_key *k, 
 }
 
 /* GET the first small_file bytes of object. With if_none_match (the ETag
- * whose blocks are cached), a 304 leaves *a as it is and *data NULL.
- * Otherwise *a gets the exact attributes and *data (malloc'd) the bytes,
- * *len of them (the whole object when *len == a->size). -EAGAIN: the
- * answer does not suit this path (empty object, manifest); HEAD instead. */
+ * whose blocks are cached, a->size bytes), a 304 gives *a the exact
+ * attributes (Swift's 304 carries the object's metadata, which a POST may
+ * have changed under the same ETag) and *data NULL. Otherwise *a gets the
+ * exact attributes and *data (malloc'd) the bytes, *len of them (the
+ * whole object when *len == a->size). -EAGAIN: the answer does not suit
+ * this path (empty object, manifest); HEAD instead. */
 static int get_small(struct swiftfs_fs *fs, const char *object, const char *if_none_match,
 		     struct swiftfs_attr *a, char **data, size_t *len)
 {
@@ -75,7 +77,14 @@ static int get_small(struct swiftfs_fs *fs, const char *object, const char *if_n
 	r.flags = SWIFT_REQ_QUIET_404;
 	rc = swift_request(fs->c, &r);
 	if (rc == 0 && r.status == 304) {
-		goto out; /* the cached version is the current one */
+		/* the cached version is the current one; its size is the
+		 * cache key's (a 304's Content-Length is 0) */
+		struct swiftfs_attr g = *a;
+		fs_attr_from_headers(&r, &g);
+		g.size = a->size;
+		if (strcmp(g.etag, if_none_match) == 0 && !g.is_dlo)
+			*a = g;
+		goto out;
 	}
 	if (rc == -ERANGE) {
 		rc = -EAGAIN; /* 416: an empty object */
@@ -147,29 +156,21 @@ bool fs_small_cached_p(struct swiftfs_fs *fs, const char *object, const struct s
 	return small_cached(fs, &key, a->size);
 }
 
-static int fetch_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a,
-		       bool conditional)
+/* A lookup of a small file, or the revalidation of one fetched ahead: a
+ * GET whose bytes go to the block cache; with the blocks of a's ETag
+ * cached (by an earlier mount, too), a conditional one. */
+int fs_fetch_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a)
 {
 	char *data = NULL;
 	size_t len = 0;
 	if (!fs->bc || !is_small(fs, a))
 		return -EAGAIN;
-	bool cached = conditional && fs_small_cached_p(fs, object, a);
+	bool cached = fs_small_cached_p(fs, object, a);
 	int rc = get_small(fs, object, cached ? a->etag : NULL, a, &data, &len);
 	if (rc == 0 && data)
 		store_small(fs, object, a, data, len);
 	free(data);
 	return rc;
-}
-
-int fs_lookup_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a)
-{
-	return fetch_small(fs, object, a, false);
-}
-
-int fs_revalidate_small(struct swiftfs_fs *fs, const char *object, struct swiftfs_attr *a)
-{
-	return fetch_small(fs, object, a, true);
 }
 
 /* The reader's question: the object name of inode b now. */
@@ -209,7 +210,7 @@ int fs_open_read(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *obj
 		rc = get_small(fs, object, cached ? a.etag : NULL, &a, &pre, &pre_len);
 		if (rc == 0) {
 			checked = true;
-			got_attrs = pre != NULL; /* not a 304 */
+			got_attrs = true; /* a 304's too */
 		} else if (rc != -EAGAIN) {
 			goto out;
 		}

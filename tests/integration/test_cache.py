@@ -489,6 +489,43 @@ def test_small_file_reopened_is_revalidated_not_refetched(container, conn, mount
     assert re.search(r"(\d+) bytes in", m.log())
 
 
+def bytes_in(m):
+    line = re.findall(r"(\d+) bytes in", m.log())
+    assert line, m.log()
+    return int(line[-1])
+
+
+def test_small_files_come_from_the_cache_after_a_remount(container, conn, mount, tmp_path):
+    """Small files read by one mount are not downloaded again by the next
+    one on the same cache folder: each lookup asks with If-None-Match, and
+    the 304 (which carries the object's metadata) brings no body, and
+    metadata changed meanwhile under the same ETag is seen."""
+    cache = str(tmp_path / "cache")
+    files = {"z/c%02d" % i: rand_bytes(40000 + i, 100 + i) for i in range(20)}
+    for name, body in files.items():
+        conn.put_object(container, name, body, headers={"X-Object-Meta-Mtime": "1000000000.5"})
+    m = mount(container, opts=["cache_dir=" + cache])
+    for name, body in files.items():
+        with open(m.p(name), "rb") as f:
+            assert f.read() == body
+    m.unmount()
+    assert bytes_in(m) >= sum(len(b) for b in files.values())
+    # metadata only, behind the mount's back: the ETag stays
+    conn.post_object(container, "z/c07", headers={"X-Object-Meta-Mtime": "1200000000.25"})
+    drop_caches(3)
+    m2 = mount(container, opts=["cache_dir=" + cache])
+    for name, body in sorted(files.items()):
+        with open(m2.p(name), "rb") as f:
+            assert f.read() == body
+    assert os.stat(m2.p("z/c07")).st_mtime == 1200000000.25
+    assert os.stat(m2.p("z/c08")).st_mtime == 1000000000.5
+    m2.unmount()
+    c = counts(m2)
+    assert c["head"] == 0, c
+    assert bytes_in(m2) < 20000, m2.log()       # the listing; no object bodies
+    assert cache_stats(m2)["hits"] >= 20, m2.log()
+
+
 @pytest.mark.parametrize("opt,name", [("block_size=100K", "block_size"),
                                       ("cache=maybe", "cache"),
                                       ("cache_size=1K", "cache_size")])
