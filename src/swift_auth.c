@@ -35,6 +35,13 @@ struct swiftfs_auth {
 	unsigned renew_failed_gen;
 	double renew_failed_at;
 	int renew_failed_rc;
+	/* the auth service refused the credentials themselves at a login
+	 * (HTTP 401/403; renew_lock): no login with them again until a
+	 * SIGHUP brings ones that work. A Keystone that locks an account
+	 * after N failed logins would otherwise lock its user out (Horizon
+	 * and CLI too) for as long as the mount lives, after a password
+	 * change. */
+	bool creds_refused;
 	/* a token Swift refuses though it was just issued (V1, Keystone):
 	 * logging in again would get another it refuses, for every request */
 	double got_at;         /* guarded by lock: util_now() when gen began */
@@ -310,6 +317,19 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int 
 	return 0;
 }
 
+/* A login was refused (renew_lock held): the credentials are wrong now
+ * (a changed password, a deleted application credential, a role taken
+ * away). Say so once, and log in no more with them. */
+static void note_refused(struct swiftfs_auth *a, const char *msg)
+{
+	if (!a->creds_refused)
+		LOGE("%s; no more logins with these credentials until they are corrected%s",
+		     msg, a->creds_file ? " in the credentials file and swiftfs gets SIGHUP "
+					  "(systemctl reload)" : " (they come from the environment: "
+					  "remount)");
+	a->creds_refused = true;
+}
+
 /* The Keystone token is near its expiry: renew it now, before Swift
  * refuses it. One attempt, without retries, by one thread: the others go
  * on with the current token, which is still valid. On failure keep the
@@ -325,15 +345,24 @@ static void refresh_keystone(struct swiftfs_auth *a, bool wait)
 	bool due = a->refresh_at && util_now() >= a->refresh_at && !a->renewer_stop;
 	long left = (long)(a->expires - time(NULL));
 	pthread_mutex_unlock(&a->lock);
-	if (due) {
+	if (due && !a->creds_refused) {
 		LOGI("Keystone token expires in %lds: renewing it", left);
-		if (login_keystone(a, a->client, KEYSTONE_LOGIN_ONCE, msg, sizeof(msg))) {
+		int rc = login_keystone(a, a->client, KEYSTONE_LOGIN_ONCE, msg, sizeof(msg));
+		if (rc == -EACCES) {
+			note_refused(a, msg);
+		} else if (rc) {
 			LOGW("renewing the Keystone token failed: %s; retrying in 10s", msg);
 			pthread_mutex_lock(&a->lock);
 			a->refresh_at = util_now() + 10;
 			pthread_cond_broadcast(&a->renew_cond);
 			pthread_mutex_unlock(&a->lock);
 		}
+	}
+	if (a->creds_refused) {
+		pthread_mutex_lock(&a->lock);
+		a->refresh_at = 0; /* no renewals until a SIGHUP's login */
+		pthread_cond_broadcast(&a->renew_cond);
+		pthread_mutex_unlock(&a->lock);
 	}
 	pthread_mutex_unlock(&renew_lock);
 }
@@ -511,15 +540,23 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 			goto out;
 		}
 	}
+	if (a->creds_refused && a->mode != SWIFTFS_AUTH_PREAUTH) {
+		rc = -EACCES; /* logged when it was refused */
+		goto out;
+	}
 	if (a->mode == SWIFTFS_AUTH_V1) {
 		LOGI("token refused (HTTP 401), authenticating again");
 		rc = login_v1(a, c, true, msg, sizeof(msg));
-		if (rc)
+		if (rc == -EACCES)
+			note_refused(a, msg);
+		else if (rc)
 			LOGE("re-authentication failed: %s", msg);
 	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		LOGI("token refused (HTTP 401), authenticating with Keystone again");
 		rc = login_keystone(a, c, 0, msg, sizeof(msg));
-		if (rc)
+		if (rc == -EACCES)
+			note_refused(a, msg);
+		else if (rc)
 			LOGE("re-authentication with Keystone failed: %s", msg);
 	} else {
 		rc = renew_preauth(a);
@@ -590,8 +627,10 @@ int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *ms
 			SWAP_PTR(a->key, fresh->key);
 			snprintf(msg, msglen, "keeping the current credentials: the login with %s "
 				 "failed: %s", a->creds_file, why);
-		} else
+		} else {
+			a->creds_refused = false;
 			snprintf(msg, msglen, "re-read %s and logged in again", a->creds_file);
+		}
 	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		struct swiftfs_keystone *ks = a->ks;
 		a->ks = fresh->ks;
@@ -604,6 +643,7 @@ int swift_auth_reload(struct swiftfs_auth *a, struct swiftfs_client *c, char *ms
 			snprintf(msg, msglen, "keeping the current credentials: the Keystone "
 				 "login with %s failed: %s", a->creds_file, why);
 		} else {
+			a->creds_refused = false;
 			snprintf(msg, msglen, "re-read %s and logged in to Keystone again",
 				 a->creds_file);
 			keystone_free(ks);

@@ -4,6 +4,7 @@ catalog choice by region and interface, the OS_STORAGE_URL override, clear
 errors, renewal before expiry and on 401, and no secret in debug logs."""
 import os
 import re
+import signal
 import time
 import uuid
 
@@ -286,3 +287,66 @@ def test_no_secret_in_debug_log(keystone, kconn, kcontainer, mount):
         assert secret not in log
     # Keystone's fernet tokens start with gAAAAA
     assert "gAAAAA" not in log
+
+
+def test_refused_password_is_not_tried_again_until_sighup(keystone, kconn, kcontainer, mount,
+                                                          tmp_path):
+    """A password changed behind the mount's back (which revokes its
+    tokens): one refused login, then none, while programs keep using the
+    mount, until a SIGHUP brings the new password. A Keystone that locks
+    an account after a few failed logins would otherwise lock its user
+    out for as long as the mount lives."""
+    from faultproxy import FaultProxy
+    kconn.put_object(kcontainer, "a.txt", b"A")
+    ks = keystone.admin()
+    proj = ks.projects.list(name=keystone.project)[0]
+    member = [r for r in ks.roles.list() if r.name == "member"][0]
+    name = "lock-" + uuid.uuid4().hex[:8]
+    user = ks.users.create(name=name, domain="default", password="old-pass",
+                           default_project=proj)
+    ks.roles.grant(member, user=user, project=proj)
+    fp = FaultProxy(rewrite_storage_url=False).start("127.0.0.1", keystone.port)
+    cf = tmp_path / "openrc"
+
+    def write_creds(pw):
+        cf.write_text("OS_AUTH_URL=%s/v3\nOS_USERNAME=%s\nOS_PASSWORD=%s\nOS_PROJECT_NAME=%s\n"
+                      % (fp.url, name, pw, keystone.project))
+        os.chmod(cf, 0o600)
+
+    def logins():
+        return len([e for e in fp.log()
+                    if e.get("method") == "POST" and e.get("path") == "/v3/auth/tokens"])
+
+    try:
+        write_creds("old-pass")
+        m = mount(kcontainer, use_env_creds=False,
+                  opts=["credentials=%s" % cf, "attr_timeout=0", "entry_timeout=0"])
+        with open(m.p("a.txt"), "rb") as f:
+            assert f.read() == b"A"
+        assert logins() == 1
+        ks.users.update(user, password="new-pass")
+        ks.users.update(user, enabled=False)   # revokes its tokens at once
+        ks.users.update(user, enabled=True)
+        time.sleep(1.5)                        # revocations have second precision
+        refused = 0
+        t_end = time.time() + keystone.token_life   # past the renewal before expiry too
+        while time.time() < t_end:
+            try:
+                with open(m.p("a.txt"), "rb") as f:
+                    f.read()
+            except PermissionError:
+                refused += 1
+            time.sleep(0.3)
+        assert refused >= 10
+        assert logins() == 2, fp.log()         # the first mount's and one refused
+        assert "no more logins with these credentials" in m.log(), m.log()
+        write_creds("new-pass")
+        m.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "logged in to Keystone again" not in m.log() and time.time() < deadline:
+            time.sleep(0.2)
+        with open(m.p("a.txt"), "rb") as f:
+            assert f.read() == b"A"
+    finally:
+        fp.stop()
+        ks.users.delete(user)
