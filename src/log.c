@@ -130,7 +130,7 @@ void log_msg(int level, const char *fmt, ...)
 static const char *const secret_names[] = {
 	"x-auth-token", "x-auth-key", "x-storage-token", "x-subject-token",
 	"x-service-token", "temp-url-key", "temp_url_sig", "os_auth_token",
-	"st_key", "password", "secret", "authorization",
+	"st_key", "password", "secret", "authorization", "sync-key",
 };
 
 static bool is_secret_name(const char *name, size_t n)

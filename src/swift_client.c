@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "swiftfs/log.h"
@@ -54,6 +55,11 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_global(void)
 {
 	curl_global_init(CURL_GLOBAL_ALL);
+	/* retry delays differ between processes: clients refused by one
+	 * overloaded proxy do not come back in step */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	srandom((unsigned)ts.tv_nsec ^ (unsigned)ts.tv_sec ^ ((unsigned)getpid() << 16));
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
@@ -398,6 +404,29 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *
 	return 0;
 }
 
+char *swift_info_url(const char *storage_url)
+{
+	/* http://host:port[/path]/v1[/AUTH_x][/] -> http://host:port[/path]/info */
+	size_t n = strlen(storage_url);
+	const char *path = strstr(storage_url, "://");
+	path = path ? strchr(path + 3, '/') : NULL;
+	for (const char *p = path; p; p = strstr(p + 1, "/v1")) {
+		if (p[1] == 'v' && p[2] == '1' && (p[3] == '/' || p[3] == '\0')) {
+			n = (size_t)(p - storage_url); /* the first (an account may be "v1") */
+			break;
+		}
+	}
+	if (!path || n == strlen(storage_url)) {
+		/* no /v1 segment: the storage URL's folder */
+		while (n && storage_url[n - 1] == '/')
+			n--;
+	}
+	char *out = NULL;
+	if (asprintf(&out, "%.*s/info", (int)n, storage_url) < 0)
+		return NULL;
+	return out;
+}
+
 static char *build_url(const struct swiftfs_req *r, const char *storage_url)
 {
 	struct swiftfs_buf b = { 0 };
@@ -406,10 +435,10 @@ static char *build_url(const struct swiftfs_req *r, const char *storage_url)
 		if (buf_printf(&b, "%s", r->url))
 			goto fail;
 	} else if (r->flags & SWIFT_REQ_INFO) {
-		/* http://host:port[/path]/v1/AUTH_x -> http://host:port[/path]/info */
-		const char *v1 = strstr(storage_url, "/v1/");
-		size_t n = v1 ? (size_t)(v1 - storage_url) : strlen(storage_url);
-		if (buf_append(&b, storage_url, n) || buf_printf(&b, "/info"))
+		char *info = swift_info_url(storage_url);
+		int rc = info ? buf_printf(&b, "%s", info) : -ENOMEM;
+		free(info);
+		if (rc)
 			goto fail;
 	} else {
 		size_t sl = strlen(storage_url);
@@ -606,6 +635,18 @@ static bool retryable(const struct swiftfs_req *r)
 	       (r->status >= 500 && r->status != 501 && r->status != 507);
 }
 
+/* 413 is "too large" for one object, or container_quotas and
+ * account_quotas refusing any new object or byte ("Upload exceeds
+ * quota."): a full quota is EDQUOT for every request that meets it. */
+static bool refused_by_quota(const struct swiftfs_req *r)
+{
+	const char *b = r->resp_body.data;
+	for (size_t i = 0; b && i + 5 <= r->resp_body.len; i++)
+		if (strncasecmp(b + i, "quota", 5) == 0)
+			return true;
+	return false;
+}
+
 int swift_request(struct swiftfs_client *c, struct swiftfs_req *r)
 {
 	CURL *h = thread_handle(c);
@@ -669,6 +710,8 @@ int swift_request(struct swiftfs_client *c, struct swiftfs_req *r)
 		backoff = backoff * 2 > 2.0 ? 2.0 : backoff * 2;
 	}
 	rc = swift_errno(r->curl_code == CURLE_OK ? r->status : 0, r->curl_code, r->method);
+	if (rc == -EFBIG && refused_by_quota(r))
+		rc = -EDQUOT;
 out:
 	if (token) {
 		explicit_bzero(token, strlen(token));

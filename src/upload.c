@@ -200,8 +200,6 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 	r.send_len = len;
 	r.send_md5 = segment;
 	rc = swift_request(c, &r);
-	if (rc == -EFBIG && r.resp_body.data && strcasestr(r.resp_body.data, "quota"))
-		rc = -EDQUOT; /* container_quotas / account_quotas refused it */
 	if (rc) {
 		char what[300];
 		swift_describe_error(&r, what, sizeof(what));

@@ -116,6 +116,10 @@ int swift_request(struct swiftfs_client *c, struct swiftfs_req *r);
 /* The single mapping of an HTTP status (0 for a transport failure) and a
  * curl result to a negative errno; 0 for success. */
 int swift_errno(long status, int curl_code, const char *method);
+/* The capabilities URL (/info) of a storage URL: what comes before its
+ * first "/v1" path segment (.../v1/AUTH_x, or an account-less .../v1 as
+ * Ceph RGW's catalog gives), then "/info". malloc'd; NULL: no memory. */
+char *swift_info_url(const char *storage_url);
 /* A one-line human description of a failed request (no secrets). */
 void swift_describe_error(const struct swiftfs_req *r, char *out, size_t outlen);
 

@@ -5,11 +5,13 @@ packages, and no secret in any log."""
 import fcntl
 import glob
 import os
+import re
 import signal
 import socket
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -620,6 +622,19 @@ def test_no_secret_in_any_log(swift, tmp_path_factory):
             text = f.read()
         leaks += ["%s: %s..." % (path, s[:6]) for s in secrets if s and s in text]
     assert not leaks, "secrets in daemon logs:\n" + "\n".join(leaks)
+
+
+def test_debug_log_masks_the_container_sync_key(container, conn, mount):
+    """Swift shows a container's sync key to its owner: the startup HEAD
+    of the container must not put it in a debug log."""
+    key = "sync-" + uuid.uuid4().hex
+    conn.post_container(container, {"X-Container-Sync-Key": key})
+    m = remember(mount(container, args=["-d"], opts=["log_level=debug"]), key)
+    os.listdir(m.path)
+    m.unmount()
+    log = m.log()
+    assert re.search(r"(?i)x-container-sync-key: \*+", log), log[-3000:]
+    assert key not in log
 
 
 def test_sighup_with_a_wrong_key_keeps_the_working_one(swift_short_token, mount, tmp_path):

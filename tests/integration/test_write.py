@@ -508,6 +508,18 @@ def test_errors_erofs_edquot_enametoolong(container, conn, mount):
         f.close()
     assert ei.value.errno == errno.EDQUOT
     conn.post_container(container, {"X-Container-Meta-Quota-Bytes": ""})
+    # a quota of objects: every kind of new object is EDQUOT, not EFBIG
+    # ("file too large" for an empty file)
+    with open(m.p("one"), "wb") as f:
+        f.write(b"1")
+    conn.post_container(container, {"X-Container-Meta-Quota-Count": "1"})
+    for what, call in (("touch", lambda: open(m.p("empty"), "wb").close()),
+                       ("mkdir", lambda: os.mkdir(m.p("dir"))),
+                       ("link", lambda: os.link(m.p("one"), m.p("two")))):
+        with pytest.raises(OSError) as ei:
+            call()
+        assert ei.value.errno == errno.EDQUOT, what
+    conn.post_container(container, {"X-Container-Meta-Quota-Count": ""})
     # Swift's object name limit (1024 bytes) gives ENAMETOOLONG
     path = m.path
     for i in range(5):

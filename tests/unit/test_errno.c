@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdlib.h>
 
 #include "swiftfs/swift_client.h"
 
@@ -29,5 +30,22 @@ int main(void)
 	for (long s = 400; s < 600; s++)
 		if (s != 404 && s != 410)
 			CHECK(swift_errno(s, CURLE_OK, "GET") != -ENOENT);
+	/* /info beside the storage URL's first /v1 segment */
+	static const char *const info[][2] = {
+		{ "http://127.0.0.1:8080/v1/AUTH_test", "http://127.0.0.1:8080/info" },
+		{ "http://h/v1/AUTH_test/", "http://h/info" },
+		{ "https://h/swift/v1", "https://h/swift/info" },          /* RGW */
+		{ "https://h/swift/v1/", "https://h/swift/info" },
+		{ "https://h/object-store/v1/AUTH_p", "https://h/object-store/info" },
+		{ "https://h/v1x/v1/AUTH_v1", "https://h/v1x/info" },
+		{ "https://h/v1/v1", "https://h/info" },          /* an account named v1 */
+		{ "http://h:1/", "http://h:1/info" },
+		{ "http://h", "http://h/info" },
+	};
+	for (size_t i = 0; i < sizeof(info) / sizeof(info[0]); i++) {
+		char *u = swift_info_url(info[i][0]);
+		CHECK_STR(u, info[i][1]);
+		free(u);
+	}
 	CHECK_DONE();
 }
