@@ -416,20 +416,68 @@ void fs_attr_from_headers(const struct swiftfs_req *r, struct swiftfs_attr *a)
 	}
 }
 
+/* Is r's answer (a HEAD with symlink=get) the link object versioning
+ * keeps for a name, to the name's current version? Then vid gets the
+ * version's id. */
+static bool version_link(const struct swiftfs_req *r, char *vid, size_t vidlen)
+{
+	const char *v = swift_req_header(r, "X-Object-Version-Id");
+	const char *t = swift_req_header(r, "X-Symlink-Target");
+	const char *q = t ? strstr(t, "?version-id=") : NULL;
+	if (!v || !q || strcmp(q + 12, v) != 0 || !*v || strlen(v) >= vidlen ||
+	    strspn(v, "0123456789.") != strlen(v))
+		return false;
+	snprintf(vid, vidlen, "%s", v);
+	return true;
+}
+
+int fs_head_itself(struct swiftfs_fs *fs, const char *container, const char *object,
+		   const char *query, struct swiftfs_req *r, char *vid, size_t vidlen)
+{
+	char q[160], v[64];
+	snprintf(q, sizeof(q), "%s%ssymlink=get", query ? query : "", query ? "&" : "");
+	if (vidlen)
+		vid[0] = '\0';
+	swift_req_init(r, "HEAD");
+	r->container = container;
+	r->object = object;
+	r->query = q;
+	r->flags = SWIFT_REQ_QUIET_404;
+	int rc = swift_request(fs->c, r);
+	if (rc == 0 && version_link(r, v, sizeof(v))) {
+		swift_req_cleanup(r);
+		snprintf(q, sizeof(q), "%s%ssymlink=get&version-id=%s", query ? query : "",
+			 query ? "&" : "", v);
+		swift_req_init(r, "HEAD");
+		r->container = container;
+		r->object = object;
+		r->query = q;
+		r->flags = SWIFT_REQ_QUIET_404;
+		rc = swift_request(fs->c, r);
+		if (vidlen)
+			snprintf(vid, vidlen, "%s", v);
+	}
+	r->query = NULL; /* q goes out of scope */
+	return rc;
+}
+
 /* HEAD an object; fill a with exact attributes. With symlink, ask for the
- * link itself (symlink=get) and return its target. */
+ * object itself (fs_head_itself) and return a symlink's target. */
 int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		       struct swiftfs_attr *a, char **target)
 {
 	struct swiftfs_req r;
 	int rc;
 
-	swift_req_init(&r, "HEAD");
-	r.container = fs->container;
-	r.object = object;
-	r.query = symlink ? "symlink=get" : NULL;
-	r.flags = SWIFT_REQ_QUIET_404;
-	rc = swift_request(fs->c, &r);
+	if (symlink) {
+		rc = fs_head_itself(fs, fs->container, object, NULL, &r, NULL, 0);
+	} else {
+		swift_req_init(&r, "HEAD");
+		r.container = fs->container;
+		r.object = object;
+		r.flags = SWIFT_REQ_QUIET_404;
+		rc = swift_request(fs->c, &r);
+	}
 	if (rc) {
 		if (rc != -ENOENT) {
 			char what[256];

@@ -209,6 +209,15 @@ bool fs_subtree_take(struct swiftfs_fs *fs, const char *prefix, double changed_a
  * renamed or removed through this mount). */
 void fs_subtree_forget(struct swiftfs_fs *fs, const char *prefix);
 void fs_subtree_free(struct swiftfs_fs *fs);
+/* HEAD object in container as itself, not what it links to (symlink=get,
+ * after query when there is one). Under object versioning
+ * (X-Versions-Enabled) every name is a link Swift keeps to the name's
+ * current version (X-Symlink-Target: "c/o?version-id=V"), whose own
+ * headers tell nothing of the file (size 0, the empty ETag, a symlink
+ * even for a plain file): then the version V itself is HEADed. *r holds
+ * the answer (the caller cleans it up); vid (vidlen > 0) gets V, or "". */
+int fs_head_itself(struct swiftfs_fs *fs, const char *container, const char *object,
+		   const char *query, struct swiftfs_req *r, char *vid, size_t vidlen);
 int fs_head_object(struct swiftfs_fs *fs, const char *object, bool symlink,
 		   struct swiftfs_attr *a, char **target);
 int fs_get_listing(struct swiftfs_fs *fs, struct swiftfs_inode *dir, struct swiftfs_dlref **out);

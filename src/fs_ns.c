@@ -124,12 +124,7 @@ static int simple_request(struct swiftfs_fs *fs, const char *method, const char 
 static bool made_as_asked(struct swiftfs_fs *fs, const char *object, const char *const *hdrs)
 {
 	struct swiftfs_req h;
-	swift_req_init(&h, "HEAD");
-	h.container = fs->container;
-	h.object = object;
-	h.query = "symlink=get";
-	h.flags = SWIFT_REQ_QUIET_404;
-	bool same = swift_request(fs->c, &h) == 0;
+	bool same = fs_head_itself(fs, fs->container, object, NULL, &h, NULL, 0) == 0;
 	const char *cl = same ? swift_req_header(&h, "Content-Length") : NULL;
 	same = same && cl && strcmp(cl, "0") == 0;
 	for (size_t i = 0; same && hdrs[i]; i++) {
@@ -183,8 +178,35 @@ static int copy_object(struct swiftfs_fs *fs, const char *src, const char *dst, 
 	int rc = -ENOMEM;
 	if (enc && ec && asprintf(&hdr, "Destination: %s/%s", ec, enc) >= 0) {
 		const char *hdrs[] = { hdr, NULL };
-		rc = simple_request(fs, "COPY", src, as_is ? "multipart-manifest=get&symlink=get" : NULL,
-				    hdrs, false);
+		struct swiftfs_req r;
+		swift_req_init(&r, "COPY");
+		r.container = fs->container;
+		r.object = src;
+		r.query = as_is ? "multipart-manifest=get&symlink=get" : NULL;
+		r.headers = hdrs;
+		rc = swift_request(fs->c, &r);
+		if (rc && (rc != -EBUSY || !as_is) && rc != -ENOENT) {
+			char what[300];
+			swift_describe_error(&r, what, sizeof(what));
+			LOGE("%s", what);
+		}
+		swift_req_cleanup(&r);
+		if (rc == -EBUSY && as_is) {
+			/* 409 "X-Symlink-Target does not exist": under object
+			 * versioning src is the link to its current version,
+			 * which a COPY as is must name */
+			struct swiftfs_req h;
+			char vid[64], q[128];
+			int hr = fs_head_itself(fs, fs->container, src, NULL, &h, vid, sizeof(vid));
+			swift_req_cleanup(&h);
+			if (hr == 0 && vid[0]) {
+				snprintf(q, sizeof(q),
+					 "multipart-manifest=get&symlink=get&version-id=%s", vid);
+				rc = simple_request(fs, "COPY", src, q, hdrs, false);
+			} else if (hr == 0) {
+				LOGE("COPY %s: HTTP 409", src);
+			}
+		}
 	}
 	free(enc);
 	free(ec);
@@ -242,7 +264,8 @@ static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bo
 			return rc;
 		slo = a.is_slo;
 	}
-	if (!slo)
+	/* a version that lives on (versioned container) keeps its segments */
+	if (!slo || upload_keeps_versions(&fs->upcfg))
 		return simple_request(fs, "DELETE", object, NULL, NULL, true);
 	return delete_slo(fs, object);
 }
@@ -607,11 +630,7 @@ static int follow_dlo(struct swiftfs_fs *fs, const char *src, const char *dst, c
 	struct swiftfs_req r;
 	char *val = NULL, *enc = NULL, *hdr = NULL;
 	size_t cl = strlen(fs->container), sl = strlen(sp);
-	swift_req_init(&r, "HEAD");
-	r.container = fs->container;
-	r.object = src;
-	r.query = "multipart-manifest=get&symlink=get"; /* the object itself */
-	int rc = swift_request(fs->c, &r);
+	int rc = fs_head_itself(fs, fs->container, src, "multipart-manifest=get", &r, NULL, 0);
 	const char *m = rc ? NULL : swift_req_header(&r, "X-Object-Manifest");
 	if (rc == -ENOENT)
 		rc = 0;
@@ -913,7 +932,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 				rc = simple_request(fs, "DELETE", object, NULL, NULL, true);
 			if (rc)
 				goto out;
-			if (oldsegs.n)
+			if (oldsegs.n && !upload_keeps_versions(&fs->upcfg))
 				upload_delete_segments(&fs->upcfg, &oldsegs);
 		}
 	}

@@ -928,11 +928,7 @@ static int post_meta_locked(struct swiftfs_fs *fs, const char *object, const cha
 	size_t nkept = 0;
 	int rc;
 
-	swift_req_init(&h, "HEAD");
-	h.container = fs->container;
-	h.object = object;
-	h.query = "symlink=get";
-	rc = swift_request(fs->c, &h);
+	rc = fs_head_itself(fs, fs->container, object, NULL, &h, NULL, 0);
 	if (rc)
 		goto out;
 	rc = collect_meta(&h, &meta, &nmeta);

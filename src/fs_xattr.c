@@ -109,12 +109,15 @@ static void log_failure(const struct swiftfs_req *r, const char *what)
 static int xhead(struct swiftfs_fs *fs, const char *container, const char *object,
 		 struct swiftfs_req *r)
 {
-	swift_req_init(r, "HEAD");
-	r->container = container;
-	r->object = object;
-	r->query = object ? "symlink=get" : NULL;
-	r->flags = SWIFT_REQ_QUIET_404;
-	int rc = swift_request(fs->c, r);
+	int rc;
+	if (object) {
+		rc = fs_head_itself(fs, container, object, NULL, r, NULL, 0);
+	} else {
+		swift_req_init(r, "HEAD");
+		r->container = container;
+		r->flags = SWIFT_REQ_QUIET_404;
+		rc = swift_request(fs->c, r);
+	}
 	if (rc && rc != -ENOENT)
 		log_failure(r, "xattr: HEAD");
 	return rc;

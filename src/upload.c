@@ -1059,10 +1059,34 @@ int upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char 
 	return rc == -ENOENT ? 0 : rc;
 }
 
+bool upload_keeps_versions(const struct swiftfs_upload_cfg *cfg)
+{
+	struct swiftfs_req h;
+	swift_req_init(&h, "HEAD");
+	h.container = cfg->container;
+	bool keeps = swift_request(cfg->client, &h) != 0;
+	const char *v = keeps ? NULL : swift_req_header(&h, "X-Versions-Enabled");
+	if (v && strcasecmp(v, "true") == 0)
+		keeps = true;
+	v = keeps ? NULL : swift_req_header(&h, "X-Versions-Location");
+	if (v && *v)
+		keeps = true;
+	v = keeps ? NULL : swift_req_header(&h, "X-History-Location");
+	if (v && *v)
+		keeps = true;
+	swift_req_cleanup(&h);
+	return keeps;
+}
+
 void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *object,
 			    const struct swiftfs_upload_result *res, struct swiftfs_seglist *old)
 {
 	char *keep = NULL;
+	if (old->n && upload_keeps_versions(cfg)) {
+		LOGD("%s: the replaced version's %zu segments stay (the container keeps versions)",
+		     object, old->n);
+		return;
+	}
 	/* never those of the new manifest, should names ever meet (another
 	 * mount's upload stamped in the same microsecond) */
 	if (!old->n || asprintf(&keep, "/%s_segments/%s/slo/%s/", cfg->container, object,

@@ -128,6 +128,55 @@ def test_versions_of_dlos_and_symlinks_have_their_bytes(container, conn, mount):
     assert versions_of(m, "empty")[1] == [b""]
 
 
+def test_everyday_operations_in_a_versioned_container(container, conn, mount):
+    """Under object versioning every name is a link Swift keeps to the
+    current version: chmod, touch, xattrs, renames and symlinks act on
+    the file, not on that link, and a large file's segments outlive its
+    overwrite and its deletion, so every version stays readable."""
+    conn.post_container(container, {"X-Versions-Enabled": "true"})
+    m = mount(container, opts=["segment_size=1M", "entry_timeout=0", "attr_timeout=0"])
+    write(m.p("a.txt"), b"alpha\n")
+    os.chmod(m.p("a.txt"), 0o640)
+    os.utime(m.p("a.txt"), (1000000000, 1000000000))
+    with open(m.p("a.txt"), "rb") as f:
+        assert f.read() == b"alpha\n"
+    st = os.stat(m.p("a.txt"))
+    assert st.st_mode & 0o777 == 0o640 and st.st_mtime == 1000000000 and st.st_size == 6
+    assert conn.get_object(container, "a.txt")[1] == b"alpha\n"
+    etag = conn.head_object(container, "a.txt")["etag"]
+    assert os.getxattr(m.p("a.txt"), "user.swift.etag").decode() == etag
+    os.setxattr(m.p("a.txt"), "user.swift.meta.color", b"red")
+    assert os.getxattr(m.p("a.txt"), "user.swift.meta.color") == b"red"
+    assert conn.get_object(container, "a.txt")[1] == b"alpha\n"
+    # a DLO keeps its manifest through an xattr change
+    conn.put_object(container, "seg/1", b"one,")
+    conn.put_object(container, "seg/2", b"two")
+    conn.put_object(container, "dlo", b"", headers={"X-Object-Manifest": container + "/seg/"})
+    assert os.getxattr(m.p("dlo"), "user.swift.manifest").decode() == "dlo:%s/seg/" % container
+    os.setxattr(m.p("dlo"), "user.swift.meta.k", b"v")
+    assert conn.get_object(container, "dlo")[1] == b"one,two"
+    # renames of a file and of a symlink
+    os.rename(m.p("a.txt"), m.p("b.txt"))
+    with open(m.p("b.txt"), "rb") as f:
+        assert f.read() == b"alpha\n"
+    os.symlink("b.txt", m.p("ln"))
+    assert os.readlink(m.p("ln")) == "b.txt"
+    os.rename(m.p("ln"), m.p("ln2"))
+    assert os.readlink(m.p("ln2")) == "b.txt"
+    with open(m.p("ln2"), "rb") as f:
+        assert f.read() == b"alpha\n"
+    # a large file: renamed, overwritten, deleted; every version reads whole
+    big1, big2 = os.urandom(3 * 1024 * 1024 + 5), os.urandom(2 * 1024 * 1024 + 7)
+    write(m.p("big"), big1)
+    assert conn.head_object(container, "big").get("x-static-large-object") == "True"
+    os.rename(m.p("big"), m.p("big2"))
+    write(m.p("big2"), big2)
+    os.unlink(m.p("big2"))
+    bodies = [b for b in versions_of(m, "big2")[1] if b]
+    assert bodies == [big1, big2]
+    assert [b for b in versions_of(m, "big")[1] if b] == [big1]
+
+
 def test_legacy_history_location(container, conn, mount):
     arch = container + "-hist"
     conn.put_container(arch)
