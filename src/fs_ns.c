@@ -340,9 +340,10 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (rc)
 		goto out;
-	fs_wb_stale_drop(fs, object);
 	bool local = has_local_state(fs, p, name);
 	rc = child_kind(fs, p, name, &kind, &a);
+	if (rc == -ENOENT)
+		fs_wb_stale_drop(fs, object); /* not in Swift: gone as asked */
 	if (rc)
 		goto out;
 	if (kind == DK_DIR) {
@@ -369,6 +370,9 @@ int fs_unlink(struct swiftfs_fs *fs, uint64_t parent, const char *name)
 	if (!claim)
 		rc = delete_file(fs, object, known, slo);
 	if (!rc) {
+		/* an earlier mount's version of it is older (dropped only once
+		 * the delete has happened) */
+		fs_wb_stale_drop(fs, object);
 		if (c)
 			fs_forget_local_data(fs, c);
 		pthread_mutex_lock(&fs->t.lock);
@@ -782,7 +786,6 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		rc = fs_resolve(fs, newparent, newname, &np, &nrel, &nobject);
 	if (rc)
 		goto out;
-	fs_wb_stale_drop(fs, nobject); /* replaced; the source's follows it */
 	rc = child_kind(fs, p, name, &kind, &a);
 	if (rc)
 		goto out;
@@ -964,8 +967,11 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 		rc = inode_move_locked(&fs->t, c, np, newname);
 	moved = rc == 0;
 	pthread_mutex_unlock(&fs->t.lock);
+	/* in Swift already, whatever rc is: an earlier mount's version of the
+	 * replaced name is older, and the source's follows it */
+	fs_wb_stale_drop(fs, nobject);
 	if (kind != DK_DIR)
-		fs_wb_stale_move(fs, object, nobject); /* in Swift already: whatever rc is */
+		fs_wb_stale_move(fs, object, nobject);
 	if (!rc && claim)
 		fs_wb_rerecord(fs, c, true); /* a pending writeback upload's record follows */
 out:

@@ -845,7 +845,6 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	rc = fs_resolve(fs, parent, name, &p, &rel, &object);
 	if (rc)
 		goto out;
-	fs_wb_stale_drop(fs, object);
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		rc = -ENOMEM;
@@ -897,6 +896,9 @@ int fs_create(struct swiftfs_fs *fs, uint64_t parent, const char *name, mode_t m
 	f->flags = flags;
 	f->journaled = journaled_name(fs, name);
 	fs_file_track(fs, f);
+	/* made: an earlier mount's version is older (dropped only now, so a
+	 * create that fails keeps it) */
+	fs_wb_stale_drop(fs, object);
 	*out = f;
 	f = NULL;
 	w = NULL;
@@ -1069,7 +1071,6 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 			rc = -EINVAL;
 			goto out;
 		}
-		fs_wb_stale_drop(fs, object);
 		rc = wstate_get(fs, n, object, &w);
 		if (rc)
 			goto out;
@@ -1137,6 +1138,11 @@ int fs_setattr(struct swiftfs_fs *fs, uint64_t ino, int to_set, const struct sta
 		fs_wb_rerecord(fs, n, false);
 		if ((to_set & FS_SET_SIZE) && !f)
 			rc = fs_sync_file(fs, n, w); /* truncate(path): persist now */
+		/* truncated (by a handle, whose close uploads; by path, once in
+		 * Swift): an earlier mount's version is older. A truncate that
+		 * failed keeps it. */
+		if (!rc && (to_set & FS_SET_SIZE))
+			fs_wb_stale_drop(fs, object);
 	} else if (!named) {
 		pthread_mutex_lock(&fs->t.lock);
 		if (to_set & FS_SET_MTIME) {

@@ -205,6 +205,8 @@ int wb_record_read(const char *path, struct swiftfs_wb_record *rec)
 	}
 	if (end && rec->container && rec->object && rec->staged && rec->mtime)
 		rc = 0;
+	else if (rc == -EINVAL && ferror(f))
+		rc = -EIO; /* could not be read, which says nothing of what it holds */
 	free(line);
 	fclose(f);
 	if (rc)
@@ -353,6 +355,18 @@ static bool record_sane(const char *dir, const struct swiftfs_wb_record *rec)
 	if (ok && slash && asprintf(&staging, "%.*s/staging", (int)(slash - dir), dir) >= 0) {
 		want = realpath(staging, NULL);
 		real = realpath(rec->staged, NULL);
+		if (!real && errno == ENOENT) {
+			/* gone (a crash between the unlinks of the staged file
+			 * and of its record): judged by its folder, so that the
+			 * record of nothing is removed */
+			const char *b = strrchr(rec->staged, '/');
+			char *folder = b ? strndup(rec->staged, (size_t)(b - rec->staged)) : NULL;
+			char *rf = folder ? realpath(folder, NULL) : NULL;
+			if (rf && asprintf(&real, "%s%s", rf, b) < 0)
+				real = NULL;
+			free(rf);
+			free(folder);
+		}
 		const char *base = real ? strrchr(real, '/') : NULL;
 		ok = want && real && base && strncmp(real, want, strlen(want)) == 0 &&
 		     real + strlen(want) == base && strncmp(base + 1, "staged-", 7) == 0;
@@ -476,6 +490,10 @@ static char *conflict_name(const struct swiftfs_upload_cfg *cfg, const char *obj
 	return name;
 }
 
+/* recover_one's verdicts that are not an upload's -errno */
+#define REC_UNTRUSTED 1 /* left alone, never acted on (record_sane) */
+#define REC_GONE 2      /* its data is gone, and so is the record now */
+
 /* Upload one record's object; 0 when it is in Swift (record and staged
  * file then removed). */
 static int recover_one(const char *dir, const char *path, struct swiftfs_wb_record *rec,
@@ -489,7 +507,7 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 	if (!record_sane(dir, rec)) {
 		LOGE("writeback: %s names a file outside this cache folder, or no object; it is "
 		     "left alone, and nothing is uploaded from it", path);
-		return -EINVAL;
+		return REC_UNTRUSTED;
 	}
 	int rc, fd = open(rec->staged, O_RDONLY | O_CLOEXEC);
 
@@ -497,9 +515,10 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 		rc = -errno;
 		LOGE("writeback: the staged data of %s (%s) is gone: %s; it cannot be uploaded",
 		     rec->object, rec->staged, strerror(errno));
-		if (rc == -ENOENT)
-			unlink(path); /* nothing left to upload */
-		return rc;
+		if (rc != -ENOENT)
+			return rc;
+		unlink(path); /* nothing left to upload */
+		return REC_GONE;
 	}
 	if (fstat(fd, &sb) || (uint64_t)sb.st_size < rec->size) {
 		LOGE("writeback: the staged data of %s (%s) is shorter than recorded; kept, not "
@@ -605,22 +624,31 @@ int wb_recover(const char *dir, const char *account, const struct swiftfs_upload
 		qsort(v, n, sizeof(*v), cmp_mtime);
 	for (size_t i = 0; i < n; i++) {
 		struct swiftfs_wb_record rec;
-		if (wb_record_read(v[i].path, &rec)) {
+		int rr = wb_record_read(v[i].path, &rec);
+		if (rr == -EINVAL) {
 			LOGW("writeback: %s is not a whole record (torn by a crash before it was "
 			     "complete?); its file was never reported written, so it is removed",
 			     v[i].path);
 			unlink(v[i].path);
+		} else if (rr) {
+			/* unreadable now (no memory, no descriptors, a disk
+			 * error): a whole record, maybe, of data whose close
+			 * succeeded; the next mount tries again */
+			LOGE("writeback: cannot read the record %s (%s): kept for the next mount",
+			     v[i].path, strerror(-rr));
+			pending++;
 		} else {
 			/* not of a live mount (its upload is queued, not
 			 * interrupted) */
+			int rc = 0;
 			if (strcmp(rec.container, cfg->container) == 0 &&
 			    (!rec.account || !account || strcmp(rec.account, account) == 0) &&
-			    !(rec.owner && owner_alive(dir, rec.owner)) &&
-			    recover_one(dir, v[i].path, &rec, cfg)) {
+			    !(rec.owner && owner_alive(dir, rec.owner)))
+				rc = recover_one(dir, v[i].path, &rec, cfg);
+			if (rc && rc != REC_GONE)
 				pending++;
-				if (stale && rec.object && rec.staged)
-					stale(arg, rec.object, v[i].path, rec.staged);
-			}
+			if (rc < 0 && stale) /* a valid record whose upload failed */
+				stale(arg, rec.object, v[i].path, rec.staged);
 			wb_record_free(&rec);
 		}
 		free(v[i].path);

@@ -144,6 +144,42 @@ def test_a_record_left_pending_at_start_never_replays_over_a_later_change(
     assert sorted(os.listdir(m3.path)) == ["dir2", "keep", "r2", "w"]
 
 
+def test_a_pending_record_outlives_a_change_that_failed(swift, container, conn, proxy, mount,
+                                                        tmp_path):
+    """A version an earlier mount closed and could not upload is dropped
+    by a change of its name through this mount only once that change has
+    happened: an rm, a rename onto it or a truncate that Swift refused
+    leaves it for the next mount."""
+    cache = str(tmp_path / "cache")
+    opts = ["writeback", "cache_dir=" + cache, "retry_timeout=1"]
+    conn.put_object(container, "report", b"V0")
+    conn.put_object(container, "draft", b"draft")
+    m = mount(container, opts=opts, use_env_creds=False, env=proxied_env(swift, proxy))
+    proxy.add_rule(method="PUT", action="status", status=503, times=-1)   # Swift "down"
+    with open(m.p("report"), "wb") as f:
+        f.write(b"V1, closed")
+    kill9(m)
+    m2 = mount(container, opts=opts, use_env_creds=False, env=proxied_env(swift, proxy))
+    assert "still not in Swift" in m2.log()
+    os.stat(m2.p("report"))                    # looked up while Swift answers GETs
+    os.stat(m2.p("draft"))
+    for method in ("DELETE", "COPY"):
+        proxy.add_rule(method=method, action="status", status=503, times=-1)
+    for what, call in (("rm", lambda: os.unlink(m2.p("report"))),
+                       ("mv", lambda: os.rename(m2.p("draft"), m2.p("report"))),
+                       ("truncate", lambda: os.truncate(m2.p("report"), 1))):
+        if what == "truncate":
+            proxy.add_rule(method="GET", action="status", status=503, times=-1)
+        with pytest.raises(OSError):
+            call()
+        assert len(os.listdir(os.path.join(cache, "writeback"))) == 1, (what, m2.log())
+    m2.unmount()
+    proxy.clear()                                                         # Swift is back
+    mount(container, opts=["cache_dir=" + cache])
+    assert conn.get_object(container, "report")[1] == b"V1, closed"
+    assert os.listdir(os.path.join(cache, "writeback")) == []
+
+
 def test_unlink_before_upload_never_resurrects(swift, container, conn, proxy, mount, tmp_path):
     cache = str(tmp_path / "cache")
     m = mount(container, opts=["writeback", "cache_dir=" + cache], use_env_creds=False,
@@ -709,10 +745,23 @@ def test_a_record_naming_a_file_outside_the_cache_is_not_trusted(container, conn
     (cache / "writeback" / "x.wb").write_text(
         "swiftfs-writeback 1\nsize 19\ncontainer %s\nobject stolen\nstaged %s\n"
         "mtime 1.0\nend\n" % (container, str(victim).replace("/", "%2F")))
+    # and a record whose staged file is gone: removed, as there is
+    # nothing left to upload
+    (cache / "staging").mkdir()
+    (cache / "writeback" / "y.wb").write_text(
+        "swiftfs-writeback 1\nsize 3\ncontainer %s\nobject gone\nstaged %s\n"
+        "mtime 1.0\nend\n" % (container, str(cache / "staging" / "staged-gone")
+                               .replace("/", "%2F")))
     m = mount(container, opts=["cache_dir=%s" % cache])
     assert "outside this cache folder" in m.log()
+    assert "staged-gone" in m.log() and "is gone" in m.log()
+    assert sorted(os.listdir(cache / "writeback")) == ["x.wb"]
     with pytest.raises(Exception):
         conn.head_object(container, "stolen")
+    # writing that name (which drops an older pending version) leaves
+    # the file the untrusted record names alone too
+    with open(m.p("stolen"), "wb") as f:
+        f.write(b"mine")
     assert victim.read_bytes() == b"not swiftfs's file\n"
 
 
