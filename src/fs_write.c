@@ -66,14 +66,17 @@ static bool is_kept_meta(const char *name)
 	return true;
 }
 
-/* The object's metadata headers other than ours, as "Name: value". */
-static int collect_meta(const struct swiftfs_req *r, char ***out, size_t *nout)
+/* The object's metadata headers other than ours, as "Name: value"; with
+ * all, also the other headers an upload of the file keeps (its expiry,
+ * Content-Encoding, Cache-Control, ... set as xattrs), which a PUT
+ * without them would drop. */
+static int collect_meta(const struct swiftfs_req *r, bool all, char ***out, size_t *nout)
 {
 	char **v = NULL;
 	size_t n = 0;
 	for (size_t i = 0; i < r->resp_nheaders; i++) {
 		const struct swiftfs_header *h = &r->resp_headers[i];
-		if (!is_kept_meta(h->name))
+		if (!is_kept_meta(h->name) && !(all && fs_xattr_post_keeps(h->name)))
 			continue;
 		char **nv = realloc(v, (n + 1) * sizeof(*nv));
 		if (!nv)
@@ -196,7 +199,7 @@ static int wstate_new(struct swiftfs_fs *fs, const char *object, bool existing,
 			v = swift_req_header(&r, "Content-Type");
 			w->content_type = util_strdup0(v);
 			util_parse_float_time(swift_req_header(&r, "X-Object-Meta-Mtime"), &w->mtime);
-			rc = collect_meta(&r, &w->meta, &w->nmeta);
+			rc = collect_meta(&r, true, &w->meta, &w->nmeta);
 			if (!rc)
 				rc = staging_truncate(w->st, 0);
 			if (!rc && size) {
@@ -269,7 +272,7 @@ void fs_local_meta_refresh(struct swiftfs_fs *fs, struct swiftfs_inode *n, const
 	swift_req_init(&r, "HEAD");
 	r.container = fs->container;
 	r.object = object;
-	if (swift_request(fs->c, &r) == 0 && collect_meta(&r, &meta, &nmeta) == 0) {
+	if (swift_request(fs->c, &r) == 0 && collect_meta(&r, true, &meta, &nmeta) == 0) {
 		const char *ct = swift_req_header(&r, "Content-Type");
 		char *type = util_strdup0(ct);
 		pthread_mutex_lock(&w->lock);
@@ -413,7 +416,8 @@ int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr
 		hdrs[nh++] = h->hgid;
 	}
 	for (size_t i = 0; i < w->nmeta; i++)
-		hdrs[nh++] = w->meta[i];
+		if (!upload_header_expired(w->meta[i]))
+			hdrs[nh++] = w->meta[i];
 	hdrs[nh] = NULL;
 	*out = hdrs;
 	return 0;
@@ -933,7 +937,7 @@ static int post_meta_locked(struct swiftfs_fs *fs, const char *object, const cha
 	rc = fs_head_itself(fs, fs->container, object, NULL, &h, NULL, 0);
 	if (rc)
 		goto out;
-	rc = collect_meta(&h, &meta, &nmeta);
+	rc = collect_meta(&h, false, &meta, &nmeta);
 	if (rc)
 		goto out;
 	const char *m = swift_req_header(&h, "X-Object-Manifest");

@@ -77,6 +77,15 @@ static int target_get(struct swiftfs_fs *fs, uint64_t ino, bool sync, struct xta
 		t->kind = XT_CONTAINER;
 		goto out;
 	}
+	pthread_mutex_lock(&fs->t.lock);
+	bool named = n->hashed;
+	pthread_mutex_unlock(&fs->t.lock);
+	if (!named) {
+		/* removed or replaced, and still open (f*xattr): its name in
+		 * Swift is another file's now */
+		rc = -ENOENT;
+		goto out;
+	}
 	if (n->attr.kind == DK_DIR) {
 		t->kind = XT_DIR;
 		goto out;
@@ -383,9 +392,9 @@ static int tempurl_value(struct swiftfs_fs *fs, const struct xtarget *t, char **
 	rc = dup_value(url, strlen(url), v, len);
 out:
 	if (key)
-		memset(key, 0, strlen(key));
+		explicit_bzero(key, strlen(key));
 	if (token)
-		memset(token, 0, strlen(token));
+		explicit_bzero(token, strlen(token));
 	free(key);
 	free(token);
 	free(surl);
@@ -807,7 +816,7 @@ out:
 	swift_req_cleanup(&h);
 	swift_req_cleanup(&r);
 	if (line)
-		memset(line, 0, strlen(line)); /* may hold the TempURL key */
+		explicit_bzero(line, strlen(line)); /* may hold the TempURL key */
 	free(line);
 	free(mnames);
 	free(mvalues);
@@ -921,7 +930,7 @@ static int do_write(struct swiftfs_fs *fs, uint64_t ino, const char *name, const
 		fs_put_inode(fs, n);
 out:
 	if (send)
-		memset(send, 0, strlen(send)); /* may be the TempURL key */
+		explicit_bzero(send, strlen(send)); /* may be the TempURL key */
 	free(send);
 	free(hname);
 	free(t.object);

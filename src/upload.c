@@ -1059,6 +1059,13 @@ int upload_slo_segments_if_slo(const struct swiftfs_upload_cfg *cfg, const char 
 	return rc == -ENOENT ? 0 : rc;
 }
 
+bool upload_header_expired(const char *hdr)
+{
+	if (strncasecmp(hdr, "X-Delete-At:", 12) != 0)
+		return false;
+	return strtoll(hdr + 12, NULL, 10) <= (long long)time(NULL) + 5;
+}
+
 bool upload_keeps_versions(const struct swiftfs_upload_cfg *cfg)
 {
 	struct swiftfs_req h;

@@ -531,8 +531,9 @@ static int recover_one(const char *dir, const char *path, struct swiftfs_wb_reco
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < rec->nheaders; i++)
-		hdrs[i] = rec->headers[i];
+	for (size_t i = 0, j = 0; i < rec->nheaders; i++)
+		if (!upload_header_expired(rec->headers[i]))
+			hdrs[j++] = rec->headers[i];
 	bool slo;
 	rc = changed_since(cfg, rec, fd, &slo);
 	if (rc < 0) {

@@ -109,6 +109,11 @@ bool upload_keeps_versions(const struct swiftfs_upload_cfg *cfg);
 void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *object,
 			    const struct swiftfs_upload_result *res, struct swiftfs_seglist *old);
 
+/* Is hdr ("Name: value") an X-Delete-At that has passed, or will within
+ * seconds? Swift refuses a PUT carrying one (400): an expiry kept from
+ * the object's earlier version is left out of the upload then. */
+bool upload_header_expired(const char *hdr);
+
 /* MD5 hex of [off, off+len) of fd. */
 int upload_md5_fd(int fd, uint64_t off, uint64_t len, char hex[33]);
 /* Content type for a file name from its extension (/etc/mime.types when

@@ -633,3 +633,52 @@ def test_reading_xattrs_never_uploads_a_file_being_written(container, conn, moun
             assert ei.value.errno == errno.ENODATA
         f.write(b"second half")
     assert conn.get_object(container, "w.txt")[1] == b"NEW first half second half"
+
+
+def test_xattrs_of_an_open_file_renamed_over_are_not_the_new_files(container, conn, mount):
+    """An atomic save (rename over) while a program holds the old file
+    open: f*xattr on that handle must not read or change the new file,
+    whose name it was."""
+    m = mount(container)
+    for name, body in (("r.txt", b"old"), ("r.new", b"new")):
+        with open(m.p(name), "wb") as f:
+            f.write(body)
+    fd = os.open(m.p("r.txt"), os.O_RDONLY)
+    try:
+        os.rename(m.p("r.new"), m.p("r.txt"))
+        for call in (lambda: os.setxattr(fd, "user.reviewed", b"yes"),
+                     lambda: os.getxattr(fd, "user.swift.etag"),
+                     lambda: os.removexattr(fd, "user.swift.meta.x")):
+            with pytest.raises(OSError) as ei:
+                call()
+            assert ei.value.errno == errno.ENOENT
+    finally:
+        os.close(fd)
+    h = conn.head_object(container, "r.txt")
+    assert "x-object-meta-reviewed" not in h
+    assert os.getxattr(m.p("r.txt"), "user.swift.etag").decode() == h["etag"]
+
+
+@pytest.mark.parametrize("opts", [[], ["writeback"]])
+def test_expiry_and_content_headers_outlive_a_write(container, conn, mount, opts):
+    """Headers set as xattrs that a PUT would drop (X-Delete-At,
+    Content-Encoding, Cache-Control, ...) stay when the file is written
+    again through the mount, as its X-Object-Meta-* do."""
+    put(conn, container, "f")
+    m = mount(container, opts=opts)
+    p = m.p("f")
+    at = int(time.time()) + 3600
+    os.setxattr(p, "user.swift.delete_at", str(at).encode())
+    conn.post_object(container, "f", headers={"X-Delete-At": str(at), "Cache-Control": "no-cache",
+                                              "X-Object-Meta-Tag": "t"})
+    time.sleep(0.2)
+    with open(p, "ab") as f:
+        f.write(b"more")
+    os.sync()
+    deadline = time.time() + 10
+    while not conn.get_object(container, "f")[1].endswith(b"more") and time.time() < deadline:
+        time.sleep(0.2)
+    h = conn.head_object(container, "f")
+    assert conn.get_object(container, "f")[1].endswith(b"more")
+    assert h.get("x-delete-at") == str(at), h
+    assert h.get("cache-control") == "no-cache" and h.get("x-object-meta-tag") == "t", h
