@@ -54,7 +54,9 @@ int block_cache_key(const struct swiftfs_block_cache *bc, const char *account,
 /* Copy len bytes at offset in of block idx (whose full length is blen)
  * into buf. Returns the bytes copied, or -ENOENT when the block is absent:
  * the caller is then its fetcher and must call block_cache_fill() or
- * block_cache_unclaim(). Waits while another thread fetches the block. */
+ * block_cache_unclaim(). -EMFILE (or -ENOMEM): the block is there but its
+ * file could not be opened or read into memory now (the process short of
+ * descriptors: a request to Swift would need one too); the block stays. Waits while another thread fetches the block. */
 ssize_t block_cache_read(struct swiftfs_block_cache *bc, const struct swiftfs_bc_key *k,
 			 uint64_t idx, uint32_t blen, char *buf, uint32_t in, uint32_t len);
 /* Zero-copy read: when block idx is cached and already checked (CRC) by
