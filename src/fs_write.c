@@ -665,6 +665,7 @@ static int keep_closed_version_locked(struct swiftfs_fs *fs, struct swiftfs_inod
 		w->poisoned = 0;
 		w->wb_reopened = false;
 	}
+	bool sent = false;
 	for (unsigned i = 0; w->wb_record && from < w->wb_size && w->dirty && !w->unlinked; i++) {
 		if (i == 3)
 			return -EIO; /* closed again and again meanwhile */
@@ -677,7 +678,12 @@ static int keep_closed_version_locked(struct swiftfs_fs *fs, struct swiftfs_inod
 			     w->st->path, strerror(-rc));
 			return rc;
 		}
+		sent = true;
 	}
+	/* its record is gone: durably so before these bytes change, or a
+	 * power loss could bring the record back over half-changed data */
+	if (sent && fs->wb_dir)
+		wb_dir_sync(fs->wb_dir);
 	if (w->wb_record)
 		w->wb_reopened = true;
 	return 0;
