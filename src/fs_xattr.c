@@ -375,7 +375,11 @@ static int tempurl_value(struct swiftfs_fs *fs, const struct xtarget *t, char **
 	while (pl && spath[pl - 1] == '/')
 		spath[--pl] = '\0';
 	long long expires = (long long)time(NULL) + (long long)fs->tempurl_ttl;
-	if (asprintf(&path, "%s/%s/%s", spath, fs->container, t->object) < 0) {
+	/* Swift checks the signature over the path as it sees it, from
+	 * /v1/: a front proxy's prefix before it (https://h/object/v1/...)
+	 * is not part of it */
+	const char *v1 = strstr(spath, "/v1/");
+	if (asprintf(&path, "%s/%s/%s", v1 ? v1 : spath, fs->container, t->object) < 0) {
 		path = NULL;
 		rc = -ENOMEM;
 		goto out;
