@@ -79,6 +79,10 @@ struct swiftfs_fs {
 	 * covers the mount's own changes beside them (a folder rename
 	 * rewriting a DLO manifest's metadata) */
 	pthread_mutex_t meta_lock;
+	/* the container's legacy "stack" versioning, as last asked
+	 * (fs_ns.c stack_versions; atomics) */
+	int64_t stack_asked_ms;
+	int stack_mode;
 	struct swiftfs_subtree *subtree;
 	uint64_t subtree_epoch;  /* subtree_lock: bumped by fs_subtree_forget */
 	struct swiftfs_prefetch *prefetch; /* fs_prefetch.c; NULL without a block cache */

@@ -92,6 +92,32 @@ static int child_kind(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char
 	return d ? 0 : -ENOENT;
 }
 
+/* Is the container in the legacy "stack" versioning mode
+ * (X-Versions-Location without X-Versions-Mode: history)? There a DELETE
+ * puts the previous version back and removes it from the archive, so a
+ * DELETE sent again after its answer was lost (a reset connection, a
+ * 503 after the work was done) would restore, and remove, one more.
+ * Asked with a container HEAD at most once a minute. */
+static bool stack_versions(struct swiftfs_fs *fs)
+{
+	int64_t now = (int64_t)(util_now() * 1000);
+	if (now - __atomic_load_n(&fs->stack_asked_ms, __ATOMIC_RELAXED) < 60000)
+		return __atomic_load_n(&fs->stack_mode, __ATOMIC_RELAXED);
+	struct swiftfs_req h;
+	swift_req_init(&h, "HEAD");
+	h.container = fs->container;
+	int rc = swift_request(fs->c, &h);
+	const char *loc = rc ? NULL : swift_req_header(&h, "X-Versions-Location");
+	const char *mode = rc ? NULL : swift_req_header(&h, "X-Versions-Mode");
+	/* not known: not sent again (an answer lost is then EIO) */
+	int stack = rc || (loc && *loc && !(mode && strcasecmp(mode, "history") == 0));
+	swift_req_cleanup(&h);
+	__atomic_store_n(&fs->stack_mode, stack, __ATOMIC_RELAXED);
+	if (!rc)
+		__atomic_store_n(&fs->stack_asked_ms, now, __ATOMIC_RELAXED);
+	return stack;
+}
+
 static int simple_request(struct swiftfs_fs *fs, const char *method, const char *object,
 			  const char *query, const char *const *hdrs, bool ok_404)
 {
@@ -101,6 +127,8 @@ static int simple_request(struct swiftfs_fs *fs, const char *method, const char 
 	r.object = object;
 	r.query = query;
 	r.headers = hdrs;
+	if (strcmp(method, "DELETE") == 0 && stack_versions(fs))
+		r.flags |= SWIFT_REQ_NO_RETRY;
 	if (strcmp(method, "PUT") == 0) {
 		r.has_body = true;
 		r.send_buf = "";

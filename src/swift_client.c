@@ -530,6 +530,11 @@ static int perform_once(struct swiftfs_client *c, CURL *h, struct swiftfs_req *r
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* libcurl itself sends a request again, once, when the kept-alive
+	 * connection it reused dies before an answer: on a new connection it
+	 * never does, which a request that must go once needs */
+	if (r->flags & SWIFT_REQ_NO_RETRY)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);

@@ -37,7 +37,7 @@ struct swiftfs_header {
 };
 
 enum {
-	SWIFT_REQ_NO_RETRY = 1 << 0,  /* not idempotent: never resend */
+	SWIFT_REQ_NO_RETRY = 1 << 0,  /* not idempotent: never resend (a new connection) */
 	SWIFT_REQ_NO_AUTH = 1 << 1,   /* absolute URL, no token (auth itself) */
 	SWIFT_REQ_QUIET_404 = 1 << 2, /* a 404 is an expected answer */
 	SWIFT_REQ_INFO = 1 << 3,      /* GET <endpoint>/info (capabilities) */
