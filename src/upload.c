@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <sys/file.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -346,6 +347,13 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 		close(tfd);
 		goto fail;
 	}
+	/* the record's name too, before any segment goes up: a power loss
+	 * must not leave segments no record names */
+	int dfd = open(cfg->journal_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
 	*fd = tfd;
 	free(tmp);
 	free(ea);
@@ -480,7 +488,12 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 		}
 		/* a live upload (this or another mount sharing the folder)
 		 * holds its record locked: not an interrupted one */
-		if (flock(fileno(f), LOCK_EX | LOCK_NB) != 0) {
+		struct stat held, named;
+		if (flock(fileno(f), LOCK_EX | LOCK_NB) != 0 || fstat(fileno(f), &held) != 0 ||
+		    stat(path, &named) != 0 || held.st_ino != named.st_ino ||
+		    held.st_dev != named.st_dev) {
+			/* locked; or replaced after it was opened (a live upload
+			 * renamed its record over it, and holds the new one) */
 			fclose(f);
 			free(path);
 			continue;
