@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -753,7 +754,12 @@ static int scan(struct swiftfs_block_cache *bc)
 			if (fstatat(dirfd(d), de->d_name, &sb, 0) || !S_ISREG(sb.st_mode))
 				continue;
 			if (strncmp(de->d_name, ".tmp.", 5) == 0) {
-				if (now - sb.st_mtime > 60)
+				/* a fill under way (.tmp.<pid>.<n>): another
+				 * daemon's, unless that daemon is gone (killed,
+				 * and restarted within the minute) */
+				long pid = strtol(de->d_name + 5, NULL, 10);
+				bool dead = pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+				if (dead || now - sb.st_mtime > 60)
 					unlinkat(dirfd(d), de->d_name, 0);
 				continue;
 			}

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -401,6 +402,33 @@ static void test_out_of_descriptors_keeps_blocks(void)
 	block_cache_free(bc);
 }
 
+/* Fills under way (.tmp.<pid>.<n>) when a cache opens: a dead daemon's
+ * go at once (a restart within the minute), a live one's stay. */
+static void test_leftover_fills_of_a_dead_daemon(void)
+{
+	struct swiftfs_block_cache *bc = open_cache(100 * BS);
+	block_cache_free(bc);
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	CHECK(child > 0 && waitpid(child, NULL, 0) == child);
+	char dead[600], live[600];
+	snprintf(dead, sizeof(dead), "%s/00", dir);
+	mkdir(dead, 0700);
+	snprintf(dead, sizeof(dead), "%s/00/.tmp.%d.1", dir, (int)child);
+	snprintf(live, sizeof(live), "%s/00/.tmp.%d.1", dir, (int)getpid());
+	for (int i = 0; i < 2; i++) {
+		int fd = open(i ? live : dead, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		CHECK(fd >= 0 && write(fd, "partial", 7) == 7);
+		close(fd);
+	}
+	bc = open_cache(100 * BS);
+	CHECK(access(dead, F_OK) != 0);
+	CHECK(access(live, F_OK) == 0);
+	block_cache_free(bc);
+	unlink(live);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/swiftfs-test-bc-XXXXXX");
@@ -414,6 +442,7 @@ int main(void)
 	test_big_blocks_checked_in_pieces();
 	test_refetch_while_pinned_and_not_stored();
 	test_out_of_descriptors_keeps_blocks();
+	test_leftover_fills_of_a_dead_daemon();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(dir) - 7), dir);
 	if (system(cmd) != 0)
