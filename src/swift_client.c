@@ -266,7 +266,8 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
 		r->resp_nheaders = 0;
 		return n;
 	}
-	while (len && (data[len - 1] == '\r' || data[len - 1] == '\n'))
+	while (len && (data[len - 1] == '\r' || data[len - 1] == '\n' || data[len - 1] == ' ' ||
+		       data[len - 1] == '\t'))
 		len--;
 	char *colon = memchr(data, ':', len);
 	if (!colon || colon == data)
@@ -276,8 +277,11 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
 	while (v < data + len && (*v == ' ' || *v == '\t'))
 		v++;
 	size_t vlen = (size_t)(data + len - v);
-	if (r->resp_nheaders >= 512)
-		return n;
+	/* a POST rewrites an object's metadata from what a HEAD answered:
+	 * headers dropped here would be metadata lost there, so an answer
+	 * with more than any cluster allows fails instead */
+	if (r->resp_nheaders >= 8192)
+		return 0;
 	struct swiftfs_header *h = realloc(r->resp_headers, (r->resp_nheaders + 1) * sizeof(*h));
 	if (!h)
 		return 0;
