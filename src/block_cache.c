@@ -756,9 +756,13 @@ static int scan(struct swiftfs_block_cache *bc)
 			if (strncmp(de->d_name, ".tmp.", 5) == 0) {
 				/* a fill under way (.tmp.<pid>.<n>): another
 				 * daemon's, unless that daemon is gone (killed,
-				 * and restarted within the minute) */
+				 * and restarted within the minute). A fill takes
+				 * moments: one seconds old whose pid this
+				 * namespace does not know (a daemon in another
+				 * container sharing the folder) is not one */
 				long pid = strtol(de->d_name + 5, NULL, 10);
-				bool dead = pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+				bool dead = pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH &&
+					    now - sb.st_mtime > 2;
 				if (dead || now - sb.st_mtime > 60)
 					unlinkat(dirfd(d), de->d_name, 0);
 				continue;

@@ -81,7 +81,7 @@ struct swiftfs_fs {
 	pthread_mutex_t meta_lock;
 	/* the container's legacy "stack" versioning, as last asked
 	 * (fs_ns.c stack_versions; atomics) */
-	int64_t stack_asked_ms;
+	int64_t stack_next_ms; /* when to ask again; 0: never asked */
 	int stack_mode;
 	struct swiftfs_subtree *subtree;
 	uint64_t subtree_epoch;  /* subtree_lock: bumped by fs_subtree_forget */

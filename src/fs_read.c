@@ -82,7 +82,10 @@ static int get_small(struct swiftfs_fs *fs, const char *object, const char *if_n
 		struct swiftfs_attr g = *a;
 		fs_attr_from_headers(&r, &g);
 		g.size = a->size;
-		if (strcmp(g.etag, if_none_match) == 0 && !g.is_dlo)
+		/* Swift's own 304 (X-Timestamp) carries the metadata; a cache
+		 * on the way may have kept the ETag alone */
+		if (if_none_match && strcmp(g.etag, if_none_match) == 0 && !g.is_dlo &&
+		    swift_req_header(&r, "X-Timestamp"))
 			*a = g;
 		goto out;
 	}

@@ -708,8 +708,6 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 	if (rc)
 		return rc;
 	if (flags & O_TRUNC) {
-		/* an earlier mount's version of it, not uploaded, is older */
-		fs_wb_stale_drop(fs, object);
 		struct timespec mt;
 		pthread_mutex_lock(&w->lock);
 		rc = keep_closed_version_locked(fs, n, w, 0);
@@ -728,6 +726,9 @@ int fs_open_write(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *ob
 			fs_wstate_put(fs, n, w);
 			return rc;
 		}
+		/* truncated: an earlier mount's version of it, not uploaded,
+		 * is older (kept when the truncate failed) */
+		fs_wb_stale_drop(fs, object);
 		publish_attrs(fs, n, seq, 0, &mt, NULL, false);
 	}
 	f->w = w;

@@ -574,12 +574,14 @@ int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, int fla
 				 "wrong OS_USERNAME/OS_USER_ID, OS_PASSWORD or OS_USER_DOMAIN_NAME%s",
 				 k->tokens_url, k->who,
 				 flags & KEYSTONE_LOGIN_DIAGNOSE ? "" : ", or no role on the project");
+		rc = -EKEYREJECTED;
 		goto out;
 	}
 	if (rc && r.status == 401) {
 		snprintf(msg, msglen, "Keystone at %s refused %s (HTTP 401): wrong "
 			 "OS_APPLICATION_CREDENTIAL_ID/_NAME or _SECRET, or the credential expired "
 			 "or was deleted", k->tokens_url, k->who);
+		rc = -EKEYREJECTED;
 		goto out;
 	}
 	if (rc == -ENOENT) {

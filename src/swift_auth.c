@@ -245,6 +245,8 @@ static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, bool again
 		else if (r.status == 401 || r.status == 403)
 			snprintf(msg, msglen, "authentication at %s refused (HTTP %ld): "
 				 "wrong ST_USER or ST_KEY", a->auth_url, r.status);
+		if (r.status == 401)
+			rc = -EKEYREJECTED; /* the credentials themselves */
 		else
 			snprintf(msg, msglen, "authentication at %s failed with HTTP %ld",
 				 a->auth_url, r.status);
@@ -317,9 +319,10 @@ static int login_keystone(struct swiftfs_auth *a, struct swiftfs_client *c, int 
 	return 0;
 }
 
-/* A login was refused (renew_lock held): the credentials are wrong now
- * (a changed password, a deleted application credential, a role taken
- * away). Say so once, and log in no more with them. */
+/* A login was refused with 401 (-EKEYREJECTED; renew_lock held): the
+ * credentials are wrong now (a changed password, a deleted application
+ * credential, a role taken away). Say so once, and log in no more with
+ * them. A 403 (a front proxy's, say) is not taken for that. */
 static void note_refused(struct swiftfs_auth *a, const char *msg)
 {
 	if (!a->creds_refused)
@@ -348,7 +351,7 @@ static void refresh_keystone(struct swiftfs_auth *a, bool wait)
 	if (due && !a->creds_refused) {
 		LOGI("Keystone token expires in %lds: renewing it", left);
 		int rc = login_keystone(a, a->client, KEYSTONE_LOGIN_ONCE, msg, sizeof(msg));
-		if (rc == -EACCES) {
+		if (rc == -EKEYREJECTED) {
 			note_refused(a, msg);
 		} else if (rc) {
 			LOGW("renewing the Keystone token failed: %s; retrying in 10s", msg);
@@ -547,14 +550,14 @@ int swift_auth_renew(struct swiftfs_auth *a, struct swiftfs_client *c, unsigned 
 	if (a->mode == SWIFTFS_AUTH_V1) {
 		LOGI("token refused (HTTP 401), authenticating again");
 		rc = login_v1(a, c, true, msg, sizeof(msg));
-		if (rc == -EACCES)
+		if (rc == -EKEYREJECTED)
 			note_refused(a, msg);
 		else if (rc)
 			LOGE("re-authentication failed: %s", msg);
 	} else if (a->mode == SWIFTFS_AUTH_KEYSTONE) {
 		LOGI("token refused (HTTP 401), authenticating with Keystone again");
 		rc = login_keystone(a, c, 0, msg, sizeof(msg));
-		if (rc == -EACCES)
+		if (rc == -EKEYREJECTED)
 			note_refused(a, msg);
 		else if (rc)
 			LOGE("re-authentication with Keystone failed: %s", msg);

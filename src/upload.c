@@ -165,16 +165,33 @@ const char *upload_guess_type(const char *name)
  * through a manifest, which lists that hash too). *stored (if given) is
  * set once Swift took the body, checked or not: a segment that failed the
  * check is still there, for the caller to delete. */
+/* More headers than any cluster's metadata limits allow: refused whole
+ * rather than sent with some left out (metadata lost without a word). */
+#define UPLOAD_MAX_HEADERS 500
+static bool too_many_headers(const char *const *h)
+{
+	size_t n = 0;
+	while (h && h[n])
+		n++;
+	if (n > UPLOAD_MAX_HEADERS)
+		LOGE("an upload with %zu metadata headers: more than %d, refused", n,
+		     UPLOAD_MAX_HEADERS);
+	return n > UPLOAD_MAX_HEADERS;
+}
+
 static int put_range(struct swiftfs_client *c, const char *container, const char *object,
 		     const char *query, int fd, uint64_t off, uint64_t len,
 		     const char *content_type, const char *const *extra, bool segment,
 		     char etag_out[72], bool *stored)
 {
 	char md5[33] = "", hetag[64], hctype[300];
-	const char *hdrs[64];
+	const char *hdrs[UPLOAD_MAX_HEADERS + 3];
 	size_t nh = 0;
 	struct swiftfs_req r;
 	int rc = 0;
+
+	if (too_many_headers(extra))
+		return -E2BIG;
 
 	if (!segment) {
 		rc = upload_md5_fd(fd, off, len, md5);
@@ -187,7 +204,7 @@ static int put_range(struct swiftfs_client *c, const char *container, const char
 		snprintf(hctype, sizeof(hctype), "Content-Type: %s", content_type);
 		hdrs[nh++] = hctype;
 	}
-	for (const char *const *h = extra; h && *h && nh < ARRAY_SIZE(hdrs) - 1; h++)
+	for (const char *const *h = extra; h && *h; h++)
 		hdrs[nh++] = *h;
 	hdrs[nh] = NULL;
 	swift_req_init(&r, "PUT");
@@ -517,7 +534,13 @@ void upload_recover(const struct swiftfs_upload_cfg *cfg)
 			rc = manifest_uses(cfg, object, segc, prefix, &in_use);
 		if (rc)
 			goto next; /* Swift unreachable: try again next mount */
-		if (!in_use) {
+		if (!in_use && (upload_versioning(cfg) & UPLOAD_KEEPS_REPLACED)) {
+			/* our manifest may have gone up and been replaced since:
+			 * an earlier version, which the container keeps, that
+			 * uses these segments */
+			LOGW("the segments of an interrupted upload of %s stay: the container keeps "
+			     "versions, and one may use them", object);
+		} else if (!in_use) {
 			struct swiftfs_lpage page = { 0 };
 			struct swiftfs_seglist orphans = { 0 };
 			rc = listing_fetch(cfg->client, segc, prefix, false, 0, &page, NULL);
@@ -715,6 +738,8 @@ static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
 			const char *content_type, const char *const *headers, long *status)
 {
 	struct swiftfs_buf manifest = { 0 };
+	if (too_many_headers(headers))
+		return -E2BIG;
 	int rc = buf_append(&manifest, "[", 1);
 	for (size_t i = 0; i < s->n && !rc; i++) {
 		char *path = NULL;
@@ -734,12 +759,12 @@ static int put_manifest(struct swiftfs_slo_stream *s, const char *object,
 		rc = buf_append(&manifest, "]", 1);
 	if (!rc) {
 		char hctype[300];
-		const char *hdrs[64];
+		const char *hdrs[UPLOAD_MAX_HEADERS + 2];
 		size_t nh = 0;
 		struct swiftfs_req r;
 		snprintf(hctype, sizeof(hctype), "Content-Type: %s", content_type);
 		hdrs[nh++] = hctype;
-		for (const char *const *h = headers; h && *h && nh < ARRAY_SIZE(hdrs) - 1; h++)
+		for (const char *const *h = headers; h && *h && nh < UPLOAD_MAX_HEADERS + 1; h++)
 			hdrs[nh++] = *h;
 		hdrs[nh] = NULL;
 		swift_req_init(&r, "PUT");
@@ -1079,21 +1104,31 @@ bool upload_header_expired(const char *hdr)
 	return strtoll(hdr + 12, NULL, 10) <= (long long)time(NULL) + 5;
 }
 
-bool upload_keeps_versions(const struct swiftfs_upload_cfg *cfg)
+unsigned upload_versioning(const struct swiftfs_upload_cfg *cfg)
 {
 	struct swiftfs_req h;
+	unsigned keeps = 0;
 	swift_req_init(&h, "HEAD");
 	h.container = cfg->container;
-	bool keeps = swift_request(cfg->client, &h) != 0;
-	const char *v = keeps ? NULL : swift_req_header(&h, "X-Versions-Enabled");
-	if (v && strcasecmp(v, "true") == 0)
-		keeps = true;
-	v = keeps ? NULL : swift_req_header(&h, "X-Versions-Location");
+	if (swift_request(cfg->client, &h) != 0) {
+		keeps = UPLOAD_KEEPS_REPLACED | UPLOAD_KEEPS_DELETED;
+		goto out;
+	}
+	/* object versioning, also while suspended ("False"): the versions
+	 * made while it was on live on */
+	if (swift_req_header(&h, "X-Versions-Enabled"))
+		keeps |= UPLOAD_KEEPS_REPLACED | UPLOAD_KEEPS_DELETED;
+	const char *v = swift_req_header(&h, "X-History-Location");
 	if (v && *v)
-		keeps = true;
-	v = keeps ? NULL : swift_req_header(&h, "X-History-Location");
-	if (v && *v)
-		keeps = true;
+		keeps |= UPLOAD_KEEPS_REPLACED | UPLOAD_KEEPS_DELETED;
+	v = swift_req_header(&h, "X-Versions-Location");
+	if (v && *v) {
+		const char *mode = swift_req_header(&h, "X-Versions-Mode");
+		keeps |= UPLOAD_KEEPS_REPLACED;
+		if (mode && strcasecmp(mode, "history") == 0)
+			keeps |= UPLOAD_KEEPS_DELETED;
+	}
+out:
 	swift_req_cleanup(&h);
 	return keeps;
 }
@@ -1102,7 +1137,7 @@ void upload_delete_replaced(const struct swiftfs_upload_cfg *cfg, const char *ob
 			    const struct swiftfs_upload_result *res, struct swiftfs_seglist *old)
 {
 	char *keep = NULL;
-	if (old->n && upload_keeps_versions(cfg)) {
+	if (old->n && (upload_versioning(cfg) & UPLOAD_KEEPS_REPLACED)) {
 		LOGD("%s: the replaced version's %zu segments stay (the container keeps versions)",
 		     object, old->n);
 		return;

@@ -631,6 +631,9 @@ int wb_recover(const char *dir, const char *account, const struct swiftfs_upload
 			     "complete?); its file was never reported written, so it is removed",
 			     v[i].path);
 			unlink(v[i].path);
+		} else if (rr == -ENOENT) {
+			/* gone since it was listed (another mount sharing the
+			 * folder took it up) */
 		} else if (rr) {
 			/* unreadable now (no memory, no descriptors, a disk
 			 * error): a whole record, maybe, of data whose close

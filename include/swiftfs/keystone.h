@@ -62,7 +62,8 @@ enum {
 };
 
 /* Log in: request, response, token. 0, or -errno with a message (which
- * step, HTTP status, the likely cause). flags: KEYSTONE_LOGIN_*. */
+ * step, HTTP status, the likely cause); -EKEYREJECTED when Keystone
+ * refused the credentials (401). flags: KEYSTONE_LOGIN_*. */
 int keystone_login(struct swiftfs_keystone *k, struct swiftfs_client *c, int flags,
 		   struct swiftfs_keystone_token *t, char *msg, size_t msglen);
 

@@ -96,13 +96,16 @@ bool upload_bulk_outcome(struct swiftfs_req *r, long *code, size_t *nerrors);
 int upload_delete_segments(const struct swiftfs_upload_cfg *cfg,
 			   const struct swiftfs_seglist *segs);
 void upload_seglist_free(struct swiftfs_seglist *l);
-/* Does the container keep earlier versions of its objects (object
- * versioning, X-Versions-Location, X-History-Location)? Then the
- * segments of a replaced or deleted SLO belong to a version that lives
- * on, and stay. Asked now (one container HEAD): versioning may have been
- * switched on since the mount. A failed HEAD says yes (orphan segments
+/* Which versions of its objects does the container keep? Then the
+ * segments of such a version's SLO belong to a version that lives on,
+ * and stay. Asked now (one container HEAD): versioning may have been
+ * switched on since the mount. A failed HEAD says both (orphan segments
  * cost space; deleting a version's loses it). */
-bool upload_keeps_versions(const struct swiftfs_upload_cfg *cfg);
+#define UPLOAD_KEEPS_REPLACED 1u /* an overwritten version (any versioning) */
+#define UPLOAD_KEEPS_DELETED 2u  /* a deleted one (object versioning, history
+				  * mode; not the legacy stack mode, whose
+				  * DELETE removes the current version) */
+unsigned upload_versioning(const struct swiftfs_upload_cfg *cfg);
 /* object was uploaded (res) over an SLO whose segments were old: delete
  * them, except any the new manifest names, unless the container keeps
  * versions. */

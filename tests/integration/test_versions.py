@@ -177,6 +177,54 @@ def test_everyday_operations_in_a_versioned_container(container, conn, mount):
     assert [b for b in versions_of(m, "big")[1] if b] == [big1]
 
 
+def slo_stamps(conn, container, name):
+    """The uploads (stamps) whose segments of name are in <container>_segments."""
+    try:
+        _, segs = conn.get_container(container + "_segments", prefix=name + "/slo/")
+    except conftest.swiftclient.ClientException:
+        return set()
+    return {s["name"].split("/")[2] for s in segs}
+
+
+def test_large_file_versions_while_versioning_is_suspended(container, conn, mount):
+    """Object versioning switched off again keeps the versions made while
+    it was on: an overwrite and an rm through the mount leave the
+    segments those versions use."""
+    m = mount(container, opts=["segment_size=1M", "entry_timeout=0", "attr_timeout=0"])
+    os.setxattr(m.path, "user.swift.versions", b"true")
+    big1 = os.urandom(2 * 1024 * 1024 + 3)
+    write(m.p("big"), big1)
+    os.setxattr(m.path, "user.swift.versions", b"false")
+    assert conn.head_container(container)["x-versions-enabled"] == "False"
+    write(m.p("big"), os.urandom(1024 * 1024 + 9))
+    os.unlink(m.p("big"))
+    _, listing = conn.get_container(container, query_string="versions")
+    vid = [o["version_id"] for o in listing
+           if o["name"] == "big" and o["bytes"] == len(big1)][0]
+    assert conn.get_object(container, "big", query_string="version-id=%s" % vid)[1] == big1
+
+
+def test_stack_mode_rm_of_a_large_file(container, conn, mount):
+    """X-Versions-Location (stack): an overwrite archives the old
+    manifest, whose segments stay; an rm deletes the current version for
+    good (its segments go with it) and brings the archived one back."""
+    arch = container + "-vers"
+    conn.put_container(arch)
+    try:
+        conn.post_container(container, {"X-Versions-Location": arch})
+        m = mount(container, opts=["segment_size=1M", "entry_timeout=0", "attr_timeout=0"])
+        big1, big2 = os.urandom(2 * 1024 * 1024 + 3), os.urandom(2 * 1024 * 1024 + 5)
+        write(m.p("big"), big1)
+        first = slo_stamps(conn, container, "big")
+        write(m.p("big"), big2)
+        assert len(slo_stamps(conn, container, "big")) == 2
+        os.unlink(m.p("big"))
+        assert conn.get_object(container, "big")[1] == big1   # the archived one is back
+        assert slo_stamps(conn, container, "big") == first   # the removed one's are gone
+    finally:
+        conftest.delete_container(conn, arch)
+
+
 def test_legacy_history_location(container, conn, mount):
     arch = container + "-hist"
     conn.put_container(arch)

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -417,16 +418,26 @@ static void test_leftover_fills_of_a_dead_daemon(void)
 	mkdir(dead, 0700);
 	snprintf(dead, sizeof(dead), "%s/00/.tmp.%d.1", dir, (int)child);
 	snprintf(live, sizeof(live), "%s/00/.tmp.%d.1", dir, (int)getpid());
-	for (int i = 0; i < 2; i++) {
-		int fd = open(i ? live : dead, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char fresh[600];
+	snprintf(fresh, sizeof(fresh), "%s/00/.tmp.%d.2", dir, (int)child);
+	const char *files[] = { dead, live, fresh };
+	for (int i = 0; i < 3; i++) {
+		int fd = open(files[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		CHECK(fd >= 0 && write(fd, "partial", 7) == 7);
 		close(fd);
 	}
+	/* 10 s old; a fill of a pid gone but seconds old might be a
+	 * daemon's in another pid namespace: kept */
+	struct timespec old[2] = { { time(NULL) - 10, 0 }, { time(NULL) - 10, 0 } };
+	CHECK(utimensat(AT_FDCWD, dead, old, 0) == 0);
+	CHECK(utimensat(AT_FDCWD, live, old, 0) == 0);
 	bc = open_cache(100 * BS);
 	CHECK(access(dead, F_OK) != 0);
 	CHECK(access(live, F_OK) == 0);
+	CHECK(access(fresh, F_OK) == 0);
 	block_cache_free(bc);
 	unlink(live);
+	unlink(fresh);
 }
 
 int main(void)
