@@ -245,11 +245,11 @@ static int login_v1(struct swiftfs_auth *a, struct swiftfs_client *c, bool again
 		else if (r.status == 401 || r.status == 403)
 			snprintf(msg, msglen, "authentication at %s refused (HTTP %ld): "
 				 "wrong ST_USER or ST_KEY", a->auth_url, r.status);
-		if (r.status == 401)
-			rc = -EKEYREJECTED; /* the credentials themselves */
 		else
 			snprintf(msg, msglen, "authentication at %s failed with HTTP %ld",
 				 a->auth_url, r.status);
+		if (!r.curl_code && r.status == 401)
+			rc = -EKEYREJECTED; /* the credentials themselves */
 		goto out;
 	}
 	const char *tok = swift_req_header(&r, "X-Auth-Token");
