@@ -275,6 +275,13 @@ int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
  * local data (open for writing) takes up its metadata and content type,
  * which its next upload sends instead of what it read at open. */
 void fs_local_meta_refresh(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object);
+/* An xattr change of n's object (header hname set to value, or removed
+ * when value is NULL), made to the metadata n's local data is uploaded
+ * with, before the POST that makes it in Swift: an upload under way ends
+ * first (it holds the state's lock), and every later one carries the
+ * change, so none lands after the POST without it. */
+void fs_local_meta_set(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *hname,
+		       const char *value);
 /* fs_writeback.c: has w closed data not in Swift (an upload queued, or
  * a journal record left by a failed one)? Temporary file names. */
 bool fs_wb_pending(struct swiftfs_wstate *w);

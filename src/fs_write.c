@@ -295,6 +295,45 @@ void fs_local_meta_refresh(struct swiftfs_fs *fs, struct swiftfs_inode *n, const
 	fs_wstate_put(fs, n, w);
 }
 
+void fs_local_meta_set(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *hname,
+		       const char *value)
+{
+	struct swiftfs_wstate *w = fs_wstate_peek(fs, n);
+	if (!w)
+		return;
+	char *line = NULL;
+	if (value && asprintf(&line, "%s: %s", hname, value) < 0)
+		line = NULL;
+	size_t hl = strlen(hname);
+	pthread_mutex_lock(&w->lock);
+	if (strcasecmp(hname, "Content-Type") == 0) {
+		char *ct = value ? strdup(value) : NULL;
+		if (ct) {
+			free(w->content_type);
+			w->content_type = ct;
+		}
+	} else if (!value || line) {
+		size_t k = 0;
+		for (size_t i = 0; i < w->nmeta; i++) {
+			if (strncasecmp(w->meta[i], hname, hl) == 0 && w->meta[i][hl] == ':')
+				free(w->meta[i]);
+			else
+				w->meta[k++] = w->meta[i];
+		}
+		w->nmeta = k;
+		char **nv = line ? realloc(w->meta, (k + 1) * sizeof(*nv)) : NULL;
+		if (nv) {
+			nv[k] = line;
+			line = NULL;
+			w->meta = nv;
+			w->nmeta = k + 1;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	free(line);
+	fs_wstate_put(fs, n, w);
+}
+
 struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 {
 	pthread_mutex_lock(&fs->t.lock);

@@ -924,11 +924,16 @@ static int do_write(struct swiftfs_fs *fs, uint64_t ino, const char *name, const
 	if (!rc && t.kind == XT_CONTAINER)
 		rc = container_post(fs, kind, hname, send, flags);
 	else if (!rc) {
+		/* an upload that starts from here on carries the change */
+		if (n)
+			fs_local_meta_set(fs, n, hname, send);
 		pthread_mutex_lock(&fs->meta_lock);
 		rc = object_post(fs, &t, hname, send, flags);
 		pthread_mutex_unlock(&fs->meta_lock);
 	}
-	if (!rc && n)
+	/* what Swift holds now (after a failed POST too: the change made to
+	 * the local metadata above goes, if Swift answers) */
+	if (n && t.kind == XT_FILE)
 		fs_local_meta_refresh(fs, n, t.object);
 	if (n)
 		fs_put_inode(fs, n);
