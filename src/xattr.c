@@ -309,6 +309,7 @@ void xattr_info_default(struct swiftfs_xinfo *xi)
 	xi->max_count = 90;
 	xi->max_overall = 4096;
 	xi->tempurl = true;
+	xi->versioning = xi->legacy_versions = true;
 	snprintf(xi->digest, sizeof(xi->digest), "sha256");
 }
 
@@ -336,6 +337,10 @@ int xattr_info_parse(const char *json, struct swiftfs_xinfo *xi)
 		get_uint(sect, "max_meta_count", &xi->max_count);
 		get_uint(sect, "max_meta_overall_size", &xi->max_overall);
 	}
+	/* each middleware says it is there only when it allows what it does
+	 * (allow_object_versioning, allow_versioned_writes) */
+	xi->versioning = json_object_object_get_ex(root, "object_versioning", NULL);
+	xi->legacy_versions = json_object_object_get_ex(root, "versioned_writes", NULL);
 	xi->tempurl = json_object_object_get_ex(root, "tempurl", &sect);
 	/* the strongest digest the cluster accepts; sha256 when it does not say */
 	if (xi->tempurl && json_object_object_get_ex(sect, "allowed_digests", &v) &&

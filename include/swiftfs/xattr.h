@@ -118,6 +118,8 @@ struct swiftfs_xinfo {
 	unsigned max_count;   /* max_meta_count */
 	unsigned max_overall; /* max_meta_overall_size (names + values) */
 	bool tempurl;         /* the tempurl middleware is there (or unknown) */
+	bool versioning;      /* object versioning allowed (or unknown) */
+	bool legacy_versions; /* versioned_writes (X-Versions/History-Location) allowed */
 	char digest[8];       /* "sha512", "sha256" or "sha1" */
 };
 void xattr_info_default(struct swiftfs_xinfo *xi);

@@ -137,6 +137,12 @@ int main(void)
 	CHECK_STR(xi.digest, "sha1");
 	CHECK_INT(xattr_info_parse("{\"swift\": {}}", &xi), 0);
 	CHECK(!xi.tempurl);
+	CHECK(!xi.versioning && !xi.legacy_versions);
+	CHECK_INT(xattr_info_parse("{\"object_versioning\": {}, \"versioned_writes\": "
+				   "{\"allowed_flags\": [\"x-versions-location\"]}}", &xi), 0);
+	CHECK(xi.versioning && xi.legacy_versions);
+	CHECK_INT(xattr_info_parse("not json", &xi), -EINVAL);
+	CHECK(xi.versioning && xi.legacy_versions); /* not known: allowed */
 
 	/* limits */
 	xattr_info_default(&xi);
