@@ -319,6 +319,7 @@ def test_refused_password_is_not_tried_again_until_sighup(keystone, kconn, kcont
 
     try:
         write_creds("old-pass")
+        t_login = time.time()
         m = mount(kcontainer, use_env_creds=False,
                   opts=["credentials=%s" % cf, "attr_timeout=0", "entry_timeout=0"])
         with open(m.p("a.txt"), "rb") as f:
@@ -329,7 +330,7 @@ def test_refused_password_is_not_tried_again_until_sighup(keystone, kconn, kcont
         ks.users.update(user, enabled=True)
         time.sleep(1.5)                        # revocations have second precision
         refused = 0
-        t_end = time.time() + keystone.token_life   # past the renewal before expiry too
+        t_end = time.time() + 8       # past the old binary's 5 s between logins
         while time.time() < t_end:
             try:
                 with open(m.p("a.txt"), "rb") as f:
@@ -339,6 +340,10 @@ def test_refused_password_is_not_tried_again_until_sighup(keystone, kconn, kcont
             time.sleep(0.3)
         assert refused >= 10
         assert logins() == 2, fp.log()         # the first mount's and one refused
+        # and the renewal before expiry (at 3/4 of the token's life) does
+        # not try either
+        time.sleep(max(0, keystone.token_life * 3 / 4 + 1 - (time.time() - t_login)))
+        assert logins() == 2, fp.log()
         assert "no more logins with these credentials" in m.log(), m.log()
         write_creds("new-pass")
         m.proc.send_signal(signal.SIGHUP)
