@@ -434,29 +434,24 @@ static bool version_link(const struct swiftfs_req *r, char *vid, size_t vidlen)
 int fs_head_itself(struct swiftfs_fs *fs, const char *container, const char *object,
 		   const char *query, struct swiftfs_req *r, char *vid, size_t vidlen)
 {
-	char q[160], v[64];
-	snprintf(q, sizeof(q), "%s%ssymlink=get", query ? query : "", query ? "&" : "");
-	if (vidlen)
-		vid[0] = '\0';
-	swift_req_init(r, "HEAD");
-	r->container = container;
-	r->object = object;
-	r->query = q;
-	r->flags = SWIFT_REQ_QUIET_404;
-	int rc = swift_request(fs->c, r);
-	if (rc == 0 && version_link(r, v, sizeof(v))) {
-		swift_req_cleanup(r);
-		snprintf(q, sizeof(q), "%s%ssymlink=get&version-id=%s", query ? query : "",
-			 query ? "&" : "", v);
+	char q[160], v[64] = "";
+	int rc;
+	for (;;) {
+		snprintf(q, sizeof(q), "%s%ssymlink=get%s%s", query ? query : "", query ? "&" : "",
+			 v[0] ? "&version-id=" : "", v);
 		swift_req_init(r, "HEAD");
 		r->container = container;
 		r->object = object;
 		r->query = q;
 		r->flags = SWIFT_REQ_QUIET_404;
 		rc = swift_request(fs->c, r);
-		if (vidlen)
-			snprintf(vid, vidlen, "%s", v);
+		/* the link: once more, for the version it names */
+		if (rc || v[0] || !version_link(r, v, sizeof(v)))
+			break;
+		swift_req_cleanup(r);
 	}
+	if (vidlen)
+		snprintf(vid, vidlen, "%s", v);
 	r->query = NULL; /* q goes out of scope */
 	return rc;
 }

@@ -99,30 +99,33 @@ static int child_kind(struct swiftfs_fs *fs, struct swiftfs_inode *p, const char
  * 503 after the work was done) would restore, and remove, one more.
  * Asked with a container HEAD at most once a minute (every 10 s while
  * that HEAD fails). */
+/* The container's versioning (upload_versioning), asked now; the
+ * answer is also what stack_versions() knows for the next minute. */
+static unsigned versioning_now(struct swiftfs_fs *fs)
+{
+	unsigned v = upload_versioning(&fs->upcfg);
+	if (!(v & UPLOAD_VERSIONS_UNKNOWN)) {
+		int64_t now = (int64_t)(util_now() * 1000) + 1; /* 0: never asked */
+		__atomic_store_n(&fs->stack_mode, (v & UPLOAD_DELETE_RESTORES) != 0,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&fs->stack_next_ms, now + 60000, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
 static bool stack_versions(struct swiftfs_fs *fs)
 {
 	int64_t now = (int64_t)(util_now() * 1000) + 1; /* 0: never asked */
 	int64_t next = __atomic_load_n(&fs->stack_next_ms, __ATOMIC_RELAXED);
-	if (next && now < next)
-		return __atomic_load_n(&fs->stack_mode, __ATOMIC_RELAXED);
-	/* one asker at a time; the others take the mode last known */
-	if (!__atomic_compare_exchange_n(&fs->stack_next_ms, &next, now + 10000, false,
-					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		return __atomic_load_n(&fs->stack_mode, __ATOMIC_RELAXED);
-	struct swiftfs_req h;
-	swift_req_init(&h, "HEAD");
-	h.container = fs->container;
-	if (swift_request(fs->c, &h) == 0) {
-		const char *loc = swift_req_header(&h, "X-Versions-Location");
-		const char *mode = swift_req_header(&h, "X-Versions-Mode");
-		int stack = loc && *loc && !(mode && strcasecmp(mode, "history") == 0);
-		__atomic_store_n(&fs->stack_mode, stack, __ATOMIC_RELAXED);
-		__atomic_store_n(&fs->stack_next_ms, now + 60000, __ATOMIC_RELAXED);
-	}
-	/* not answered: the mode last known (none at first) for 10 s more,
-	 * so that a DELETE is neither held up by a HEAD each nor refused
-	 * its retries while Swift stumbles */
-	swift_req_cleanup(&h);
+	/* one asker at a time (the next ask 10 s on, unless it is answered);
+	 * the others take the mode last known. Not answered: the mode last
+	 * known (none at first) for 10 s more, so that a DELETE is neither
+	 * held up by a HEAD each nor refused its retries while Swift
+	 * stumbles */
+	if ((!next || now >= next) &&
+	    __atomic_compare_exchange_n(&fs->stack_next_ms, &next, now + 10000, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		versioning_now(fs);
 	return __atomic_load_n(&fs->stack_mode, __ATOMIC_RELAXED);
 }
 
@@ -301,7 +304,7 @@ static int delete_file(struct swiftfs_fs *fs, const char *object, bool known, bo
 		slo = a.is_slo;
 	}
 	/* a version that lives on (versioned container) keeps its segments */
-	if (!slo || (upload_versioning(&fs->upcfg) & UPLOAD_KEEPS_DELETED))
+	if (!slo || (versioning_now(fs) & UPLOAD_KEEPS_DELETED))
 		return simple_request(fs, "DELETE", object, NULL, NULL, true);
 	return delete_slo(fs, object);
 }
@@ -971,7 +974,7 @@ int fs_rename(struct swiftfs_fs *fs, uint64_t parent, const char *name, uint64_t
 				rc = simple_request(fs, "DELETE", object, NULL, NULL, true);
 			if (rc)
 				goto out;
-			if (oldsegs.n && !(upload_versioning(&fs->upcfg) & UPLOAD_KEEPS_REPLACED))
+			if (oldsegs.n && !(versioning_now(fs) & UPLOAD_KEEPS_REPLACED))
 				upload_delete_segments(&fs->upcfg, &oldsegs);
 		}
 	}

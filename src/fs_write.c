@@ -722,7 +722,7 @@ static int keep_closed_version_locked(struct swiftfs_fs *fs, struct swiftfs_inod
 	/* its record is gone: durably so before these bytes change, or a
 	 * power loss could bring the record back over half-changed data */
 	if (sent && fs->wb_dir)
-		wb_dir_sync(fs->wb_dir);
+		util_fsync_dir(fs->wb_dir);
 	if (w->wb_record)
 		w->wb_reopened = true;
 	return 0;
@@ -1260,7 +1260,7 @@ void fs_forget_local_data(struct swiftfs_fs *fs, struct swiftfs_inode *n)
 	/* deleted or replaced: a power loss must not bring its record (and
 	 * the upload) back */
 	if (had_record && fs->wb_dir)
-		wb_dir_sync(fs->wb_dir);
+		util_fsync_dir(fs->wb_dir);
 	fs_wstate_put(fs, n, w);
 }
 

@@ -757,25 +757,21 @@ static int container_post(struct swiftfs_fs *fs, enum swiftfs_xkind kind, const 
 	char *line = NULL;
 	int rc;
 
-	swift_req_init(&r, "POST");
-	swift_req_init(&h, "HEAD");
 	/* Swift would ignore the one (204) and refuse the other with a 412
 	 * (ESTALE): say what is missing instead */
 	if (value && kind == XK_VERSIONS && !fs->xinfo.versioning) {
 		LOGI("user.swift.versions: the cluster does not allow object versioning (/info "
 		     "has no object_versioning: allow_object_versioning is off)");
-		rc = -ENOTSUP;
-		goto out;
+		return -ENOTSUP;
 	}
 	if (value && (kind == XK_VERSIONS_LOCATION || kind == XK_HISTORY_LOCATION) &&
 	    !fs->xinfo.legacy_versions) {
 		LOGI("user.swift.%s: the cluster does not allow versioned writes (/info has no "
 		     "versioned_writes: allow_versioned_writes is off)",
 		     kind == XK_HISTORY_LOCATION ? "history_location" : "versions_location");
-		rc = -ENOTSUP;
-		goto out;
+		return -ENOTSUP;
 	}
-	swift_req_cleanup(&h);
+	swift_req_init(&r, "POST");
 	rc = xhead(fs, fs->container, NULL, &h);
 	if (rc)
 		goto out;

@@ -366,11 +366,7 @@ static char *journal_add(const struct swiftfs_upload_cfg *cfg, const char *segc,
 	}
 	/* the record's name too, before any segment goes up: a power loss
 	 * must not leave segments no record names */
-	int dfd = open(cfg->journal_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	util_fsync_dir(cfg->journal_dir);
 	*fd = tfd;
 	free(tmp);
 	free(ea);
@@ -1111,7 +1107,7 @@ unsigned upload_versioning(const struct swiftfs_upload_cfg *cfg)
 	swift_req_init(&h, "HEAD");
 	h.container = cfg->container;
 	if (swift_request(cfg->client, &h) != 0) {
-		keeps = UPLOAD_KEEPS_REPLACED | UPLOAD_KEEPS_DELETED;
+		keeps = UPLOAD_KEEPS_REPLACED | UPLOAD_KEEPS_DELETED | UPLOAD_VERSIONS_UNKNOWN;
 		goto out;
 	}
 	/* object versioning, also while suspended ("False"): the versions
@@ -1125,8 +1121,8 @@ unsigned upload_versioning(const struct swiftfs_upload_cfg *cfg)
 	if (v && *v) {
 		const char *mode = swift_req_header(&h, "X-Versions-Mode");
 		keeps |= UPLOAD_KEEPS_REPLACED;
-		if (mode && strcasecmp(mode, "history") == 0)
-			keeps |= UPLOAD_KEEPS_DELETED;
+		keeps |= mode && strcasecmp(mode, "history") == 0 ? UPLOAD_KEEPS_DELETED
+								  : UPLOAD_DELETE_RESTORES;
 	}
 out:
 	swift_req_cleanup(&h);

@@ -33,16 +33,6 @@ static int put(struct swiftfs_buf *b, const char *key, const char *val)
 	return rc;
 }
 
-int wb_dir_sync(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
 int wb_record_write(const char *dir, const struct swiftfs_wb_record *rec, char **path)
 {
 	struct swiftfs_buf b = { 0 };
@@ -98,7 +88,7 @@ int wb_record_write(const char *dir, const struct swiftfs_wb_record *rec, char *
 		rc = -errno;
 		goto out;
 	}
-	rc = wb_dir_sync(dir);
+	rc = util_fsync_dir(dir);
 	if (!rc) {
 		*path = final;
 		final = NULL;

@@ -105,6 +105,9 @@ void upload_seglist_free(struct swiftfs_seglist *l);
 #define UPLOAD_KEEPS_DELETED 2u  /* a deleted one (object versioning, history
 				  * mode; not the legacy stack mode, whose
 				  * DELETE removes the current version) */
+#define UPLOAD_DELETE_RESTORES 4u /* the legacy stack mode: a DELETE puts the
+				   * previous version back */
+#define UPLOAD_VERSIONS_UNKNOWN 8u /* the HEAD failed (then KEEPS_*) */
 unsigned upload_versioning(const struct swiftfs_upload_cfg *cfg);
 /* object was uploaded (res) over an SLO whose segments were old: delete
  * them, except any the new manifest names, unless the container keeps

@@ -17,6 +17,9 @@ void util_sleep(double seconds);
 /* "4096", "64K", "1.5M", "2G", "1T" (powers of 1024; case-insensitive,
  * an optional trailing "B"/"iB"). 0 on success, -EINVAL when malformed. */
 int util_parse_size(const char *s, uint64_t *out);
+/* fsync a folder: the creation, rename or removal of a file in it
+ * survives a power loss. 0 or -errno. */
+int util_fsync_dir(const char *dir);
 /* A non-negative decimal number of seconds. */
 int util_parse_seconds(const char *s, double *out);
 /* An unsigned integer in base 8 (leading 0), 10 or 16. */

@@ -36,8 +36,6 @@ struct swiftfs_wb_record {
 
 /* Write rec durably as a new record in dir; *path (malloc'd) names it. */
 int wb_record_write(const char *dir, const struct swiftfs_wb_record *rec, char **path);
-/* fsync the journal folder: a record's removal survives a power loss. */
-int wb_dir_sync(const char *dir);
 int wb_record_read(const char *path, struct swiftfs_wb_record *rec);
 void wb_record_free(struct swiftfs_wb_record *rec);
 

@@ -224,6 +224,17 @@ def container(swift):
 
 
 @pytest.fixture
+def archive(container, conn):
+    """A second fresh container beside `container`, for a legacy
+    versions archive (X-Versions-Location, X-History-Location); deleted
+    afterwards."""
+    name = container + "-arch"
+    conn.put_container(name)
+    yield name
+    delete_container(conn, name)
+
+
+@pytest.fixture
 def conn(swift):
     return swift.conn()
 

@@ -459,31 +459,26 @@ def test_a_failed_upload_deletes_the_segments_whose_answers_were_lost(swift, con
     assert segs == [], [s["name"] for s in segs]
 
 
-def test_delete_in_a_stack_versioned_container_is_not_sent_twice(swift, container, conn, proxy,
-                                                                 mount):
+def test_delete_in_a_stack_versioned_container_is_not_sent_twice(swift, container, conn, archive,
+                                                                 proxy, mount):
     """X-Versions-Location (stack mode): a DELETE puts the previous
     version back and takes it out of the archive. One whose answer was
     lost must not be sent again, which would restore, and remove from
     the archive, one version more: the rm fails instead (EIO), and the
     versions are as one DELETE left them."""
-    arch = container + "-vers"
-    conn.put_container(arch)
-    try:
-        conn.post_container(container, {"X-Versions-Location": arch})
-        for i in range(3):
-            conn.put_object(container, "v.txt", b"v%d" % i)
-        m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
-                  opts=["retry_timeout=5"])
-        os.stat(m.p("v.txt"))
-        proxy.add_rule(method="DELETE", path="/%s/v.txt$" % container, action="lose_answer",
-                       times=1)
-        with pytest.raises(OSError) as ei:
-            os.unlink(m.p("v.txt"))
-        assert ei.value.errno == errno.EIO
-        assert conn.get_object(container, "v.txt")[1] == b"v1"
-        _, archived = conn.get_container(arch)
-        assert len(archived) == 1
-        deletes = [e for e in proxy.log() if e["method"] == "DELETE"]
-        assert len(deletes) == 1, deletes
-    finally:
-        delete_container(conn, arch)
+    conn.post_container(container, {"X-Versions-Location": archive})
+    for i in range(3):
+        conn.put_object(container, "v.txt", b"v%d" % i)
+    m = mount(container, use_env_creds=False, env=proxied_env(swift, proxy),
+              opts=["retry_timeout=5"])
+    os.stat(m.p("v.txt"))
+    proxy.add_rule(method="DELETE", path="/%s/v.txt$" % container, action="lose_answer",
+                   times=1)
+    with pytest.raises(OSError) as ei:
+        os.unlink(m.p("v.txt"))
+    assert ei.value.errno == errno.EIO
+    assert conn.get_object(container, "v.txt")[1] == b"v1"
+    _, archived = conn.get_container(archive)
+    assert len(archived) == 1
+    deletes = [e for e in proxy.log() if e["method"] == "DELETE"]
+    assert len(deletes) == 1, deletes

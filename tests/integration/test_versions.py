@@ -204,70 +204,55 @@ def test_large_file_versions_while_versioning_is_suspended(container, conn, moun
     assert conn.get_object(container, "big", query_string="version-id=%s" % vid)[1] == big1
 
 
-def test_stack_mode_rm_of_a_large_file(container, conn, mount):
+def test_stack_mode_rm_of_a_large_file(container, conn, archive, mount):
     """X-Versions-Location (stack): an overwrite archives the old
     manifest, whose segments stay; an rm deletes the current version for
     good (its segments go with it) and brings the archived one back."""
-    arch = container + "-vers"
-    conn.put_container(arch)
-    try:
-        conn.post_container(container, {"X-Versions-Location": arch})
-        m = mount(container, opts=["segment_size=1M", "entry_timeout=0", "attr_timeout=0"])
-        big1, big2 = os.urandom(2 * 1024 * 1024 + 3), os.urandom(2 * 1024 * 1024 + 5)
-        write(m.p("big"), big1)
-        first = slo_stamps(conn, container, "big")
-        write(m.p("big"), big2)
-        assert len(slo_stamps(conn, container, "big")) == 2
-        os.unlink(m.p("big"))
-        assert conn.get_object(container, "big")[1] == big1   # the archived one is back
-        assert slo_stamps(conn, container, "big") == first   # the removed one's are gone
-    finally:
-        conftest.delete_container(conn, arch)
+    conn.post_container(container, {"X-Versions-Location": archive})
+    m = mount(container, opts=["segment_size=1M", "entry_timeout=0", "attr_timeout=0"])
+    big1, big2 = os.urandom(2 * 1024 * 1024 + 3), os.urandom(2 * 1024 * 1024 + 5)
+    write(m.p("big"), big1)
+    first = slo_stamps(conn, container, "big")
+    write(m.p("big"), big2)
+    assert len(slo_stamps(conn, container, "big")) == 2
+    os.unlink(m.p("big"))
+    assert conn.get_object(container, "big")[1] == big1   # the archived one is back
+    assert slo_stamps(conn, container, "big") == first   # the removed one's are gone
 
 
-def test_legacy_history_location(container, conn, mount):
-    arch = container + "-hist"
-    conn.put_container(arch)
-    try:
-        conn.post_container(container, {"X-History-Location": arch})
-        for i in range(2):
-            conn.put_object(container, "h.txt", b"old %d" % i)
-        conn.put_object(container, "h.txt", b"current")
-        conn.delete_object(container, "h.txt")
-        conn.put_object(container, "sub/s.txt", b"s1")
-        conn.put_object(container, "sub/s.txt", b"s2")
-        # archive names that no file name can hold: a timestamp with '/',
-        # empty, "." or "..", and a path component "." or "..": left out,
-        # the rest of the folder still lists
-        for bad in ("005h.txt/1/2", "005h.txt/", "005h.txt/.", "005h.txt/..",
-                    "009sub/./x.t/1", "00asub/../x.t/1", "004../x/1"):
-            conn.put_object(arch, bad, b"hostile")
-        m = mount(container, opts=["entry_timeout=0"])
-        assert sorted(os.listdir(m.p(".versions"))) == ["h.txt", "sub"]
-        assert os.listdir(m.p(".versions", "sub")) == ["s.txt"]
-        names, bodies = versions_of(m, "h.txt")
-        assert bodies == [b"old 0", b"old 1", b"current"]
-        assert versions_of(m, "sub", "s.txt")[1] == [b"s1"]
-        cp(m.p(".versions", "h.txt", names[1]), m.p("h.txt"))
-        assert conn.get_object(container, "h.txt")[1] == b"old 1"
-    finally:
-        conftest.delete_container(conn, arch)
+def test_legacy_history_location(container, conn, archive, mount):
+    conn.post_container(container, {"X-History-Location": archive})
+    for i in range(2):
+        conn.put_object(container, "h.txt", b"old %d" % i)
+    conn.put_object(container, "h.txt", b"current")
+    conn.delete_object(container, "h.txt")
+    conn.put_object(container, "sub/s.txt", b"s1")
+    conn.put_object(container, "sub/s.txt", b"s2")
+    # archive names that no file name can hold: a timestamp with '/',
+    # empty, "." or "..", and a path component "." or "..": left out,
+    # the rest of the folder still lists
+    for bad in ("005h.txt/1/2", "005h.txt/", "005h.txt/.", "005h.txt/..",
+                "009sub/./x.t/1", "00asub/../x.t/1", "004../x/1"):
+        conn.put_object(archive, bad, b"hostile")
+    m = mount(container, opts=["entry_timeout=0"])
+    assert sorted(os.listdir(m.p(".versions"))) == ["h.txt", "sub"]
+    assert os.listdir(m.p(".versions", "sub")) == ["s.txt"]
+    names, bodies = versions_of(m, "h.txt")
+    assert bodies == [b"old 0", b"old 1", b"current"]
+    assert versions_of(m, "sub", "s.txt")[1] == [b"s1"]
+    cp(m.p(".versions", "h.txt", names[1]), m.p("h.txt"))
+    assert conn.get_object(container, "h.txt")[1] == b"old 1"
 
 
-def test_legacy_versions_location(container, conn, mount):
-    arch = container + "-vers"
-    conn.put_container(arch)
-    try:
-        m = mount(container, opts=["entry_timeout=0"])
-        os.setxattr(m.path, "user.swift.versions_location", arch.encode())
-        for i in range(3):
-            write(m.p("v.txt"), b"v%d" % i)
-        names, bodies = versions_of(m, "v.txt")
-        assert bodies == [b"v0", b"v1"]  # the archive holds the overwritten ones
-        with open(m.p("v.txt"), "rb") as f:
-            assert f.read() == b"v2"
-    finally:
-        conftest.delete_container(conn, arch)
+def test_legacy_versions_location(container, conn, archive, mount):
+    m = mount(container, opts=["entry_timeout=0"])
+    os.setxattr(m.path, "user.swift.versions_location", archive.encode())
+    for i in range(3):
+        write(m.p("v.txt"), b"v%d" % i)
+    names, bodies = versions_of(m, "v.txt")
+    assert bodies == [b"v0", b"v1"]  # the archive holds the overwritten ones
+    with open(m.p("v.txt"), "rb") as f:
+        assert f.read() == b"v2"
 
 
 def test_no_versioning_is_an_empty_tree(container, conn, mount):
