@@ -158,7 +158,7 @@ void fs_fill_statvfs(struct statvfs *sv, uint64_t used, uint64_t objects, uint64
 /* fs_write.c: writeback's delay timer; a pending file renamed or changed. */
 int fs_wb_start(struct swiftfs_fs *fs);
 void fs_wb_stop(struct swiftfs_fs *fs);
-/* fs_write.c: POST the object's complete metadata with the headers set
+/* fs_meta.c: POST the object's complete metadata with the headers set
  * ("Name: value") replaced (Swift's POST replaces all custom metadata, so
  * the rest is sent back as it is; a DLO keeps its X-Object-Manifest
  * unless set names one). */
@@ -271,7 +271,7 @@ bool fs_local_base_known(struct swiftfs_wstate *w, bool *slo);
 int fs_sync_claimed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w,
 		    const char *object);
 int fs_sync_inode(struct swiftfs_fs *fs, struct swiftfs_inode *n);
-/* A metadata POST through the mount (xattrs) changed object: a file with
+/* fs_meta.c: a metadata POST through the mount (xattrs) changed object: a file with
  * local data (open for writing) takes up its metadata and content type,
  * which its next upload sends instead of what it read at open. */
 void fs_local_meta_refresh(struct swiftfs_fs *fs, struct swiftfs_inode *n, const char *object);

@@ -65,12 +65,21 @@ char *fs_lock_named(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swift
 		    struct swiftfs_attr *a);
 struct swiftfs_wstate *fs_wstate_peek(struct swiftfs_fs *fs, struct swiftfs_inode *n);
 void fs_wstate_put(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
-int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
-			     struct upload_hdrs *h, const char ***out);
 int fs_sync_file(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
 /* The same, but not if it was written again since its close (the
  * writeback queue: that data goes up at its own close). */
 int fs_sync_closed(struct swiftfs_fs *fs, struct swiftfs_inode *n, struct swiftfs_wstate *w);
+
+/* fs_meta.c: the metadata an upload carries */
+/* The headers an upload of w carries (w->lock held). */
+int fs_upload_headers_locked(struct swiftfs_wstate *w, const struct swiftfs_attr *a,
+			     struct upload_hdrs *h, const char ***out);
+/* The object's metadata headers in r's answer, other than swiftfs's own,
+ * as malloc'd "Name: value" lines; with all, also the headers an upload
+ * keeps (fs_xattr_post_keeps). 0 or -ENOMEM. */
+struct swiftfs_req;
+int fs_meta_collect(const struct swiftfs_req *r, bool all, char ***out, size_t *nout);
+void fs_meta_free(char **meta, size_t n);
 
 /* fs_writeback.c */
 void fs_wb_drop_record_locked(struct swiftfs_wstate *w);
